@@ -1,0 +1,103 @@
+/**
+ * Server configuration as the engine sees it: already-validated values.
+ * Parsing Postfix parameters into this shape is proxy/'s job.
+ */
+
+import type { CryptoProvider, SigningKey } from './crypto/provider.js';
+import { CipherSuite, NamedGroup } from './constants.js';
+
+/** A certificate chain (leaf first, DER) with its private key. */
+export interface CertifiedKey {
+  /** DER certificates, leaf first. */
+  readonly chain: readonly Uint8Array[];
+  readonly key: SigningKey;
+  /**
+   * DNS names the leaf is valid for (subjectAltName dNSName, else the
+   * subject CN), lower case; may contain wildcards such as "*.example.org".
+   */
+  readonly names: readonly string[];
+  /** Human label for logs, e.g. the file it came from. */
+  readonly label?: string;
+}
+
+/** What the SNI hook learns about the client before ServerHello is built. */
+export interface ClientHelloSummary {
+  readonly serverName: string | undefined;
+  readonly signatureSchemes: readonly number[];
+  readonly alpn: readonly string[];
+  readonly cipherSuites: readonly number[];
+  readonly groups: readonly number[];
+}
+
+export interface SniChoice {
+  /** Candidate certificates for this name, best first. */
+  readonly certificates: readonly CertifiedKey[];
+  /** True when the name matched a configured name (logs `to <sni>`). */
+  readonly matched: boolean;
+}
+
+/** Bounds on what a peer can make us hold or repeat (DEVELOPERS.md: bound everything). */
+export interface Limits {
+  /** Largest handshake message we accept (ClientHello, client Certificate...). */
+  maxHandshakeMessage: number;
+  /** Most extensions in one ClientHello. */
+  maxExtensions: number;
+  /** Consecutive warning alerts tolerated (TLS 1.3 has none but user_canceled/close_notify). */
+  maxWarningAlerts: number;
+  /** Consecutive records with empty content (all padding / zero-length appdata). */
+  maxEmptyRecords: number;
+  /** KeyUpdates from the peer without application data in between. */
+  maxKeyUpdatesWithoutData: number;
+  /** Change-cipher-spec compatibility records accepted during the handshake. */
+  maxChangeCipherSpec: number;
+  /** Bytes of early data we skip (RFC 8446 §4.2.10) before failing. */
+  maxEarlyDataSkip: number;
+  /** Plaintext bytes buffered by write() before the handshake completes. */
+  maxPendingPlaintext: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxHandshakeMessage: 64 * 1024,
+  maxExtensions: 64,
+  maxWarningAlerts: 4,
+  maxEmptyRecords: 32,
+  maxKeyUpdatesWithoutData: 32,
+  maxChangeCipherSpec: 1,
+  maxEarlyDataSkip: 64 * 1024,
+  maxPendingPlaintext: 256 * 1024,
+};
+
+export interface ServerConfig {
+  readonly provider: CryptoProvider;
+  /** Default certificate candidates (one per key algorithm, typically). */
+  readonly certificates: readonly CertifiedKey[];
+  /**
+   * SNI hook, runs after the ClientHello is parsed and before ServerHello
+   * is built. Default: match `certificates[].names` (wildcards included),
+   * falling back to all certificates.
+   */
+  readonly selectCertificates?: (hello: ClientHelloSummary) => SniChoice;
+  /** TLS 1.3 suites in server preference order. */
+  readonly cipherSuites: readonly number[];
+  /** Groups in server preference order. */
+  readonly groups: readonly number[];
+  /** true: server order wins (Postfix tls_preempt_cipherlist); false: client order. */
+  readonly preferServerCiphers: boolean;
+  /** ALPN protocols the server speaks, in preference order; empty = ALPN ignored. */
+  readonly alpn?: readonly string[];
+  /** Randomness source (defaults to provider.random). Tests inject fixed bytes. */
+  readonly random?: (length: number) => Uint8Array;
+  /** Clock in milliseconds (defaults to Date.now). */
+  readonly now?: () => number;
+  readonly limits?: Partial<Limits>;
+  /** Record padding policy: bytes of padding to add to a record of `length` content bytes. Default 0. */
+  readonly padding?: (contentType: number, length: number) => number;
+}
+
+export const DEFAULT_TLS13_SUITES = [
+  CipherSuite.TLS_AES_256_GCM_SHA384,
+  CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+  CipherSuite.TLS_AES_128_GCM_SHA256,
+] as const;
+
+export const DEFAULT_GROUPS = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1] as const;

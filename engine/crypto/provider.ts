@@ -1,0 +1,107 @@
+/**
+ * The crypto provider interface: the only place the engine gets primitives.
+ *
+ * The TLS protocol (record layer, key schedule, state machines) is always
+ * the engine's own code; a provider supplies AEAD, hashes, HMAC, key
+ * exchange, signatures and randomness. Like rustls's CryptoProvider.
+ *
+ * Synchronous where it matters for speed and simplicity:
+ *  - hashes and HMAC are synchronous (the transcript hash and the key
+ *    schedule are computed inline; a WebCrypto provider does them in pure JS,
+ *    which is faster than WebCrypto's promises anyway);
+ *  - AEAD, key exchange and signatures may return a promise. The record
+ *    layer checks for a promise and takes a synchronous fast path when the
+ *    provider answers synchronously (node:crypto), so no promise is created
+ *    per record there.
+ *
+ * Providers never see plaintext they are not asked to protect, and never
+ * make protocol decisions. Input validation of peer key shares (lengths,
+ * point format) is done by the engine before calling `deriveSecret`;
+ * providers must still throw on anything they cannot use.
+ */
+
+export type MaybePromise<T> = T | Promise<T>;
+
+export function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+export type HashAlgorithm = 'SHA-256' | 'SHA-384' | 'SHA-512';
+
+export const HASH_LENGTH: Record<HashAlgorithm, number> = { 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 };
+
+/** An incremental hash. `digest()` is a snapshot: the context stays usable. */
+export interface HashContext {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+  clone(): HashContext;
+}
+
+export type AeadAlgorithm = 'AES-128-GCM' | 'AES-256-GCM' | 'CHACHA20-POLY1305';
+
+export const AEAD_KEY_LENGTH: Record<AeadAlgorithm, number> = {
+  'AES-128-GCM': 16,
+  'AES-256-GCM': 32,
+  'CHACHA20-POLY1305': 32,
+};
+/** All three AEADs use a 12-byte nonce and a 16-byte tag (RFC 5116, RFC 8439). */
+export const AEAD_NONCE_LENGTH = 12;
+export const AEAD_TAG_LENGTH = 16;
+
+export interface AeadKey {
+  readonly algorithm: AeadAlgorithm;
+  /** Returns ciphertext || 16-byte tag. */
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): MaybePromise<Uint8Array>;
+  /** Returns the plaintext, or null when authentication fails. Never throws on bad input. */
+  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): MaybePromise<Uint8Array | null>;
+}
+
+/**
+ * An ephemeral key pair for one (EC)DHE exchange. `publicKey` is in TLS wire
+ * format: 32 raw bytes for x25519 (RFC 7748), an uncompressed point
+ * 0x04||X||Y for the NIST curves (RFC 8446 §4.2.8.2).
+ */
+export interface KeyShare {
+  readonly group: number;
+  readonly publicKey: Uint8Array;
+  /** The shared secret: raw X25519 output, or the x-coordinate for NIST curves. Throws on an invalid peer key. */
+  deriveSecret(peerPublicKey: Uint8Array): MaybePromise<Uint8Array>;
+}
+
+export type KeyAlgorithm = 'rsa' | 'ecdsa-p256' | 'ecdsa-p384' | 'ed25519';
+
+/** A private key ready to sign. Signatures are in TLS wire format (DER for ECDSA). */
+export interface SigningKey {
+  readonly algorithm: KeyAlgorithm;
+  /** Modulus size for RSA, curve size for EC keys. */
+  readonly bits: number;
+  sign(scheme: number, data: Uint8Array): MaybePromise<Uint8Array>;
+}
+
+export interface CryptoProvider {
+  readonly name: string;
+
+  hash(algorithm: HashAlgorithm): HashContext;
+  hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array;
+
+  aeadKey(algorithm: AeadAlgorithm, key: Uint8Array): MaybePromise<AeadKey>;
+
+  /** Groups this provider can do, as NamedGroup values. */
+  readonly groups: readonly number[];
+  /**
+   * A fresh key share for `group`. `privateKey` (raw scalar / 32-byte x25519
+   * key) is for deterministic tests such as the RFC 8448 traces only.
+   */
+  generateKeyShare(group: number, privateKey?: Uint8Array): MaybePromise<KeyShare>;
+
+  /** Import a PKCS#8 DER private key. */
+  importSigningKey(pkcs8: Uint8Array, algorithm: KeyAlgorithm): MaybePromise<SigningKey>;
+  /**
+   * Verify a TLS signature (`scheme`, wire format) by the key in a DER
+   * SubjectPublicKeyInfo. Returns false for any failure, never throws.
+   */
+  verify(spki: Uint8Array, scheme: number, data: Uint8Array, signature: Uint8Array): MaybePromise<boolean>;
+
+  /** Cryptographically secure random bytes. */
+  random(length: number): Uint8Array;
+}
