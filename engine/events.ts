@@ -27,8 +27,12 @@ export interface HandshakeInfo {
   /** True when the SNI name matched a configured certificate name. */
   readonly serverNameMatched: boolean;
   readonly alpn?: string;
-  /** True when the client asked for HelloRetryRequest-less... set when an HRR was needed. */
+  /** A server_name that was not a valid host name (logged, then ignored). */
+  readonly invalidServerName?: string;
+  /** True when a HelloRetryRequest was needed. */
   readonly helloRetry: boolean;
+  /** Label of the certificate served (e.g. its file). */
+  readonly certificateLabel?: string;
   readonly resumed: boolean;
 }
 

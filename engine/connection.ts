@@ -1,0 +1,431 @@
+/**
+ * A server-side TLS connection, sans-I/O: bytes in with `receive()`,
+ * bytes and events out through `ConnectionEvents`. No sockets, no timers.
+ *
+ * This file is the record-level dispatcher (RFC 8446 §5): it decides what
+ * each record means in the current state, enforces the record-level MUSTs
+ * and our bounds, feeds handshake messages to the state machine
+ * (engine/tls13/*), and owns the protection state of both directions.
+ * Every failure ends in `fatal()`, which sends the alert errors.ts names.
+ */
+
+import type { Limits, ServerConfig } from './config.js';
+import { DEFAULT_LIMITS } from './config.js';
+import { AlertDescription, AlertLevel, ContentType, RecordLimits, alertName } from './constants.js';
+import { isPromise, type MaybePromise } from './crypto/provider.js';
+import { PeerAlert, TlsFailure, fail } from './errors.js';
+import type { ConnectionError, ConnectionEvents, HandshakeInfo } from './events.js';
+import { HandshakeBuffer } from './handshake-buffer.js';
+import { parseAlert } from './messages/alert.js';
+import { encodeKeyUpdate } from './messages/key-update.js';
+import { type InnerPlaintext, OutputQueue, plaintextRecord, type RawRecord, RecordReader, Tls13Protection } from './record.js';
+import type { Tls13Suite } from './suites.js';
+import { ExpectClientHello } from './tls13/expect-client-hello.js';
+import { nextTrafficSecret, trafficKeys } from './tls13/key-schedule.js';
+import type { ConnectedSecrets, ServerContext, State } from './tls13/state.js';
+
+export type ConnectionState = 'handshake' | 'open' | 'closed' | 'failed';
+
+/**
+ * §5.5: AES-GCM keys may protect at most 2^24.5 full-size records; we
+ * update our sending key long before that, for every suite.
+ */
+export const KEY_UPDATE_AFTER_RECORDS = 2 ** 23;
+
+export class ServerConnection {
+  state: ConnectionState = 'handshake';
+  info: HandshakeInfo | undefined;
+
+  private readonly limits: Limits;
+  private readonly reader = new RecordReader();
+  private readonly hs: HandshakeBuffer;
+  private readonly out: OutputQueue;
+  private readonly ctx: ServerContext;
+  private hsState: State;
+
+  private readProt: Tls13Protection | undefined;
+  private writeProt: Tls13Protection | undefined;
+  private flight: Uint8Array[] = [];
+  private secrets: ConnectedSecrets | undefined;
+
+  private busy = false;
+  private earlyData: 'off' | 'trial' | 'all' = 'off';
+  private earlySkipped = 0;
+  private sawClientHello = false;
+  private changeCipherSpecs = 0;
+  private emptyRecords = 0;
+  private warningAlerts = 0;
+  private keyUpdatesWithoutData = 0;
+
+  private pending: { data: Uint8Array; done?: () => void }[] = [];
+  private pendingBytes = 0;
+  private closeAfterHandshake = false;
+  private sentClose = false;
+  private receivedClose = false;
+
+  constructor(readonly config: ServerConfig, private readonly events: ConnectionEvents) {
+    this.limits = { ...DEFAULT_LIMITS, ...config.limits };
+    this.hs = new HandshakeBuffer(this.limits.maxHandshakeMessage);
+    this.out = new OutputQueue(
+      (b) => this.events.write(b),
+      (e) => this.fatal(new TlsFailure('internal_error', `record protection failed: ${(e as Error)?.message ?? e}`)),
+    );
+    this.ctx = this.makeContext();
+    this.hsState = new ExpectClientHello(this.ctx);
+  }
+
+  /** Ciphertext received and not yet processed (the owner may pause reading while this is large). */
+  get backlog(): number {
+    return this.reader.buffered;
+  }
+
+  /** False once we sent close_notify or failed. */
+  get writable(): boolean {
+    return !this.sentClose && this.state !== 'failed' && this.state !== 'closed';
+  }
+
+  // ---------------------------------------------------------------- input
+
+  /** Feed ciphertext from the peer. */
+  receive(bytes: Uint8Array): void {
+    if (this.state === 'failed' || this.state === 'closed' || this.receivedClose) return;
+    this.reader.push(bytes);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.busy) return;
+    try {
+      while (this.state !== 'failed' && !this.receivedClose) {
+        // §5.1: a plaintext record is at most 2^14 bytes; §5.2: a protected one at most 2^14 + 256.
+        const max = this.readProt ? RecordLimits.maxCiphertext : RecordLimits.maxPlaintext;
+        const rec = this.reader.next(max);
+        if (!rec) break;
+        const r = this.processRecord(rec);
+        if (isPromise(r)) {
+          this.busy = true;
+          r.then(
+            () => {
+              this.busy = false;
+              this.pump();
+            },
+            (e) => {
+              this.busy = false;
+              this.fatal(e);
+            },
+          );
+          return;
+        }
+      }
+    } catch (e) {
+      this.fatal(e);
+    }
+  }
+
+  private processRecord(rec: RawRecord): MaybePromise<void> {
+    switch (rec.type) {
+      case ContentType.change_cipher_spec:
+        return this.onChangeCipherSpec(rec.fragment);
+      case ContentType.application_data: {
+        if (this.earlyData === 'all' || !this.readProt) {
+          if (this.earlyData !== 'off') return this.skipEarlyData(rec);
+          return fail('unexpected_message', 'protected record before the handshake keys exist');
+        }
+        const opened = this.readProt.open(rec);
+        return isPromise(opened) ? opened.then((p) => this.onOpened(rec, p)) : this.onOpened(rec, opened);
+      }
+      case ContentType.handshake:
+        // §5: once keys are in use, every record is protected.
+        if (this.readProt) fail('unexpected_message', 'plaintext handshake record after the keys changed');
+        return this.onHandshakeFragment(rec.fragment);
+      case ContentType.alert:
+        // A client that cannot read our ServerHello answers in plaintext; after the
+        // handshake an unprotected alert is an unexpected record.
+        if (this.readProt && this.state !== 'handshake') fail('unexpected_message', 'plaintext alert after the handshake');
+        return this.onAlert(rec.fragment);
+      default:
+        return fail('unexpected_message', `record type ${rec.type}`);
+    }
+  }
+
+  private onOpened(rec: RawRecord, inner: InnerPlaintext | null): MaybePromise<void> {
+    if (!inner) {
+      if (this.earlyData === 'trial') return this.skipEarlyData(rec);
+      // §5.2: "If the decryption fails, the receiver MUST terminate the connection with a bad_record_mac alert."
+      return fail('bad_record_mac', 'record failed authentication');
+    }
+    // The first record that authenticates under the handshake key ends early-data skipping (§4.2.10).
+    if (this.earlyData === 'trial') this.earlyData = 'off';
+    switch (inner.type) {
+      case ContentType.handshake:
+        return this.onHandshakeFragment(inner.content);
+      case ContentType.alert:
+        return this.onAlert(inner.content);
+      case ContentType.application_data:
+        return this.onApplicationData(inner.content);
+      case ContentType.change_cipher_spec:
+        // §5: "... or which receives a protected change_cipher_spec record MUST abort the handshake with an unexpected_message alert."
+        return fail('unexpected_message', 'protected change_cipher_spec record');
+      default:
+        return fail('unexpected_message', `inner content type ${inner.type}`);
+    }
+  }
+
+  /** §4.2.10: skip early data we did not accept, up to a bound. */
+  private skipEarlyData(rec: RawRecord): void {
+    this.earlySkipped += rec.fragment.length;
+    if (this.earlySkipped > this.limits.maxEarlyDataSkip) {
+      // §4.2.10: beyond max_early_data_size, "terminate the connection with an unexpected_message alert".
+      fail('unexpected_message', `more than ${this.limits.maxEarlyDataSkip} bytes of early data`);
+    }
+    this.trace(`skipped ${rec.fragment.length} bytes of early data`);
+  }
+
+  private onChangeCipherSpec(fragment: Uint8Array): void {
+    // §5: a single 0x01 byte may arrive after the first ClientHello and before the peer's Finished;
+    // anything else is unexpected_message.
+    if (!this.sawClientHello || this.state !== 'handshake') fail('unexpected_message', 'change_cipher_spec outside the handshake');
+    if (fragment.length !== 1 || fragment[0] !== 1) fail('unexpected_message', 'malformed change_cipher_spec');
+    if (this.hs.hasPartial) fail('unexpected_message', 'change_cipher_spec inside a fragmented handshake message');
+    if (++this.changeCipherSpecs > this.limits.maxChangeCipherSpec) fail('unexpected_message', 'repeated change_cipher_spec');
+  }
+
+  private async onHandshakeFragment(fragment: Uint8Array): Promise<void> {
+    this.hs.push(fragment);
+    for (let m = this.hs.pop(); m; m = this.hs.pop()) {
+      this.hsState = await this.hsState.handle(m);
+      this.sawClientHello = true;
+      if (this.state === 'failed') return;
+    }
+  }
+
+  private onAlert(fragment: Uint8Array): void {
+    // §5.1: "Handshake messages MUST NOT be interleaved with other record types."
+    if (this.hs.hasPartial) fail('unexpected_message', 'alert inside a fragmented handshake message');
+    const alert = parseAlert(fragment);
+    this.trace(`received alert ${alert.level === AlertLevel.warning ? 'warning' : 'fatal'}:${alertName(alert.description)}`);
+    if (alert.description === AlertDescription.close_notify) {
+      if (this.state === 'handshake') throw new PeerAlert(alert.description, alert.level);
+      // §6.1: data after close_notify is ignored.
+      this.receivedClose = true;
+      this.events.peerClosed();
+      if (this.sentClose) this.finish();
+      return;
+    }
+    if (alert.description === AlertDescription.user_canceled && alert.level === AlertLevel.warning) {
+      // §6.1: user_canceled is a closure alert that a close_notify should follow.
+      if (++this.warningAlerts > this.limits.maxWarningAlerts) fail('limit_exceeded', 'too many warning alerts');
+      return;
+    }
+    // §6: every other alert, whatever its level, is an error alert in TLS 1.3.
+    throw new PeerAlert(alert.description, alert.level);
+  }
+
+  private onApplicationData(content: Uint8Array): void {
+    if (this.state !== 'open') fail('unexpected_message', 'application data before the handshake completed');
+    if (this.hs.hasPartial) fail('unexpected_message', 'application data inside a fragmented handshake message');
+    if (content.length === 0) {
+      if (++this.emptyRecords > this.limits.maxEmptyRecords) fail('limit_exceeded', 'too many empty records');
+      return;
+    }
+    this.emptyRecords = 0;
+    this.keyUpdatesWithoutData = 0;
+    this.events.data(content);
+  }
+
+  // --------------------------------------------------------------- output
+
+  /** Queue application data; `done` runs once its records were passed to `events.write`. */
+  write(plaintext: Uint8Array, done?: () => void): void {
+    if (!this.writable) throw new Error(`cannot write: connection is ${this.sentClose ? 'closed for writing' : this.state}`);
+    if (this.state === 'handshake') {
+      this.pendingBytes += plaintext.length;
+      if (this.pendingBytes > this.limits.maxPendingPlaintext) {
+        throw new Error(`more than ${this.limits.maxPendingPlaintext} bytes written before the handshake completed`);
+      }
+      this.pending.push({ data: plaintext.slice(), done });
+      return;
+    }
+    this.sealApplicationData(plaintext);
+    if (done) this.out.whenWritten(done);
+  }
+
+  private sealApplicationData(data: Uint8Array): void {
+    const prot = () => this.writeProt!;
+    for (let off = 0; off < data.length; off += RecordLimits.maxPlaintext) {
+      if (prot().sequence >= KEY_UPDATE_AFTER_RECORDS) this.sendKeyUpdate(false);
+      const chunk = data.subarray(off, Math.min(data.length, off + RecordLimits.maxPlaintext));
+      this.out.push(prot().seal(ContentType.application_data, chunk, this.padding(ContentType.application_data, chunk.length)));
+    }
+  }
+
+  private padding(type: number, length: number): number {
+    if (!this.config.padding) return 0;
+    return Math.max(0, Math.min(this.config.padding(type, length), RecordLimits.maxPlaintext - length));
+  }
+
+  /** Send close_notify (after everything written so far). Reading continues until the peer closes. */
+  close(): void {
+    if (this.state === 'failed' || this.state === 'closed' || this.sentClose) return;
+    if (this.state === 'handshake') {
+      this.closeAfterHandshake = true;
+      return;
+    }
+    this.sendAlert(AlertLevel.warning, AlertDescription.close_notify);
+    this.sentClose = true;
+    if (this.receivedClose) this.finish();
+  }
+
+  /** §4.6.3: update our sending key; `requestPeer` asks the peer to update too. */
+  keyUpdate(requestPeer: boolean): void {
+    if (this.state !== 'open' || this.sentClose) throw new Error('key update needs an open connection');
+    this.sendKeyUpdate(requestPeer);
+  }
+
+  private sendKeyUpdate(requestPeer: boolean): void {
+    const s = this.secrets!;
+    this.out.push(this.writeProt!.seal(ContentType.handshake, encodeKeyUpdate(requestPeer)));
+    const next = nextTrafficSecret(this.config.provider, s.suite, s.serverTrafficSecret);
+    s.serverTrafficSecret.fill(0);
+    s.serverTrafficSecret = next;
+    this.writeProt = this.protection(s.suite, next);
+    this.trace(`sent KeyUpdate${requestPeer ? ' (update_requested)' : ''}`);
+  }
+
+  private sendAlert(level: number, description: number): void {
+    const body = Uint8Array.of(level, description);
+    this.out.push(this.writeProt ? this.writeProt.seal(ContentType.alert, body) : plaintextRecord(ContentType.alert, body));
+  }
+
+  private finish(): void {
+    this.state = 'closed';
+    this.out.whenWritten(() => this.events.closed?.());
+  }
+
+  private fatal(e: unknown): void {
+    if (this.state === 'failed' || this.state === 'closed') return;
+    const duringHandshake = this.state === 'handshake';
+    let error: ConnectionError;
+    if (e instanceof PeerAlert) {
+      error = {
+        direction: 'received',
+        alert: e.description,
+        alertName: alertName(e.description),
+        reason: `peer sent ${e.level === AlertLevel.warning ? 'warning' : 'fatal'} alert ${alertName(e.description)}`,
+        duringHandshake,
+      };
+    } else {
+      const f = e instanceof TlsFailure ? e : new TlsFailure('internal_error', (e as Error)?.message ?? String(e));
+      if (!(e instanceof TlsFailure)) this.trace(`internal error: ${(e as Error)?.stack ?? e}`);
+      this.flight = [];
+      if (!this.sentClose) {
+        try {
+          this.sendAlert(AlertLevel.fatal, f.alert);
+        } catch {
+          // nothing more we can do; the owner closes the socket
+        }
+      }
+      error = { direction: 'sent', alert: f.alert, alertName: alertName(f.alert), reason: f.message, duringHandshake };
+    }
+    this.state = 'failed';
+    this.pending = [];
+    this.trace(`failed: ${error.reason}`);
+    this.out.whenWritten(() => this.events.failed(error));
+  }
+
+  private trace(message: string): void {
+    this.events.trace?.(message);
+  }
+
+  private protection(suite: Tls13Suite, secret: Uint8Array): Tls13Protection {
+    const { key, iv } = trafficKeys(this.config.provider, suite, secret);
+    return new Tls13Protection(this.config.provider, suite, key, iv);
+  }
+
+  // ------------------------------------------------- what states may do
+
+  private makeContext(): ServerContext {
+    const self = this;
+    const random = this.config.random ?? ((n: number) => this.config.provider.random(n));
+    return {
+      config: this.config,
+      provider: this.config.provider,
+      limits: this.limits,
+      random,
+      trace: (m) => self.trace(m),
+      sendHandshake(message) {
+        self.flight.push(message);
+      },
+      sendChangeCipherSpec() {
+        this.flush();
+        self.out.push(plaintextRecord(ContentType.change_cipher_spec, Uint8Array.of(1)));
+      },
+      flush() {
+        if (!self.flight.length) return;
+        const all = self.flight.length === 1 ? self.flight[0]! : concatAll(self.flight);
+        self.flight = [];
+        // Handshake messages are coalesced into as few records as the 2^14 limit allows (§5.1).
+        for (let off = 0; off < all.length; off += RecordLimits.maxPlaintext) {
+          const chunk = all.subarray(off, Math.min(all.length, off + RecordLimits.maxPlaintext));
+          self.out.push(
+            self.writeProt
+              ? self.writeProt.seal(ContentType.handshake, chunk, self.padding(ContentType.handshake, chunk.length))
+              : plaintextRecord(ContentType.handshake, chunk),
+          );
+        }
+      },
+      setWriteSecret(suite, secret) {
+        this.flush();
+        self.writeProt = self.protection(suite, secret);
+      },
+      setReadSecret(suite, secret) {
+        // §5.1: "Handshake messages MUST NOT span key changes ... If a handshake message is followed
+        // by a key change, it MUST be aligned to a record boundary", else unexpected_message.
+        if (self.hs.hasPartial) fail('unexpected_message', 'handshake data follows a key change in the same record');
+        self.readProt = self.protection(suite, secret);
+      },
+      skipEarlyData(mode) {
+        self.earlyData = mode;
+      },
+      handshakeComplete(info, secrets) {
+        self.secrets = secrets;
+        self.info = info;
+        self.state = 'open';
+        self.events.handshake(info);
+        const pending = self.pending;
+        self.pending = [];
+        self.pendingBytes = 0;
+        for (const p of pending) {
+          if (!self.writable) break;
+          self.write(p.data, p.done);
+        }
+        if (self.closeAfterHandshake) self.close();
+      },
+      peerKeyUpdate(requested) {
+        // §4.6.3 with §5.1: KeyUpdate must end its record, since the key changes after it.
+        if (self.hs.hasPartial) fail('unexpected_message', 'data after KeyUpdate in the same record');
+        if (++self.keyUpdatesWithoutData > self.limits.maxKeyUpdatesWithoutData) fail('limit_exceeded', 'too many KeyUpdates');
+        const s = self.secrets!;
+        const next = nextTrafficSecret(self.config.provider, s.suite, s.clientTrafficSecret);
+        s.clientTrafficSecret.fill(0);
+        s.clientTrafficSecret = next;
+        self.readProt = self.protection(s.suite, next);
+        self.trace(`received KeyUpdate${requested ? ' (update_requested)' : ''}`);
+        // §4.6.3: answer update_requested with our own KeyUpdate before our next application data.
+        if (requested && !self.sentClose) self.sendKeyUpdate(false);
+      },
+    };
+  }
+}
+
+function concatAll(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,22 @@
+/**
+ * Alert (RFC 8446 §6): struct { AlertLevel level; AlertDescription description; } Alert;
+ * Alert messages MUST NOT be fragmented across records, and multiple alerts
+ * MUST NOT be coalesced into one record (§5.1), so an alert record holds
+ * exactly two bytes.
+ */
+
+import { DecodeError } from '../errors.js';
+
+export interface Alert {
+  readonly level: number;
+  readonly description: number;
+}
+
+export function encodeAlert(level: number, description: number): Uint8Array {
+  return Uint8Array.of(level, description);
+}
+
+export function parseAlert(fragment: Uint8Array): Alert {
+  if (fragment.length !== 2) throw new DecodeError(`alert record of ${fragment.length} bytes`);
+  return { level: fragment[0]!, description: fragment[1]! };
+}

@@ -1,0 +1,33 @@
+/**
+ * CertificateRequest (RFC 8446 §4.3.2):
+ *   struct {
+ *       opaque certificate_request_context<0..2^8-1>;
+ *       Extension extensions<2..2^16-1>;     (signature_algorithms is mandatory)
+ *   } CertificateRequest;
+ */
+
+import { Writer } from '../codec.js';
+import { ExtensionType, HandshakeType } from '../constants.js';
+import { type Extension, writeExtensions } from './extensions.js';
+import { buildHandshake } from './handshake.js';
+
+export function encodeCertificateRequest(
+  context: Uint8Array,
+  signatureSchemes: readonly number[],
+  certificateAuthorities: readonly Uint8Array[] = [],
+): Uint8Array {
+  const exts: Extension[] = [];
+  const sa = new Writer().begin(2);
+  for (const s of signatureSchemes) sa.u16(s);
+  exts.push({ type: ExtensionType.signature_algorithms, data: sa.close().finish() });
+  if (certificateAuthorities.length) {
+    // §4.2.4: DistinguishedName authorities<3..2^16-1>; opaque DistinguishedName<1..2^16-1>;
+    const ca = new Writer().begin(2);
+    for (const dn of certificateAuthorities) ca.vec(2, dn);
+    exts.push({ type: ExtensionType.certificate_authorities, data: ca.close().finish() });
+  }
+  return buildHandshake(HandshakeType.certificate_request, (w) => {
+    w.vec(1, context);
+    writeExtensions(w, exts);
+  });
+}

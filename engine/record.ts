@@ -1,0 +1,267 @@
+/**
+ * The record layer (RFC 8446 §5): framing, limits, and AEAD protection.
+ *
+ *   struct { ContentType type; ProtocolVersion legacy_record_version; uint16 length; opaque fragment[length]; } TLSPlaintext;
+ *   struct { ContentType opaque_type = application_data; ProtocolVersion legacy_record_version = 0x0303;
+ *            uint16 length; opaque encrypted_record[length]; } TLSCiphertext;
+ *   struct { opaque content[length]; ContentType type; uint8 zeros[length_of_padding]; } TLSInnerPlaintext;
+ *
+ * Sequence numbers are assigned synchronously when a record is sealed or
+ * opened, before any asynchronous provider call (§5.3), and sealed records
+ * leave through an ordered queue, so several records' crypto can be in
+ * flight while output stays in order.
+ */
+
+import { ContentType, ProtocolVersion, RecordLimits } from './constants.js';
+import type { AeadKey, CryptoProvider, MaybePromise } from './crypto/provider.js';
+import { AEAD_TAG_LENGTH, isPromise } from './crypto/provider.js';
+import { fail } from './errors.js';
+import type { Tls13Suite } from './suites.js';
+
+export interface RawRecord {
+  readonly type: number;
+  readonly version: number;
+  /** The 5-byte header (the AAD of a TLS 1.3 record, §5.2). */
+  readonly header: Uint8Array;
+  readonly fragment: Uint8Array;
+}
+
+/**
+ * Splits the incoming byte stream into records. Holds at most one partial
+ * record plus whatever the owner fed it; never copies a complete record.
+ */
+export class RecordReader {
+  private buf: Uint8Array = new Uint8Array(0);
+  private pos = 0;
+
+  /** Bytes received and not yet returned as records. */
+  get buffered(): number {
+    return this.buf.length - this.pos;
+  }
+
+  push(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    const left = this.buf.length - this.pos;
+    if (left === 0) {
+      this.buf = bytes;
+    } else {
+      const next = new Uint8Array(left + bytes.length);
+      next.set(this.buf.subarray(this.pos), 0);
+      next.set(bytes, left);
+      this.buf = next;
+    }
+    this.pos = 0;
+  }
+
+  /**
+   * The next complete record, or undefined. `maxLength` is checked on the
+   * header alone, so an oversized record is refused before it is buffered.
+   */
+  next(maxLength: number): RawRecord | undefined {
+    const b = this.buf;
+    const p = this.pos;
+    if (b.length - p < RecordLimits.headerLength) return undefined;
+    const type = b[p]!;
+    const version = (b[p + 1]! << 8) | b[p + 2]!;
+    const length = (b[p + 3]! << 8) | b[p + 4]!;
+    if (
+      type !== ContentType.change_cipher_spec &&
+      type !== ContentType.alert &&
+      type !== ContentType.handshake &&
+      type !== ContentType.application_data
+    ) {
+      // §5: "If a TLS implementation receives an unexpected record type, it MUST terminate the connection with an unexpected_message alert."
+      fail('unexpected_message', `record of unknown content type ${type}`);
+    }
+    if ((version >>> 8) !== 0x03) {
+      // legacy_record_version is otherwise ignored (§5.1), but a first byte other than 3 is not TLS at all.
+      fail('unexpected_message', `record with version 0x${version.toString(16)}`);
+    }
+    // §5.1 / §5.2: "MUST terminate the connection with a record_overflow alert".
+    if (length > maxLength) fail('record_overflow', `record of ${length} bytes exceeds ${maxLength}`);
+    if (b.length - p < RecordLimits.headerLength + length) return undefined;
+    const header = b.subarray(p, p + 5);
+    const fragment = b.subarray(p + 5, p + 5 + length);
+    this.pos = p + 5 + length;
+    return { type, version, header, fragment };
+  }
+}
+
+/** §5.3: per-record nonce = iv XOR (64-bit big-endian sequence number, left-padded to the iv length). */
+export function recordNonce(iv: Uint8Array, seq: number): Uint8Array {
+  const nonce = iv.slice();
+  const hi = Math.floor(seq / 0x100000000);
+  const lo = seq >>> 0;
+  const n = nonce.length;
+  nonce[n - 8]! ^= (hi >>> 24) & 0xff;
+  nonce[n - 7]! ^= (hi >>> 16) & 0xff;
+  nonce[n - 6]! ^= (hi >>> 8) & 0xff;
+  nonce[n - 5]! ^= hi & 0xff;
+  nonce[n - 4]! ^= (lo >>> 24) & 0xff;
+  nonce[n - 3]! ^= (lo >>> 16) & 0xff;
+  nonce[n - 2]! ^= (lo >>> 8) & 0xff;
+  nonce[n - 1]! ^= lo & 0xff;
+  return nonce;
+}
+
+/** §5.3: a sequence number must never wrap; we stop far before 2^64 (JS integers are exact to 2^53). */
+const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
+
+export interface InnerPlaintext {
+  readonly type: number;
+  readonly content: Uint8Array;
+}
+
+/** One direction's TLS 1.3 protection state: key, IV and sequence number. */
+export class Tls13Protection {
+  private seq = 0;
+  private key: MaybePromise<AeadKey>;
+
+  constructor(provider: CryptoProvider, readonly suite: Tls13Suite, key: Uint8Array, private readonly iv: Uint8Array) {
+    this.key = provider.aeadKey(suite.aead, key);
+    if (isPromise(this.key)) this.key.then((k) => (this.key = k), () => undefined);
+  }
+
+  get sequence(): number {
+    return this.seq;
+  }
+
+  private nextSeq(): number {
+    if (this.seq >= MAX_SEQUENCE) fail('internal_error', 'record sequence number exhausted');
+    return this.seq++;
+  }
+
+  /**
+   * Seal one record: returns header || encrypted_record. `padding` zero
+   * bytes are appended to the inner plaintext (§5.4).
+   */
+  seal(type: number, content: Uint8Array, padding = 0): MaybePromise<Uint8Array> {
+    const seq = this.nextSeq();
+    const innerLen = content.length + 1 + padding;
+    if (innerLen > RecordLimits.maxPlaintext + 1 + 255) throw new Error('record content too long');
+    const inner = new Uint8Array(innerLen);
+    inner.set(content, 0);
+    inner[content.length] = type;
+    const length = innerLen + AEAD_TAG_LENGTH;
+    const header = Uint8Array.of(ContentType.application_data, 0x03, 0x03, length >>> 8, length & 0xff);
+    const nonce = recordNonce(this.iv, seq);
+    const withKey = (k: AeadKey): MaybePromise<Uint8Array> => {
+      const sealed = k.seal(nonce, header, inner);
+      return isPromise(sealed) ? sealed.then((ct) => joinRecord(header, ct)) : joinRecord(header, sealed);
+    };
+    const key = this.key;
+    return isPromise(key) ? key.then(withKey) : withKey(key);
+  }
+
+  /**
+   * Open one protected record. Returns null when authentication fails
+   * (the caller decides: bad_record_mac, or skipped early data).
+   */
+  open(record: RawRecord): MaybePromise<InnerPlaintext | null> {
+    // §5.2: the AEAD output is at most 2^14 + 256 bytes; the tag alone is 16.
+    if (record.fragment.length < AEAD_TAG_LENGTH + 1) fail('bad_record_mac', 'protected record shorter than its tag');
+    const seq = this.seq;
+    const nonce = recordNonce(this.iv, seq);
+    const withKey = (k: AeadKey): MaybePromise<InnerPlaintext | null> => {
+      const opened = k.open(nonce, record.header, record.fragment);
+      return isPromise(opened) ? opened.then(parseInner) : parseInner(opened);
+    };
+    const key = this.key;
+    const result = isPromise(key) ? key.then(withKey) : withKey(key);
+    // The sequence number advances only for records that authenticate
+    // (a failed record is fatal, or skipped early data that was never in this key's sequence).
+    const advance = (r: InnerPlaintext | null): InnerPlaintext | null => {
+      if (r) this.nextSeq();
+      return r;
+    };
+    return isPromise(result) ? result.then(advance) : advance(result);
+  }
+}
+
+function joinRecord(header: Uint8Array, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(header.length + body.length);
+  out.set(header, 0);
+  out.set(body, header.length);
+  return out;
+}
+
+/** §5.4: strip zero padding from the end; the last non-zero byte is the real content type. */
+function parseInner(plain: Uint8Array | null): InnerPlaintext | null {
+  if (!plain) return null;
+  let i = plain.length - 1;
+  while (i >= 0 && plain[i] === 0) i--;
+  // "If a receiving implementation does not find a non-zero octet in the cleartext, it MUST terminate the connection with an unexpected_message alert."
+  if (i < 0) fail('unexpected_message', 'protected record with no content type');
+  // §5.4: "The full encoded TLSInnerPlaintext MUST NOT exceed 2^14 + 1 octets."
+  if (plain.length > RecordLimits.maxPlaintext + 1) fail('record_overflow', `inner plaintext of ${plain.length} bytes`);
+  return { type: plain[i]!, content: plain.subarray(0, i) };
+}
+
+/** An unprotected record (ServerHello, HelloRetryRequest, plaintext alerts, CCS). */
+export function plaintextRecord(type: number, fragment: Uint8Array): Uint8Array {
+  if (fragment.length > RecordLimits.maxPlaintext) throw new Error('plaintext record too long');
+  const out = new Uint8Array(5 + fragment.length);
+  out[0] = type;
+  out[1] = ProtocolVersion.TLS1_2 >>> 8;
+  out[2] = ProtocolVersion.TLS1_2 & 0xff;
+  out[3] = fragment.length >>> 8;
+  out[4] = fragment.length & 0xff;
+  out.set(fragment, 5);
+  return out;
+}
+
+/**
+ * Records leave in the order they were sealed, whatever order the
+ * provider's promises resolve in. A slot is taken synchronously when a
+ * record is sealed; `write` is called for the longest filled prefix.
+ */
+export class OutputQueue {
+  private readonly slots: (Uint8Array | null)[] = [];
+  private readonly callbacks: { upTo: number; fn: () => void }[] = [];
+  private base = 0; // index of slots[0]
+  private failedError: unknown;
+
+  constructor(private readonly write: (bytes: Uint8Array) => void, private readonly onError: (e: unknown) => void) {}
+
+  /** Slots not yet written. */
+  get pending(): number {
+    return this.slots.length;
+  }
+
+  push(record: MaybePromise<Uint8Array>): void {
+    if (this.failedError !== undefined) return;
+    const index = this.base + this.slots.length;
+    if (isPromise(record)) {
+      this.slots.push(null);
+      record.then(
+        (bytes) => {
+          this.slots[index - this.base] = bytes;
+          this.flush();
+        },
+        (e) => {
+          this.failedError = e ?? new Error('seal failed');
+          this.onError(this.failedError);
+        },
+      );
+    } else {
+      this.slots.push(record);
+      if (this.slots.length === 1) this.flush();
+    }
+  }
+
+  /** Call `fn` once everything pushed so far has been written. */
+  whenWritten(fn: () => void): void {
+    const upTo = this.base + this.slots.length;
+    if (this.slots.length === 0) fn();
+    else this.callbacks.push({ upTo, fn });
+  }
+
+  private flush(): void {
+    while (this.slots.length && this.slots[0] !== null) {
+      const bytes = this.slots.shift()!;
+      this.base++;
+      this.write(bytes);
+    }
+    while (this.callbacks.length && this.callbacks[0]!.upTo <= this.base) this.callbacks.shift()!.fn();
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * CONNECTED (RFC 8446 §4.6): the only handshake message a TLS 1.3 server
+ * accepts after the handshake is KeyUpdate (we never send CertificateRequest
+ * post-handshake). A ClientHello here is a renegotiation attempt, which
+ * TLS 1.3 does not have: unexpected_message (§4.1.2 / §6.2).
+ */
+
+import { HandshakeType, handshakeTypeName } from '../constants.js';
+import { fail } from '../errors.js';
+import type { HandshakeMessage } from '../messages/handshake.js';
+import { parseKeyUpdate } from '../messages/key-update.js';
+import type { ServerContext, State } from './state.js';
+
+export class Connected implements State {
+  readonly name = 'Connected';
+
+  constructor(private readonly ctx: ServerContext) {}
+
+  async handle(m: HandshakeMessage): Promise<State> {
+    if (m.type === HandshakeType.key_update) {
+      this.ctx.peerKeyUpdate(parseKeyUpdate(m.body));
+      return this;
+    }
+    return fail('unexpected_message', `${handshakeTypeName(m.type)} after the handshake`);
+  }
+}

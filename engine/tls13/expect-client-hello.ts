@@ -1,0 +1,287 @@
+/**
+ * START / RECVD_CH / NEGOTIATED (RFC 8446 §4.1, Appendix A.2): read the
+ * ClientHello, negotiate, and send the whole server flight:
+ *
+ *   ServerHello, [ChangeCipherSpec], {EncryptedExtensions}, {Certificate},
+ *   {CertificateVerify}, {Finished}
+ *
+ * or a HelloRetryRequest when the client sent no key share we accept
+ * (§4.1.4), after which the same state class waits for ClientHello2.
+ */
+
+import { constantTimeEqual } from '../codec.js';
+import type { ClientHelloSummary } from '../config.js';
+import { ExtensionType, HandshakeType, ProtocolVersion, groupName, handshakeTypeName } from '../constants.js';
+import { isPromise, type KeyShare } from '../crypto/provider.js';
+import { TlsFailure, fail } from '../errors.js';
+import type { HandshakeInfo } from '../events.js';
+import { encodeCertificate } from '../messages/certificate.js';
+import { encodeCertificateVerify, SERVER_CV_CONTEXT, signedContent } from '../messages/certificate-verify.js';
+import { type ClientHello, type KeyShareEntry, parseClientHello } from '../messages/client-hello.js';
+import { alpnSelected, encodeEncryptedExtensions, serverNameAck } from '../messages/encrypted-extensions.js';
+import type { Extension } from '../messages/extensions.js';
+import { encodeFinished } from '../messages/finished.js';
+import type { HandshakeMessage } from '../messages/handshake.js';
+import {
+  encodeServerHello,
+  HELLO_RETRY_REQUEST_RANDOM,
+  keyShareRetry,
+  keyShareServer,
+  supportedVersionsSelected,
+} from '../messages/server-hello.js';
+import { defaultCertificateChoice } from '../sni.js';
+import type { Tls13Suite } from '../suites.js';
+import { negotiateVersion } from '../version.js';
+import { ExpectFinished } from './expect-finished.js';
+import { KeySchedule } from './key-schedule.js';
+import { checkKeyShare, chooseAlpn, chooseCertificate, chooseGroup, chooseSuite, describeSignature } from './negotiate.js';
+import type { ServerContext, State } from './state.js';
+import { Transcript } from './transcript.js';
+
+/** What we remember between a HelloRetryRequest and ClientHello2. */
+interface RetryState {
+  readonly hello1: ClientHello;
+  readonly suite: Tls13Suite;
+  readonly group: number;
+  readonly transcript: Transcript;
+  readonly sentChangeCipherSpec: boolean;
+}
+
+/** Extensions a client may change in ClientHello2 (§4.1.2). */
+const MAY_CHANGE_AFTER_RETRY: ReadonlySet<number> = new Set([
+  ExtensionType.key_share,
+  ExtensionType.early_data,
+  ExtensionType.cookie,
+  ExtensionType.pre_shared_key,
+  ExtensionType.padding,
+]);
+
+export class ExpectClientHello implements State {
+  readonly name: string;
+
+  constructor(private readonly ctx: ServerContext, private readonly retry?: RetryState) {
+    this.name = retry ? 'ExpectClientHello2' : 'ExpectClientHello';
+  }
+
+  async handle(m: HandshakeMessage): Promise<State> {
+    if (m.type !== HandshakeType.client_hello) {
+      fail('unexpected_message', `${handshakeTypeName(m.type)} instead of ClientHello`);
+    }
+    const hello = parseClientHello(m.body, this.ctx.limits.maxExtensions);
+    const version = negotiateVersion(hello);
+    if (version !== ProtocolVersion.TLS1_3) fail('protocol_version', 'only TLS 1.3 is implemented');
+    this.checkTls13Hello(hello);
+    if (this.retry) this.checkSecondHello(this.retry, hello);
+
+    const suite = this.retry ? this.retry.suite : chooseSuite(hello, this.ctx.config);
+    if (this.retry && !hello.cipherSuites.includes(suite.id)) {
+      // §4.1.4: the server MUST ensure the same cipher suite is negotiated after the retry.
+      fail('illegal_parameter', 'ClientHello2 dropped the cipher suite chosen for the retry');
+    }
+    const groupChoice = chooseGroup(hello, this.ctx.config, this.ctx.provider.groups);
+
+    if ('retry' in groupChoice) {
+      // §4.1.4: at most one HelloRetryRequest; a second would loop.
+      if (this.retry) fail('illegal_parameter', 'ClientHello2 still has no acceptable key share');
+      return this.sendHelloRetryRequest(hello, m, suite, groupChoice.retry);
+    }
+    if (this.retry && (hello.keyShares!.length !== 1 || groupChoice.share.group !== this.retry.group)) {
+      // §4.2.8: after a retry the client sends exactly one share, for the selected group.
+      fail('illegal_parameter', 'ClientHello2 key share does not match the HelloRetryRequest');
+    }
+    return this.negotiated(hello, m, suite, groupChoice.share);
+  }
+
+  /** Checks every TLS 1.3 ClientHello must pass (§4.1.2, §9.2). */
+  private checkTls13Hello(hello: ClientHello): void {
+    // §4.1.2: "For every TLS 1.3 ClientHello, this vector MUST contain exactly one byte, set to zero ...
+    // If a TLS 1.3 ClientHello is received with any other value in this field, the server MUST abort
+    // the handshake with an "illegal_parameter" alert."
+    if (hello.compressionMethods.length !== 1 || hello.compressionMethods[0] !== 0) {
+      fail('illegal_parameter', 'TLS 1.3 ClientHello with compression methods other than null');
+    }
+    // §9.2: a ClientHello for certificate authentication MUST carry signature_algorithms, and
+    // supported_groups and key_share go together; "missing_extension" otherwise.
+    if (!hello.signatureAlgorithms) fail('missing_extension', 'ClientHello without signature_algorithms');
+    if (!hello.supportedGroups) fail('missing_extension', 'ClientHello without supported_groups');
+    if (!hello.keyShares) fail('missing_extension', 'ClientHello without key_share');
+    if (hello.preSharedKey && !hello.pskModes) {
+      // §4.2.9: a client offering pre_shared_key MUST also send psk_key_exchange_modes.
+      fail('missing_extension', 'pre_shared_key without psk_key_exchange_modes');
+    }
+  }
+
+  /** §4.1.2: ClientHello2 must equal ClientHello1 except for the listed changes. */
+  private checkSecondHello(retry: RetryState, h2: ClientHello): void {
+    const h1 = retry.hello1;
+    const same =
+      h1.legacyVersion === h2.legacyVersion &&
+      constantTimeEqual(h1.random, h2.random) &&
+      constantTimeEqual(h1.sessionId, h2.sessionId) &&
+      h1.cipherSuites.length === h2.cipherSuites.length &&
+      h1.cipherSuites.every((s, i) => h2.cipherSuites[i] === s) &&
+      constantTimeEqual(h1.compressionMethods, h2.compressionMethods);
+    if (!same) fail('illegal_parameter', 'ClientHello2 changed fields a retry may not change');
+    const rest = (h: ClientHello) => h.extensions.filter((e) => !MAY_CHANGE_AFTER_RETRY.has(e.type));
+    const r1 = rest(h1);
+    const r2 = rest(h2);
+    if (r1.length !== r2.length || r1.some((e, i) => e.type !== r2[i]!.type || !constantTimeEqual(e.data, r2[i]!.data))) {
+      fail('illegal_parameter', 'ClientHello2 changed its extensions');
+    }
+    // §4.2.10: "A client MUST NOT include the "early_data" extension in its followup ClientHello."
+    if (h2.earlyData) fail('illegal_parameter', 'early_data in ClientHello2');
+    this.ctx.skipEarlyData('off');
+  }
+
+  private sendHelloRetryRequest(hello: ClientHello, m: HandshakeMessage, suite: Tls13Suite, group: number): State {
+    const transcript = new Transcript(this.ctx.provider, suite.hash);
+    transcript.add(m.raw);
+    transcript.replaceWithMessageHash();
+    const hrr = encodeServerHello({
+      random: HELLO_RETRY_REQUEST_RANDOM,
+      sessionIdEcho: hello.sessionId,
+      cipherSuite: suite.id,
+      extensions: [supportedVersionsSelected(ProtocolVersion.TLS1_3), keyShareRetry(group)],
+    });
+    transcript.add(hrr);
+    this.ctx.sendHandshake(hrr);
+    // §D.4: the compatibility CCS follows the server's first handshake message.
+    const ccs = hello.sessionId.length > 0;
+    if (ccs) this.ctx.sendChangeCipherSpec();
+    this.ctx.flush();
+    // §4.2.10: early data sent with ClientHello1 is skipped wholesale until ClientHello2.
+    this.ctx.skipEarlyData(hello.earlyData ? 'all' : 'off');
+    this.ctx.trace(`HelloRetryRequest for ${groupName(group)}`);
+    return new ExpectClientHello(this.ctx, { hello1: hello, suite, group, transcript, sentChangeCipherSpec: ccs });
+  }
+
+  private async negotiated(hello: ClientHello, m: HandshakeMessage, suite: Tls13Suite, share: KeyShareEntry): Promise<State> {
+    const { ctx } = this;
+    const summary: ClientHelloSummary = {
+      serverName: hello.serverName,
+      signatureSchemes: hello.signatureAlgorithms ?? [],
+      alpn: hello.alpn ?? [],
+      cipherSuites: hello.cipherSuites,
+      groups: hello.supportedGroups ?? [],
+    };
+    // RFC 6066 §3 / the SNI hook: choose the certificate before ServerHello is built.
+    const choice = (ctx.config.selectCertificates ?? defaultCertificateChoice(ctx.config.certificates))(summary);
+    const { cert, scheme } = chooseCertificate(choice.certificates, summary.signatureSchemes);
+    const alpn = chooseAlpn(hello, ctx.config);
+
+    // Key exchange (§4.2.8, §7.4).
+    checkKeyShare(share);
+    const ours = await ctx.provider.generateKeyShare(share.group);
+    const shared = await deriveShared(ours, share);
+
+    const transcript = this.retry ? this.retry.transcript : new Transcript(ctx.provider, suite.hash);
+    transcript.add(m.raw);
+
+    const sh = encodeServerHello({
+      random: ctx.random(32),
+      sessionIdEcho: hello.sessionId,
+      cipherSuite: suite.id,
+      extensions: [supportedVersionsSelected(ProtocolVersion.TLS1_3), keyShareServer(share.group, ours.publicKey)],
+    });
+    transcript.add(sh);
+    ctx.sendHandshake(sh);
+    if (hello.sessionId.length > 0 && !this.retry?.sentChangeCipherSpec) ctx.sendChangeCipherSpec();
+
+    const schedule = new KeySchedule(ctx.provider, suite);
+    schedule.inputSharedSecret(shared);
+    shared.fill(0);
+    const hsHash = transcript.current();
+    const clientHandshakeSecret = schedule.derive('c hs traffic', hsHash);
+    const serverHandshakeSecret = schedule.derive('s hs traffic', hsHash);
+    ctx.setWriteSecret(suite, serverHandshakeSecret);
+    // §5.1: the ClientHello must be the last message in its record, as the key changes after it.
+    ctx.setReadSecret(suite, clientHandshakeSecret);
+    // §4.2.10: early data offered is never accepted; skip what fails to decrypt.
+    ctx.skipEarlyData(hello.earlyData ? 'trial' : 'off');
+
+    // {EncryptedExtensions} §4.3.1
+    const exts: Extension[] = [];
+    if (choice.matched && hello.serverName) exts.push(serverNameAck());
+    if (alpn !== undefined) exts.push(alpnSelected(alpn));
+    const ee = encodeEncryptedExtensions(exts);
+    transcript.add(ee);
+    ctx.sendHandshake(ee);
+
+    // {Certificate} §4.4.2
+    const certMsg = encodeCertificate(new Uint8Array(0), cert.chain);
+    transcript.add(certMsg);
+    ctx.sendHandshake(certMsg);
+
+    // {CertificateVerify} §4.4.3
+    let signature: Uint8Array;
+    try {
+      const s = cert.key.sign(scheme, signedContent(SERVER_CV_CONTEXT, transcript.current()));
+      signature = isPromise(s) ? await s : s;
+    } catch (e) {
+      throw new TlsFailure('internal_error', `signing CertificateVerify failed: ${(e as Error).message}`);
+    }
+    const cv = encodeCertificateVerify(scheme, signature);
+    transcript.add(cv);
+    ctx.sendHandshake(cv);
+
+    // {Finished} §4.4.4
+    const fin = encodeFinished(schedule.finishedVerifyData(serverHandshakeSecret, transcript.current()));
+    transcript.add(fin);
+    ctx.sendHandshake(fin);
+    ctx.flush();
+
+    // §7.1: application traffic secrets from the transcript through the server Finished.
+    schedule.toMasterSecret();
+    const finHash = transcript.current();
+    const clientTrafficSecret = schedule.derive('c ap traffic', finHash);
+    const serverTrafficSecret = schedule.derive('s ap traffic', finHash);
+    const exporterMasterSecret = schedule.derive('exp master', finHash);
+    ctx.setWriteSecret(suite, serverTrafficSecret);
+    serverHandshakeSecret.fill(0);
+
+    const sig = describeSignature(cert.key, scheme);
+    const info: HandshakeInfo = {
+      protocol: 'TLSv1.3',
+      version: ProtocolVersion.TLS1_3,
+      cipherSuite: suite.id,
+      cipherName: suite.name,
+      cipherBits: suite.bits,
+      group: groupName(share.group),
+      serverSignature: sig.signature,
+      serverDigest: sig.digest,
+      serverName: hello.serverName,
+      serverNameMatched: choice.matched,
+      invalidServerName: hello.invalidServerName,
+      alpn,
+      helloRetry: this.retry !== undefined,
+      resumed: false,
+      certificateLabel: cert.label,
+    };
+    ctx.trace(`sent server flight: ${suite.name}, ${info.group}, ${sig.signature}`);
+    return new ExpectFinished(ctx, {
+      suite,
+      schedule,
+      transcript,
+      clientHandshakeSecret,
+      clientTrafficSecret,
+      serverTrafficSecret,
+      exporterMasterSecret,
+      info,
+    });
+  }
+}
+
+async function deriveShared(ours: KeyShare, peer: KeyShareEntry): Promise<Uint8Array> {
+  let shared: Uint8Array;
+  try {
+    const s = ours.deriveSecret(peer.keyExchange);
+    shared = isPromise(s) ? await s : s;
+  } catch (e) {
+    // §4.2.8.2: an invalid peer public value is an illegal_parameter.
+    throw new TlsFailure('illegal_parameter', `invalid ${groupName(peer.group)} key share: ${(e as Error).message}`);
+  }
+  // §7.4.2: for X25519, "implementations MUST check whether the computed Diffie-Hellman shared secret is
+  // the all-zero value and abort if so".
+  if (shared.every((b) => b === 0)) fail('illegal_parameter', `${groupName(peer.group)} shared secret is all zeros`);
+  return shared;
+}

@@ -1,0 +1,57 @@
+/**
+ * WAIT_FINISHED (RFC 8446 §4.4.4): verify the client's Finished, switch
+ * reading to the client application traffic secret, and go CONNECTED.
+ */
+
+import { constantTimeEqual } from '../codec.js';
+import { HandshakeType, handshakeTypeName } from '../constants.js';
+import { fail } from '../errors.js';
+import type { HandshakeInfo } from '../events.js';
+import type { HandshakeMessage } from '../messages/handshake.js';
+import type { Tls13Suite } from '../suites.js';
+import { Connected } from './connected.js';
+import type { KeySchedule } from './key-schedule.js';
+import type { ServerContext, State } from './state.js';
+import type { Transcript } from './transcript.js';
+
+export interface AwaitingFinished {
+  readonly suite: Tls13Suite;
+  readonly schedule: KeySchedule;
+  readonly transcript: Transcript;
+  readonly clientHandshakeSecret: Uint8Array;
+  readonly clientTrafficSecret: Uint8Array;
+  readonly serverTrafficSecret: Uint8Array;
+  readonly exporterMasterSecret: Uint8Array;
+  readonly info: HandshakeInfo;
+}
+
+export class ExpectFinished implements State {
+  readonly name = 'ExpectFinished';
+
+  constructor(private readonly ctx: ServerContext, private readonly s: AwaitingFinished) {}
+
+  async handle(m: HandshakeMessage): Promise<State> {
+    if (m.type !== HandshakeType.finished) {
+      fail('unexpected_message', `${handshakeTypeName(m.type)} while waiting for the client Finished`);
+    }
+    const { schedule, transcript } = this.s;
+    const expected = schedule.finishedVerifyData(this.s.clientHandshakeSecret, transcript.current());
+    // §4.4.4: "Recipients of Finished messages MUST verify that the contents are correct and if
+    // incorrect MUST terminate the connection with a "decrypt_error" alert."
+    if (!constantTimeEqual(expected, m.body)) fail('decrypt_error', 'client Finished does not verify');
+    transcript.add(m.raw);
+    const resumptionMasterSecret = schedule.derive('res master', transcript.current());
+    schedule.erase();
+    this.s.clientHandshakeSecret.fill(0);
+    this.ctx.setReadSecret(this.s.suite, this.s.clientTrafficSecret);
+    this.ctx.trace('client Finished verified');
+    this.ctx.handshakeComplete(this.s.info, {
+      suite: this.s.suite,
+      clientTrafficSecret: this.s.clientTrafficSecret,
+      serverTrafficSecret: this.s.serverTrafficSecret,
+      exporterMasterSecret: this.s.exporterMasterSecret,
+      resumptionMasterSecret,
+    });
+    return new Connected(this.ctx);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * TLS 1.3 parameter selection for a ClientHello (RFC 8446 §4.1.1):
+ * cipher suite, key exchange group, certificate and signature scheme, ALPN.
+ * Pure functions: no state, no I/O, each failure names its alert.
+ */
+
+import type { CertifiedKey, ServerConfig } from '../config.js';
+import { NamedGroup, SignatureScheme } from '../constants.js';
+import type { SigningKey } from '../crypto/provider.js';
+import { fail } from '../errors.js';
+import type { ClientHello, KeyShareEntry } from '../messages/client-hello.js';
+import { type Tls13Suite, TLS13_SUITES } from '../suites.js';
+
+export function chooseSuite(hello: ClientHello, config: ServerConfig): Tls13Suite {
+  const ours = config.cipherSuites.filter((s) => TLS13_SUITES.has(s));
+  const theirs = hello.cipherSuites;
+  const [first, second] = config.preferServerCiphers ? [ours, theirs] : [theirs, ours];
+  for (const s of first) if (second.includes(s)) return TLS13_SUITES.get(s)!;
+  // §4.1.1: no common cipher suite -> handshake_failure
+  return fail('handshake_failure', 'no shared TLS 1.3 cipher suite');
+}
+
+export type GroupChoice = { share: KeyShareEntry } | { retry: number };
+
+/**
+ * §4.1.1 / §4.2.8: use a key share the client sent for a group we accept,
+ * preferring our own order; otherwise ask for our most preferred group
+ * the client supports with a HelloRetryRequest.
+ */
+export function chooseGroup(hello: ClientHello, config: ServerConfig, providerGroups: readonly number[]): GroupChoice {
+  const ours = config.groups.filter((g) => providerGroups.includes(g));
+  const supported = hello.supportedGroups ?? [];
+  const shares = hello.keyShares ?? [];
+  for (const s of shares) {
+    // §4.2.8: "Clients MUST NOT offer any KeyShareEntrys for groups not listed in the client's supported_groups extension."
+    if (!supported.includes(s.group)) fail('illegal_parameter', `key_share for group ${s.group} not in supported_groups`);
+  }
+  const order = config.preferServerCiphers ? ours : [...supported.filter((g) => ours.includes(g))];
+  for (const g of order) {
+    const share = shares.find((s) => s.group === g);
+    if (share) return { share };
+  }
+  for (const g of ours) if (supported.includes(g)) return { retry: g };
+  return fail('handshake_failure', 'no shared key exchange group');
+}
+
+/** Expected key_exchange length per group (§4.2.8.1, §4.2.8.2). */
+export function checkKeyShare(entry: KeyShareEntry): void {
+  const len = entry.keyExchange.length;
+  const ok =
+    entry.group === NamedGroup.x25519 ? len === 32
+    : entry.group === NamedGroup.secp256r1 ? len === 65 && entry.keyExchange[0] === 4
+    : entry.group === NamedGroup.secp384r1 ? len === 97 && entry.keyExchange[0] === 4
+    : false;
+  // §4.2.8.2: peers MUST validate each other's public key; failure is illegal_parameter.
+  if (!ok) fail('illegal_parameter', `malformed key share for group ${entry.group} (${len} bytes)`);
+}
+
+/** The TLS 1.3 signature schemes a key can produce (§4.2.3; RSA only as rsa_pss_rsae_*). */
+export function tls13SchemesFor(key: SigningKey): number[] {
+  switch (key.algorithm) {
+    case 'ecdsa-p256':
+      return [SignatureScheme.ecdsa_secp256r1_sha256];
+    case 'ecdsa-p384':
+      return [SignatureScheme.ecdsa_secp384r1_sha384];
+    case 'ed25519':
+      return [SignatureScheme.ed25519];
+    case 'rsa':
+      return [SignatureScheme.rsa_pss_rsae_sha256, SignatureScheme.rsa_pss_rsae_sha384, SignatureScheme.rsa_pss_rsae_sha512];
+  }
+}
+
+/**
+ * Pick the certificate and CertificateVerify scheme: the client's first
+ * listed scheme that one of the candidates can sign with (§4.4.2.2, §4.4.3).
+ */
+export function chooseCertificate(
+  candidates: readonly CertifiedKey[],
+  clientSchemes: readonly number[],
+): { cert: CertifiedKey; scheme: number } {
+  for (const scheme of clientSchemes) {
+    for (const cert of candidates) if (tls13SchemesFor(cert.key).includes(scheme)) return { cert, scheme };
+  }
+  return fail('handshake_failure', 'no certificate for any signature scheme the client offered');
+}
+
+/** RFC 7301 §3.2: our preference order; no overlap is no_application_protocol. */
+export function chooseAlpn(hello: ClientHello, config: ServerConfig): string | undefined {
+  const ours = config.alpn ?? [];
+  if (!hello.alpn || ours.length === 0) return undefined;
+  for (const p of ours) if (hello.alpn.includes(p)) return p;
+  return fail('no_application_protocol', `no common ALPN protocol (client offered ${hello.alpn.join(',')})`);
+}
+
+/** How OpenSSL 3 / Postfix name the server signature in the summary line (spec §4.3). */
+export function describeSignature(key: SigningKey, scheme: number): { signature: string; digest?: string } {
+  const digest =
+    scheme === SignatureScheme.ed25519 ? undefined
+    : scheme === SignatureScheme.ecdsa_secp384r1_sha384 || scheme === SignatureScheme.rsa_pss_rsae_sha384 ? 'SHA384'
+    : scheme === SignatureScheme.rsa_pss_rsae_sha512 ? 'SHA512'
+    : 'SHA256';
+  switch (key.algorithm) {
+    case 'ecdsa-p256':
+      return { signature: 'ECDSA (prime256v1)', digest };
+    case 'ecdsa-p384':
+      return { signature: 'ECDSA (secp384r1)', digest };
+    case 'ed25519':
+      return { signature: 'ED25519' };
+    case 'rsa':
+      return { signature: `RSA-PSS (${key.bits} bits)`, digest };
+  }
+}

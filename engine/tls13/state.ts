@@ -1,0 +1,59 @@
+/**
+ * The server handshake as explicit states (RFC 8446 Appendix A.2):
+ *
+ *   START --ClientHello--> (HelloRetryRequest) --> START2 --ClientHello-->
+ *   NEGOTIATED: send ServerHello..Finished --> WAIT_FINISHED --Finished--> CONNECTED
+ *
+ * Each state handles one handshake message and returns the next state,
+ * like rustls's `State::handle`. Anything a state does not expect is an
+ * unexpected_message (§6.2).
+ */
+
+import type { ServerConfig, Limits } from '../config.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import type { HandshakeInfo } from '../events.js';
+import type { HandshakeMessage } from '../messages/handshake.js';
+import type { Tls13Suite } from '../suites.js';
+
+export interface State {
+  readonly name: string;
+  handle(message: HandshakeMessage): Promise<State>;
+}
+
+/** What states may ask of the connection. */
+export interface ServerContext {
+  readonly config: ServerConfig;
+  readonly provider: CryptoProvider;
+  readonly limits: Limits;
+  random(length: number): Uint8Array;
+  trace(message: string): void;
+
+  /** Queue a handshake message in the outgoing flight (coalesced into records by flush). */
+  sendHandshake(message: Uint8Array): void;
+  /** §D.4 middlebox compatibility: one dummy change_cipher_spec record. */
+  sendChangeCipherSpec(): void;
+  /** Emit the queued flight as records under the current write protection. */
+  flush(): void;
+  /** Switch the write direction to a new traffic secret (flushes first). */
+  setWriteSecret(suite: Tls13Suite, secret: Uint8Array): void;
+  /** Switch the read direction; §5.1: fails unless the triggering message ended its record. */
+  setReadSecret(suite: Tls13Suite, secret: Uint8Array): void;
+  /**
+   * §4.2.10: early data offered and not accepted. 'trial': skip records that
+   * fail to decrypt under the handshake key; 'all': skip protected records
+   * until the second ClientHello (after a HelloRetryRequest).
+   */
+  skipEarlyData(mode: 'trial' | 'all' | 'off'): void;
+  /** The handshake is done; application data may flow. */
+  handshakeComplete(info: HandshakeInfo, connected: ConnectedSecrets): void;
+  /** Received a KeyUpdate; `requested`: the peer wants us to update too. */
+  peerKeyUpdate(requested: boolean): void;
+}
+
+export interface ConnectedSecrets {
+  readonly suite: Tls13Suite;
+  clientTrafficSecret: Uint8Array;
+  serverTrafficSecret: Uint8Array;
+  readonly exporterMasterSecret: Uint8Array;
+  readonly resumptionMasterSecret: Uint8Array;
+}

@@ -1,0 +1,38 @@
+/**
+ * The transcript hash (RFC 8446 §4.4.1): the running hash of every
+ * handshake message, with the HelloRetryRequest special case: ClientHello1
+ * is replaced by a synthetic message_hash message.
+ */
+
+import type { CryptoProvider, HashAlgorithm, HashContext } from '../crypto/provider.js';
+import { HASH_LENGTH } from '../crypto/provider.js';
+import { HandshakeType } from '../constants.js';
+
+export class Transcript {
+  private ctx: HashContext;
+
+  constructor(private readonly provider: CryptoProvider, readonly hash: HashAlgorithm) {
+    this.ctx = provider.hash(hash);
+  }
+
+  add(message: Uint8Array): void {
+    this.ctx.update(message);
+  }
+
+  /** Transcript-Hash of everything added so far. */
+  current(): Uint8Array {
+    return this.ctx.digest();
+  }
+
+  /**
+   * §4.4.1: Transcript-Hash(ClientHello1, HelloRetryRequest, ...) =
+   *   Hash(message_hash || 00 00 Hash.length || Hash(ClientHello1) || HelloRetryRequest || ...)
+   * Call with only ClientHello1 added so far.
+   */
+  replaceWithMessageHash(): void {
+    const h1 = this.ctx.digest();
+    this.ctx = this.provider.hash(this.hash);
+    this.ctx.update(Uint8Array.of(HandshakeType.message_hash, 0, 0, HASH_LENGTH[this.hash]));
+    this.ctx.update(h1);
+  }
+}
