@@ -83,6 +83,8 @@ export interface ServerConfig {
   readonly groups: readonly number[];
   /** true: server order wins (Postfix tls_preempt_cipherlist); false: client order. */
   readonly preferServerCiphers: boolean;
+  /** Groups announced in EncryptedExtensions (§4.2.7); default: not sent. */
+  readonly advertiseGroups?: readonly number[];
   /** ALPN protocols the server speaks, in preference order; empty = ALPN ignored. */
   readonly alpn?: readonly string[];
   /** Randomness source (defaults to provider.random). Tests inject fixed bytes. */

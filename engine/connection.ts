@@ -57,6 +57,9 @@ export class ServerConnection {
   private warningAlerts = 0;
   private keyUpdatesWithoutData = 0;
 
+  /** Largest content per outgoing protected record (RFC 8449 lowers it). */
+  private maxFragment: number = RecordLimits.maxPlaintext;
+
   private pending: { data: Uint8Array; done?: () => void }[] = [];
   private pendingBytes = 0;
   private closeAfterHandshake = false;
@@ -252,16 +255,17 @@ export class ServerConnection {
 
   private sealApplicationData(data: Uint8Array): void {
     const prot = () => this.writeProt!;
-    for (let off = 0; off < data.length; off += RecordLimits.maxPlaintext) {
+    const max = this.maxFragment;
+    for (let off = 0; off < data.length; off += max) {
       if (prot().sequence >= KEY_UPDATE_AFTER_RECORDS) this.sendKeyUpdate(false);
-      const chunk = data.subarray(off, Math.min(data.length, off + RecordLimits.maxPlaintext));
+      const chunk = data.subarray(off, Math.min(data.length, off + max));
       this.out.push(prot().seal(ContentType.application_data, chunk, this.padding(ContentType.application_data, chunk.length)));
     }
   }
 
   private padding(type: number, length: number): number {
     if (!this.config.padding) return 0;
-    return Math.max(0, Math.min(this.config.padding(type, length), RecordLimits.maxPlaintext - length));
+    return Math.max(0, Math.min(this.config.padding(type, length), this.maxFragment - length));
   }
 
   /** Send close_notify (after everything written so far). Reading continues until the peer closes. */
@@ -365,8 +369,9 @@ export class ServerConnection {
         const all = self.flight.length === 1 ? self.flight[0]! : concatAll(self.flight);
         self.flight = [];
         // Handshake messages are coalesced into as few records as the 2^14 limit allows (§5.1).
-        for (let off = 0; off < all.length; off += RecordLimits.maxPlaintext) {
-          const chunk = all.subarray(off, Math.min(all.length, off + RecordLimits.maxPlaintext));
+        const max = self.writeProt ? self.maxFragment : RecordLimits.maxPlaintext;
+        for (let off = 0; off < all.length; off += max) {
+          const chunk = all.subarray(off, Math.min(all.length, off + max));
           self.out.push(
             self.writeProt
               ? self.writeProt.seal(ContentType.handshake, chunk, self.padding(ContentType.handshake, chunk.length))
@@ -383,6 +388,10 @@ export class ServerConnection {
         // by a key change, it MUST be aligned to a record boundary", else unexpected_message.
         if (self.hs.hasPartial) fail('unexpected_message', 'handshake data follows a key change in the same record');
         self.readProt = self.protection(suite, secret);
+      },
+      setPeerRecordSizeLimit(limit) {
+        // RFC 8449 §4: in TLS 1.3 the limit counts the content type byte (and padding).
+        self.maxFragment = Math.min(RecordLimits.maxPlaintext, limit - 1);
       },
       skipEarlyData(mode) {
         self.earlyData = mode;

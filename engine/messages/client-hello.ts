@@ -64,6 +64,8 @@ export interface ClientHello {
   readonly sessionTicket?: Uint8Array;
   readonly ecPointFormats?: Uint8Array;
   readonly postHandshakeAuth: boolean;
+  /** RFC 8449 record_size_limit. */
+  readonly recordSizeLimit?: number;
 }
 
 /** RFC 952/1123 host name as RFC 6066 §3 requires: ASCII, no trailing dot. */
@@ -273,6 +275,15 @@ export function parseClientHello(body: Uint8Array, maxExtensions: number): Clien
         expectEmpty(d, 'post_handshake_auth');
         hello.postHandshakeAuth = true;
         break;
+      case ExtensionType.record_size_limit: {
+        const lr = new Reader(d);
+        const limit = lr.u16('record_size_limit');
+        lr.end('record_size_limit');
+        // RFC 8449 §4: "Endpoints MUST NOT send a value lower than 64 ... MUST treat receipt of a smaller value as a fatal error ... illegal_parameter".
+        if (limit < 64) fail('illegal_parameter', `record_size_limit ${limit} below 64`);
+        hello.recordSizeLimit = limit;
+        break;
+      }
       default:
         // Unknown or not acted upon: kept raw in `extensions` (§4.2: servers ignore unrecognised extensions).
         break;

@@ -33,3 +33,8 @@ export function supportedGroupsExtension(groups: readonly number[]): Extension {
   for (const g of groups) w.u16(g);
   return { type: ExtensionType.supported_groups, data: w.close().finish() };
 }
+
+/** RFC 8449 §4: RecordSizeLimit (uint16). */
+export function recordSizeLimitExtension(limit: number): Extension {
+  return { type: ExtensionType.record_size_limit, data: new Writer(2).u16(limit).finish() };
+}

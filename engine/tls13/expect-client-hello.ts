@@ -11,14 +11,20 @@
 
 import { constantTimeEqual } from '../codec.js';
 import type { ClientHelloSummary } from '../config.js';
-import { ExtensionType, HandshakeType, ProtocolVersion, groupName, handshakeTypeName } from '../constants.js';
+import { ExtensionType, HandshakeType, ProtocolVersion, RecordLimits, groupName, handshakeTypeName } from '../constants.js';
 import { isPromise, type KeyShare } from '../crypto/provider.js';
 import { TlsFailure, fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
 import { encodeCertificate } from '../messages/certificate.js';
 import { encodeCertificateVerify, SERVER_CV_CONTEXT, signedContent } from '../messages/certificate-verify.js';
 import { type ClientHello, type KeyShareEntry, parseClientHello } from '../messages/client-hello.js';
-import { alpnSelected, encodeEncryptedExtensions, serverNameAck } from '../messages/encrypted-extensions.js';
+import {
+  alpnSelected,
+  encodeEncryptedExtensions,
+  recordSizeLimitExtension,
+  serverNameAck,
+  supportedGroupsExtension,
+} from '../messages/encrypted-extensions.js';
 import type { Extension } from '../messages/extensions.js';
 import { encodeFinished } from '../messages/finished.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
@@ -181,7 +187,7 @@ export class ExpectClientHello implements State {
       random: ctx.random(32),
       sessionIdEcho: hello.sessionId,
       cipherSuite: suite.id,
-      extensions: [supportedVersionsSelected(ProtocolVersion.TLS1_3), keyShareServer(share.group, ours.publicKey)],
+      extensions: [keyShareServer(share.group, ours.publicKey), supportedVersionsSelected(ProtocolVersion.TLS1_3)],
     });
     transcript.add(sh);
     ctx.sendHandshake(sh);
@@ -201,6 +207,13 @@ export class ExpectClientHello implements State {
 
     // {EncryptedExtensions} §4.3.1
     const exts: Extension[] = [];
+    // §4.2.7: the server may tell the client which groups it prefers.
+    if (ctx.config.advertiseGroups?.length) exts.push(supportedGroupsExtension(ctx.config.advertiseGroups));
+    if (hello.recordSizeLimit !== undefined) {
+      // RFC 8449 §4: honour the client's limit, and state ours (2^14 + 1 in TLS 1.3: content plus type).
+      ctx.setPeerRecordSizeLimit(hello.recordSizeLimit);
+      exts.push(recordSizeLimitExtension(RecordLimits.maxPlaintext + 1));
+    }
     if (choice.matched && hello.serverName) exts.push(serverNameAck());
     if (alpn !== undefined) exts.push(alpnSelected(alpn));
     const ee = encodeEncryptedExtensions(exts);

@@ -44,6 +44,8 @@ export interface ServerContext {
    * until the second ClientHello (after a HelloRetryRequest).
    */
   skipEarlyData(mode: 'trial' | 'all' | 'off'): void;
+  /** RFC 8449: the largest protected record (inner plaintext incl. content type) the peer accepts. */
+  setPeerRecordSizeLimit(limit: number): void;
   /** The handshake is done; application data may flow. */
   handshakeComplete(info: HandshakeInfo, connected: ConnectedSecrets): void;
   /** Received a KeyUpdate; `requested`: the peer wants us to update too. */

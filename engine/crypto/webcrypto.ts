@@ -1,0 +1,543 @@
+/**
+ * A portable crypto provider on the W3C Web Cryptography API (Node, Deno,
+ * Bun, browsers, workers), with pure-JS hashes and HMAC from @noble/hashes
+ * (synchronous, as the provider interface requires) and ChaCha20-Poly1305
+ * from @noble/ciphers (WebCrypto has no ChaCha).
+ *
+ * Portable on purpose: Uint8Array only, no runtime-specific imports.
+ */
+
+import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import {
+  AEAD_KEY_LENGTH,
+  AEAD_NONCE_LENGTH,
+  AEAD_TAG_LENGTH,
+  type AeadAlgorithm,
+  type AeadKey,
+  type CryptoProvider,
+  type HashAlgorithm,
+  type HashContext,
+  type KeyAlgorithm,
+  type KeyShare,
+  type SigningKey,
+} from './provider.js';
+
+// ---------------------------------------------------------------- hashes
+
+/** The part of a @noble/hashes hash instance this provider uses. */
+interface NobleHash {
+  update(data: Uint8Array): unknown;
+  digest(): Uint8Array;
+  clone(): NobleHash;
+}
+
+const NOBLE_HASH = { 'SHA-256': sha256, 'SHA-384': sha384, 'SHA-512': sha512 } as const;
+
+class NobleHashContext implements HashContext {
+  constructor(private readonly h: NobleHash) {}
+  update(data: Uint8Array): void {
+    this.h.update(data);
+  }
+  digest(): Uint8Array {
+    // Finalising destroys a noble hash: finalise a copy so this one stays usable.
+    return this.h.clone().digest();
+  }
+  clone(): HashContext {
+    return new NobleHashContext(this.h.clone());
+  }
+}
+
+function nobleHash(algorithm: HashAlgorithm) {
+  const h = NOBLE_HASH[algorithm];
+  if (!h) throw new Error(`webcrypto: unsupported hash ${String(algorithm)}`);
+  return h;
+}
+
+// ---------------------------------------------------------------- helpers
+
+/**
+ * WebCrypto takes BufferSource backed by an ArrayBuffer; a view over a
+ * SharedArrayBuffer is rejected by browsers, so copy in that (rare) case.
+ */
+function bs(u: Uint8Array): Uint8Array<ArrayBuffer> {
+  return u.buffer instanceof ArrayBuffer ? (u as Uint8Array<ArrayBuffer>) : new Uint8Array(u);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+function isAllZero(b: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < b.length; i++) acc |= b[i]!;
+  return acc === 0;
+}
+
+function errMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+// ------------------------------------------------------------ DER helpers
+
+interface Tlv {
+  tag: number;
+  /** Offset of the first content byte. */
+  start: number;
+  /** Offset just past the content. */
+  end: number;
+}
+
+/** Reads one DER TLV at `pos` (definite, minimal lengths only); null if malformed. */
+function readTlv(b: Uint8Array, pos: number, limit = b.length): Tlv | null {
+  if (pos + 2 > limit) return null;
+  const tag = b[pos]!;
+  let len = b[pos + 1]!;
+  let start = pos + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 3 || start + n > limit) return null;
+    len = 0;
+    for (let i = 0; i < n; i++) len = (len << 8) | b[start + i]!;
+    start += n;
+    // X.690 §10.1: the long form only for lengths >= 128, without leading zeros.
+    if (len < 0x80 || b[pos + 2] === 0) return null;
+  }
+  const end = start + len;
+  if (end > limit) return null;
+  return { tag, start, end };
+}
+
+function derLength(n: number): Uint8Array {
+  if (n < 0x80) return Uint8Array.of(n);
+  if (n < 0x100) return Uint8Array.of(0x81, n);
+  if (n < 0x10000) return Uint8Array.of(0x82, n >> 8, n & 0xff);
+  return Uint8Array.of(0x83, n >> 16, (n >> 8) & 0xff, n & 0xff);
+}
+
+function derTlv(tag: number, ...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const l = derLength(len);
+  const out = new Uint8Array(1 + l.length + len);
+  out[0] = tag;
+  out.set(l, 1);
+  let off = 1 + l.length;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** An unsigned big-endian integer as a DER INTEGER (X.690 §8.3: minimal, non-negative). */
+function derUnsignedInteger(v: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < v.length - 1 && v[i] === 0) i++;
+  const body = v.subarray(i);
+  return body[0]! & 0x80 ? derTlv(0x02, Uint8Array.of(0), body) : derTlv(0x02, body);
+}
+
+/**
+ * WebCrypto's ECDSA signature r||s (IEEE P1363) to the DER
+ * Ecdsa-Sig-Value SEQUENCE { r INTEGER, s INTEGER } that TLS carries
+ * (RFC 8446 §4.2.3, RFC 4492 §5.4 / RFC 8422 §5.4).
+ */
+export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
+  const n = raw.length >> 1;
+  return derTlv(0x30, derUnsignedInteger(raw.subarray(0, n)), derUnsignedInteger(raw.subarray(n)));
+}
+
+/** Strict DER Ecdsa-Sig-Value to r||s, each left-padded to `n` bytes; null if malformed. */
+export function ecdsaDerToRaw(der: Uint8Array, n: number): Uint8Array<ArrayBuffer> | null {
+  const seq = readTlv(der, 0);
+  if (!seq || seq.tag !== 0x30 || seq.end !== der.length) return null;
+  const out = new Uint8Array(2 * n);
+  let pos = seq.start;
+  for (let k = 0; k < 2; k++) {
+    const int = readTlv(der, pos, seq.end);
+    if (!int || int.tag !== 0x02 || int.end === int.start) return null;
+    let s = int.start;
+    if (der[s]! & 0x80) return null; // negative
+    if (der[s] === 0 && int.end - s > 1) {
+      if (!(der[s + 1]! & 0x80)) return null; // non-minimal leading zero
+      s++;
+    }
+    const len = int.end - s;
+    if (len > n) return null;
+    out.set(der.subarray(s, int.end), k * n + (n - len));
+    pos = int.end;
+  }
+  if (pos !== seq.end) return null;
+  return out;
+}
+
+/** DER of OID 1.2.840.113549.1.1.10 (id-RSASSA-PSS, RFC 4055 §3.1). */
+const OID_RSASSA_PSS = Uint8Array.of(0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a);
+/** AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL } (RFC 3279 §2.3.1). */
+const ALG_RSA_ENCRYPTION = Uint8Array.of(
+  0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+);
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * WebCrypto only imports RSA keys labelled rsaEncryption. For the
+ * rsa_pss_pss_* schemes (RFC 8446 §4.2.3) the certificate key is labelled
+ * id-RSASSA-PSS; the RSAPublicKey inside is the same, so relabel the SPKI.
+ * Returns null when the SPKI is not an id-RSASSA-PSS key.
+ */
+function relabelPssSpki(spki: Uint8Array): Uint8Array<ArrayBuffer> | null {
+  const outer = readTlv(spki, 0);
+  if (!outer || outer.tag !== 0x30 || outer.end !== spki.length) return null;
+  const alg = readTlv(spki, outer.start, outer.end);
+  if (!alg || alg.tag !== 0x30) return null;
+  const oid = readTlv(spki, alg.start, alg.end);
+  if (!oid || !bytesEqual(spki.subarray(alg.start, oid.end), OID_RSASSA_PSS)) return null;
+  const bits = readTlv(spki, alg.end, outer.end);
+  if (!bits || bits.tag !== 0x03 || bits.end !== outer.end) return null;
+  return derTlv(0x30, ALG_RSA_ENCRYPTION, spki.subarray(alg.end, bits.end));
+}
+
+// ----------------------------------------------------------- key exchange
+
+interface GroupInfo {
+  /** Algorithm for generateKey / importKey. */
+  alg: EcKeyImportParams | { name: 'X25519' };
+  /** Public key length on the wire. */
+  publicLength: number;
+  /** Shared secret length in bits. */
+  bits: number;
+}
+
+const GROUPS: Record<number, GroupInfo> = {
+  // RFC 8446 §4.2.7 NamedGroup values
+  0x001d: { alg: { name: 'X25519' }, publicLength: 32, bits: 256 },
+  0x0017: { alg: { name: 'ECDH', namedCurve: 'P-256' }, publicLength: 65, bits: 256 },
+  0x0018: { alg: { name: 'ECDH', namedCurve: 'P-384' }, publicLength: 97, bits: 384 },
+};
+
+/** PKCS#8 PrivateKeyInfo prefix for a raw 32-byte X25519 key (RFC 8410 §7, OID 1.3.101.110). */
+const X25519_PKCS8_PREFIX = Uint8Array.of(
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
+);
+
+/** The X25519 base point u = 9 (RFC 7748 §4.1), little-endian. */
+const X25519_BASE_POINT = (() => {
+  const u = new Uint8Array(32);
+  u[0] = 9;
+  return u;
+})();
+
+// ------------------------------------------------------------- signatures
+
+interface SchemeInfo {
+  key: KeyAlgorithm;
+  hash: HashAlgorithm | null;
+  /** Parameters for subtle.importKey. */
+  importAlg: RsaHashedImportParams | EcKeyImportParams | Algorithm;
+  /** Parameters for subtle.sign / verify. */
+  signAlg: RsaPssParams | EcdsaParams | Algorithm;
+  /** Coordinate length for ECDSA (DER <-> raw), 0 otherwise. */
+  ecLength: number;
+  /** rsa_pss_pss_*: verify only, key labelled id-RSASSA-PSS. */
+  pssKey?: boolean;
+}
+
+function rsaPss(hash: 'SHA-256' | 'SHA-384' | 'SHA-512', pssKey = false): SchemeInfo {
+  return {
+    key: 'rsa',
+    hash,
+    importAlg: { name: 'RSA-PSS', hash },
+    // RFC 8446 §4.2.3: the salt length MUST equal the digest length.
+    signAlg: { name: 'RSA-PSS', saltLength: { 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 }[hash] },
+    ecLength: 0,
+    pssKey,
+  };
+}
+
+function rsaPkcs1(hash: HashAlgorithm): SchemeInfo {
+  return {
+    key: 'rsa',
+    hash,
+    importAlg: { name: 'RSASSA-PKCS1-v1_5', hash },
+    signAlg: { name: 'RSASSA-PKCS1-v1_5' },
+    ecLength: 0,
+  };
+}
+
+/** RFC 8446 §4.2.3 SignatureScheme values this provider handles. */
+const SCHEMES: Record<number, SchemeInfo> = {
+  0x0804: rsaPss('SHA-256'),
+  0x0805: rsaPss('SHA-384'),
+  0x0806: rsaPss('SHA-512'),
+  0x0809: rsaPss('SHA-256', true),
+  0x080a: rsaPss('SHA-384', true),
+  0x080b: rsaPss('SHA-512', true),
+  0x0401: rsaPkcs1('SHA-256'),
+  0x0501: rsaPkcs1('SHA-384'),
+  0x0601: rsaPkcs1('SHA-512'),
+  0x0403: {
+    key: 'ecdsa-p256',
+    hash: 'SHA-256',
+    importAlg: { name: 'ECDSA', namedCurve: 'P-256' },
+    signAlg: { name: 'ECDSA', hash: 'SHA-256' },
+    ecLength: 32,
+  },
+  0x0503: {
+    key: 'ecdsa-p384',
+    hash: 'SHA-384',
+    importAlg: { name: 'ECDSA', namedCurve: 'P-384' },
+    signAlg: { name: 'ECDSA', hash: 'SHA-384' },
+    ecLength: 48,
+  },
+  0x0807: { key: 'ed25519', hash: null, importAlg: { name: 'Ed25519' }, signAlg: { name: 'Ed25519' }, ecLength: 0 },
+};
+
+/** The scheme used to import (and so validate) a key of each type up front. */
+const FIRST_SCHEME: Record<KeyAlgorithm, number> = {
+  rsa: 0x0804,
+  'ecdsa-p256': 0x0403,
+  'ecdsa-p384': 0x0503,
+  ed25519: 0x0807,
+};
+
+function schemeHex(s: number): string {
+  return `0x${s.toString(16).padStart(4, '0')}`;
+}
+
+class WebSigningKey implements SigningKey {
+  private readonly keys = new Map<number, Promise<CryptoKey>>();
+
+  constructor(
+    private readonly subtle: SubtleCrypto,
+    private readonly pkcs8: Uint8Array<ArrayBuffer>,
+    readonly algorithm: KeyAlgorithm,
+    readonly bits: number,
+    firstScheme: number,
+    firstKey: CryptoKey,
+  ) {
+    this.keys.set(firstScheme, Promise.resolve(firstKey));
+  }
+
+  private keyFor(scheme: number, info: SchemeInfo): Promise<CryptoKey> {
+    // WebCrypto binds the RSA hash at import time: one CryptoKey per scheme.
+    // The ECDSA and Ed25519 keys do not depend on the scheme.
+    const slot = info.key === 'rsa' ? scheme : FIRST_SCHEME[info.key];
+    let k = this.keys.get(slot);
+    if (!k) {
+      k = this.subtle.importKey('pkcs8', this.pkcs8, info.importAlg, false, ['sign']);
+      this.keys.set(slot, k);
+    }
+    return k;
+  }
+
+  sign(scheme: number, data: Uint8Array): Promise<Uint8Array> {
+    const info = SCHEMES[scheme];
+    if (!info || info.key !== this.algorithm || info.pssKey) {
+      throw new Error(`webcrypto: signature scheme ${schemeHex(scheme)} does not fit a ${this.algorithm} key`);
+    }
+    return this.keyFor(scheme, info)
+      .then((key) => this.subtle.sign(info.signAlg, key, bs(data)))
+      .then((sig) => {
+        const raw = new Uint8Array(sig);
+        return info.ecLength ? ecdsaRawToDer(raw) : raw;
+      });
+  }
+}
+
+// --------------------------------------------------------------- provider
+
+/** A provider on `crypto` (WebCrypto), or on `globalThis.crypto` when omitted. */
+export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
+  const c = crypto ?? globalThis.crypto;
+  if (!c || !c.subtle) throw new Error('webcrypto: no WebCrypto implementation (crypto.subtle) available');
+  const subtle = c.subtle;
+
+  async function aesGcmKey(algorithm: AeadAlgorithm, raw: Uint8Array): Promise<AeadKey> {
+    const key = await subtle.importKey('raw', bs(raw), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+    return {
+      algorithm,
+      seal(nonce, aad, plaintext) {
+        if (nonce.length !== AEAD_NONCE_LENGTH) throw new Error('webcrypto: AEAD nonce must be 12 bytes');
+        // AES-GCM output is ciphertext || tag already (WebCrypto §27.3).
+        return subtle
+          .encrypt({ name: 'AES-GCM', iv: bs(nonce), additionalData: bs(aad), tagLength: 128 }, key, bs(plaintext))
+          .then((ct) => new Uint8Array(ct));
+      },
+      open(nonce, aad, ciphertextAndTag) {
+        if (nonce.length !== AEAD_NONCE_LENGTH || ciphertextAndTag.length < AEAD_TAG_LENGTH) {
+          return Promise.resolve(null);
+        }
+        try {
+          return subtle
+            .decrypt(
+              { name: 'AES-GCM', iv: bs(nonce), additionalData: bs(aad), tagLength: 128 },
+              key,
+              bs(ciphertextAndTag),
+            )
+            .then(
+              (pt) => new Uint8Array(pt),
+              () => null,
+            );
+        } catch {
+          return Promise.resolve(null);
+        }
+      },
+    };
+  }
+
+  function chachaKey(raw: Uint8Array): AeadKey {
+    const key = raw.slice();
+    return {
+      algorithm: 'CHACHA20-POLY1305',
+      seal(nonce, aad, plaintext) {
+        if (nonce.length !== AEAD_NONCE_LENGTH) throw new Error('webcrypto: AEAD nonce must be 12 bytes');
+        return chacha20poly1305(key, nonce, aad).encrypt(plaintext);
+      },
+      open(nonce, aad, ciphertextAndTag) {
+        if (nonce.length !== AEAD_NONCE_LENGTH || ciphertextAndTag.length < AEAD_TAG_LENGTH) return null;
+        try {
+          return chacha20poly1305(key, nonce, aad).decrypt(ciphertextAndTag);
+        } catch {
+          return null;
+        }
+      },
+    };
+  }
+
+  function makeKeyShare(group: number, info: GroupInfo, privateKey: CryptoKey, publicKey: Uint8Array): KeyShare {
+    return {
+      group,
+      publicKey,
+      async deriveSecret(peer: Uint8Array): Promise<Uint8Array> {
+        // Wire format checks: RFC 7748 §5 (32 bytes), RFC 8446 §4.2.8.2 (uncompressed point).
+        if (peer.length !== info.publicLength) {
+          throw new Error(`webcrypto: peer key share for group ${schemeHex(group)} has length ${peer.length}, expected ${info.publicLength}`);
+        }
+        if (info.alg.name === 'ECDH' && peer[0] !== 0x04) {
+          throw new Error('webcrypto: peer EC key share is not an uncompressed point');
+        }
+        let secret: Uint8Array;
+        try {
+          const pub = await subtle.importKey('raw', bs(peer), info.alg, false, []);
+          secret = new Uint8Array(
+            await subtle.deriveBits({ name: info.alg.name, public: pub } as EcdhKeyDeriveParams, privateKey, info.bits),
+          );
+        } catch (e) {
+          throw new Error(`webcrypto: invalid peer key share for group ${schemeHex(group)}: ${errMessage(e)}`);
+        }
+        // RFC 8446 §7.4.2 / RFC 7748 §6.1: an all-zero X25519 output must be rejected.
+        if (isAllZero(secret)) throw new Error('webcrypto: all-zero shared secret');
+        return secret;
+      },
+    };
+  }
+
+  async function generateKeyShare(group: number, privateKey?: Uint8Array): Promise<KeyShare> {
+    const info = GROUPS[group];
+    if (!info) throw new Error(`webcrypto: unsupported group ${schemeHex(group)}`);
+    if (privateKey) {
+      if (group !== 0x001d) throw new Error('webcrypto: a fixed private key is only supported for x25519');
+      if (privateKey.length !== 32) throw new Error('webcrypto: an x25519 private key is 32 bytes');
+      const priv = await subtle.importKey('pkcs8', concat(X25519_PKCS8_PREFIX, privateKey), info.alg, false, [
+        'deriveBits',
+      ]);
+      // The public key is X25519(k, 9) (RFC 7748 §6.1): no key export needed.
+      const base = await subtle.importKey('raw', X25519_BASE_POINT, info.alg, false, []);
+      const pub = new Uint8Array(await subtle.deriveBits({ name: 'X25519', public: base } as EcdhKeyDeriveParams, priv, 256));
+      return makeKeyShare(group, info, priv, pub);
+    }
+    const pair = (await subtle.generateKey(info.alg, false, ['deriveBits'])) as CryptoKeyPair;
+    const pub = new Uint8Array(await subtle.exportKey('raw', pair.publicKey));
+    return makeKeyShare(group, info, pair.privateKey, pub);
+  }
+
+  async function importSigningKey(pkcs8: Uint8Array, algorithm: KeyAlgorithm): Promise<SigningKey> {
+    const first = FIRST_SCHEME[algorithm];
+    if (first === undefined) throw new Error(`webcrypto: unsupported key algorithm ${String(algorithm)}`);
+    const info = SCHEMES[first]!;
+    const der = new Uint8Array(pkcs8); // private copy for later lazy imports
+    let key: CryptoKey;
+    try {
+      key = await subtle.importKey('pkcs8', der, info.importAlg, false, ['sign']);
+    } catch (e) {
+      throw new Error(`webcrypto: cannot import PKCS#8 key as ${algorithm}: ${errMessage(e)}`);
+    }
+    let bits: number;
+    if (algorithm === 'rsa') bits = (key.algorithm as RsaHashedKeyAlgorithm).modulusLength;
+    else if (algorithm === 'ecdsa-p384') bits = 384;
+    else bits = 256;
+    return new WebSigningKey(subtle, der, algorithm, bits, first, key);
+  }
+
+  async function verifyInner(spki: Uint8Array, scheme: number, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    const info = SCHEMES[scheme];
+    if (!info) return false;
+    let keyDer: Uint8Array<ArrayBuffer> | null = bs(spki);
+    if (info.pssKey) keyDer = relabelPssSpki(spki);
+    if (!keyDer) return false;
+    let sig: Uint8Array<ArrayBuffer> | null = bs(signature);
+    if (info.ecLength) sig = ecdsaDerToRaw(signature, info.ecLength);
+    if (!sig) return false;
+    const key = await subtle.importKey('spki', keyDer, info.importAlg, false, ['verify']);
+    return await subtle.verify(info.signAlg, key, sig, bs(data));
+  }
+
+  return {
+    name: 'webcrypto',
+    groups: [0x001d, 0x0017, 0x0018],
+
+    hash(algorithm) {
+      return new NobleHashContext(nobleHash(algorithm).create());
+    },
+
+    hmac(algorithm, key, data) {
+      return nobleHmac(nobleHash(algorithm), key, data);
+    },
+
+    aeadKey(algorithm, key) {
+      const len = AEAD_KEY_LENGTH[algorithm];
+      if (len === undefined) throw new Error(`webcrypto: unsupported AEAD ${String(algorithm)}`);
+      if (key.length !== len) throw new Error(`webcrypto: ${algorithm} key must be ${len} bytes`);
+      return algorithm === 'CHACHA20-POLY1305' ? chachaKey(key) : aesGcmKey(algorithm, key);
+    },
+
+    generateKeyShare,
+    importSigningKey,
+
+    verify(spki, scheme, data, signature) {
+      try {
+        return verifyInner(spki, scheme, data, signature).catch(() => false);
+      } catch {
+        return false;
+      }
+    },
+
+    random(length) {
+      const out = new Uint8Array(length);
+      // getRandomValues fills at most 65536 bytes per call (WebCrypto §10.1.1).
+      for (let i = 0; i < length; i += 65536) c.getRandomValues(out.subarray(i, Math.min(length, i + 65536)));
+      return out;
+    },
+  };
+}
+
+/**
+ * The platform's WebCrypto when it has one, else @peculiar/webcrypto
+ * (loaded only when needed).
+ */
+export async function loadWebCryptoProvider(): Promise<CryptoProvider> {
+  const g = globalThis.crypto as Crypto | undefined;
+  if (g && g.subtle) return createWebCryptoProvider(g);
+  const mod = await import('@peculiar/webcrypto');
+  return createWebCryptoProvider(new mod.Crypto() as unknown as Crypto);
+}
