@@ -6,9 +6,9 @@
  *   } CertificateRequest;
  */
 
-import { Writer } from '../codec.js';
+import { Reader, Writer } from '../codec.js';
 import { ExtensionType, HandshakeType } from '../constants.js';
-import { type Extension, writeExtensions } from './extensions.js';
+import { type Extension, parseExtensions, writeExtensions } from './extensions.js';
 import { buildHandshake } from './handshake.js';
 
 export function encodeCertificateRequest(
@@ -30,4 +30,12 @@ export function encodeCertificateRequest(
     w.vec(1, context);
     writeExtensions(w, exts);
   });
+}
+
+export function parseCertificateRequest(body: Uint8Array): { context: Uint8Array; extensions: Extension[] } {
+  const r = new Reader(body);
+  const context = r.vec(1, 0, 255, 'certificate_request_context');
+  const extensions = parseExtensions(r.sub(2, 2, 0xffff, 'CertificateRequest extensions'), 32, 'CertificateRequest');
+  r.end('CertificateRequest');
+  return { context, extensions };
 }

@@ -3,13 +3,20 @@
  *   struct { Extension extensions<0..2^16-1>; } EncryptedExtensions;
  */
 
-import { Writer } from '../codec.js';
+import { Reader, Writer } from '../codec.js';
 import { ExtensionType, HandshakeType } from '../constants.js';
-import { type Extension, writeExtensions } from './extensions.js';
+import { type Extension, parseExtensions, writeExtensions } from './extensions.js';
 import { buildHandshake } from './handshake.js';
 
 export function encodeEncryptedExtensions(exts: readonly Extension[]): Uint8Array {
   return buildHandshake(HandshakeType.encrypted_extensions, (w) => writeExtensions(w, exts));
+}
+
+export function parseEncryptedExtensions(body: Uint8Array): Extension[] {
+  const r = new Reader(body);
+  const exts = parseExtensions(r.sub(2, 0, 0xffff, 'EncryptedExtensions'), 64, 'EncryptedExtensions');
+  r.end('EncryptedExtensions');
+  return exts;
 }
 
 /** RFC 6066 §3: the server's empty server_name acknowledgement. */

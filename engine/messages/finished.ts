@@ -3,8 +3,15 @@
  */
 
 import { HandshakeType } from '../constants.js';
+import { DecodeError } from '../errors.js';
 import { encodeHandshake } from './handshake.js';
 
 export function encodeFinished(verifyData: Uint8Array): Uint8Array {
   return encodeHandshake(HandshakeType.finished, verifyData);
+}
+
+/** The body is verify_data itself; its length is checked against Hash.length by the caller (§4.4.4). */
+export function parseFinished(body: Uint8Array, hashLength: number): Uint8Array {
+  if (body.length !== hashLength) throw new DecodeError(`Finished of ${body.length} bytes, expected ${hashLength}`);
+  return body;
 }

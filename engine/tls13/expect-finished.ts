@@ -7,6 +7,7 @@ import { constantTimeEqual } from '../codec.js';
 import { HandshakeType, handshakeTypeName } from '../constants.js';
 import { fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
+import { parseFinished } from '../messages/finished.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls13Suite } from '../suites.js';
 import { Connected } from './connected.js';
@@ -36,9 +37,10 @@ export class ExpectFinished implements State {
     }
     const { schedule, transcript } = this.s;
     const expected = schedule.finishedVerifyData(this.s.clientHandshakeSecret, transcript.current());
+    const verifyData = parseFinished(m.body, expected.length);
     // §4.4.4: "Recipients of Finished messages MUST verify that the contents are correct and if
     // incorrect MUST terminate the connection with a "decrypt_error" alert."
-    if (!constantTimeEqual(expected, m.body)) fail('decrypt_error', 'client Finished does not verify');
+    if (!constantTimeEqual(expected, verifyData)) fail('decrypt_error', 'client Finished does not verify');
     transcript.add(m.raw);
     const resumptionMasterSecret = schedule.derive('res master', transcript.current());
     schedule.erase();
