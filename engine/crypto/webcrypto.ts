@@ -176,12 +176,21 @@ export function ecdsaDerToRaw(der: Uint8Array, n: number): Uint8Array<ArrayBuffe
   return out;
 }
 
-/** DER of OID 1.2.840.113549.1.1.10 (id-RSASSA-PSS, RFC 4055 §3.1). */
+// Object identifiers as DER TLVs.
+/** rsaEncryption 1.2.840.113549.1.1.1 (RFC 8017 appendix C). */
+const OID_RSA_ENCRYPTION = Uint8Array.of(0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01);
+/** id-RSASSA-PSS 1.2.840.113549.1.1.10 (RFC 4055 §3.1). */
 const OID_RSASSA_PSS = Uint8Array.of(0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a);
-/** AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL } (RFC 3279 §2.3.1). */
-const ALG_RSA_ENCRYPTION = Uint8Array.of(
-  0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
-);
+/** id-ecPublicKey 1.2.840.10045.2.1 (RFC 5480 §2.1.1). */
+const OID_EC_PUBLIC_KEY = Uint8Array.of(0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01);
+/** secp256r1 1.2.840.10045.3.1.7 (RFC 5480 §2.1.1.1). */
+const OID_P256 = Uint8Array.of(0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07);
+/** secp384r1 1.3.132.0.34 (RFC 5480 §2.1.1.1). */
+const OID_P384 = Uint8Array.of(0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22);
+/** id-Ed25519 1.3.101.112 (RFC 8410 §3). */
+const OID_ED25519 = Uint8Array.of(0x06, 0x03, 0x2b, 0x65, 0x70);
+/** DER NULL. */
+const DER_NULL = Uint8Array.of(0x05, 0x00);
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -189,22 +198,57 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+type KeyKind = KeyAlgorithm | 'rsa-pss';
+
+/**
+ * The key type named by the AlgorithmIdentifier of a SubjectPublicKeyInfo
+ * (RFC 5280 §4.1.2.7) or a PKCS#8 PrivateKeyInfo (RFC 5208 §5), or null.
+ * Checked here rather than trusting the WebCrypto implementation to refuse
+ * a key of the wrong type (some implementations do not).
+ */
+function keyKind(der: Uint8Array, pkcs8: boolean): KeyKind | null {
+  const outer = readTlv(der, 0);
+  if (!outer || outer.tag !== 0x30 || outer.end !== der.length) return null;
+  let pos = outer.start;
+  if (pkcs8) {
+    const version = readTlv(der, pos, outer.end);
+    if (!version || version.tag !== 0x02) return null;
+    pos = version.end;
+  }
+  const alg = readTlv(der, pos, outer.end);
+  if (!alg || alg.tag !== 0x30) return null;
+  const oid = readTlv(der, alg.start, alg.end);
+  if (!oid || oid.tag !== 0x06) return null;
+  const oidTlv = der.subarray(alg.start, oid.end);
+  const params = der.subarray(oid.end, alg.end);
+  if (bytesEqual(oidTlv, OID_RSA_ENCRYPTION)) {
+    return params.length === 0 || bytesEqual(params, DER_NULL) ? 'rsa' : null;
+  }
+  if (bytesEqual(oidTlv, OID_RSASSA_PSS)) return 'rsa-pss';
+  if (bytesEqual(oidTlv, OID_EC_PUBLIC_KEY)) {
+    if (bytesEqual(params, OID_P256)) return 'ecdsa-p256';
+    if (bytesEqual(params, OID_P384)) return 'ecdsa-p384';
+    return null;
+  }
+  // RFC 8410 §3: the parameters MUST be absent.
+  if (bytesEqual(oidTlv, OID_ED25519)) return params.length === 0 ? 'ed25519' : null;
+  return null;
+}
+
 /**
  * WebCrypto only imports RSA keys labelled rsaEncryption. For the
  * rsa_pss_pss_* schemes (RFC 8446 §4.2.3) the certificate key is labelled
- * id-RSASSA-PSS; the RSAPublicKey inside is the same, so relabel the SPKI.
+ * id-RSASSA-PSS; the RSAPublicKey inside is the same, so relabel the SPKI
+ * as SEQUENCE { AlgorithmIdentifier { rsaEncryption, NULL }, BIT STRING }.
  * Returns null when the SPKI is not an id-RSASSA-PSS key.
  */
 function relabelPssSpki(spki: Uint8Array): Uint8Array<ArrayBuffer> | null {
-  const outer = readTlv(spki, 0);
-  if (!outer || outer.tag !== 0x30 || outer.end !== spki.length) return null;
-  const alg = readTlv(spki, outer.start, outer.end);
-  if (!alg || alg.tag !== 0x30) return null;
-  const oid = readTlv(spki, alg.start, alg.end);
-  if (!oid || !bytesEqual(spki.subarray(alg.start, oid.end), OID_RSASSA_PSS)) return null;
+  if (keyKind(spki, false) !== 'rsa-pss') return null;
+  const outer = readTlv(spki, 0)!;
+  const alg = readTlv(spki, outer.start, outer.end)!;
   const bits = readTlv(spki, alg.end, outer.end);
   if (!bits || bits.tag !== 0x03 || bits.end !== outer.end) return null;
-  return derTlv(0x30, ALG_RSA_ENCRYPTION, spki.subarray(alg.end, bits.end));
+  return derTlv(0x30, derTlv(0x30, OID_RSA_ENCRYPTION, DER_NULL), spki.subarray(alg.end, bits.end));
 }
 
 // ----------------------------------------------------------- key exchange
@@ -466,6 +510,8 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
     if (first === undefined) throw new Error(`webcrypto: unsupported key algorithm ${String(algorithm)}`);
     const info = SCHEMES[first]!;
     const der = new Uint8Array(pkcs8); // private copy for later lazy imports
+    const kind = keyKind(der, true);
+    if (kind !== algorithm) throw new Error(`webcrypto: PKCS#8 key is ${kind ?? 'not a supported key'}, not ${algorithm}`);
     let key: CryptoKey;
     try {
       key = await subtle.importKey('pkcs8', der, info.importAlg, false, ['sign']);
@@ -481,9 +527,8 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
 
   async function verifyInner(spki: Uint8Array, scheme: number, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
     const info = SCHEMES[scheme];
-    if (!info) return false;
-    let keyDer: Uint8Array<ArrayBuffer> | null = bs(spki);
-    if (info.pssKey) keyDer = relabelPssSpki(spki);
+    if (!info || keyKind(spki, false) !== (info.pssKey ? 'rsa-pss' : info.key)) return false;
+    const keyDer = info.pssKey ? relabelPssSpki(spki) : bs(spki);
     if (!keyDer) return false;
     let sig: Uint8Array<ArrayBuffer> | null = bs(signature);
     if (info.ecLength) sig = ecdsaDerToRaw(signature, info.ecLength);
