@@ -1,0 +1,154 @@
+/**
+ * Logging in Postfix's maillog_file format (msg_logger.c):
+ *
+ *   Mmm dd HH:MM:SS host syslog_name/tlsproxy[pid]: text
+ *   Mmm dd HH:MM:SS host syslog_name/tlsproxy[pid]: warning: text
+ *
+ * Local time, day of month zero-padded (strftime "%b %d %H:%M:%S"), only the
+ * first label of the host name, text cut at 2000 characters. Lines go to a
+ * sink: stderr by default, a MemorySink in tests.
+ */
+
+import { hostname as osHostname } from 'node:os';
+
+export type Severity = 'info' | 'warning' | 'error' | 'fatal' | 'panic';
+
+export interface LogRecord {
+  readonly severity: Severity;
+  /** The message as passed, without time stamp, tag or severity. */
+  readonly text: string;
+  /** The complete formatted line (no newline). */
+  readonly line: string;
+}
+
+export type LogSink = (record: LogRecord) => void;
+
+export interface LoggerOptions {
+  /** Log tag prefix (main.cf syslog_name); default `postfix`. */
+  syslogName?: string;
+  /** Program name after the slash; default `tlsproxy`. */
+  processName?: string;
+  /** Host name; only its first label is printed. Default: os.hostname(). */
+  hostname?: string;
+  pid?: number;
+  sink?: LogSink;
+  clock?: () => Date;
+}
+
+/** Postfix cuts a record's text at this length (MSG_LOGGER_RECLEN). */
+export const MAX_TEXT = 2000;
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** strftime("%b %d %H:%M:%S") in local time. */
+export function formatTimestamp(d: Date): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${MONTHS[d.getMonth()]} ${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+export function formatLogLine(when: Date, host: string, tag: string, pid: number, severity: Severity, text: string): string {
+  const label = host.split('.')[0] || host;
+  const body = text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
+  const sev = severity === 'info' ? '' : `${severity}: `;
+  return `${formatTimestamp(when)} ${label} ${tag}[${pid}]: ${sev}${body}`;
+}
+
+export const stderrSink: LogSink = (r) => {
+  process.stderr.write(`${r.line}\n`);
+};
+
+export class Logger {
+  syslogName: string;
+  readonly processName: string;
+  hostname: string;
+  readonly pid: number;
+  sink: LogSink;
+  private readonly clock: () => Date;
+
+  constructor(options: LoggerOptions = {}) {
+    this.syslogName = options.syslogName ?? 'postfix';
+    this.processName = options.processName ?? 'tlsproxy';
+    this.hostname = options.hostname ?? osHostname();
+    this.pid = options.pid ?? process.pid;
+    this.sink = options.sink ?? stderrSink;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  /** `postfix/tlsproxy` */
+  get tag(): string {
+    return `${this.syslogName}/${this.processName}`;
+  }
+
+  log(severity: Severity, text: string): void {
+    const line = formatLogLine(this.clock(), this.hostname, this.tag, this.pid, severity, text);
+    this.sink({ severity, text, line });
+  }
+
+  info(text: string): void {
+    this.log('info', text);
+  }
+
+  warning(text: string): void {
+    this.log('warning', text);
+  }
+
+  error(text: string): void {
+    this.log('error', text);
+  }
+
+  fatal(text: string): void {
+    this.log('fatal', text);
+  }
+}
+
+/** Collects records in memory (tests); can also pass them on to another sink. */
+export class MemorySink {
+  readonly records: LogRecord[] = [];
+  private waiters: { test: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }[] = [];
+
+  constructor(private readonly next?: LogSink) {}
+
+  readonly sink: LogSink = (r) => {
+    this.records.push(r);
+    this.next?.(r);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.test(r)) return true;
+      w.resolve(r);
+      return false;
+    });
+  };
+
+  /** Message texts with the severity prefix, as they follow `tag[pid]: ` (`warning: ...`). */
+  get messages(): string[] {
+    return this.records.map((r) => (r.severity === 'info' ? r.text : `${r.severity}: ${r.text}`));
+  }
+
+  get lines(): string[] {
+    return this.records.map((r) => r.line);
+  }
+
+  clear(): void {
+    this.records.length = 0;
+  }
+
+  /** Resolves with the first record (already logged or future) whose message matches. */
+  waitFor(pattern: RegExp | string, timeoutMs = 5000): Promise<LogRecord> {
+    const test = (r: LogRecord) => {
+      const m = r.severity === 'info' ? r.text : `${r.severity}: ${r.text}`;
+      return typeof pattern === 'string' ? m === pattern : pattern.test(m);
+    };
+    const found = this.records.find(test);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.resolve !== done);
+        reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms; got:\n${this.messages.join('\n')}`));
+      }, timeoutMs);
+      const done = (r: LogRecord) => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+      this.waiters.push({ test, resolve: done });
+    });
+  }
+}
