@@ -1,0 +1,103 @@
+/** Object identifiers used by certs/ (internal). */
+
+// Key algorithms (RFC 8017 A.1, RFC 5480 §2.1.1, RFC 8410 §3, RFC 3279 §2.3.2).
+export const OID_RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
+export const OID_RSASSA_PSS = '1.2.840.113549.1.1.10';
+export const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+export const OID_ED25519 = '1.3.101.112';
+export const OID_DSA = '1.2.840.10040.4.1';
+
+/** Names of key algorithms we recognise but do not support, for messages. */
+export const UNSUPPORTED_KEY_ALGORITHMS: Record<string, string> = {
+  [OID_RSASSA_PSS]: 'RSA-PSS (restricted RSA key)',
+  '1.3.101.113': 'Ed448',
+  '1.3.101.110': 'X25519',
+  '1.3.101.111': 'X448',
+  '1.2.840.113549.1.3.1': 'DH',
+  '1.2.840.10046.2.1': 'X9.42 DH',
+  '1.3.132.1.12': 'ECDH-only EC',
+  '1.3.132.1.13': 'ECMQV-only EC',
+  '1.2.156.10197.1.301': 'SM2',
+  '1.2.643.7.1.1.1.1': 'GOST R 34.10-2012 (256)',
+  '1.2.643.7.1.1.1.2': 'GOST R 34.10-2012 (512)',
+};
+
+// Named curves (RFC 5480 §2.1.1.1, SEC 2).
+export const OID_P256 = '1.2.840.10045.3.1.7';
+export const OID_P384 = '1.3.132.0.34';
+
+export interface CurveInfo {
+  /** WebCrypto namedCurve. */
+  name: 'P-256' | 'P-384';
+  algorithm: 'ecdsa-p256' | 'ecdsa-p384';
+  bits: number;
+  /** Field element / scalar size in bytes. */
+  size: number;
+}
+
+export const SUPPORTED_CURVES: Record<string, CurveInfo> = {
+  [OID_P256]: { name: 'P-256', algorithm: 'ecdsa-p256', bits: 256, size: 32 },
+  [OID_P384]: { name: 'P-384', algorithm: 'ecdsa-p384', bits: 384, size: 48 },
+};
+
+/** Curves we know by name but do not support, with their sizes. */
+export const OTHER_CURVES: Record<string, { name: string; bits: number }> = {
+  '1.3.132.0.35': { name: 'P-521 (secp521r1)', bits: 521 },
+  '1.3.132.0.10': { name: 'secp256k1', bits: 256 },
+  '1.3.132.0.33': { name: 'P-224 (secp224r1)', bits: 224 },
+  '1.2.840.10045.3.1.1': { name: 'P-192 (prime192v1)', bits: 192 },
+  '1.3.36.3.3.2.8.1.1.7': { name: 'brainpoolP256r1', bits: 256 },
+  '1.3.36.3.3.2.8.1.1.11': { name: 'brainpoolP384r1', bits: 384 },
+  '1.3.36.3.3.2.8.1.1.13': { name: 'brainpoolP512r1', bits: 512 },
+  '1.2.156.10197.1.301': { name: 'SM2', bits: 256 },
+};
+
+export function curveDisplayName(curveOid: string): string {
+  return SUPPORTED_CURVES[curveOid]?.name ?? OTHER_CURVES[curveOid]?.name ?? curveOid;
+}
+
+// Certificate extensions (RFC 5280 §4.2.1).
+export const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
+export const OID_KEY_USAGE = '2.5.29.15';
+export const OID_SUBJECT_ALT_NAME = '2.5.29.17';
+export const OID_BASIC_CONSTRAINTS = '2.5.29.19';
+export const OID_AUTHORITY_KEY_IDENTIFIER = '2.5.29.35';
+export const OID_EXT_KEY_USAGE = '2.5.29.37';
+
+// Extended key usages (RFC 5280 §4.2.1.12).
+export const OID_KP_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+export const OID_KP_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+// Attribute types (RFC 5280 Appendix A, RFC 4519).
+export const OID_COMMON_NAME = '2.5.4.3';
+export const OID_ORGANIZATION = '2.5.4.10';
+
+/** OpenSSL short names of DN attribute types, as X509_NAME_oneline() prints them. */
+export const DN_SHORT_NAMES: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.4': 'SN',
+  '2.5.4.5': 'serialNumber',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.9': 'street',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.12': 'title',
+  '2.5.4.13': 'description',
+  '2.5.4.15': 'businessCategory',
+  '2.5.4.17': 'postalCode',
+  '2.5.4.41': 'name',
+  '2.5.4.42': 'GN',
+  '2.5.4.43': 'initials',
+  '2.5.4.44': 'generationQualifier',
+  '2.5.4.46': 'dnQualifier',
+  '2.5.4.65': 'pseudonym',
+  '2.5.4.97': 'organizationIdentifier',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+  '0.9.2342.19200300.100.1.1': 'UID',
+  '0.9.2342.19200300.100.1.25': 'DC',
+  '1.3.6.1.4.1.311.60.2.1.1': 'jurisdictionL',
+  '1.3.6.1.4.1.311.60.2.1.2': 'jurisdictionST',
+  '1.3.6.1.4.1.311.60.2.1.3': 'jurisdictionC',
+};
