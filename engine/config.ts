@@ -5,6 +5,7 @@
 
 import type { CryptoProvider, SigningKey } from './crypto/provider.js';
 import { CipherSuite, NamedGroup } from './constants.js';
+import type { DhParams } from './ffdhe.js';
 
 /** A certificate chain (leaf first, DER) with its private key. */
 export interface CertifiedKey {
@@ -50,6 +51,8 @@ export interface Limits {
   maxKeyUpdatesWithoutData: number;
   /** Change-cipher-spec compatibility records accepted during the handshake. */
   maxChangeCipherSpec: number;
+  /** TLS 1.2 renegotiation attempts refused with a no_renegotiation warning before we give up. */
+  maxRenegotiationAttempts: number;
   /** Bytes of early data we skip (RFC 8446 §4.2.10) before failing. */
   maxEarlyDataSkip: number;
   /** Plaintext bytes buffered by write() before the handshake completes. */
@@ -63,6 +66,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxEmptyRecords: 32,
   maxKeyUpdatesWithoutData: 32,
   maxChangeCipherSpec: 1,
+  maxRenegotiationAttempts: 2,
   maxEarlyDataSkip: 64 * 1024,
   maxPendingPlaintext: 256 * 1024,
 };
@@ -79,6 +83,15 @@ export interface ServerConfig {
   readonly selectCertificates?: (hello: ClientHelloSummary) => SniChoice;
   /** TLS 1.3 suites in server preference order. */
   readonly cipherSuites: readonly number[];
+  /** Protocol versions enabled (ProtocolVersion values); default TLS 1.3 and TLS 1.2. */
+  readonly versions?: readonly number[];
+  /** TLS 1.2 suites in server preference order; default DEFAULT_TLS12_SUITES (engine/suites.ts). */
+  readonly tls12CipherSuites?: readonly number[];
+  /**
+   * DH parameters for DHE suites when the client names no RFC 7919 group
+   * (Postfix: tlsproxy_tls_dh1024_param_file); default ffdhe2048.
+   */
+  readonly dhParams?: DhParams;
   /** Groups in server preference order. */
   readonly groups: readonly number[];
   /** true: server order wins (Postfix tls_preempt_cipherlist); false: client order. */
@@ -102,4 +115,11 @@ export const DEFAULT_TLS13_SUITES = [
   CipherSuite.TLS_AES_128_GCM_SHA256,
 ] as const;
 
-export const DEFAULT_GROUPS = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1] as const;
+/** ECDHE groups (TLS 1.3 and TLS 1.2) then RFC 7919 groups (TLS 1.2 DHE), in server preference order. */
+export const DEFAULT_GROUPS = [
+  NamedGroup.x25519,
+  NamedGroup.secp256r1,
+  NamedGroup.secp384r1,
+  NamedGroup.ffdhe2048,
+  NamedGroup.ffdhe3072,
+] as const;

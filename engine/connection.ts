@@ -11,14 +11,22 @@
 
 import type { Limits, ServerConfig } from './config.js';
 import { DEFAULT_LIMITS } from './config.js';
-import { AlertDescription, AlertLevel, ContentType, RecordLimits, alertName } from './constants.js';
+import { AlertDescription, AlertLevel, ContentType, ProtocolVersion, RecordLimits, alertName } from './constants.js';
 import { isPromise, type MaybePromise } from './crypto/provider.js';
 import { PeerAlert, TlsFailure, fail } from './errors.js';
 import type { ConnectionError, ConnectionEvents, HandshakeInfo } from './events.js';
 import { HandshakeBuffer } from './handshake-buffer.js';
 import { parseAlert } from './messages/alert.js';
 import { encodeKeyUpdate } from './messages/key-update.js';
-import { type InnerPlaintext, OutputQueue, plaintextRecord, type RawRecord, RecordReader, Tls13Protection } from './record.js';
+import {
+  type InnerPlaintext,
+  OutputQueue,
+  plaintextRecord,
+  type RawRecord,
+  type RecordProtection,
+  RecordReader,
+  Tls13Protection,
+} from './record.js';
 import type { Tls13Suite } from './suites.js';
 import { ExpectClientHello } from './tls13/expect-client-hello.js';
 import { nextTrafficSecret, trafficKeys } from './tls13/key-schedule.js';
@@ -43,8 +51,11 @@ export class ServerConnection {
   private readonly ctx: ServerContext;
   private hsState: State;
 
-  private readProt: Tls13Protection | undefined;
-  private writeProt: Tls13Protection | undefined;
+  private readProt: RecordProtection | undefined;
+  private writeProt: RecordProtection | undefined;
+  /** Negotiated version; undefined until the ClientHello is processed. */
+  private version: number | undefined;
+  private renegotiationAttempts = 0;
   private flight: Uint8Array[] = [];
   private secrets: ConnectedSecrets | undefined;
 
@@ -126,6 +137,7 @@ export class ServerConnection {
   }
 
   private processRecord(rec: RawRecord): MaybePromise<void> {
+    if (this.version === ProtocolVersion.TLS1_2) return this.processTls12Record(rec);
     switch (rec.type) {
       case ContentType.change_cipher_spec:
         return this.onChangeCipherSpec(rec.fragment);
@@ -148,6 +160,48 @@ export class ServerConnection {
         return this.onAlert(rec.fragment);
       default:
         return fail('unexpected_message', `record type ${rec.type}`);
+    }
+  }
+
+  /**
+   * TLS 1.2 (RFC 5246 §6.2): the outer content type is the real one, and
+   * after the client's ChangeCipherSpec every record is protected.
+   */
+  private processTls12Record(rec: RawRecord): MaybePromise<void> {
+    if (rec.type === ContentType.change_cipher_spec) {
+      // RFC 5246 §7.1: one byte of value 1; a CCS under protection would start a renegotiation, which we refuse.
+      if (this.readProt) fail('unexpected_message', 'ChangeCipherSpec after the keys changed');
+      if (rec.fragment.length !== 1 || rec.fragment[0] !== 1) fail('unexpected_message', 'malformed ChangeCipherSpec');
+      // §7.1 with §5.1's rule that handshake messages must not span a key change.
+      if (this.hs.hasPartial) fail('unexpected_message', 'ChangeCipherSpec inside a fragmented handshake message');
+      const next = this.hsState.changeCipherSpec?.();
+      if (!next) return fail('unexpected_message', `ChangeCipherSpec in state ${this.hsState.name}`);
+      this.hsState = next;
+      return;
+    }
+    if (!this.readProt) {
+      if (rec.type === ContentType.application_data) fail('unexpected_message', 'application data before the handshake completed');
+      return this.dispatchTls12(rec.type, rec.fragment);
+    }
+    const opened = this.readProt.open(rec);
+    const go = (p: InnerPlaintext | null): MaybePromise<void> => {
+      // RFC 5246 §7.2.2: a record that fails authentication is bad_record_mac.
+      if (!p) return fail('bad_record_mac', 'record failed authentication');
+      return this.dispatchTls12(p.type, p.content);
+    };
+    return isPromise(opened) ? opened.then(go) : go(opened);
+  }
+
+  private dispatchTls12(type: number, content: Uint8Array): MaybePromise<void> {
+    switch (type) {
+      case ContentType.handshake:
+        return this.onHandshakeFragment(content);
+      case ContentType.alert:
+        return this.onAlert(content);
+      case ContentType.application_data:
+        return this.onApplicationData(content);
+      default:
+        return fail('unexpected_message', `record type ${type}`);
     }
   }
 
@@ -215,12 +269,16 @@ export class ServerConnection {
       if (this.sentClose) this.finish();
       return;
     }
-    if (alert.description === AlertDescription.user_canceled && alert.level === AlertLevel.warning) {
+    const tolerated =
+      alert.level === AlertLevel.warning &&
       // §6.1: user_canceled is a closure alert that a close_notify should follow.
+      // RFC 5246 §7.2: in TLS 1.2 any warning alert may be ignored.
+      (alert.description === AlertDescription.user_canceled || this.version === ProtocolVersion.TLS1_2);
+    if (tolerated) {
       if (++this.warningAlerts > this.limits.maxWarningAlerts) fail('limit_exceeded', 'too many warning alerts');
       return;
     }
-    // §6: every other alert, whatever its level, is an error alert in TLS 1.3.
+    // RFC 8446 §6: every other alert, whatever its level, is an error alert in TLS 1.3.
     throw new PeerAlert(alert.description, alert.level);
   }
 
@@ -232,6 +290,7 @@ export class ServerConnection {
       return;
     }
     this.emptyRecords = 0;
+    this.warningAlerts = 0;
     this.keyUpdatesWithoutData = 0;
     this.events.data(content);
   }
@@ -256,8 +315,9 @@ export class ServerConnection {
   private sealApplicationData(data: Uint8Array): void {
     const prot = () => this.writeProt!;
     const max = this.maxFragment;
+    const tls13 = this.version === ProtocolVersion.TLS1_3;
     for (let off = 0; off < data.length; off += max) {
-      if (prot().sequence >= KEY_UPDATE_AFTER_RECORDS) this.sendKeyUpdate(false);
+      if (tls13 && prot().sequence >= KEY_UPDATE_AFTER_RECORDS) this.sendKeyUpdate(false);
       const chunk = data.subarray(off, Math.min(data.length, off + max));
       this.out.push(prot().seal(ContentType.application_data, chunk, this.padding(ContentType.application_data, chunk.length)));
     }
@@ -283,6 +343,7 @@ export class ServerConnection {
   /** §4.6.3: update our sending key; `requestPeer` asks the peer to update too. */
   keyUpdate(requestPeer: boolean): void {
     if (this.state !== 'open' || this.sentClose) throw new Error('key update needs an open connection');
+    if (this.version !== ProtocolVersion.TLS1_3) throw new Error('KeyUpdate exists only in TLS 1.3');
     this.sendKeyUpdate(requestPeer);
   }
 
@@ -341,7 +402,7 @@ export class ServerConnection {
     this.events.trace?.(message);
   }
 
-  private protection(suite: Tls13Suite, secret: Uint8Array): Tls13Protection {
+  private protection(suite: Tls13Suite, secret: Uint8Array): RecordProtection {
     const { key, iv } = trafficKeys(this.config.provider, suite, secret);
     return new Tls13Protection(this.config.provider, suite, key, iv);
   }
@@ -379,6 +440,33 @@ export class ServerConnection {
           );
         }
       },
+      setVersion(version) {
+        self.version = version;
+      },
+      setWriteProtection(protection) {
+        this.flush();
+        self.writeProt = protection;
+      },
+      setReadProtection(protection) {
+        if (self.hs.hasPartial) fail('unexpected_message', 'handshake data follows a key change in the same record');
+        self.readProt = protection;
+      },
+      sendAlert(level, description) {
+        this.flush();
+        self.sendAlert(level, description);
+      },
+      warning(message) {
+        self.events.warning?.(message);
+      },
+      refuseRenegotiation() {
+        // RFC 5746 §4.4 / RFC 5246 §7.4.1.2: a server that will not renegotiate answers with a
+        // no_renegotiation warning and the session goes on; repeated attempts end it.
+        if (++self.renegotiationAttempts > self.limits.maxRenegotiationAttempts) {
+          fail('no_renegotiation', `renegotiation attempted ${self.renegotiationAttempts} times`);
+        }
+        self.sendAlert(AlertLevel.warning, AlertDescription.no_renegotiation);
+        self.events.warning?.('client attempted renegotiation: refused with a no_renegotiation warning');
+      },
       setWriteSecret(suite, secret) {
         this.flush();
         self.writeProt = self.protection(suite, secret);
@@ -397,7 +485,7 @@ export class ServerConnection {
         self.earlyData = mode;
       },
       handshakeComplete(info, secrets) {
-        self.secrets = secrets;
+        if (secrets) self.secrets = secrets;
         self.info = info;
         self.state = 'open';
         self.events.handshake(info);

@@ -162,6 +162,9 @@ export function groupName(g: number): string {
 
 /** RFC 8446 §4.2.3 SignatureScheme */
 export const SignatureScheme = {
+  /** TLS 1.2 only: the RFC 5246 §7.4.1.4.1 defaults for clients that send no signature_algorithms. */
+  rsa_pkcs1_sha1: 0x0201,
+  ecdsa_sha1: 0x0203,
   rsa_pkcs1_sha256: 0x0401,
   rsa_pkcs1_sha384: 0x0501,
   rsa_pkcs1_sha512: 0x0601,

@@ -34,6 +34,8 @@ export interface HandshakeInfo {
   /** Label of the certificate served (e.g. its file). */
   readonly certificateLabel?: string;
   readonly resumed: boolean;
+  /** TLS 1.2: RFC 7627 extended master secret in use. */
+  readonly extendedMasterSecret?: boolean;
 }
 
 export interface ConnectionEvents {
@@ -52,6 +54,8 @@ export interface ConnectionEvents {
   failed(error: ConnectionError): void;
   /** Both directions are finished cleanly (close_notify sent, and received or not awaited). */
   closed?(): void;
+  /** A non-fatal protocol event an operator should see (refused renegotiation, invalid SNI...). */
+  warning?(message: string): void;
   /** Diagnostic trace for verbose logging (state transitions, alerts). Optional. */
   trace?(message: string): void;
 }

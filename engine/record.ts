@@ -13,7 +13,7 @@
  */
 
 import { ContentType, ProtocolVersion, RecordLimits } from './constants.js';
-import type { AeadKey, CryptoProvider, MaybePromise } from './crypto/provider.js';
+import type { AeadAlgorithm, AeadKey, CryptoProvider, MaybePromise } from './crypto/provider.js';
 import { AEAD_TAG_LENGTH, isPromise } from './crypto/provider.js';
 import { fail } from './errors.js';
 import type { Tls13Suite } from './suites.js';
@@ -112,8 +112,15 @@ export interface InnerPlaintext {
   readonly content: Uint8Array;
 }
 
+/** One direction's record protection: seal outgoing records, open incoming ones. */
+export interface RecordProtection {
+  readonly sequence: number;
+  seal(type: number, content: Uint8Array, padding?: number): MaybePromise<Uint8Array>;
+  open(record: RawRecord): MaybePromise<InnerPlaintext | null>;
+}
+
 /** One direction's TLS 1.3 protection state: key, IV and sequence number. */
-export class Tls13Protection {
+export class Tls13Protection implements RecordProtection {
   private seq = 0;
   private key: MaybePromise<AeadKey>;
 
@@ -178,10 +185,121 @@ export class Tls13Protection {
   }
 }
 
-function joinRecord(header: Uint8Array, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(header.length + body.length);
-  out.set(header, 0);
-  out.set(body, header.length);
+/**
+ * TLS 1.2 AEAD protection (RFC 5246 §6.2.3.3):
+ *   additional_data = seq_num + TLSCompressed.type + TLSCompressed.version + TLSCompressed.length
+ * AES-GCM (RFC 5288 §3): nonce = salt (4 bytes from the key block) || nonce_explicit (8 bytes,
+ * sent in the record; we use the sequence number, as §3 suggests).
+ * ChaCha20-Poly1305 (RFC 7905 §2): nonce = 12-byte IV XOR the padded sequence number, nothing explicit.
+ */
+export class Tls12Protection implements RecordProtection {
+  private seq = 0;
+  private key: MaybePromise<AeadKey>;
+  private readonly explicitNonce: boolean;
+
+  constructor(provider: CryptoProvider, aead: AeadAlgorithm, key: Uint8Array, private readonly iv: Uint8Array) {
+    this.key = provider.aeadKey(aead, key);
+    if (isPromise(this.key)) this.key.then((k) => (this.key = k), () => undefined);
+    this.explicitNonce = aead !== 'CHACHA20-POLY1305';
+    if (iv.length !== (this.explicitNonce ? 4 : 12)) throw new Error('TLS 1.2 AEAD: wrong IV length');
+  }
+
+  get sequence(): number {
+    return this.seq;
+  }
+
+  private nextSeq(): number {
+    if (this.seq >= MAX_SEQUENCE) fail('internal_error', 'record sequence number exhausted');
+    return this.seq++;
+  }
+
+  private nonce(seq: number): { nonce: Uint8Array; explicit?: Uint8Array } {
+    if (!this.explicitNonce) return { nonce: recordNonce(this.iv, seq) };
+    const explicit = seqBytes(seq);
+    const nonce = new Uint8Array(12);
+    nonce.set(this.iv, 0);
+    nonce.set(explicit, 4);
+    return { nonce, explicit };
+  }
+
+  seal(type: number, content: Uint8Array): MaybePromise<Uint8Array> {
+    if (content.length > RecordLimits.maxPlaintext) throw new Error('record content too long');
+    const seq = this.nextSeq();
+    const aad = additionalData(seq, type, content.length);
+    const { nonce, explicit } = this.nonce(seq);
+    const length = (explicit ? 8 : 0) + content.length + AEAD_TAG_LENGTH;
+    const header = Uint8Array.of(type, 0x03, 0x03, length >>> 8, length & 0xff);
+    const build = (ct: Uint8Array) => (explicit ? joinRecord(header, explicit, ct) : joinRecord(header, ct));
+    const withKey = (k: AeadKey): MaybePromise<Uint8Array> => {
+      const sealed = k.seal(nonce, aad, content);
+      return isPromise(sealed) ? sealed.then(build) : build(sealed);
+    };
+    const key = this.key;
+    return isPromise(key) ? key.then(withKey) : withKey(key);
+  }
+
+  open(record: RawRecord): MaybePromise<InnerPlaintext | null> {
+    const overhead = (this.explicitNonce ? 8 : 0) + AEAD_TAG_LENGTH;
+    if (record.fragment.length < overhead) fail('bad_record_mac', 'protected record shorter than its nonce and tag');
+    const plainLength = record.fragment.length - overhead;
+    // RFC 5246 §6.2.1: TLSPlaintext.length MUST NOT exceed 2^14.
+    if (plainLength > RecordLimits.maxPlaintext) fail('record_overflow', `record of ${plainLength} plaintext bytes`);
+    const seq = this.seq;
+    let nonce: Uint8Array;
+    let ct: Uint8Array;
+    if (this.explicitNonce) {
+      nonce = new Uint8Array(12);
+      nonce.set(this.iv, 0);
+      nonce.set(record.fragment.subarray(0, 8), 4);
+      ct = record.fragment.subarray(8);
+    } else {
+      nonce = recordNonce(this.iv, seq);
+      ct = record.fragment;
+    }
+    const aad = additionalData(seq, record.type, plainLength);
+    const done = (plain: Uint8Array | null): InnerPlaintext | null => {
+      if (!plain) return null;
+      this.nextSeq();
+      return { type: record.type, content: plain };
+    };
+    const withKey = (k: AeadKey): MaybePromise<InnerPlaintext | null> => {
+      const opened = k.open(nonce, aad, ct);
+      return isPromise(opened) ? opened.then(done) : done(opened);
+    };
+    const key = this.key;
+    return isPromise(key) ? key.then(withKey) : withKey(key);
+  }
+}
+
+function seqBytes(seq: number): Uint8Array {
+  const b = new Uint8Array(8);
+  const hi = Math.floor(seq / 0x100000000);
+  const lo = seq >>> 0;
+  b[0] = hi >>> 24; b[1] = (hi >>> 16) & 0xff; b[2] = (hi >>> 8) & 0xff; b[3] = hi & 0xff;
+  b[4] = lo >>> 24; b[5] = (lo >>> 16) & 0xff; b[6] = (lo >>> 8) & 0xff; b[7] = lo & 0xff;
+  return b;
+}
+
+function additionalData(seq: number, type: number, length: number): Uint8Array {
+  const aad = new Uint8Array(13);
+  aad.set(seqBytes(seq), 0);
+  aad[8] = type;
+  aad[9] = 0x03;
+  aad[10] = 0x03;
+  aad[11] = length >>> 8;
+  aad[12] = length & 0xff;
+  return aad;
+}
+
+function joinRecord(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 

@@ -32,3 +32,36 @@ export function tls13Suite(idOrName: number | string): Tls13Suite | undefined {
   for (const s of TLS13_SUITES.values()) if (s.name === idOrName) return s;
   return undefined;
 }
+
+/** TLS 1.2 suites (RFC 5289, RFC 7905, RFC 5288): AEAD only, (EC)DHE only. */
+export interface Tls12Suite {
+  readonly id: number;
+  /** OpenSSL name, as Postfix logs it. */
+  readonly name: string;
+  /** IANA name. */
+  readonly iana: string;
+  readonly kx: 'ECDHE' | 'DHE';
+  readonly auth: 'ECDSA' | 'RSA';
+  readonly aead: AeadAlgorithm;
+  /** PRF and Finished hash (RFC 5246 §5: SHA-256 unless the suite says otherwise). */
+  readonly hash: HashAlgorithm;
+  readonly bits: number;
+}
+
+export const TLS12_SUITES: ReadonlyMap<number, Tls12Suite> = new Map(
+  (
+    [
+      [0xc02c, 'ECDHE-ECDSA-AES256-GCM-SHA384', 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'ECDHE', 'ECDSA', 'AES-256-GCM', 'SHA-384', 256],
+      [0xc030, 'ECDHE-RSA-AES256-GCM-SHA384', 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', 'ECDHE', 'RSA', 'AES-256-GCM', 'SHA-384', 256],
+      [0x009f, 'DHE-RSA-AES256-GCM-SHA384', 'TLS_DHE_RSA_WITH_AES_256_GCM_SHA384', 'DHE', 'RSA', 'AES-256-GCM', 'SHA-384', 256],
+      [0xcca9, 'ECDHE-ECDSA-CHACHA20-POLY1305', 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'ECDHE', 'ECDSA', 'CHACHA20-POLY1305', 'SHA-256', 256],
+      [0xcca8, 'ECDHE-RSA-CHACHA20-POLY1305', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256', 'ECDHE', 'RSA', 'CHACHA20-POLY1305', 'SHA-256', 256],
+      [0xc02b, 'ECDHE-ECDSA-AES128-GCM-SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'ECDHE', 'ECDSA', 'AES-128-GCM', 'SHA-256', 128],
+      [0xc02f, 'ECDHE-RSA-AES128-GCM-SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256', 'ECDHE', 'RSA', 'AES-128-GCM', 'SHA-256', 128],
+      [0x009e, 'DHE-RSA-AES128-GCM-SHA256', 'TLS_DHE_RSA_WITH_AES_128_GCM_SHA256', 'DHE', 'RSA', 'AES-128-GCM', 'SHA-256', 128],
+    ] as const
+  ).map(([id, name, iana, kx, auth, aead, hash, bits]) => [id, { id, name, iana, kx, auth, aead, hash, bits } as Tls12Suite]),
+);
+
+/** Default TLS 1.2 order: strongest first, as OpenSSL's @STRENGTH sorts them. */
+export const DEFAULT_TLS12_SUITES: readonly number[] = [...TLS12_SUITES.keys()];

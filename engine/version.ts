@@ -1,10 +1,10 @@
 /**
- * Protocol version negotiation (RFC 8446 §4.2.1, §D.2; RFC 7507).
+ * Protocol version negotiation (RFC 8446 §4.2.1, §D.2; RFC 5246 appendix E;
+ * RFC 7507).
  *
- * We speak TLS 1.3 only until the TLS 1.2 state machine lands: anything
- * else gets protocol_version, as §4.2.1 says for a client offering no
- * version the server supports. SSL 3.0, TLS 1.0 and TLS 1.1 are refused by
- * design (DEVELOPERS.md: TLS 1.2 and 1.3 only).
+ * We speak TLS 1.3 and TLS 1.2. SSL 3.0, TLS 1.0 and TLS 1.1 are refused by
+ * design (DEVELOPERS.md: TLS 1.2 and 1.3 only) with protocol_version, as
+ * §4.2.1 says for a client offering no version the server supports.
  */
 
 import { CipherSuite, ProtocolVersion, versionName } from './constants.js';
@@ -12,29 +12,29 @@ import { fail } from './errors.js';
 import type { ClientHello } from './messages/client-hello.js';
 
 /** Versions this build can negotiate, highest first. */
-export const IMPLEMENTED_VERSIONS: readonly number[] = [ProtocolVersion.TLS1_3];
+export const IMPLEMENTED_VERSIONS: readonly number[] = [ProtocolVersion.TLS1_3, ProtocolVersion.TLS1_2];
 
 export function negotiateVersion(hello: ClientHello, enabled: readonly number[] = IMPLEMENTED_VERSIONS): number {
-  const ours = enabled.filter((v) => IMPLEMENTED_VERSIONS.includes(v));
-  let offered: readonly number[];
+  const ours = IMPLEMENTED_VERSIONS.filter((v) => enabled.includes(v));
+  let chosen: number | undefined;
   if (hello.supportedVersions) {
     // §4.2.1: "If this extension is present in the ClientHello, servers MUST NOT use the
     // ClientHello.legacy_version value for version negotiation and MUST use only the
     // "supported_versions" extension to determine client preferences."
-    offered = hello.supportedVersions;
-  } else {
-    // A pre-1.3 client: it supports legacy_version and everything below.
-    offered = [hello.legacyVersion];
+    chosen = ours.find((v) => hello.supportedVersions!.includes(v));
+  } else if (hello.legacyVersion >= ProtocolVersion.TLS1_2) {
+    // RFC 5246 appendix E.1: a client supports legacy_version and everything below it.
+    chosen = ours.find((v) => v <= ProtocolVersion.TLS1_2);
   }
-  for (const v of ours) {
-    if (offered.includes(v)) return v;
-  }
-  const best = hello.supportedVersions
-    ? Math.max(...hello.supportedVersions.filter((v) => (v >>> 8) === 3), 0)
+  const offered = hello.supportedVersions
+    ? Math.max(0, ...hello.supportedVersions.filter((v) => v >>> 8 === 3))
     : hello.legacyVersion;
-  // RFC 7507 §3: a fallback to below our highest version is refused with inappropriate_fallback.
-  if (hello.cipherSuites.includes(CipherSuite.TLS_FALLBACK_SCSV) && best < Math.max(...ours)) {
-    if (best >= ProtocolVersion.TLS1_2 && ours.includes(best)) fail('inappropriate_fallback', `fallback to ${versionName(best)}`);
+  if (chosen === undefined) {
+    return fail('protocol_version', `client offers ${offered ? versionName(offered) : 'no TLS version'}; enabled: ${ours.map(versionName).join(', ') || 'none'}`);
   }
-  return fail('protocol_version', `client offers ${best ? versionName(best) : 'no TLS version'}; we speak ${ours.map(versionName).join(', ')}`);
+  // RFC 7507 §3: TLS_FALLBACK_SCSV from a client below our highest version is a downgrade.
+  if (hello.cipherSuites.includes(CipherSuite.TLS_FALLBACK_SCSV) && chosen < ours[0]!) {
+    fail('inappropriate_fallback', `fallback to ${versionName(chosen)} while ${versionName(ours[0]!)} is enabled`);
+  }
+  return chosen;
 }

@@ -75,7 +75,11 @@ export interface SigningKey {
   readonly algorithm: KeyAlgorithm;
   /** Modulus size for RSA, curve size for EC keys. */
   readonly bits: number;
-  sign(scheme: number, data: Uint8Array): MaybePromise<Uint8Array>;
+  /**
+   * Sign with a TLS SignatureScheme. TLS 1.3 binds ECDSA schemes to curves;
+   * `tls12: true` relaxes that as TLS 1.2 does (e.g. ecdsa_secp384r1_sha384 on a P-256 key).
+   */
+  sign(scheme: number, data: Uint8Array, options?: { tls12?: boolean }): MaybePromise<Uint8Array>;
 }
 
 export interface CryptoProvider {
@@ -93,6 +97,15 @@ export interface CryptoProvider {
    * key) is for deterministic tests such as the RFC 8448 traces only.
    */
   generateKeyShare(group: number, privateKey?: Uint8Array): MaybePromise<KeyShare>;
+
+  /**
+   * Finite-field Diffie-Hellman over explicit parameters (RFC 7919 groups or
+   * a configured DH parameter file) for the TLS 1.2 DHE suites. `publicKey`
+   * is Y as a big-endian integer padded to the length of p; deriveSecret
+   * returns Z padded to the length of p (the engine strips leading zeros as
+   * RFC 5246 §8.1.2 says). Optional: without it, DHE suites are not offered.
+   */
+  dhKeyShare?(p: Uint8Array, g: Uint8Array): MaybePromise<KeyShare>;
 
   /** Import a PKCS#8 DER private key. */
   importSigningKey(pkcs8: Uint8Array, algorithm: KeyAlgorithm): MaybePromise<SigningKey>;

@@ -37,7 +37,8 @@ import {
 } from '../messages/server-hello.js';
 import { defaultCertificateChoice } from '../sni.js';
 import type { Tls13Suite } from '../suites.js';
-import { negotiateVersion } from '../version.js';
+import { startTls12 } from '../tls12/start.js';
+import { IMPLEMENTED_VERSIONS, negotiateVersion } from '../version.js';
 import { ExpectFinished } from './expect-finished.js';
 import { KeySchedule } from './key-schedule.js';
 import { checkKeyShare, chooseAlpn, chooseCertificate, chooseGroup, chooseSuite, describeSignature } from './negotiate.js';
@@ -74,8 +75,14 @@ export class ExpectClientHello implements State {
       fail('unexpected_message', `${handshakeTypeName(m.type)} instead of ClientHello`);
     }
     const hello = parseClientHello(m.body, this.ctx.limits.maxExtensions);
-    const version = negotiateVersion(hello);
-    if (version !== ProtocolVersion.TLS1_3) fail('protocol_version', 'only TLS 1.3 is implemented');
+    const enabled = this.ctx.config.versions ?? IMPLEMENTED_VERSIONS;
+    const version = negotiateVersion(hello, enabled);
+    if (version === ProtocolVersion.TLS1_2) {
+      // §4.1.4: after a HelloRetryRequest the client must go on with TLS 1.3.
+      if (this.retry) fail('illegal_parameter', 'ClientHello2 does not offer TLS 1.3');
+      return startTls12(this.ctx, hello, m, enabled.includes(ProtocolVersion.TLS1_3));
+    }
+    this.ctx.setVersion(ProtocolVersion.TLS1_3);
     this.checkTls13Hello(hello);
     if (this.retry) this.checkSecondHello(this.retry, hello);
 

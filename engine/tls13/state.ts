@@ -13,11 +13,14 @@ import type { ServerConfig, Limits } from '../config.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { HandshakeInfo } from '../events.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
+import type { RecordProtection } from '../record.js';
 import type { Tls13Suite } from '../suites.js';
 
 export interface State {
   readonly name: string;
   handle(message: HandshakeMessage): Promise<State>;
+  /** TLS 1.2 only: a ChangeCipherSpec record arrived (RFC 5246 §7.1). Absent: unexpected_message. */
+  changeCipherSpec?(): State;
 }
 
 /** What states may ask of the connection. */
@@ -34,6 +37,17 @@ export interface ServerContext {
   sendChangeCipherSpec(): void;
   /** Emit the queued flight as records under the current write protection. */
   flush(): void;
+  /** The negotiated protocol version (TLS 1.2 changes how records are dispatched). */
+  setVersion(version: number): void;
+  /** TLS 1.2: install write protection (flushes first) / read protection (record boundary checked). */
+  setWriteProtection(protection: RecordProtection): void;
+  setReadProtection(protection: RecordProtection): void;
+  /** Send an alert now (after queued handshake messages). */
+  sendAlert(level: number, description: number): void;
+  /** A non-fatal event worth a log line (invalid SNI...). */
+  warning(message: string): void;
+  /** TLS 1.2: answer a renegotiation attempt with a no_renegotiation warning (bounded). */
+  refuseRenegotiation(): void;
   /** Switch the write direction to a new traffic secret (flushes first). */
   setWriteSecret(suite: Tls13Suite, secret: Uint8Array): void;
   /** Switch the read direction; §5.1: fails unless the triggering message ended its record. */
@@ -47,7 +61,7 @@ export interface ServerContext {
   /** RFC 8449: the largest protected record (inner plaintext incl. content type) the peer accepts. */
   setPeerRecordSizeLimit(limit: number): void;
   /** The handshake is done; application data may flow. */
-  handshakeComplete(info: HandshakeInfo, connected: ConnectedSecrets): void;
+  handshakeComplete(info: HandshakeInfo, connected?: ConnectedSecrets): void;
   /** Received a KeyUpdate; `requested`: the peer wants us to update too. */
   peerKeyUpdate(requested: boolean): void;
 }

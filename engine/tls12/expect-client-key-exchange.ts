@@ -1,0 +1,82 @@
+/**
+ * TLS 1.2 WAIT_CLIENT_KEY_EXCHANGE (RFC 5246 §7.4.7): derive the
+ * pre-master secret from the client's (EC)DHE public value, the master
+ * secret (RFC 7627 extended form when negotiated), and the key block.
+ * We never request a client certificate here, so a Certificate or
+ * CertificateVerify from the client is an unexpected_message.
+ */
+
+import { HandshakeType, groupName, handshakeTypeName } from '../constants.js';
+import { isPromise, type KeyShare } from '../crypto/provider.js';
+import { TlsFailure, fail } from '../errors.js';
+import type { HandshakeInfo } from '../events.js';
+import { checkDhPublic, type DhParams, stripLeadingZeros } from '../ffdhe.js';
+import { parseDheClientKeyExchange, parseEcdheClientKeyExchange } from '../messages/client-key-exchange.js';
+import type { HandshakeMessage } from '../messages/handshake.js';
+import { Tls12Protection } from '../record.js';
+import type { Tls12Suite } from '../suites.js';
+import { checkKeyShare } from '../tls13/negotiate.js';
+import type { ServerContext, State } from '../tls13/state.js';
+import type { Transcript } from '../tls13/transcript.js';
+import { ExpectChangeCipherSpec } from './expect-finished.js';
+import { extendedMasterSecret, keyBlock, masterSecret } from './prf.js';
+
+export interface Tls12Pending {
+  readonly suite: Tls12Suite;
+  readonly transcript: Transcript;
+  readonly share: KeyShare;
+  readonly group?: number;
+  readonly dh?: DhParams;
+  readonly clientRandom: Uint8Array;
+  readonly serverRandom: Uint8Array;
+  readonly extendedMasterSecret: boolean;
+  readonly info: HandshakeInfo;
+}
+
+export class ExpectClientKeyExchange implements State {
+  readonly name = 'Tls12ExpectClientKeyExchange';
+
+  constructor(private readonly ctx: ServerContext, private readonly s: Tls12Pending) {}
+
+  async handle(m: HandshakeMessage): Promise<State> {
+    if (m.type !== HandshakeType.client_key_exchange) {
+      fail('unexpected_message', `${handshakeTypeName(m.type)} instead of ClientKeyExchange`);
+    }
+    const { s, ctx } = this;
+    let peer: Uint8Array;
+    if (s.group !== undefined) {
+      peer = parseEcdheClientKeyExchange(m.body);
+      // RFC 8422 §5.7 / RFC 8446 §4.2.8.2: the point must have the curve's encoding.
+      checkKeyShare({ group: s.group, keyExchange: peer });
+    } else {
+      peer = parseDheClientKeyExchange(m.body);
+      checkDhPublic(s.dh!, peer);
+    }
+    let z: Uint8Array;
+    try {
+      const d = s.share.deriveSecret(peer);
+      z = isPromise(d) ? await d : d;
+    } catch (e) {
+      throw new TlsFailure('illegal_parameter', `invalid ${s.group !== undefined ? groupName(s.group) : 'DH'} public value: ${(e as Error).message}`);
+    }
+    if (z.every((b) => b === 0)) fail('illegal_parameter', 'shared secret is all zeros');
+    // RFC 5246 §8.1.2: leading zero bytes of a DH Z are stripped; RFC 8422 §5.10: the ECDH x-coordinate is used as is.
+    const preMaster = s.group === undefined ? stripLeadingZeros(z) : z;
+
+    s.transcript.add(m.raw);
+    const hash = s.suite.hash;
+    // RFC 7627 §4: session_hash covers the handshake through ClientKeyExchange.
+    const master = s.extendedMasterSecret
+      ? extendedMasterSecret(ctx.provider, hash, preMaster, s.transcript.current())
+      : masterSecret(ctx.provider, hash, preMaster, s.clientRandom, s.serverRandom);
+    z.fill(0);
+    const ivLength = s.suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;
+    const keyLength = s.suite.aead === 'AES-128-GCM' ? 16 : 32;
+    const kb = keyBlock(ctx.provider, hash, master, s.clientRandom, s.serverRandom, keyLength, ivLength);
+    const read = new Tls12Protection(ctx.provider, s.suite.aead, kb.clientKey, kb.clientIv);
+    const write = new Tls12Protection(ctx.provider, s.suite.aead, kb.serverKey, kb.serverIv);
+    kb.clientKey.fill(0);
+    kb.serverKey.fill(0);
+    return new ExpectChangeCipherSpec(ctx, { suite: s.suite, transcript: s.transcript, master, read, write, info: s.info });
+  }
+}

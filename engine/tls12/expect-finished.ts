@@ -1,0 +1,77 @@
+/**
+ * TLS 1.2 WAIT_CHANGE_CIPHER_SPEC and WAIT_FINISHED (RFC 5246 §7.1, §7.4.9).
+ *
+ * The order is enforced by the states themselves: a Finished before the
+ * client's ChangeCipherSpec, or a second ChangeCipherSpec, is an
+ * unexpected_message (the SKIP / early-CCS class of state machine bugs).
+ * After the client Finished verifies, the server answers with its own
+ * ChangeCipherSpec and Finished.
+ */
+
+import { constantTimeEqual } from '../codec.js';
+import { HandshakeType, handshakeTypeName } from '../constants.js';
+import { fail } from '../errors.js';
+import type { HandshakeInfo } from '../events.js';
+import { encodeFinished, parseFinished } from '../messages/finished.js';
+import type { HandshakeMessage } from '../messages/handshake.js';
+import type { Tls12Protection } from '../record.js';
+import type { Tls12Suite } from '../suites.js';
+import type { ServerContext, State } from '../tls13/state.js';
+import type { Transcript } from '../tls13/transcript.js';
+import { Tls12Connected } from './connected.js';
+import { finishedVerifyData } from './prf.js';
+
+export interface Tls12Keys {
+  readonly suite: Tls12Suite;
+  readonly transcript: Transcript;
+  readonly master: Uint8Array;
+  readonly read: Tls12Protection;
+  readonly write: Tls12Protection;
+  readonly info: HandshakeInfo;
+}
+
+/** RFC 5246 §7.4.9: verify_data is 12 bytes for every suite we have. */
+const VERIFY_DATA_LENGTH = 12;
+
+export class ExpectChangeCipherSpec implements State {
+  readonly name = 'Tls12ExpectChangeCipherSpec';
+
+  constructor(private readonly ctx: ServerContext, private readonly k: Tls12Keys) {}
+
+  async handle(m: HandshakeMessage): Promise<State> {
+    return fail('unexpected_message', `${handshakeTypeName(m.type)} before the client's ChangeCipherSpec`);
+  }
+
+  changeCipherSpec(): State {
+    this.ctx.setReadProtection(this.k.read);
+    return new ExpectFinished12(this.ctx, this.k);
+  }
+}
+
+export class ExpectFinished12 implements State {
+  readonly name = 'Tls12ExpectFinished';
+
+  constructor(private readonly ctx: ServerContext, private readonly k: Tls12Keys) {}
+
+  async handle(m: HandshakeMessage): Promise<State> {
+    if (m.type !== HandshakeType.finished) fail('unexpected_message', `${handshakeTypeName(m.type)} instead of Finished`);
+    const { ctx, k } = this;
+    const hash = k.suite.hash;
+    const verifyData = parseFinished(m.body, VERIFY_DATA_LENGTH);
+    const expected = finishedVerifyData(ctx.provider, hash, k.master, 'client finished', k.transcript.current());
+    // RFC 5246 §7.4.9: a Finished that does not verify is a decrypt_error.
+    if (!constantTimeEqual(expected, verifyData)) fail('decrypt_error', 'client Finished does not verify');
+    k.transcript.add(m.raw);
+
+    ctx.sendChangeCipherSpec();
+    ctx.setWriteProtection(k.write);
+    const fin = encodeFinished(finishedVerifyData(ctx.provider, hash, k.master, 'server finished', k.transcript.current()));
+    k.transcript.add(fin);
+    ctx.sendHandshake(fin);
+    ctx.flush();
+    k.master.fill(0);
+    ctx.trace('TLS 1.2 handshake complete');
+    ctx.handshakeComplete(k.info);
+    return new Tls12Connected(ctx);
+  }
+}
