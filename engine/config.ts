@@ -6,6 +6,7 @@
 import type { CryptoProvider, SigningKey } from './crypto/provider.js';
 import { CipherSuite, NamedGroup } from './constants.js';
 import type { DhParams } from './ffdhe.js';
+import type { SessionCache, TicketProtector } from './session.js';
 
 /** A certificate chain (leaf first, DER) with its private key. */
 export interface CertifiedKey {
@@ -53,6 +54,10 @@ export interface Limits {
   maxChangeCipherSpec: number;
   /** TLS 1.2 renegotiation attempts refused with a no_renegotiation warning before we give up. */
   maxRenegotiationAttempts: number;
+  /** TLS 1.3 PSK identities examined per ClientHello (the rest are ignored). */
+  maxPskIdentities: number;
+  /** TLS 1.3: largest difference (ms) between the client's and our view of a ticket's age. */
+  ticketAgeWindow: number;
   /** Bytes of early data we skip (RFC 8446 §4.2.10) before failing. */
   maxEarlyDataSkip: number;
   /** Plaintext bytes buffered by write() before the handshake completes. */
@@ -67,6 +72,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxKeyUpdatesWithoutData: 32,
   maxChangeCipherSpec: 1,
   maxRenegotiationAttempts: 2,
+  maxPskIdentities: 4,
+  ticketAgeWindow: 10_000,
   maxEarlyDataSkip: 64 * 1024,
   maxPendingPlaintext: 256 * 1024,
 };
@@ -105,6 +112,12 @@ export interface ServerConfig {
   /** Clock in milliseconds (defaults to Date.now). */
   readonly now?: () => number;
   readonly limits?: Partial<Limits>;
+  /** TLS 1.2 session-ID cache; without it no session IDs are issued. */
+  readonly sessionCache?: SessionCache;
+  /** Session tickets (RFC 5077 for TLS 1.2, NewSessionTicket for TLS 1.3); without it none are issued or accepted. */
+  readonly tickets?: TicketProtector;
+  /** Seconds a cached TLS 1.2 session may be resumed (Postfix smtpd_tls_session_cache_timeout, default 3600). */
+  readonly sessionLifetime?: number;
   /** Record padding policy: bytes of padding to add to a record of `length` content bytes. Default 0. */
   readonly padding?: (contentType: number, length: number) => number;
 }

@@ -112,8 +112,16 @@ export interface CryptoProvider {
   /**
    * Verify a TLS signature (`scheme`, wire format) by the key in a DER
    * SubjectPublicKeyInfo. Returns false for any failure, never throws.
+   * With `tls12`, TLS 1.2's rules as for SigningKey.sign: any ECDSA scheme
+   * with any EC key, and rsa_pkcs1_sha1 / ecdsa_sha1.
    */
-  verify(spki: Uint8Array, scheme: number, data: Uint8Array, signature: Uint8Array): MaybePromise<boolean>;
+  verify(
+    spki: Uint8Array,
+    scheme: number,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options?: { tls12?: boolean },
+  ): MaybePromise<boolean>;
 
   /** Cryptographically secure random bytes. */
   random(length: number): Uint8Array;

@@ -10,6 +10,7 @@
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { FFDHE_GROUPS } from '../ffdhe.js';
 import {
   AEAD_KEY_LENGTH,
   AEAD_NONCE_LENGTH,
@@ -281,11 +282,88 @@ const X25519_BASE_POINT = (() => {
   return u;
 })();
 
+
+// ------------------------------------------------ finite-field DH (TLS 1.2)
+
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** A big-endian unsigned integer (empty = 0). */
+function toBigInt(b: Uint8Array): bigint {
+  if (b.length === 0) return 0n;
+  let s = '0x';
+  for (let i = 0; i < b.length; i++) s += HEX_BYTE[b[i]!];
+  return BigInt(s);
+}
+
+/** `v` big-endian, left-padded with zeros to `length` bytes (v < 256^length). */
+function fromBigInt(v: bigint, length: number): Uint8Array {
+  const s = v.toString(16).padStart(length * 2, '0');
+  if (s.length > length * 2) throw new Error('webcrypto: integer too large');
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = parseInt(s.substr(i * 2, 2), 16);
+  return out;
+}
+
+/** Leading zero bytes removed (a DER INTEGER's sign byte, say). */
+function stripZeros(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < b.length && b[i] === 0) i++;
+  return b.subarray(i);
+}
+
+/**
+ * base^exp mod m, fixed 4-bit windows: the sequence of squarings and
+ * multiplications depends only on the exponent's length, not its bits.
+ * (BigInt arithmetic is not constant-time; timing-sensitive deployments
+ * use the node:crypto provider.)
+ */
+function modPow(base: bigint, exp: bigint, m: bigint): bigint {
+  const table: bigint[] = [1n, base % m];
+  for (let i = 2; i < 16; i++) table.push((table[i - 1]! * table[1]!) % m);
+  const nibbles = exp.toString(16);
+  let r = table[parseInt(nibbles[0]!, 16)]!;
+  for (let i = 1; i < nibbles.length; i++) {
+    r = (r * r) % m;
+    r = (r * r) % m;
+    r = (r * r) % m;
+    r = (r * r) % m;
+    r = (r * table[parseInt(nibbles[i]!, 16)]!) % m;
+  }
+  return r;
+}
+
+/**
+ * The private exponent length: RFC 7919 §5.2 allows a short exponent of at
+ * least twice the group's security level (225 bits for ffdhe2048, 275 for
+ * ffdhe3072, 325 for ffdhe4096); 320 bits up to 3072-bit primes, 400 above.
+ */
+export function dhExponentBits(pBits: number): number {
+  return pBits <= 3072 ? 320 : 400;
+}
+
+/** The smallest prime the DH key shares accept (Logjam: 512-bit export groups are broken). */
+export const DH_MIN_PRIME_BITS = 512;
+
+/** The RFC 7919 NamedGroup of (p, g), or 0 for custom parameters. */
+export function ffdheGroupOf(p: Uint8Array, g: Uint8Array): number {
+  const gs = stripZeros(g);
+  if (gs.length !== 1 || gs[0] !== 2) return 0;
+  for (const [group, params] of FFDHE_GROUPS) if (bytesEqual(params.p, p)) return group;
+  return 0;
+}
+
 // ------------------------------------------------------------- signatures
 
+/** SHA-1 only for the TLS 1.2 schemes rsa_pkcs1_sha1 and ecdsa_sha1. */
+type SchemeHash = HashAlgorithm | 'SHA-1';
+
 interface SchemeInfo {
-  key: KeyAlgorithm;
-  hash: HashAlgorithm | null;
+  /**
+   * The key type the scheme needs in TLS 1.3 (RFC 8446 §4.2.3); null when
+   * it fits no key this provider has (ecdsa_secp521r1_sha512, ecdsa_sha1).
+   */
+  key: KeyAlgorithm | null;
+  hash: SchemeHash | null;
   /** Parameters for subtle.importKey. */
   importAlg: RsaHashedImportParams | EcKeyImportParams | Algorithm;
   /** Parameters for subtle.sign / verify. */
@@ -294,6 +372,10 @@ interface SchemeInfo {
   ecLength: number;
   /** rsa_pss_pss_*: verify only, key labelled id-RSASSA-PSS. */
   pssKey?: boolean;
+  /** ECDSA: in TLS 1.2 the scheme names only the hash, any curve will do (RFC 5246 §7.4.1.4.1, RFC 8422 §5.4). */
+  ecdsa?: boolean;
+  /** SHA-1 schemes: TLS 1.2 only (RFC 8446 §4.2.3 does not define them for handshake signatures). */
+  tls12Only?: boolean;
 }
 
 function rsaPss(hash: 'SHA-256' | 'SHA-384' | 'SHA-512', pssKey = false): SchemeInfo {
@@ -308,13 +390,39 @@ function rsaPss(hash: 'SHA-256' | 'SHA-384' | 'SHA-512', pssKey = false): Scheme
   };
 }
 
-function rsaPkcs1(hash: HashAlgorithm): SchemeInfo {
+function rsaPkcs1(hash: SchemeHash): SchemeInfo {
   return {
     key: 'rsa',
     hash,
     importAlg: { name: 'RSASSA-PKCS1-v1_5', hash },
     signAlg: { name: 'RSASSA-PKCS1-v1_5' },
     ecLength: 0,
+    tls12Only: hash === 'SHA-1',
+  };
+}
+
+type EcKeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384';
+
+const EC_CURVES: Record<EcKeyAlgorithm, { namedCurve: string; ecLength: number }> = {
+  'ecdsa-p256': { namedCurve: 'P-256', ecLength: 32 },
+  'ecdsa-p384': { namedCurve: 'P-384', ecLength: 48 },
+};
+
+function isEcKey(kind: KeyKind | null): kind is EcKeyAlgorithm {
+  return kind === 'ecdsa-p256' || kind === 'ecdsa-p384';
+}
+
+/** ECDSA with `hash` on a key of curve `curve` (its TLS 1.3 curve when it has one). */
+function ecdsa(key: EcKeyAlgorithm | null, hash: SchemeHash, curve: EcKeyAlgorithm = key ?? 'ecdsa-p256'): SchemeInfo {
+  const c = EC_CURVES[curve];
+  return {
+    key,
+    hash,
+    importAlg: { name: 'ECDSA', namedCurve: c.namedCurve },
+    signAlg: { name: 'ECDSA', hash },
+    ecLength: c.ecLength,
+    ecdsa: true,
+    tls12Only: hash === 'SHA-1',
   };
 }
 
@@ -329,22 +437,30 @@ const SCHEMES: Record<number, SchemeInfo> = {
   0x0401: rsaPkcs1('SHA-256'),
   0x0501: rsaPkcs1('SHA-384'),
   0x0601: rsaPkcs1('SHA-512'),
-  0x0403: {
-    key: 'ecdsa-p256',
-    hash: 'SHA-256',
-    importAlg: { name: 'ECDSA', namedCurve: 'P-256' },
-    signAlg: { name: 'ECDSA', hash: 'SHA-256' },
-    ecLength: 32,
-  },
-  0x0503: {
-    key: 'ecdsa-p384',
-    hash: 'SHA-384',
-    importAlg: { name: 'ECDSA', namedCurve: 'P-384' },
-    signAlg: { name: 'ECDSA', hash: 'SHA-384' },
-    ecLength: 48,
-  },
+  0x0201: rsaPkcs1('SHA-1'),
+  0x0403: ecdsa('ecdsa-p256', 'SHA-256'),
+  0x0503: ecdsa('ecdsa-p384', 'SHA-384'),
+  0x0603: ecdsa(null, 'SHA-512'),
+  0x0203: ecdsa(null, 'SHA-1'),
   0x0807: { key: 'ed25519', hash: null, importAlg: { name: 'Ed25519' }, signAlg: { name: 'Ed25519' }, ecLength: 0 },
 };
+
+/**
+ * How to use `scheme` with a key of type `kind`, or null when they do not
+ * fit. `tls12` relaxes the rules to TLS 1.2's: the SHA-1 schemes are
+ * allowed, and an ECDSA scheme's curve is not binding.
+ */
+function schemeFor(scheme: number, kind: KeyKind | null, tls12: boolean): SchemeInfo | null {
+  const info = SCHEMES[scheme];
+  if (!info || kind === null || (info.tls12Only && !tls12)) return null;
+  if (info.pssKey) return kind === 'rsa-pss' ? info : null;
+  if (info.ecdsa) {
+    if (!isEcKey(kind)) return null;
+    if (kind === info.key) return info;
+    return tls12 ? ecdsa(info.key as EcKeyAlgorithm | null, info.hash!, kind) : null;
+  }
+  return info.key === kind ? info : null;
+}
 
 /** The scheme used to import (and so validate) a key of each type up front. */
 const FIRST_SCHEME: Record<KeyAlgorithm, number> = {
@@ -375,7 +491,7 @@ class WebSigningKey implements SigningKey {
   private keyFor(scheme: number, info: SchemeInfo): Promise<CryptoKey> {
     // WebCrypto binds the RSA hash at import time: one CryptoKey per scheme.
     // The ECDSA and Ed25519 keys do not depend on the scheme.
-    const slot = info.key === 'rsa' ? scheme : FIRST_SCHEME[info.key];
+    const slot = this.algorithm === 'rsa' ? scheme : FIRST_SCHEME[this.algorithm];
     let k = this.keys.get(slot);
     if (!k) {
       k = this.subtle.importKey('pkcs8', this.pkcs8, info.importAlg, false, ['sign']);
@@ -384,10 +500,14 @@ class WebSigningKey implements SigningKey {
     return k;
   }
 
-  sign(scheme: number, data: Uint8Array): Promise<Uint8Array> {
-    const info = SCHEMES[scheme];
-    if (!info || info.key !== this.algorithm || info.pssKey) {
-      throw new Error(`webcrypto: signature scheme ${schemeHex(scheme)} does not fit a ${this.algorithm} key`);
+  /**
+   * Throws (synchronously) when `scheme` does not fit the key; with
+   * `tls12`, TLS 1.2's looser rules apply (see schemeFor).
+   */
+  sign(scheme: number, data: Uint8Array, options?: { tls12?: boolean }): Promise<Uint8Array> {
+    const info = schemeFor(scheme, this.algorithm, options?.tls12 === true);
+    if (!info || info.pssKey) {
+      throw new Error(`webcrypto: signature scheme ${schemeHex(scheme)} does not fit a ${this.algorithm} key${options?.tls12 ? ' (TLS 1.2)' : ''}`);
     }
     return this.keyFor(scheme, info)
       .then((key) => this.subtle.sign(info.signAlg, key, bs(data)))
@@ -505,6 +625,48 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
     return makeKeyShare(group, info, pair.privateKey, pub);
   }
 
+  function randomBytes(length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    // getRandomValues fills at most 65536 bytes per call (WebCrypto §10.1.1).
+    for (let i = 0; i < length; i += 65536) c.getRandomValues(out.subarray(i, Math.min(length, i + 65536)));
+    return out;
+  }
+
+  /**
+   * Finite-field DH in pure JS (WebCrypto has none): Y = g^x mod p with a
+   * short random x (RFC 7919 §5.2), Z = peerY^x mod p, both padded to the
+   * length of p. Synchronous: ~3 ms for keygen + derive at 2048 bits.
+   */
+  function dhKeyShare(pIn: Uint8Array, gIn: Uint8Array): KeyShare {
+    const pb = stripZeros(pIn);
+    const len = pb.length;
+    const pBits = len === 0 ? 0 : (len - 1) * 8 + (32 - Math.clz32(pb[0]!));
+    const p = toBigInt(pb);
+    if (pBits < DH_MIN_PRIME_BITS || !(p & 1n)) {
+      throw new Error(`webcrypto: DH prime must be odd and at least ${DH_MIN_PRIME_BITS} bits (got ${pBits} bits)`);
+    }
+    const g = toBigInt(gIn);
+    if (g <= 1n || g >= p - 1n) throw new Error('webcrypto: DH generator out of range (1 < g < p-1)');
+    const xb = randomBytes(dhExponentBits(pBits) / 8);
+    xb[0]! |= 0x80; // exactly the chosen length
+    const x = toBigInt(xb);
+    xb.fill(0);
+    const pMinus1 = p - 1n;
+    return {
+      group: ffdheGroupOf(pb, gIn),
+      publicKey: fromBigInt(modPow(g, x, p), len),
+      deriveSecret(peer: Uint8Array): Uint8Array {
+        // RFC 7919 §5.1, RFC 5246 §8.1.2: 1 < Y < p-1, no longer than p.
+        if (peer.length > len) throw new Error(`webcrypto: DH peer value is ${peer.length} bytes, longer than p (${len})`);
+        const y = toBigInt(peer);
+        if (y <= 1n || y >= pMinus1) throw new Error('webcrypto: DH peer value out of range (1 < Y < p-1)');
+        const z = modPow(y, x, p);
+        if (z <= 1n || z === pMinus1) throw new Error('webcrypto: degenerate DH shared secret');
+        return fromBigInt(z, len);
+      },
+    };
+  }
+
   async function importSigningKey(pkcs8: Uint8Array, algorithm: KeyAlgorithm): Promise<SigningKey> {
     const first = FIRST_SCHEME[algorithm];
     if (first === undefined) throw new Error(`webcrypto: unsupported key algorithm ${String(algorithm)}`);
@@ -525,9 +687,15 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
     return new WebSigningKey(subtle, der, algorithm, bits, first, key);
   }
 
-  async function verifyInner(spki: Uint8Array, scheme: number, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    const info = SCHEMES[scheme];
-    if (!info || keyKind(spki, false) !== (info.pssKey ? 'rsa-pss' : info.key)) return false;
+  async function verifyInner(
+    spki: Uint8Array,
+    scheme: number,
+    data: Uint8Array,
+    signature: Uint8Array,
+    tls12: boolean,
+  ): Promise<boolean> {
+    const info = schemeFor(scheme, keyKind(spki, false), tls12);
+    if (!info) return false;
     const keyDer = info.pssKey ? relabelPssSpki(spki) : bs(spki);
     if (!keyDer) return false;
     let sig: Uint8Array<ArrayBuffer> | null = bs(signature);
@@ -557,22 +725,18 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
     },
 
     generateKeyShare,
+    dhKeyShare,
     importSigningKey,
 
-    verify(spki, scheme, data, signature) {
+    verify(spki, scheme, data, signature, options) {
       try {
-        return verifyInner(spki, scheme, data, signature).catch(() => false);
+        return verifyInner(spki, scheme, data, signature, options?.tls12 === true).catch(() => false);
       } catch {
         return false;
       }
     },
 
-    random(length) {
-      const out = new Uint8Array(length);
-      // getRandomValues fills at most 65536 bytes per call (WebCrypto §10.1.1).
-      for (let i = 0; i < length; i += 65536) c.getRandomValues(out.subarray(i, Math.min(length, i + 65536)));
-      return out;
-    },
+    random: randomBytes,
   };
 }
 

@@ -42,6 +42,7 @@ import { IMPLEMENTED_VERSIONS, negotiateVersion } from '../version.js';
 import { ExpectFinished } from './expect-finished.js';
 import { KeySchedule } from './key-schedule.js';
 import { checkKeyShare, chooseAlpn, chooseCertificate, chooseGroup, chooseSuite, describeSignature } from './negotiate.js';
+import { acceptPsk, preSharedKeyExtension } from './psk.js';
 import type { ServerContext, State } from './state.js';
 import { Transcript } from './transcript.js';
 
@@ -179,8 +180,10 @@ export class ExpectClientHello implements State {
     };
     // RFC 6066 §3 / the SNI hook: choose the certificate before ServerHello is built.
     const choice = (ctx.config.selectCertificates ?? defaultCertificateChoice(ctx.config.certificates))(summary);
-    const { cert, scheme } = chooseCertificate(choice.certificates, summary.signatureSchemes);
     const alpn = chooseAlpn(hello, ctx.config);
+    // §4.2.11: resume when an offered ticket is acceptable; otherwise authenticate with a certificate.
+    const psk = await acceptPsk(ctx, hello, m.raw, suite, this.retry?.transcript);
+    const auth = psk ? undefined : chooseCertificate(choice.certificates, summary.signatureSchemes);
 
     // Key exchange (§4.2.8, §7.4).
     checkKeyShare(share);
@@ -194,13 +197,17 @@ export class ExpectClientHello implements State {
       random: ctx.random(32),
       sessionIdEcho: hello.sessionId,
       cipherSuite: suite.id,
-      extensions: [keyShareServer(share.group, ours.publicKey), supportedVersionsSelected(ProtocolVersion.TLS1_3)],
+      extensions: [
+        keyShareServer(share.group, ours.publicKey),
+        supportedVersionsSelected(ProtocolVersion.TLS1_3),
+        ...(psk ? [preSharedKeyExtension(psk.index)] : []),
+      ],
     });
     transcript.add(sh);
     ctx.sendHandshake(sh);
     if (hello.sessionId.length > 0 && !this.retry?.sentChangeCipherSpec) ctx.sendChangeCipherSpec();
 
-    const schedule = new KeySchedule(ctx.provider, suite);
+    const schedule = psk ? psk.schedule : new KeySchedule(ctx.provider, suite);
     schedule.inputSharedSecret(shared);
     shared.fill(0);
     const hsHash = transcript.current();
@@ -227,22 +234,27 @@ export class ExpectClientHello implements State {
     transcript.add(ee);
     ctx.sendHandshake(ee);
 
-    // {Certificate} §4.4.2
-    const certMsg = encodeCertificate(new Uint8Array(0), cert.chain);
-    transcript.add(certMsg);
-    ctx.sendHandshake(certMsg);
+    let sig: { signature: string; digest?: string } | undefined;
+    if (auth) {
+      const { cert, scheme } = auth;
+      // {Certificate} §4.4.2
+      const certMsg = encodeCertificate(new Uint8Array(0), cert.chain);
+      transcript.add(certMsg);
+      ctx.sendHandshake(certMsg);
 
-    // {CertificateVerify} §4.4.3
-    let signature: Uint8Array;
-    try {
-      const s = cert.key.sign(scheme, signedContent(SERVER_CV_CONTEXT, transcript.current()));
-      signature = isPromise(s) ? await s : s;
-    } catch (e) {
-      throw new TlsFailure('internal_error', `signing CertificateVerify failed: ${(e as Error).message}`);
+      // {CertificateVerify} §4.4.3
+      let signature: Uint8Array;
+      try {
+        const s = cert.key.sign(scheme, signedContent(SERVER_CV_CONTEXT, transcript.current()));
+        signature = isPromise(s) ? await s : s;
+      } catch (e) {
+        throw new TlsFailure('internal_error', `signing CertificateVerify failed: ${(e as Error).message}`);
+      }
+      const cv = encodeCertificateVerify(scheme, signature);
+      transcript.add(cv);
+      ctx.sendHandshake(cv);
+      sig = describeSignature(cert.key, scheme);
     }
-    const cv = encodeCertificateVerify(scheme, signature);
-    transcript.add(cv);
-    ctx.sendHandshake(cv);
 
     // {Finished} §4.4.4
     const fin = encodeFinished(schedule.finishedVerifyData(serverHandshakeSecret, transcript.current()));
@@ -259,7 +271,6 @@ export class ExpectClientHello implements State {
     ctx.setWriteSecret(suite, serverTrafficSecret);
     serverHandshakeSecret.fill(0);
 
-    const sig = describeSignature(cert.key, scheme);
     const info: HandshakeInfo = {
       protocol: 'TLSv1.3',
       version: ProtocolVersion.TLS1_3,
@@ -267,17 +278,17 @@ export class ExpectClientHello implements State {
       cipherName: suite.name,
       cipherBits: suite.bits,
       group: groupName(share.group),
-      serverSignature: sig.signature,
-      serverDigest: sig.digest,
+      serverSignature: sig?.signature,
+      serverDigest: sig?.digest,
       serverName: hello.serverName,
       serverNameMatched: choice.matched,
       invalidServerName: hello.invalidServerName,
       alpn,
       helloRetry: this.retry !== undefined,
-      resumed: false,
-      certificateLabel: cert.label,
+      resumed: psk !== undefined,
+      certificateLabel: auth?.cert.label,
     };
-    ctx.trace(`sent server flight: ${suite.name}, ${info.group}, ${sig.signature}`);
+    ctx.trace(`sent server flight: ${suite.name}, ${info.group}, ${psk ? `resumed with PSK ${psk.index}` : sig!.signature}`);
     return new ExpectFinished(ctx, {
       suite,
       schedule,

@@ -7,7 +7,10 @@ import { constantTimeEqual } from '../codec.js';
 import { HandshakeType, handshakeTypeName } from '../constants.js';
 import { fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
+import { isPromise } from '../crypto/provider.js';
 import { parseFinished } from '../messages/finished.js';
+import { encodeNewSessionTicket, MAX_TICKET_LIFETIME } from '../messages/new-session-ticket.js';
+import { ticketSession } from './psk.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls13Suite } from '../suites.js';
 import { Connected } from './connected.js';
@@ -46,6 +49,7 @@ export class ExpectFinished implements State {
     schedule.erase();
     this.s.clientHandshakeSecret.fill(0);
     this.ctx.setReadSecret(this.s.suite, this.s.clientTrafficSecret);
+    await this.issueTicket(resumptionMasterSecret);
     this.ctx.trace('client Finished verified');
     this.ctx.handshakeComplete(this.s.info, {
       suite: this.s.suite,
@@ -55,5 +59,26 @@ export class ExpectFinished implements State {
       resumptionMasterSecret,
     });
     return new Connected(this.ctx);
+  }
+
+  /** §4.6.1: one NewSessionTicket per handshake, as Postfix does. */
+  private async issueTicket(resumptionMasterSecret: Uint8Array): Promise<void> {
+    const tickets = this.ctx.config.tickets;
+    if (!tickets) return;
+    const lifetime = Math.min(tickets.lifetime, MAX_TICKET_LIFETIME);
+    const nonce = new Uint8Array(1);
+    const { blob, ageAdd } = ticketSession(
+      this.ctx, this.s.schedule, this.s.suite, resumptionMasterSecret, nonce, lifetime, this.s.info.serverName, this.s.info.alpn,
+    );
+    let ticket: Uint8Array;
+    try {
+      const t = tickets.seal(blob);
+      ticket = isPromise(t) ? await t : t;
+    } catch (e) {
+      this.ctx.trace(`no ticket issued: ${(e as Error).message}`);
+      return;
+    }
+    this.ctx.sendHandshake(encodeNewSessionTicket({ lifetime, ageAdd, nonce, ticket, extensions: [] }));
+    this.ctx.flush();
   }
 }

@@ -19,6 +19,13 @@ export class Transcript {
     this.ctx.update(message);
   }
 
+  /** Transcript-Hash of everything added so far followed by `extra`, without adding it. */
+  currentWith(extra: Uint8Array): Uint8Array {
+    const c = this.ctx.clone();
+    c.update(extra);
+    return c.digest();
+  }
+
   /** Transcript-Hash of everything added so far. */
   current(): Uint8Array {
     return this.ctx.digest();
