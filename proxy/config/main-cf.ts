@@ -12,6 +12,7 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { strerror } from '../errno.js';
 import { ConfigError } from './errors.js';
 import { expand } from './expand.js';
 import { logicalLines } from './lines.js';
@@ -189,21 +190,8 @@ export function loadMainCf(dir: string, runtime: Record<string, string> = {}): P
   try {
     source = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`open ${file}: ${describeFsError(e)}`);
+    throw new ConfigError(`open ${file}: ${strerror(e)}`);
   }
   const { layer, warnings } = parseMainCf(source, file);
   return ParameterSet.defaults({ config_directory: dir, ...runtime }).withLayer(layer, warnings);
-}
-
-/** `ENOENT` → `No such file or directory`, as strerror() words it. */
-export function describeFsError(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  const text: Record<string, string> = {
-    ENOENT: 'No such file or directory',
-    EACCES: 'Permission denied',
-    EISDIR: 'Is a directory',
-    ENOTDIR: 'Not a directory',
-    ELOOP: 'Too many levels of symbolic links',
-  };
-  return (code && text[code]) ?? (e as Error)?.message ?? String(e);
 }

@@ -13,9 +13,10 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { strerror } from '../errno.js';
 import { ConfigError } from './errors.js';
 import { logicalLines } from './lines.js';
-import { describeFsError, parseOverride, type Override } from './main-cf.js';
+import { parseOverride, type Override } from './main-cf.js';
 
 export type ServiceType = 'inet' | 'unix' | 'unix-dgram' | 'fifo' | 'pass';
 
@@ -143,7 +144,7 @@ export function loadMasterCf(dir: string, options: MasterCfOptions = {}): Master
   try {
     source = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`open ${file}: ${describeFsError(e)}`);
+    throw new ConfigError(`open ${file}: ${strerror(e)}`);
   }
   return parseMasterCf(source, file, options);
 }

@@ -1,0 +1,217 @@
+/**
+ * The command line:
+ *
+ *   tlsproxy start [-c CONFIG_DIR] [-o name=value]...   run in the foreground
+ *   tlsproxy certs DIR                                  write a test CA and server certificates
+ *   tlsproxy --help
+ *
+ * Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 for a configuration
+ * or start-up error (logged as one `fatal:` line), 2 for bad usage.
+ */
+
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { builtinConfiguration, builtinListen, hasTestPki, stateDirectory, BUILTIN_FILES } from './builtin.js';
+import { ConfigError } from './config/errors.js';
+import { parseOverride, type Override } from './config/main-cf.js';
+import { writeTestPki } from './certs-command.js';
+import { loadConfiguration, type Configuration } from './configuration.js';
+import { Daemon, loggerFor } from './daemon.js';
+import { startDemoBackend, type DemoBackend } from './demo-backend.js';
+import { Logger, stderrSink, type LogSink } from './log.js';
+import path from 'node:path';
+
+export const USAGE = `Usage:
+  tlsproxy start [-c CONFIG_DIR] [-o name=value]...
+      Run the TLS proxy in the foreground until SIGINT or SIGTERM.
+      With -c: read CONFIG_DIR/main.cf and CONFIG_DIR/master.cf (Postfix
+      syntax) and serve every master.cf inet service whose command is
+      tlsproxy, relaying to its -o tlsproxy_backend=inet:HOST:PORT|unix:PATH.
+      Without -c: built-in defaults: test certificates in ./state (or
+      $TLSPROXY_STATE_DIR, created on first start), implicit TLS on
+      127.0.0.1:10465 (or $TLSPROXY_LISTEN), relaying to a demo echo backend.
+      -o name=value overrides a parameter (after main.cf and master.cf).
+  tlsproxy certs DIR
+      Write a test CA and server certificates (ECDSA P-256/P-384, RSA-2048,
+      Ed25519) into DIR and list the files.
+  tlsproxy --help
+      Show this text.
+`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export type Command =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'start'; readonly configDir?: string; readonly overrides: Override[] }
+  | { readonly kind: 'certs'; readonly dir: string };
+
+export function parseCommandLine(argv: readonly string[]): Command {
+  if (!argv.length) throw new UsageError('missing command');
+  const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') return { kind: 'help' };
+  if (rest.includes('--help') || rest.includes('-h')) return { kind: 'help' };
+  switch (command) {
+    case 'start': {
+      let configDir: string | undefined;
+      const overrides: Override[] = [];
+      for (let i = 0; i < rest.length; i++) {
+        const a = rest[i]!;
+        const value = (option: string): string => {
+          const v = rest[++i];
+          if (v === undefined) throw new UsageError(`option ${option} needs a value`);
+          return v;
+        };
+        if (a === '-c') {
+          if (configDir !== undefined) throw new UsageError('-c given twice');
+          configDir = value('-c');
+        } else if (a.startsWith('-c') && a.length > 2) {
+          if (configDir !== undefined) throw new UsageError('-c given twice');
+          configDir = a.slice(2);
+        } else if (a === '-o') {
+          overrides.push(parseOption(value('-o')));
+        } else if (a.startsWith('-o') && a.length > 2) {
+          overrides.push(parseOption(a.slice(2)));
+        } else if (a.startsWith('-')) {
+          throw new UsageError(`unknown option ${a}`);
+        } else {
+          throw new UsageError(`unexpected argument "${a}"`);
+        }
+      }
+      return { kind: 'start', configDir, overrides };
+    }
+    case 'certs':
+      if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError('certs needs exactly one argument: the directory');
+      return { kind: 'certs', dir: rest[0]! };
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function parseOption(text: string): Override {
+  try {
+    return parseOverride(text, '-o');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export interface MainOptions {
+  env?: NodeJS.ProcessEnv;
+  stdout?: (text: string) => void;
+  stderr?: (text: string) => void;
+  sink?: LogSink;
+  /** Resolves when the daemon should stop (default: the first SIGINT or SIGTERM). */
+  stopSignal?: () => Promise<string>;
+}
+
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  const stdout = options.stdout ?? ((t) => process.stdout.write(t));
+  const stderr = options.stderr ?? ((t) => process.stderr.write(t));
+  let command: Command;
+  try {
+    command = parseCommandLine(argv);
+  } catch (e) {
+    stderr(`tlsproxy: ${(e as Error).message} (see tlsproxy --help)\n`);
+    return 2;
+  }
+  switch (command.kind) {
+    case 'help':
+      stdout(USAGE);
+      return 0;
+    case 'certs':
+      try {
+        const files = await writeTestPki(command.dir);
+        for (const f of files) stdout(`${f}\n`);
+        return 0;
+      } catch (e) {
+        stderr(`tlsproxy: certs: ${(e as Error)?.message ?? e}\n`);
+        return 1;
+      }
+    case 'start':
+      return start(command.configDir, command.overrides, options);
+  }
+}
+
+async function start(configDir: string | undefined, overrides: Override[], options: MainOptions): Promise<number> {
+  const env = options.env ?? process.env;
+  const sink = options.sink ?? stderrSink;
+  let logger = new Logger({ sink });
+  let demo: DemoBackend | undefined;
+  let daemon: Daemon;
+  let configuration: Configuration;
+  try {
+    if (configDir !== undefined) {
+      configuration = loadConfiguration(configDir, overrides);
+    } else {
+      const stateDir = stateDirectory(env);
+      const listen = builtinListen(env);
+      if (!(await hasTestPki(stateDir))) {
+        await writeTestPki(stateDir);
+        logger.info(`created a test CA and server certificates in ${stateDir}`);
+      }
+      let backend = overrides.filter((o) => o.name === 'tlsproxy_backend').pop()?.value;
+      if (!backend) {
+        demo = await startDemoBackend({ logger: new Logger({ processName: 'demo-backend', sink }) });
+        backend = demo.address;
+        logger.info(`demo backend started on ${demo.address.slice('inet:'.length)}`);
+      }
+      configuration = builtinConfiguration({ stateDir, backend, listen, cli: overrides });
+    }
+    logger = loggerFor(configuration.params, sink);
+    daemon = await Daemon.start(configuration, { sink });
+    if (configDir === undefined) {
+      const l = daemon.listening[0]!;
+      const host = l.address.includes(':') ? `[${l.address}]` : l.address;
+      const ca = path.join(stateDirectory(env), BUILTIN_FILES.ca);
+      logger.info(`try: openssl s_client -connect ${host}:${l.port} -CAfile ${ca} -quiet`);
+    }
+  } catch (e) {
+    const message = e instanceof ConfigError ? e.message : ((e as Error)?.message ?? String(e));
+    logger.fatal(message);
+    await demo?.close();
+    return 1;
+  }
+  const signal = await (options.stopSignal ?? waitForSignal)();
+  logger.info(`terminating on signal ${signal}`);
+  await daemon.close();
+  await demo?.close();
+  return 0;
+}
+
+/** Resolves with the name of the first SIGINT/SIGTERM; a second one exits at once. */
+function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.removeListener('SIGINT', on);
+      process.removeListener('SIGTERM', on);
+      const again = () => process.exit(1);
+      process.once('SIGINT', again);
+      process.once('SIGTERM', again);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+/** True when this file is the program node was started with (npm start). */
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`tlsproxy: ${(e as Error)?.stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,80 @@
+/**
+ * What the daemon runs: the tlsproxy services of a configuration directory
+ * (main.cf + master.cf), each with its own parameter set:
+ *
+ *   built-in defaults < main.cf < service_name < master.cf -o < command-line -o
+ *
+ * Command-line overrides come last so that `tlsproxy start -o name=value`
+ * wins over everything, also over a service's own -o.
+ */
+
+import path from 'node:path';
+import { ConfigError } from './config/errors.js';
+import { ParameterSet, loadMainCf, type Override } from './config/main-cf.js';
+import { loadMasterCf, type InetEndpoint } from './config/master-cf.js';
+
+export interface ServiceDefinition {
+  /** The master.cf service name (`127.0.0.1:10465`). */
+  readonly name: string;
+  readonly listen: InetEndpoint;
+  /** Fully layered parameters for this service. */
+  readonly params: ParameterSet;
+  /** `-v` in master.cf: verbose logging. */
+  readonly verbose: boolean;
+  /** `master.cf, line N` (or `built-in`), for messages. */
+  readonly where: string;
+}
+
+export interface Configuration {
+  /** main.cf + command-line overrides (no service layer): syslog_name for daemon-wide lines. */
+  readonly params: ParameterSet;
+  readonly services: readonly ServiceDefinition[];
+  /** What to say at start-up (`configuration /etc/tlsproxy`). */
+  readonly description: string;
+  /** Non-fatal problems found in the files. */
+  readonly warnings: readonly string[];
+}
+
+/** The service's parameters: base + service_name + its -o + the command line's -o. */
+export function serviceParameters(base: ParameterSet, name: string, overrides: readonly Override[], where: string, cli: readonly Override[]): ParameterSet {
+  return base
+    .withOverrides([{ name: 'service_name', value: name }], 'service name')
+    .withOverrides(overrides, `${where}: -o`)
+    .withOverrides(cli, 'command line -o');
+}
+
+/** Load CONFIG_DIR/main.cf and CONFIG_DIR/master.cf. */
+export function loadConfiguration(configDir: string, cli: readonly Override[] = []): Configuration {
+  const dir = path.resolve(configDir);
+  const main = loadMainCf(dir);
+  const params = main.withOverrides(cli, 'command line -o');
+  const master = loadMasterCf(dir, { defaultProcessLimit: params.getInt('default_process_limit') });
+  const warnings = [...main.warnings, ...master.warnings];
+  const services: ServiceDefinition[] = [];
+  for (const entry of master.entries) {
+    if (path.basename(entry.command) !== 'tlsproxy') continue;
+    const where = `${master.file}, line ${entry.line}`;
+    if (entry.type !== 'inet' || !entry.listen) {
+      warnings.push(`${where}: service ${entry.service}: only inet tlsproxy services are supported; ignoring this ${entry.type} service`);
+      continue;
+    }
+    let verbose = false;
+    for (let i = 0; i < entry.args.length; i++) {
+      const a = entry.args[i]!;
+      if (a === '-o') i++;
+      else if (a.startsWith('-o')) continue;
+      else if (a === '-v') verbose = true;
+      else if (a.startsWith('-')) throw new ConfigError(`${where}: service ${entry.service}: invalid option: ${a}`);
+      else throw new ConfigError(`${where}: service ${entry.service}: unexpected command-line argument: ${a}`);
+    }
+    services.push({
+      name: entry.service,
+      listen: entry.listen,
+      params: serviceParameters(main, entry.service, entry.overrides, where, cli),
+      verbose,
+      where,
+    });
+  }
+  if (!services.length) throw new ConfigError(`${master.file}: no inet service runs the tlsproxy command`);
+  return { params, services, description: `configuration ${dir}`, warnings };
+}

@@ -1,0 +1,180 @@
+/**
+ * The daemon: one listener per address of each tlsproxy inet service, one
+ * Session per accepted connection.
+ *
+ * Start-up loads everything first (crypto provider, certificates, backend
+ * address, timeouts) and fails with a ConfigError naming the parameter
+ * before anything listens; a listen failure closes what was already open.
+ */
+
+import net from 'node:net';
+import { parseBackend, type BackendAddress } from './backend.js';
+import { ConfigError } from './config/errors.js';
+import type { ParameterSet } from './config/main-cf.js';
+import type { Configuration, ServiceDefinition } from './configuration.js';
+import type { CryptoProvider } from '../engine/crypto/provider.js';
+import { strerror } from './errno.js';
+import { Logger, type LogSink } from './log.js';
+import { Session, type SessionService } from './session.js';
+import { createProvider, loadTlsSettings, type FileReader, type TlsSettings } from './tls-settings.js';
+
+export interface DaemonOptions {
+  /** Where log lines go (default stderr). */
+  readonly sink?: LogSink;
+  /** Certificate/key file reader (tests). */
+  readonly readFile?: FileReader;
+}
+
+export interface Listening {
+  readonly service: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+interface RunningService extends SessionService {
+  readonly definition: ServiceDefinition;
+  readonly hosts: readonly (string | undefined)[];
+}
+
+/** Logger for lines of one parameter set (syslog_name and myhostname may differ per service). */
+export function loggerFor(params: ParameterSet, sink?: LogSink): Logger {
+  return new Logger({ syslogName: params.get('syslog_name'), hostname: params.get('myhostname'), sink });
+}
+
+/** Hosts an inet service listens on: its own host, else inet_interfaces (§ master.cf bare port). */
+function listenHosts(service: ServiceDefinition): (string | undefined)[] {
+  if (service.listen.host !== undefined) return [service.listen.host];
+  const value = service.params.get('inet_interfaces').trim().toLowerCase();
+  if (value === 'all' || value === '') return [undefined];
+  if (value === 'loopback-only') return ['127.0.0.1', '::1'];
+  return value.split(/[\s,]+/).filter(Boolean).map((h) => h.replace(/^\[(.*)\]$/, '$1'));
+}
+
+function requireBackend(service: ServiceDefinition): BackendAddress {
+  const value = service.params.get('tlsproxy_backend');
+  if (!value.trim()) {
+    throw new ConfigError(`${service.where}: service ${service.name}: tlsproxy_backend is not set (use -o tlsproxy_backend=inet:HOST:PORT or unix:PATH)`);
+  }
+  return parseBackend(value);
+}
+
+export class Daemon {
+  private readonly servers: { server: net.Server; service: RunningService }[] = [];
+  private readonly sessions = new Set<Session>();
+  private closing: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  private constructor(readonly logger: Logger) {}
+
+  /** Load every service, then listen. Throws ConfigError on any configuration problem. */
+  static async start(configuration: Configuration, options: DaemonOptions = {}): Promise<Daemon> {
+    const logger = loggerFor(configuration.params, options.sink);
+    for (const w of configuration.warnings) logger.warning(w);
+    const providers = new Map<string, CryptoProvider>();
+    const services: RunningService[] = [];
+    for (const definition of configuration.services) {
+      const p = definition.params;
+      const log = loggerFor(p, options.sink);
+      const providerName = p.get('tlsproxy_crypto_provider').trim().toLowerCase();
+      let provider = providers.get(providerName);
+      if (!provider) {
+        provider = await createProvider(p);
+        providers.set(providerName, provider);
+      }
+      const tls: TlsSettings = await loadTlsSettings(p, provider, options.readFile);
+      const loglevel = definition.verbose ? Math.max(2, tls.loglevel) : tls.loglevel;
+      for (const w of tls.warnings) log.warning(w);
+      if (loglevel >= 2) log.info('initializing the server-side TLS engine');
+      services.push({
+        definition,
+        name: definition.name,
+        logger: log,
+        tls: { ...tls, loglevel },
+        backend: requireBackend(definition),
+        handshakeTimeoutMs: p.getTime('tlsproxy_handshake_timeout') * 1000,
+        idleTimeoutMs: p.getTime('tlsproxy_session_timeout') * 1000,
+        connectTimeoutMs: p.getTime('tlsproxy_backend_connect_timeout') * 1000,
+        hosts: listenHosts(definition),
+      });
+    }
+    const daemon = new Daemon(logger);
+    try {
+      for (const s of services) for (const host of s.hosts) await daemon.listen(s, host);
+    } catch (e) {
+      await daemon.close();
+      throw e;
+    }
+    logger.info(`daemon started -- ${configuration.description}`);
+    for (const l of daemon.listening) {
+      const s = services.find((x) => x.name === l.service)!;
+      s.logger.info(`service ${l.service}: listening on ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}, backend ${s.backend.text}`);
+    }
+    return daemon;
+  }
+
+  private listen(service: RunningService, host: string | undefined): Promise<void> {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(service, socket));
+    return new Promise((resolve, reject) => {
+      server.once('error', (e) => {
+        reject(new ConfigError(`bind ${host ?? '*'} port ${service.definition.listen.port}: ${strerror(e)}`));
+      });
+      server.listen({ host, port: service.definition.listen.port }, () => {
+        server.removeAllListeners('error');
+        server.on('error', (e) => service.logger.warning(`service ${service.name}: accept: ${strerror(e)}`));
+        this.servers.push({ server, service });
+        resolve();
+      });
+    });
+  }
+
+  private accept(service: RunningService, socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    try {
+      const session = new Session(socket, service, (s) => {
+        this.sessions.delete(s);
+        if (!this.sessions.size) for (const w of this.idleWaiters.splice(0)) w();
+      });
+      this.sessions.add(session);
+    } catch (e) {
+      service.logger.warning(`service ${service.name}: cannot start a session: ${(e as Error)?.message ?? e}`);
+      socket.destroy();
+    }
+  }
+
+  /** Addresses actually bound (port 0 in master.cf resolves here). */
+  get listening(): Listening[] {
+    const out: Listening[] = [];
+    for (const { server, service } of this.servers) {
+      const a = server.address();
+      if (a && typeof a === 'object') out.push({ service: service.name, address: a.address, port: a.port });
+    }
+    return out;
+  }
+
+  /** Sessions in progress. */
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Resolves when no session is left (immediately if none). */
+  idle(): Promise<void> {
+    if (!this.sessions.size) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stop listening, end every session, resolve when all is closed. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        // server.close() calls back once its connections are gone, so end the sessions too.
+        const closed = Promise.all(this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
+        for (const s of [...this.sessions]) s.destroy();
+        await Promise.all([closed, this.idle()]);
+      })();
+    }
+    return this.closing;
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * From Postfix parameters to the engine's ServerConfig: security level,
+ * log level, crypto provider, certificates and keys, groups, preference.
+ * Everything here runs once at start-up; every problem is a ConfigError
+ * whose message names the parameter (and the file).
+ */
+
+import { readFileSync } from 'node:fs';
+import { CertificateError, loadKeyPair } from '../certs/index.js';
+import { DEFAULT_GROUPS, DEFAULT_TLS13_SUITES, type CertifiedKey, type ServerConfig } from '../engine/config.js';
+import { NamedGroup } from '../engine/constants.js';
+import type { CryptoProvider } from '../engine/crypto/provider.js';
+import { loadWebCryptoProvider } from '../engine/crypto/webcrypto.js';
+import { ConfigError } from './config/errors.js';
+import type { ParameterSet } from './config/main-cf.js';
+import { createNodeCryptoProvider } from './crypto-node.js';
+import { strerror } from './errno.js';
+
+export interface LoadedCertificate {
+  readonly label: string;
+  readonly algorithm: string;
+  readonly bits: number;
+  readonly names: readonly string[];
+}
+
+export interface TlsSettings {
+  readonly config: ServerConfig;
+  readonly loglevel: number;
+  readonly certificates: readonly LoadedCertificate[];
+  /** Non-fatal problems to log at start-up (Postfix warns about these). */
+  readonly warnings: readonly string[];
+}
+
+export type FileReader = (file: string) => string;
+
+const readText: FileReader = (file) => readFileSync(file, 'utf8');
+
+/** tlsproxy_crypto_provider: node (default) or webcrypto. */
+export async function createProvider(params: ParameterSet, name = 'tlsproxy_crypto_provider'): Promise<CryptoProvider> {
+  const value = params.get(name).trim().toLowerCase();
+  switch (value) {
+    case 'node':
+      return createNodeCryptoProvider();
+    case 'webcrypto':
+      return loadWebCryptoProvider();
+    default:
+      throw new ConfigError(`invalid ${name} value: "${value}" (expected node or webcrypto)`);
+  }
+}
+
+const LOG_KEYWORDS: Record<string, number> = {
+  none: 0,
+  routine: 1,
+  summary: 1,
+  untrusted: 1,
+  peercert: 1,
+  certmatch: 1,
+  dane: 1,
+  debug: 2,
+  verbose: 2,
+  cache: 2,
+  'ssl-debug': 2,
+  'ssl-expert': 3,
+  'ssl-handshake-packet-dump': 3,
+  'ssl-developer': 4,
+  'ssl-session-packet-dump': 4,
+};
+
+/** A TLS log level (tlsproxy-postfix.md §1.9): a number, or keywords (highest wins). */
+export function parseLogLevel(value: string, name: string): number {
+  const v = value.trim().toLowerCase();
+  if (/^\d+$/.test(v)) return Math.min(Number(v), 9);
+  const words = v.split(/[\s,:]+/).filter(Boolean);
+  if (!words.length) throw new ConfigError(`invalid ${name} value: "${value}"`);
+  let level = 0;
+  for (const w of words) {
+    const l = LOG_KEYWORDS[w];
+    if (l === undefined) throw new ConfigError(`invalid ${name} value: "${value}": unknown keyword "${w}"`);
+    level = Math.max(level, l);
+  }
+  return level;
+}
+
+/**
+ * tlsproxy_tls_security_level (§1.2). Deliberate difference: an empty level
+ * with the legacy use_tls=no does not disable TLS here, because a
+ * stand-alone implicit-TLS proxy has no plaintext mode to fall back to;
+ * only an explicit `none` is refused.
+ */
+export function checkSecurityLevel(params: ParameterSet, warnings: string[]): void {
+  const name = 'tlsproxy_tls_security_level';
+  const level = params.get(name).trim();
+  switch (level.toLowerCase()) {
+    case '':
+    case 'may':
+    case 'encrypt':
+      return;
+    case 'none':
+      throw new ConfigError(`TLS server role is disabled by configuration (${name} = none)`);
+    case 'fingerprint':
+    case 'verify':
+    case 'secure':
+      warnings.push(`${name}: unsupported TLS level "${level}", using "encrypt"`);
+      return;
+    default:
+      throw new ConfigError(`Invalid TLS level "${level}"`);
+  }
+}
+
+const GROUP_NAMES: Record<string, number> = {
+  x25519: NamedGroup.x25519,
+  x448: NamedGroup.x448,
+  prime256v1: NamedGroup.secp256r1,
+  secp256r1: NamedGroup.secp256r1,
+  'p-256': NamedGroup.secp256r1,
+  secp384r1: NamedGroup.secp384r1,
+  'p-384': NamedGroup.secp384r1,
+  secp521r1: NamedGroup.secp521r1,
+  'p-521': NamedGroup.secp521r1,
+  ffdhe2048: NamedGroup.ffdhe2048,
+  ffdhe3072: NamedGroup.ffdhe3072,
+  ffdhe4096: NamedGroup.ffdhe4096,
+};
+
+/**
+ * Groups in server preference order from tls_eecdh_auto_curves then
+ * tls_ffdhe_auto_groups (§1.5): unknown or unsupported names are skipped
+ * silently, duplicates removed; nothing usable → Postfix's warning and the
+ * defaults.
+ */
+export function selectGroups(params: ParameterSet, provider: CryptoProvider, warnings: string[]): number[] {
+  const supported = new Set<number>(DEFAULT_GROUPS);
+  const ffdhe = new Set<number>([NamedGroup.ffdhe2048, NamedGroup.ffdhe3072, NamedGroup.ffdhe4096]);
+  const usable = (g: number) => supported.has(g) && (ffdhe.has(g) || provider.groups.includes(g));
+  const out: number[] = [];
+  for (const name of ['tls_eecdh_auto_curves', 'tls_ffdhe_auto_groups']) {
+    for (const word of params.get(name).split(/[\s,:]+/)) {
+      const g = GROUP_NAMES[word.replace(/^\?/, '').toLowerCase()];
+      if (g !== undefined && usable(g) && !out.includes(g)) out.push(g);
+    }
+  }
+  if (!out.some((g) => !ffdhe.has(g))) {
+    warnings.push('none of the configured key exchange groups are supported');
+    warnings.push('using Postfix default key exchange groups instead');
+    return DEFAULT_GROUPS.filter(usable);
+  }
+  return out;
+}
+
+interface CertKeyPair {
+  readonly certParam: string;
+  readonly keyParam: string;
+}
+
+/** The legacy cert/key parameter pairs, in the order they are loaded. */
+const PAIRS: readonly CertKeyPair[] = [
+  { certParam: 'tlsproxy_tls_cert_file', keyParam: 'tlsproxy_tls_key_file' },
+  { certParam: 'tlsproxy_tls_eccert_file', keyParam: 'tlsproxy_tls_eckey_file' },
+];
+
+/**
+ * Load every configured certificate with its key (§1.6). The key file
+ * defaults to the certificate file when empty. A missing, unreadable or
+ * mismatched file is an error naming `parameter=file`.
+ */
+export async function loadCertificates(
+  params: ParameterSet,
+  provider: CryptoProvider,
+  warnings: string[],
+  read: FileReader = readText,
+): Promise<{ certificates: CertifiedKey[]; loaded: LoadedCertificate[] }> {
+  const certificates: CertifiedKey[] = [];
+  const loaded: LoadedCertificate[] = [];
+  if (params.get('tlsproxy_tls_chain_files').trim()) {
+    warnings.push('tlsproxy_tls_chain_files is not supported yet: using tlsproxy_tls_cert_file, tlsproxy_tls_eccert_file and their key files');
+  }
+  const dcert = params.get('tlsproxy_tls_dcert_file').trim();
+  if (dcert) warnings.push(`DSA certificates are not supported: ignoring tlsproxy_tls_dcert_file=${dcert}`);
+
+  for (const { certParam, keyParam } of PAIRS) {
+    const certFile = params.get(certParam).trim();
+    if (!certFile || (certParam === 'tlsproxy_tls_cert_file' && certFile.toLowerCase() === 'none')) continue;
+    const keyFile = params.get(keyParam).trim() || certFile;
+    const certSource = `${certParam}=${certFile}`;
+    const keySource = `${keyParam}=${keyFile}`;
+    const certPem = readOrFail(read, certFile, certSource);
+    const keyPem = keyFile === certFile ? certPem : readOrFail(read, keyFile, keySource);
+    let pair;
+    try {
+      pair = await loadKeyPair({ certPem, certSource, keyPem, keySource });
+    } catch (e) {
+      if (e instanceof CertificateError) throw new ConfigError(e.message);
+      throw new ConfigError(`${certSource}: ${(e as Error)?.message ?? e}`);
+    }
+    let key;
+    try {
+      key = await provider.importSigningKey(pair.key.pkcs8, pair.key.algorithm);
+    } catch (e) {
+      throw new ConfigError(`${keySource}: the private key cannot be used with the ${provider.name} crypto provider: ${(e as Error)?.message ?? e}`);
+    }
+    certificates.push({ chain: pair.chain, key, names: pair.names, label: pair.source });
+    loaded.push({ label: pair.source, algorithm: pair.key.algorithm, bits: pair.key.bits, names: pair.names });
+  }
+  if (!certificates.length) throw new ConfigError("No server certs available. TLS can't be enabled");
+  return { certificates, loaded };
+}
+
+function readOrFail(read: FileReader, file: string, source: string): string {
+  try {
+    return read(file);
+  } catch (e) {
+    throw new ConfigError(`${source}: cannot read the file: ${strerror(e)}`);
+  }
+}
+
+/** Everything the engine needs for one service. */
+export async function loadTlsSettings(params: ParameterSet, provider: CryptoProvider, read: FileReader = readText): Promise<TlsSettings> {
+  const warnings: string[] = [];
+  checkSecurityLevel(params, warnings);
+  const loglevel = parseLogLevel(params.get('tlsproxy_tls_loglevel'), 'tlsproxy_tls_loglevel');
+  const { certificates, loaded } = await loadCertificates(params, provider, warnings, read);
+  const config: ServerConfig = {
+    provider,
+    certificates,
+    cipherSuites: DEFAULT_TLS13_SUITES,
+    groups: selectGroups(params, provider, warnings),
+    preferServerCiphers: params.getBool('tls_preempt_cipherlist'),
+  };
+  return { config, loglevel, certificates: loaded, warnings };
+}
