@@ -43,3 +43,13 @@ export function parseNewSessionTicket(body: Uint8Array): NewSessionTicket {
   r.end('NewSessionTicket');
   return { lifetime, ageAdd, nonce, ticket, extensions };
 }
+
+/**
+ * TLS 1.2 NewSessionTicket (RFC 5077 §3.3):
+ *   struct { uint32 ticket_lifetime_hint; opaque ticket<0..2^16-1>; } NewSessionTicket;
+ */
+export function encodeNewSessionTicket12(lifetimeHint: number, ticket: Uint8Array): Uint8Array {
+  return buildHandshake(HandshakeType.new_session_ticket, (w) => {
+    w.u32(lifetimeHint).vec(2, ticket);
+  });
+}

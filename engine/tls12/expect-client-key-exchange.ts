@@ -30,6 +30,11 @@ export interface Tls12Pending {
   readonly clientRandom: Uint8Array;
   readonly serverRandom: Uint8Array;
   readonly extendedMasterSecret: boolean;
+  /** Session ID issued in the ServerHello (empty: none). */
+  readonly sessionId: Uint8Array;
+  /** An RFC 5077 ticket was promised in the ServerHello. */
+  readonly issueTicket: boolean;
+  readonly serverName?: string;
   readonly info: HandshakeInfo;
 }
 
@@ -77,6 +82,16 @@ export class ExpectClientKeyExchange implements State {
     const write = new Tls12Protection(ctx.provider, s.suite.aead, kb.serverKey, kb.serverIv);
     kb.clientKey.fill(0);
     kb.serverKey.fill(0);
-    return new ExpectChangeCipherSpec(ctx, { suite: s.suite, transcript: s.transcript, master, read, write, info: s.info });
+    return new ExpectChangeCipherSpec(ctx, {
+      suite: s.suite,
+      transcript: s.transcript,
+      master,
+      read,
+      write,
+      info: s.info,
+      sessionId: s.sessionId,
+      issueTicket: s.issueTicket,
+      extendedMasterSecret: s.extendedMasterSecret,
+    });
   }
 }

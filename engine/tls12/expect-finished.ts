@@ -9,7 +9,9 @@
  */
 
 import { constantTimeEqual } from '../codec.js';
-import { HandshakeType, handshakeTypeName } from '../constants.js';
+import { HandshakeType, ProtocolVersion, handshakeTypeName } from '../constants.js';
+import { encodeSession, type SessionState } from '../session.js';
+import { issueTls12Ticket } from './tickets.js';
 import { fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
 import { encodeFinished, parseFinished } from '../messages/finished.js';
@@ -28,6 +30,9 @@ export interface Tls12Keys {
   readonly read: Tls12Protection;
   readonly write: Tls12Protection;
   readonly info: HandshakeInfo;
+  readonly sessionId: Uint8Array;
+  readonly issueTicket: boolean;
+  readonly extendedMasterSecret: boolean;
 }
 
 /** RFC 5246 §7.4.9: verify_data is 12 bytes for every suite we have. */
@@ -62,6 +67,23 @@ export class ExpectFinished12 implements State {
     // RFC 5246 §7.4.9: a Finished that does not verify is a decrypt_error.
     if (!constantTimeEqual(expected, verifyData)) fail('decrypt_error', 'client Finished does not verify');
     k.transcript.add(m.raw);
+
+    // Resumable state (RFC 5077 ticket before our CCS; session-ID cache entry).
+    if (k.issueTicket || k.sessionId.length) {
+      const session: SessionState = {
+        version: ProtocolVersion.TLS1_2,
+        cipherSuite: k.suite.id,
+        secret: k.master.slice(),
+        extendedMasterSecret: k.extendedMasterSecret,
+        createdAt: (ctx.config.now ?? Date.now)(),
+        lifetime: ctx.config.sessionLifetime ?? 3600,
+        ageAdd: 0,
+        serverName: k.info.serverName,
+        alpn: k.info.alpn,
+      };
+      if (k.issueTicket) await issueTls12Ticket(ctx, k.transcript, session);
+      if (k.sessionId.length) ctx.config.sessionCache?.put(k.sessionId, encodeSession(session), session.lifetime);
+    }
 
     ctx.sendChangeCipherSpec();
     ctx.setWriteProtection(k.write);

@@ -27,6 +27,7 @@ import type { ServerContext, State } from '../tls13/state.js';
 import { Transcript } from '../tls13/transcript.js';
 import { ExpectClientKeyExchange } from './expect-client-key-exchange.js';
 import { chooseTls12 } from './negotiate.js';
+import { findTls12Session, resumeTls12 } from './resume.js';
 
 /** RFC 8446 §4.1.3: the last 8 bytes of ServerHello.random when a TLS 1.3 server negotiates TLS 1.2. */
 export const DOWNGRADE_TLS12 = fromHex('444f574e47524401');
@@ -51,20 +52,13 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
     groups: hello.supportedGroups ?? [],
   };
   const sni = (ctx.config.selectCertificates ?? defaultCertificateChoice(ctx.config.certificates))(summary);
-  const choice = chooseTls12(hello, ctx.config, sni.certificates, ctx.provider.groups, ctx.provider.dhKeyShare !== undefined);
   const alpn = chooseAlpn(hello, ctx.config);
-  const { suite } = choice;
-
-  const transcript = new Transcript(ctx.provider, suite.hash);
-  transcript.add(m.raw);
-
   const serverRandom = ctx.random(32).slice();
   if (tls13Enabled) serverRandom.set(DOWNGRADE_TLS12, 24);
 
   const exts: Extension[] = [];
   if (secureRenegotiation) exts.push({ type: ExtensionType.renegotiation_info, data: Uint8Array.of(0) });
   if (hello.extendedMasterSecret) exts.push({ type: ExtensionType.extended_master_secret, data: new Uint8Array(0) });
-  if (suite.kx === 'ECDHE' && hello.ecPointFormats) exts.push({ type: ExtensionType.ec_point_formats, data: Uint8Array.of(1, 0) });
   if (sni.matched && hello.serverName) exts.push(serverNameAck());
   if (alpn !== undefined) exts.push(alpnSelected(alpn));
   if (hello.recordSizeLimit !== undefined) {
@@ -72,11 +66,35 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
     ctx.setPeerRecordSizeLimit(hello.recordSizeLimit + 1);
     exts.push(recordSizeLimitExtension(1 << 14));
   }
+  const baseInfo = {
+    protocol: 'TLSv1.2',
+    version: ProtocolVersion.TLS1_2,
+    serverName: hello.serverName,
+    serverNameMatched: sni.matched,
+    invalidServerName: hello.invalidServerName,
+    alpn,
+    helloRetry: false,
+    resumed: false,
+    extendedMasterSecret: hello.extendedMasterSecret,
+  };
+
+  const resumable = await findTls12Session(ctx, hello);
+  if (resumable) return resumeTls12(ctx, hello, m, resumable, serverRandom, exts, baseInfo);
+
+  const choice = chooseTls12(hello, ctx.config, sni.certificates, ctx.provider.groups, ctx.provider.dhKeyShare !== undefined);
+  const { suite } = choice;
+  if (suite.kx === 'ECDHE' && hello.ecPointFormats) exts.push({ type: ExtensionType.ec_point_formats, data: Uint8Array.of(1, 0) });
+  // Resumable state is only issued for sessions with the extended master secret (RFC 7627 §5.3).
+  const issueTicket = ctx.config.tickets !== undefined && hello.sessionTicket !== undefined && hello.extendedMasterSecret;
+  if (issueTicket) exts.push({ type: ExtensionType.session_ticket, data: new Uint8Array(0) });
+  const sessionId = ctx.config.sessionCache && hello.extendedMasterSecret ? ctx.random(32).slice() : new Uint8Array(0);
+
+  const transcript = new Transcript(ctx.provider, suite.hash);
+  transcript.add(m.raw);
 
   const sh = encodeServerHello({
     random: serverRandom,
-    // Session IDs for resumption arrive with the session cache; until then none is issued.
-    sessionIdEcho: new Uint8Array(0),
+    sessionIdEcho: sessionId,
     cipherSuite: suite.id,
     extensions: exts,
   });
@@ -130,21 +148,16 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
     clientRandom: hello.random,
     serverRandom,
     extendedMasterSecret: hello.extendedMasterSecret,
+    sessionId,
+    issueTicket,
+    serverName: hello.serverName,
     info: {
-      protocol: 'TLSv1.2',
-      version: ProtocolVersion.TLS1_2,
+      ...baseInfo,
       cipherSuite: suite.id,
       cipherName: suite.name,
       cipherBits: suite.bits,
       group: choice.group !== undefined ? groupName(choice.group) : choice.dh!.group !== undefined ? groupName(choice.dh!.group) : `DHE (${choice.dh!.bits} bits)`,
-      serverName: hello.serverName,
-      serverNameMatched: sni.matched,
-      invalidServerName: hello.invalidServerName,
-      alpn,
-      helloRetry: false,
-      resumed: false,
       certificateLabel: choice.cert.label,
-      extendedMasterSecret: hello.extendedMasterSecret,
     },
   });
 }

@@ -1,0 +1,26 @@
+/**
+ * Issuing TLS 1.2 session state: an RFC 5077 NewSessionTicket (sent just
+ * before the server's ChangeCipherSpec, §3.3), and the session-ID cache entry.
+ */
+
+import { isPromise } from '../crypto/provider.js';
+import { encodeNewSessionTicket12 } from '../messages/new-session-ticket.js';
+import { encodeSession, type SessionState } from '../session.js';
+import type { ServerContext } from '../tls13/state.js';
+import type { Transcript } from '../tls13/transcript.js';
+
+export async function issueTls12Ticket(ctx: ServerContext, transcript: Transcript, session: SessionState): Promise<void> {
+  const tickets = ctx.config.tickets!;
+  let ticket: Uint8Array;
+  try {
+    const t = tickets.seal(encodeSession({ ...session, lifetime: tickets.lifetime }));
+    ticket = isPromise(t) ? await t : t;
+  } catch (e) {
+    // RFC 5077 §3.3: having promised a ticket, an empty one says "no ticket this time".
+    ctx.trace(`no ticket issued: ${(e as Error).message}`);
+    ticket = new Uint8Array(0);
+  }
+  const nst = encodeNewSessionTicket12(tickets.lifetime, ticket);
+  transcript.add(nst);
+  ctx.sendHandshake(nst);
+}
