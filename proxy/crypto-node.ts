@@ -12,6 +12,7 @@ import {
   constants,
   createCipheriv,
   createDecipheriv,
+  createDiffieHellman,
   createECDH,
   createHash,
   createHmac,
@@ -24,6 +25,7 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
   type CipherGCMTypes,
+  type DiffieHellman,
   type Hash,
   type KeyObject,
 } from 'node:crypto';
@@ -40,6 +42,7 @@ import {
   type KeyShare,
   type SigningKey,
 } from '../engine/crypto/provider.js';
+import { FFDHE_GROUPS } from '../engine/ffdhe.js';
 
 /** A plain Uint8Array over the same memory as `b` (no copy). */
 function u8(b: Uint8Array): Uint8Array {
@@ -194,17 +197,117 @@ function nistShare(group: number, curve: string, publicLength: number): KeyShare
   };
 }
 
+
+// ------------------------------------------------ finite-field DH (TLS 1.2)
+
+/** The smallest prime dhKeyShare accepts (Logjam: 512-bit export groups are broken). */
+const DH_MIN_PRIME_BITS = 512;
+
+function stripZeros(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < b.length && b[i] === 0) i++;
+  return b.subarray(i);
+}
+
+function toBigInt(b: Uint8Array): bigint {
+  return b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex')}`);
+}
+
+/** `b` left-padded with zeros to `length` bytes, as a plain Uint8Array. */
+function leftPad(b: Uint8Array, length: number): Uint8Array {
+  if (b.length === length) return u8(b);
+  if (b.length > length) throw new Error('node crypto: DH value longer than p');
+  const out = new Uint8Array(length);
+  out.set(b, length - b.length);
+  return out;
+}
+
+function ffdheGroupOf(p: Uint8Array, g: Uint8Array): number {
+  const gs = stripZeros(g);
+  if (gs.length !== 1 || gs[0] !== 2) return 0;
+  for (const [group, params] of FFDHE_GROUPS) if (Buffer.compare(params.p, p) === 0) return group;
+  return 0;
+}
+
+/**
+ * One DiffieHellman object per parameter set, reused for every key share:
+ * node's constructor runs OpenSSL's DH_check, which for parameters it does
+ * not recognise tests p and (p-1)/2 for primality (~230 ms for 2048 bits).
+ * Each operation sets its own private key first, and everything here is
+ * synchronous, so the shared object never mixes two shares' keys.
+ */
+class DhContext {
+  readonly group: number;
+  readonly length: number;
+  private readonly p: bigint;
+  private readonly dh: DiffieHellman;
+  /** Private key length in bytes (RFC 7919 §5.2 short exponent). */
+  private readonly exponentBytes: number;
+
+  constructor(p: Uint8Array, g: Uint8Array) {
+    this.length = p.length;
+    const bits = (p.length - 1) * 8 + (32 - Math.clz32(p[0]!));
+    this.p = toBigInt(p);
+    if (bits < DH_MIN_PRIME_BITS || !(this.p & 1n)) {
+      throw new Error(`node crypto: DH prime must be odd and at least ${DH_MIN_PRIME_BITS} bits (got ${bits} bits)`);
+    }
+    const gv = toBigInt(g);
+    if (gv <= 1n || gv >= this.p - 1n) throw new Error('node crypto: DH generator out of range (1 < g < p-1)');
+    this.group = ffdheGroupOf(p, g);
+    this.dh = createDiffieHellman(p, g);
+    // At least twice the security level: 225 bits for ffdhe2048, 275 for
+    // ffdhe3072, 325 for ffdhe4096 (RFC 7919 §5.2): 320 bits up to 3072-bit
+    // primes, 400 above.
+    this.exponentBytes = bits <= 3072 ? 40 : 50;
+  }
+
+  share(): KeyShare {
+    const x = new Uint8Array(this.exponentBytes);
+    randomFillSync(x);
+    x[0]! |= 0x80; // exactly the chosen length
+    this.dh.setPrivateKey(x);
+    // generateKeys keeps a private key that is set and computes Y = g^x mod p.
+    this.dh.generateKeys();
+    const publicKey = leftPad(this.dh.getPublicKey(), this.length);
+    return {
+      group: this.group,
+      publicKey,
+      deriveSecret: (peer) => {
+        // RFC 7919 §5.1, RFC 5246 §8.1.2: 1 < Y < p-1, no longer than p.
+        if (peer.length > this.length) {
+          throw new Error(`node crypto: DH peer value is ${peer.length} bytes, longer than p (${this.length})`);
+        }
+        const y = toBigInt(peer);
+        if (y <= 1n || y >= this.p - 1n) throw new Error('node crypto: DH peer value out of range (1 < Y < p-1)');
+        this.dh.setPrivateKey(x);
+        const z = leftPad(this.dh.computeSecret(peer), this.length);
+        const zv = toBigInt(z);
+        if (zv <= 1n || zv === this.p - 1n) throw new Error('node crypto: degenerate DH shared secret');
+        return z;
+      },
+    };
+  }
+}
+
 // ------------------------------------------------------------- signatures
 
 interface SchemeInfo {
-  key: KeyAlgorithm;
+  /**
+   * The key type the scheme needs in TLS 1.3 (RFC 8446 §4.2.3); null when
+   * it fits no key this provider has (ecdsa_secp521r1_sha512, ecdsa_sha1).
+   */
+  key: KeyAlgorithm | null;
   /** Digest name for crypto.sign, null for Ed25519. */
   hash: string | null;
   pss: boolean;
   /** rsa_pss_pss_*: verify only, key must be an id-RSASSA-PSS key. */
   pssKey?: boolean;
-  /** Node's namedCurve for ECDSA keys. */
+  /** Node's namedCurve for ECDSA keys in TLS 1.3. */
   curve?: string;
+  /** ECDSA: in TLS 1.2 the scheme names only the hash, any curve will do (RFC 5246 §7.4.1.4.1, RFC 8422 §5.4). */
+  ecdsa?: boolean;
+  /** SHA-1 schemes: TLS 1.2 only (RFC 8446 §4.2.3 does not define them for handshake signatures). */
+  tls12Only?: boolean;
 }
 
 /** RFC 8446 §4.2.3 SignatureScheme values this provider handles. */
@@ -218,8 +321,11 @@ const SCHEMES: Record<number, SchemeInfo> = {
   0x0401: { key: 'rsa', hash: 'sha256', pss: false },
   0x0501: { key: 'rsa', hash: 'sha384', pss: false },
   0x0601: { key: 'rsa', hash: 'sha512', pss: false },
-  0x0403: { key: 'ecdsa-p256', hash: 'sha256', pss: false, curve: 'prime256v1' },
-  0x0503: { key: 'ecdsa-p384', hash: 'sha384', pss: false, curve: 'secp384r1' },
+  0x0201: { key: 'rsa', hash: 'sha1', pss: false, tls12Only: true },
+  0x0403: { key: 'ecdsa-p256', hash: 'sha256', pss: false, curve: 'prime256v1', ecdsa: true },
+  0x0503: { key: 'ecdsa-p384', hash: 'sha384', pss: false, curve: 'secp384r1', ecdsa: true },
+  0x0603: { key: null, hash: 'sha512', pss: false, curve: 'secp521r1', ecdsa: true },
+  0x0203: { key: null, hash: 'sha1', pss: false, ecdsa: true, tls12Only: true },
   0x0807: { key: 'ed25519', hash: null, pss: false },
 };
 
@@ -231,19 +337,33 @@ function signOptions(key: KeyObject, info: SchemeInfo) {
         { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
       : { key, padding: constants.RSA_PKCS1_PADDING };
   }
-  if (info.curve) return { key, dsaEncoding: 'der' as const };
+  if (info.ecdsa) return { key, dsaEncoding: 'der' as const };
   return key;
 }
 
-/** Does `key` (private or public) have the type `info` needs? */
-function keyFits(key: KeyObject, info: SchemeInfo): boolean {
+/** The EC curves this provider signs with, as node names them. */
+const EC_KEY_CURVES: ReadonlySet<string> = new Set(['prime256v1', 'secp384r1']);
+
+/**
+ * Does `key` (private or public) have the type `scheme` needs? `tls12`
+ * relaxes the rules to TLS 1.2's: the SHA-1 schemes are allowed, and an
+ * ECDSA scheme's curve is not binding.
+ */
+function schemeFor(scheme: number, key: KeyObject, tls12: boolean): SchemeInfo | null {
+  const info = SCHEMES[scheme];
+  if (!info || (info.tls12Only && !tls12)) return null;
+  if (info.ecdsa) {
+    const curve = key.asymmetricKeyType === 'ec' ? key.asymmetricKeyDetails?.namedCurve : undefined;
+    if (!curve || !EC_KEY_CURVES.has(curve)) return null;
+    return curve === info.curve || tls12 ? info : null;
+  }
   switch (info.key) {
     case 'rsa':
-      return key.asymmetricKeyType === (info.pssKey ? 'rsa-pss' : 'rsa');
+      return key.asymmetricKeyType === (info.pssKey ? 'rsa-pss' : 'rsa') ? info : null;
     case 'ed25519':
-      return key.asymmetricKeyType === 'ed25519';
+      return key.asymmetricKeyType === 'ed25519' ? info : null;
     default:
-      return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === info.curve;
+      return null;
   }
 }
 
@@ -253,29 +373,29 @@ function importSigningKey(pkcs8: Uint8Array, algorithm: KeyAlgorithm): SigningKe
   const check = KEY_CHECK[algorithm];
   if (check === undefined) throw new Error(`node crypto: unsupported key algorithm ${String(algorithm)}`);
   const key = createPrivateKey({ key: Buffer.from(pkcs8.buffer, pkcs8.byteOffset, pkcs8.length), format: 'der', type: 'pkcs8' });
-  if (!keyFits(key, SCHEMES[check]!)) {
+  if (!schemeFor(check, key, false)) {
     throw new Error(`node crypto: PKCS#8 key is ${key.asymmetricKeyType ?? 'unknown'}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''}, not ${algorithm}`);
   }
   const bits = algorithm === 'rsa' ? key.asymmetricKeyDetails!.modulusLength! : algorithm === 'ecdsa-p384' ? 384 : 256;
   return {
     algorithm,
     bits,
-    sign(scheme, data) {
-      const info = SCHEMES[scheme];
-      if (!info || info.key !== algorithm || info.pssKey) {
-        throw new Error(`node crypto: signature scheme ${hex16(scheme)} does not fit a ${algorithm} key`);
+    sign(scheme, data, options) {
+      const info = schemeFor(scheme, key, options?.tls12 === true);
+      if (!info || info.pssKey) {
+        throw new Error(`node crypto: signature scheme ${hex16(scheme)} does not fit a ${algorithm} key${options?.tls12 ? ' (TLS 1.2)' : ''}`);
       }
       return u8(nodeSign(info.hash, data, signOptions(key, info)));
     },
   };
 }
 
-function verify(spki: Uint8Array, scheme: number, data: Uint8Array, signature: Uint8Array): boolean {
+function verify(spki: Uint8Array, scheme: number, data: Uint8Array, signature: Uint8Array, options?: { tls12?: boolean }): boolean {
   try {
-    const info = SCHEMES[scheme];
-    if (!info) return false;
+    if (!SCHEMES[scheme]) return false;
     const key = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.length), format: 'der', type: 'spki' });
-    if (!keyFits(key, info)) return false;
+    const info = schemeFor(scheme, key, options?.tls12 === true);
+    if (!info) return false;
     return nodeVerify(info.hash, data, signOptions(key, info), signature);
   } catch {
     return false;
@@ -285,6 +405,21 @@ function verify(spki: Uint8Array, scheme: number, data: Uint8Array, signature: U
 // --------------------------------------------------------------- provider
 
 export function createNodeCryptoProvider(): CryptoProvider {
+  /** DhContext per (p, g); a configuration has one or two parameter sets. */
+  const dhContexts = new Map<string, DhContext>();
+  function dhKeyShare(pIn: Uint8Array, gIn: Uint8Array): KeyShare {
+    const p = stripZeros(pIn); // a DER INTEGER's sign byte, say
+    const g = stripZeros(gIn);
+    const id = `${Buffer.from(p.buffer, p.byteOffset, p.length).toString('base64')}/${Buffer.from(g.buffer, g.byteOffset, g.length).toString('base64')}`;
+    let ctx = dhContexts.get(id);
+    if (!ctx) {
+      ctx = new DhContext(p, g);
+      if (dhContexts.size >= 16) dhContexts.clear();
+      dhContexts.set(id, ctx);
+    }
+    return ctx.share();
+  }
+
   return {
     name: 'node',
     groups: [0x001d, 0x0017, 0x0018],
@@ -307,6 +442,7 @@ export function createNodeCryptoProvider(): CryptoProvider {
       return nistShare(group, nist.curve, nist.publicLength);
     },
 
+    dhKeyShare,
     importSigningKey,
     verify,
 

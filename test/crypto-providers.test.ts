@@ -7,6 +7,7 @@ import { fromHex, hex } from '../engine/codec.js';
 import { isPromise, type AeadAlgorithm, type CryptoProvider, type KeyAlgorithm } from '../engine/crypto/provider.js';
 import { createWebCryptoProvider, loadWebCryptoProvider } from '../engine/crypto/webcrypto.js';
 import { createNodeCryptoProvider } from '../proxy/crypto-node.js';
+import { FFDHE2048, FFDHE3072 } from '../engine/ffdhe.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -141,7 +142,12 @@ const KEYS: TestKey[] = [
   makeKey('ecdsa-p384', 384, [0x0503]),
   makeKey('ed25519', 256, [0x0807]),
 ];
-const ALL_SCHEMES = [0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0807, 0x0809, 0x080a, 0x080b];
+// With the TLS 1.2-only rsa_pkcs1_sha1 (0x0201) and ecdsa_sha1 (0x0203), and
+// ecdsa_secp521r1_sha512 (0x0603, no P-521 keys here): no key signs or
+// verifies these without the tls12 option.
+const ALL_SCHEMES = [
+  0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0807, 0x0809, 0x080a, 0x080b, 0x0201, 0x0203, 0x0603,
+];
 
 const NODE_SCHEME: Record<number, { hash: string | null; opts: object }> = {
   0x0804: { hash: 'sha256', opts: { padding: nodeCrypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } },
@@ -153,6 +159,9 @@ const NODE_SCHEME: Record<number, { hash: string | null; opts: object }> = {
   0x0403: { hash: 'sha256', opts: { dsaEncoding: 'der' } },
   0x0503: { hash: 'sha384', opts: { dsaEncoding: 'der' } },
   0x0807: { hash: null, opts: {} },
+  0x0201: { hash: 'sha1', opts: { padding: nodeCrypto.constants.RSA_PKCS1_PADDING } },
+  0x0203: { hash: 'sha1', opts: { dsaEncoding: 'der' } },
+  0x0603: { hash: 'sha512', opts: { dsaEncoding: 'der' } },
 };
 
 /** An independent check with node:crypto itself (OpenSSL, strict DER for ECDSA). */
@@ -188,6 +197,46 @@ function isDerEcdsaSig(sig: Uint8Array, n: number): boolean {
     if (int.len > n + 1 || (int.len === n + 1 && first !== 0)) return false;
   }
   return pos === sig.length;
+}
+
+// ---------------------------------------------------------------- DH groups
+
+const pHex = (h: string) => fromHex(h.replace(/\s+/g, ''));
+
+/**
+ * A custom 2048-bit safe-prime group from `openssl dhparam 2048`
+ * (OpenSSL 3.0), g = 2: the kind of parameters a "DH PARAMETERS" file holds.
+ */
+const CUSTOM2048 = {
+  p: pHex(`
+    AF53AF7CD0F4599CAF952039AF0A6B3A2DC93C219AFF45749AB47A2DDBA0DCFE59E8DCEE7643421BE0A3EA2D43DFBA7D
+    A68E515DBDF2018387A712A78A689B6E2334F20CB398A7B190A6624E16AD9FE472CDE6A56C35CA9B64101C195A6C3632
+    8FA639842A587472B95DC072A8A140E4DBFBCAAD4DA4E7E145775A01F00FCEE1844F3E201DA1A745F789FBA425506BC6
+    0F3190B23B210C05805A3F8223A025A69E18F0CDAD448FB1D4B91A3AEED7E830B82CDB80679B5246118C822DA29C1F4D
+    061345D64252287DC33FD6204A2F16518A2C66010E827F3AF67C70441AE3F3EA4311833AE669D6577399DBA9ED49964D
+    85B43834F4384B2720D93765EA8EF44F`),
+  g: Uint8Array.of(2),
+};
+
+/**
+ * The Mersenne prime 2^521 - 1 with g = 3: 66 bytes with a top byte of
+ * 0x01, so about half of all public values and secrets have a leading zero
+ * byte — for the padding checks only (p-1 is smooth: not a group to use).
+ */
+const M521 = { p: fromHex('01' + 'ff'.repeat(65)), g: Uint8Array.of(3) };
+
+const DH_GROUPS: [string, { p: Uint8Array; g: Uint8Array }, number][] = [
+  ['ffdhe2048', FFDHE2048, 0x0100],
+  ['ffdhe3072', FFDHE3072, 0x0101],
+  ['custom 2048', CUSTOM2048, 0],
+];
+
+function bigOf(b: Uint8Array): bigint {
+  return b.length ? BigInt('0x' + hex(b)) : 0n;
+}
+
+function bytesOf(v: bigint, length: number): Uint8Array {
+  return fromHex(v.toString(16).padStart(length * 2, '0'));
 }
 
 // -------------------------------------------------------------------- tests
@@ -392,6 +441,147 @@ for (const [name, p] of PROVIDERS) {
     await rejects(() => p.importSigningKey(KEYS[0]!.pkcs8, 'ed25519'), 'RSA key as ed25519');
     await rejects(() => p.importSigningKey(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]), 'rsa'), 'garbage');
   });
+
+  test(`${name}: DH key shares: sizes, group values, fresh keys, invalid peer values throw`, async () => {
+    assert.ok(p.dhKeyShare, 'dhKeyShare implemented');
+    for (const [gname, params, group] of DH_GROUPS) {
+      const len = params.p.length;
+      const a = await p.dhKeyShare!(params.p, params.g);
+      const b = await p.dhKeyShare!(params.p, params.g);
+      assert.is(a.group, group, `${gname} group`);
+      assert.is(a.publicKey.length, len, `${gname} publicKey padded to p`);
+      assert.is.not(hex(a.publicKey), hex(b.publicKey), `${gname} fresh keys`);
+      const P = bigOf(params.p);
+      for (const y of [bigOf(a.publicKey), bigOf(b.publicKey)]) assert.ok(y > 1n && y < P - 1n, `${gname} 1 < Y < p-1`);
+      const z = await a.deriveSecret(b.publicKey);
+      assert.is(z.length, len, `${gname} Z padded to p`);
+      assert.is(hex(await b.deriveSecret(a.publicKey)), hex(z), `${gname} agreement`);
+      // Deriving twice, interleaved with other shares, gives the same secret.
+      await p.dhKeyShare!(params.p, params.g);
+      assert.is(hex(await a.deriveSecret(b.publicKey)), hex(z), `${gname} derive again`);
+      // A leading 0x00 on p (a DER INTEGER's sign byte) changes nothing.
+      const signed = await p.dhKeyShare!(new Uint8Array([0, ...params.p]), params.g);
+      assert.is(signed.group, group);
+      assert.is(signed.publicKey.length, len);
+      assert.is(hex(await signed.deriveSecret(a.publicKey)), hex(await a.deriveSecret(signed.publicKey)), `${gname} with 0x00||p`);
+
+      const bad: [string, Uint8Array][] = [
+        ['empty', new Uint8Array(0)],
+        ['0', Uint8Array.of(0)],
+        ['0 padded', new Uint8Array(len)],
+        ['1', Uint8Array.of(1)],
+        ['1 padded', bytesOf(1n, len)],
+        ['p-1', bytesOf(P - 1n, len)],
+        ['p', params.p],
+        ['p+1', bytesOf(P + 1n, len)],
+        ['all ones', new Uint8Array(len).fill(0xff)],
+        ['longer than p (valid value, leading zero)', new Uint8Array([0, ...b.publicKey])],
+        ['longer than p', bytesOf(P + 2n, len + 1)],
+      ];
+      for (const [what, y] of bad) await rejects(() => a.deriveSecret(y), `${gname} peer ${what}`);
+    }
+  });
+
+  test(`${name}: DH parameters are checked`, async () => {
+    await rejects(() => p.dhKeyShare!(fromHex('00'), Uint8Array.of(2)), 'p = 0');
+    await rejects(() => p.dhKeyShare!(fromHex('ffffffffffffffffffffffffffffff61'), Uint8Array.of(2)), '128-bit p');
+    const even = FFDHE2048.p.slice();
+    even[even.length - 1]! ^= 1;
+    await rejects(() => p.dhKeyShare!(even, Uint8Array.of(2)), 'even p');
+    for (const g of [new Uint8Array(0), Uint8Array.of(0), Uint8Array.of(1), bytesOf(bigOf(FFDHE2048.p) - 1n, 256), FFDHE2048.p]) {
+      await rejects(() => p.dhKeyShare!(FFDHE2048.p, g), `g = ${hex(g).slice(0, 8)}`);
+    }
+    // An RFC 7919 prime with another generator is a custom group.
+    assert.is((await p.dhKeyShare!(FFDHE2048.p, Uint8Array.of(5))).group, 0);
+    // g = 2 given as a padded integer is still the RFC 7919 group.
+    assert.is((await p.dhKeyShare!(FFDHE2048.p, Uint8Array.of(0, 2))).group, 0x0100);
+  });
+
+  test(`${name}: DH values with leading zero bytes are padded (2^521 - 1, g = 3)`, async () => {
+    const len = M521.p.length;
+    let zeroY = 0;
+    let zeroZ = 0;
+    for (let i = 0; i < 40 && (zeroY < 2 || zeroZ < 2); i++) {
+      const a = await p.dhKeyShare!(M521.p, M521.g);
+      const b = await p.dhKeyShare!(M521.p, M521.g);
+      assert.is(a.publicKey.length, len);
+      assert.is(a.group, 0);
+      // g^x from the peer value g is the share's own public value.
+      assert.is(hex(await a.deriveSecret(M521.g)), hex(a.publicKey));
+      const z = await a.deriveSecret(b.publicKey);
+      assert.is(z.length, len);
+      assert.is(hex(await b.deriveSecret(a.publicKey)), hex(z));
+      if (a.publicKey[0] === 0) {
+        zeroY++;
+        // The peer value without its leading zero bytes is accepted too.
+        let k = 0;
+        while (a.publicKey[k] === 0) k++;
+        assert.is(hex(await b.deriveSecret(a.publicKey.subarray(k))), hex(z), 'unpadded peer value');
+      }
+      if (z[0] === 0) zeroZ++;
+    }
+    assert.ok(zeroY >= 2 && zeroZ >= 2, `saw leading zeros: Y ${zeroY}, Z ${zeroZ}`);
+  });
+
+  test(`${name}: TLS 1.2 signature schemes with {tls12: true}`, async () => {
+    const [rsa, p256, p384, ed] = KEYS as [TestKey, TestKey, TestKey, TestKey];
+    const data = enc('TLS 1.2 ServerKeyExchange params');
+    // Schemes a key signs only with tls12 (RFC 5246 §7.4.1.4.1, RFC 8422 §5.4).
+    const cases: [TestKey, number[]][] = [
+      [rsa, [0x0201]],
+      [p256, [0x0503, 0x0603, 0x0203]],
+      [p384, [0x0403, 0x0603, 0x0203]],
+    ];
+    for (const [k, schemes] of cases) {
+      const sk = await p.importSigningKey(k.pkcs8, k.algorithm);
+      for (const scheme of schemes) {
+        const what = `${name} ${k.algorithm} 0x${scheme.toString(16)}`;
+        await rejects(() => sk.sign(scheme, data), `${what} without tls12`);
+        await rejects(() => sk.sign(scheme, data, {}), `${what} with tls12 absent`);
+        await rejects(() => sk.sign(scheme, data, { tls12: false }), `${what} with tls12: false`);
+        const sig = await sk.sign(scheme, data, { tls12: true });
+        if (k.algorithm === 'rsa') assert.is(sig.length, k.bits / 8, what);
+        else assert.ok(isDerEcdsaSig(sig, k.bits / 8), `${what}: DER for the key's curve`);
+        assert.ok(opensslVerify(k, scheme, data, sig), `${what}: OpenSSL`);
+        for (const [vn, verifier] of PROVIDERS) {
+          assert.is(await verifier.verify(k.spki, scheme, data, sig, { tls12: true }), true, `${what} verified by ${vn}`);
+          assert.is(await verifier.verify(k.spki, scheme, data, sig), false, `${what} strict, ${vn}`);
+          assert.is(await verifier.verify(k.spki, scheme, enc('other'), sig, { tls12: true }), false, `${what} other data, ${vn}`);
+          // The hash is part of the scheme.
+          for (const other of [0x0201, 0x0401, 0x0403, 0x0503, 0x0603, 0x0203]) {
+            if (other === scheme) continue;
+            assert.is(await verifier.verify(k.spki, other, data, sig, { tls12: true }), false, `${what} as 0x${other.toString(16)}, ${vn}`);
+          }
+        }
+      }
+      // The TLS 1.3 schemes still work with tls12.
+      for (const scheme of k.schemes) {
+        const sig = await sk.sign(scheme, data, { tls12: true });
+        assert.ok(opensslVerify(k, scheme, data, sig), `${name} ${k.algorithm} 0x${scheme.toString(16)} with tls12`);
+        assert.is(await p.verify(k.spki, scheme, data, sig, { tls12: true }), true);
+      }
+    }
+    // tls12 does not make a scheme fit another key type.
+    const refusals: [TestKey, number[]][] = [
+      [rsa, [0x0403, 0x0503, 0x0603, 0x0203, 0x0807, 0x0809, 0x080a, 0x080b]],
+      [p256, [0x0201, 0x0401, 0x0804, 0x0807]],
+      [p384, [0x0201, 0x0601, 0x0806, 0x0807]],
+      [ed, [0x0201, 0x0203, 0x0403, 0x0503, 0x0603, 0x0804]],
+    ];
+    for (const [k, schemes] of refusals) {
+      const sk = await p.importSigningKey(k.pkcs8, k.algorithm);
+      for (const scheme of schemes) {
+        await rejects(() => sk.sign(scheme, data, { tls12: true }), `${name} ${k.algorithm} 0x${scheme.toString(16)} tls12`);
+      }
+    }
+    // Nor does it make verify accept a signature by a key of another type.
+    const rsaSig = await (await p.importSigningKey(rsa.pkcs8, 'rsa')).sign(0x0201, data, { tls12: true });
+    const ecSig = await (await p.importSigningKey(p256.pkcs8, 'ecdsa-p256')).sign(0x0203, data, { tls12: true });
+    assert.is(await p.verify(p256.spki, 0x0201, data, rsaSig, { tls12: true }), false);
+    assert.is(await p.verify(rsa.spki, 0x0203, data, ecSig, { tls12: true }), false);
+    assert.is(await p.verify(ed.spki, 0x0203, data, ecSig, { tls12: true }), false);
+    assert.is(await p.verify(p384.spki, 0x0203, data, ecSig, { tls12: true }), false, 'P-256 signature, P-384 key');
+  });
 }
 
 test('cross-provider ECDH agreement for x25519, secp256r1, secp384r1', async () => {
@@ -411,6 +601,47 @@ test('cross-provider ECDH agreement for x25519, secp256r1, secp384r1', async () 
         assert.is(hex(k1), hex(k2), `${an} x ${bn} group ${group}`);
       }
     }
+  }
+});
+
+test('cross-provider DH agreement for ffdhe2048, ffdhe3072 and a custom group', async () => {
+  for (const [gname, params, group] of DH_GROUPS) {
+    for (const [an, a] of PROVIDERS) {
+      for (const [bn, b] of PROVIDERS) {
+        const sa = await a.dhKeyShare!(params.p, params.g);
+        const sb = await b.dhKeyShare!(params.p, params.g);
+        assert.is(sa.group, group);
+        assert.is(sb.group, group);
+        const k1 = await sa.deriveSecret(sb.publicKey);
+        const k2 = await sb.deriveSecret(sa.publicKey);
+        assert.is(k1.length, params.p.length);
+        assert.is(hex(k1), hex(k2), `${an} x ${bn} ${gname}`);
+      }
+    }
+  }
+  // Against OpenSSL's own DiffieHellman, independent of the providers.
+  for (const [gname, params] of DH_GROUPS) {
+    const ref = nodeCrypto.createDiffieHellman(params.p, params.g);
+    ref.generateKeys();
+    for (const [name, p] of PROVIDERS) {
+      const s = await p.dhKeyShare!(params.p, params.g);
+      const z = await s.deriveSecret(ref.getPublicKey());
+      assert.is(hex(z), ref.computeSecret(s.publicKey).toString('hex').padStart(params.p.length * 2, '0'), `${name} ${gname} vs OpenSSL`);
+    }
+  }
+});
+
+test('node and webcrypto DH keygen is synchronous', () => {
+  for (const [name, p] of [['node', node], ['webcrypto', web]] as const) {
+    const s = p.dhKeyShare!(FFDHE2048.p, FFDHE2048.g);
+    assert.not.ok(isPromise(s), name);
+    if (isPromise(s)) return;
+    const t = p.dhKeyShare!(FFDHE2048.p, FFDHE2048.g);
+    if (isPromise(t)) return;
+    const z = s.deriveSecret(t.publicKey);
+    assert.not.ok(isPromise(z), name);
+    assert.is((z as Uint8Array).constructor, Uint8Array, name);
+    assert.is(s.publicKey.constructor, Uint8Array, name);
   }
 });
 
