@@ -179,7 +179,7 @@ test('an unrequested client Certificate is unexpected_message', async () => {
 });
 
 function cke(): Uint8Array {
-  const { publicKey } = generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } });
+  const { publicKey } = generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
   return new Writer().u8(HandshakeType.client_key_exchange).begin(3).vec(1, publicKey.subarray(publicKey.length - 32)).close().finish();
 }
 

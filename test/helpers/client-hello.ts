@@ -26,7 +26,7 @@ export interface HelloOptions {
 }
 
 export function x25519Public(): Uint8Array {
-  const { publicKey } = generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } });
+  const { publicKey } = generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
   return new Uint8Array(publicKey.subarray(publicKey.length - 32));
 }
 
