@@ -15,4 +15,5 @@ export {
   type GeneratedKeyAlgorithm, type IssuingCa, type ServerCertificateOptions, type TestPki, generateCa,
   generateClientCertificate, generateServerCertificate, generateTestPki, parseIpAddress,
 } from './generate.js';
+export { parseDhParams, probablyPrime } from './dh.js';
 export { importParams, importPrivateKey, importPublicKey, signatureParams } from './webcrypto.js';
