@@ -375,11 +375,11 @@ export class TlsServerStream extends Duplex {
     this.waitingForHandshake = [];
     for (const w of waiting) w();
 
-    if (error.duringHandshake || this.readableEnded || this.readableLength === 0) {
+    if (error.duringHandshake || this.readableEnded) {
       this.destroy(error);
       return;
     }
-    // Let the reader have what was decrypted before the failure.
+    // Let the reader have what was decrypted before the failure, and its end.
     this.once('end', () => this.destroy(error));
     this.endReadable();
     const fallback = setTimeout(() => this.destroy(error), LINGER_MS * 5);
