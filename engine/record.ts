@@ -27,30 +27,66 @@ export interface RawRecord {
 }
 
 /**
- * Splits the incoming byte stream into records. Holds at most one partial
- * record plus whatever the owner fed it; never copies a complete record.
+ * Splits the incoming byte stream into records. Received chunks are queued
+ * as they are; a record that lies inside one chunk is returned as a view
+ * (no copy), and only a record that spans chunks is copied together.
  */
 export class RecordReader {
-  private buf: Uint8Array = new Uint8Array(0);
+  private chunks: Uint8Array[] = [];
+  /** Read offset into chunks[0]. */
   private pos = 0;
+  private total = 0;
 
   /** Bytes received and not yet returned as records. */
   get buffered(): number {
-    return this.buf.length - this.pos;
+    return this.total;
   }
 
   push(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    const left = this.buf.length - this.pos;
-    if (left === 0) {
-      this.buf = bytes;
-    } else {
-      const next = new Uint8Array(left + bytes.length);
-      next.set(this.buf.subarray(this.pos), 0);
-      next.set(bytes, left);
-      this.buf = next;
+    this.chunks.push(bytes);
+    this.total += bytes.length;
+  }
+
+  /** Byte at offset `i` from the read position (i < total). */
+  private peek(i: number): number {
+    let idx = 0;
+    let off = this.pos + i;
+    while (off >= this.chunks[idx]!.length) {
+      off -= this.chunks[idx]!.length;
+      idx++;
     }
-    this.pos = 0;
+    return this.chunks[idx]![off]!;
+  }
+
+  /** Take `n` bytes (n <= total): a view when they lie in one chunk, else a copy. */
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    let out: Uint8Array;
+    if (first.length - this.pos >= n) {
+      out = first.subarray(this.pos, this.pos + n);
+      this.pos += n;
+    } else {
+      out = new Uint8Array(n);
+      let o = 0;
+      while (o < n) {
+        const c = this.chunks[0]!;
+        const k = Math.min(c.length - this.pos, n - o);
+        out.set(c.subarray(this.pos, this.pos + k), o);
+        o += k;
+        this.pos += k;
+        if (this.pos === c.length) {
+          this.chunks.shift();
+          this.pos = 0;
+        }
+      }
+    }
+    if (this.chunks.length && this.pos === this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.pos = 0;
+    }
+    this.total -= n;
+    return out;
   }
 
   /**
@@ -58,12 +94,10 @@ export class RecordReader {
    * header alone, so an oversized record is refused before it is buffered.
    */
   next(maxLength: number): RawRecord | undefined {
-    const b = this.buf;
-    const p = this.pos;
-    if (b.length - p < RecordLimits.headerLength) return undefined;
-    const type = b[p]!;
-    const version = (b[p + 1]! << 8) | b[p + 2]!;
-    const length = (b[p + 3]! << 8) | b[p + 4]!;
+    if (this.total < RecordLimits.headerLength) return undefined;
+    const type = this.peek(0);
+    const version = (this.peek(1) << 8) | this.peek(2);
+    const length = (this.peek(3) << 8) | this.peek(4);
     if (
       type !== ContentType.change_cipher_spec &&
       type !== ContentType.alert &&
@@ -79,11 +113,9 @@ export class RecordReader {
     }
     // §5.1 / §5.2: "MUST terminate the connection with a record_overflow alert".
     if (length > maxLength) fail('record_overflow', `record of ${length} bytes exceeds ${maxLength}`);
-    if (b.length - p < RecordLimits.headerLength + length) return undefined;
-    const header = b.subarray(p, p + 5);
-    const fragment = b.subarray(p + 5, p + 5 + length);
-    this.pos = p + 5 + length;
-    return { type, version, header, fragment };
+    if (this.total < RecordLimits.headerLength + length) return undefined;
+    const whole = this.take(RecordLimits.headerLength + length);
+    return { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5) };
   }
 }
 
