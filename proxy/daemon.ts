@@ -15,6 +15,7 @@ import type { Configuration, ServiceDefinition } from './configuration.js';
 import type { CryptoProvider } from '../engine/crypto/provider.js';
 import { strerror } from './errno.js';
 import { Logger, type LogSink } from './log.js';
+import { ResumptionStore } from './resumption.js';
 import { Session, type SessionService } from './session.js';
 import { createProvider, loadTlsSettings, type FileReader, type TlsSettings } from './tls-settings.js';
 
@@ -71,6 +72,7 @@ export class Daemon {
     const logger = loggerFor(configuration.params, options.sink);
     for (const w of configuration.warnings) logger.warning(w);
     const providers = new Map<string, CryptoProvider>();
+    const resumption = new ResumptionStore();
     const services: RunningService[] = [];
     for (const definition of configuration.services) {
       const p = definition.params;
@@ -81,7 +83,7 @@ export class Daemon {
         provider = await createProvider(p);
         providers.set(providerName, provider);
       }
-      const tls: TlsSettings = await loadTlsSettings(p, provider, options.readFile);
+      const tls: TlsSettings = await loadTlsSettings(p, provider, { readFile: options.readFile, resumption });
       const loglevel = definition.verbose ? Math.max(2, tls.loglevel) : tls.loglevel;
       for (const w of tls.warnings) log.warning(w);
       if (loglevel >= 2) log.info('initializing the server-side TLS engine');

@@ -66,6 +66,7 @@ export class Session {
       handshakeTimeout: service.handshakeTimeoutMs,
       idleTimeout: service.idleTimeoutMs,
       trace: loglevel >= 2 ? (m) => log.info(`${this.endpoint}: ${m}`) : undefined,
+      warning: (m) => log.warning(`${this.endpoint}: ${m}`),
     });
     this.tls.once('secure', (info: HandshakeInfo) => this.guard(() => this.onSecure(info)));
     this.tls.on('error', (e: Error) => this.guard(() => this.onTlsError(e)));

@@ -48,6 +48,8 @@ export interface TlsServerStreamOptions {
   readableHighWaterMark?: number;
   /** Engine trace lines (verbose logging). */
   trace?: (message: string) => void;
+  /** Non-fatal protocol events an operator should see (refused renegotiation...). */
+  warning?: (message: string) => void;
 }
 
 export type TlsStreamErrorKind =
@@ -115,6 +117,7 @@ export class TlsServerStream extends Duplex {
       peerClosed: () => this.onPeerClosed(),
       failed: (error) => this.onEngineFailed(error),
       trace: trace ? (m) => trace(m) : undefined,
+      warning: options.warning ? (m) => options.warning!(m) : undefined,
     });
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('end', () => this.onSocketEnd());

@@ -15,6 +15,8 @@ import { ConfigError } from './config/errors.js';
 import type { ParameterSet } from './config/main-cf.js';
 import { createNodeCryptoProvider } from './crypto-node.js';
 import { strerror } from './errno.js';
+import { selectVersions } from './protocols.js';
+import { ResumptionStore, resumptionSettings } from './resumption.js';
 
 export interface LoadedCertificate {
   readonly label: string;
@@ -82,26 +84,27 @@ export function parseLogLevel(value: string, name: string): number {
 }
 
 /**
- * tlsproxy_tls_security_level (§1.2). Deliberate difference: an empty level
+ * tlsproxy_tls_security_level (§1.2); returns the effective level ('' = legacy
+ * switches). Deliberate difference: an empty level
  * with the legacy use_tls=no does not disable TLS here, because a
  * stand-alone implicit-TLS proxy has no plaintext mode to fall back to;
  * only an explicit `none` is refused.
  */
-export function checkSecurityLevel(params: ParameterSet, warnings: string[]): void {
+export function checkSecurityLevel(params: ParameterSet, warnings: string[]): string {
   const name = 'tlsproxy_tls_security_level';
   const level = params.get(name).trim();
   switch (level.toLowerCase()) {
     case '':
     case 'may':
     case 'encrypt':
-      return;
+      return level.toLowerCase();
     case 'none':
       throw new ConfigError(`TLS server role is disabled by configuration (${name} = none)`);
     case 'fingerprint':
     case 'verify':
     case 'secure':
       warnings.push(`${name}: unsupported TLS level "${level}", using "encrypt"`);
-      return;
+      return 'encrypt';
     default:
       throw new ConfigError(`Invalid TLS level "${level}"`);
   }
@@ -213,18 +216,30 @@ function readOrFail(read: FileReader, file: string, source: string): string {
   }
 }
 
+export interface TlsSettingsOptions {
+  readonly readFile?: FileReader;
+  /** Ticket keys and session cache shared between services (default: this service's own). */
+  readonly resumption?: ResumptionStore;
+}
+
 /** Everything the engine needs for one service. */
-export async function loadTlsSettings(params: ParameterSet, provider: CryptoProvider, read: FileReader = readText): Promise<TlsSettings> {
+export async function loadTlsSettings(params: ParameterSet, provider: CryptoProvider, options: TlsSettingsOptions = {}): Promise<TlsSettings> {
   const warnings: string[] = [];
-  checkSecurityLevel(params, warnings);
+  const level = checkSecurityLevel(params, warnings);
   const loglevel = parseLogLevel(params.get('tlsproxy_tls_loglevel'), 'tlsproxy_tls_loglevel');
-  const { certificates, loaded } = await loadCertificates(params, provider, warnings, read);
+  const versions = selectVersions(level, params.getBool('tlsproxy_enforce_tls'), params.get('tlsproxy_tls_protocols'), params.get('tlsproxy_tls_mandatory_protocols'), {
+    protocols: 'tlsproxy_tls_protocols',
+    mandatory: 'tlsproxy_tls_mandatory_protocols',
+  });
+  const { certificates, loaded } = await loadCertificates(params, provider, warnings, options.readFile ?? readText);
   const config: ServerConfig = {
     provider,
     certificates,
+    versions,
     cipherSuites: DEFAULT_TLS13_SUITES,
     groups: selectGroups(params, provider, warnings),
     preferServerCiphers: params.getBool('tls_preempt_cipherlist'),
+    ...resumptionSettings(params, provider, options.resumption ?? new ResumptionStore(), warnings),
   };
   return { config, loglevel, certificates: loaded, warnings };
 }

@@ -257,6 +257,42 @@ test('unix: backend, IPv6 listener and endpoint format [::1]:port', async () => 
   }
 });
 
+test('tlsproxy_tls_protocols = >=TLSv1.3 refuses a TLS 1.2 client', async () => {
+  const demo = await startDemoBackend();
+  const d = await startDaemon(await certMainCf(), tlsproxyService(demo.address, '-o { tlsproxy_tls_protocols = >=TLSv1.3 }'));
+  try {
+    const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${d.port}`, '-tls1_2'], '', 0);
+    assert.ok(r.code !== 0);
+    await d.log.waitFor(/^TLS handshake failed for service=127\.0\.0\.1:0 peer=/);
+    assert.ok(d.log.messages.some((m) => /^warning: TLS library problem: .*protocol_version/.test(m)), d.log.messages.join('\n'));
+  } finally {
+    await d.close();
+    await demo.close();
+  }
+});
+
+test('session resumption with a TLS 1.3 ticket: Reused, summary without server-signature', async () => {
+  const demo = await startDemoBackend();
+  const d = await startDaemon(await certMainCf(), tlsproxyService(demo.address));
+  try {
+    const pki = await testPki();
+    const sess = path.join(tempDir(), 'session.pem');
+    const base = ['s_client', '-connect', `127.0.0.1:${d.port}`, '-tls1_3', '-CAfile', pki.ca];
+    const first = await run('openssl', [...base, '-sess_out', sess], 'quit\n', 1000); // 'Q' would be an s_client command
+    assert.match(first.stdout, /^New, TLSv1\.3/m);
+    const second = await run('openssl', [...base, '-sess_in', sess], 'quit\n', 1000);
+    assert.match(second.stdout, /^Reused, TLSv1\.3/m);
+    assert.match(second.stdout, /221 bye/);
+    while (d.log.messages.filter((m) => m.startsWith('DISCONNECT')).length < 2) await delay(20);
+    const summaries = d.log.messages.filter((m) => m.startsWith('Anonymous'));
+    assert.match(summaries[0]!, / key-exchange x25519 server-signature ECDSA \(prime256v1\) server-digest SHA256$/);
+    assert.match(summaries[1]!, /: TLSv1\.3 with cipher TLS_AES_256_GCM_SHA384 \(256\/256 bits\) key-exchange x25519$/);
+  } finally {
+    await d.close();
+    await demo.close();
+  }
+});
+
 test('handshake timeout: warning, handshake failed, DISCONNECT', async () => {
   const demo = await startDemoBackend();
   const d = await startDaemon(await certMainCf(), tlsproxyService(demo.address, '-o tlsproxy_handshake_timeout=1'));

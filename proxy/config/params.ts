@@ -87,7 +87,9 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tls_medium_cipherlist', 'aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH', 'string', '2.3', 'medium grade cipher list'),
   p('tls_null_cipherlist', 'eNULL:!kDH:!kECDH:!aDSS:!MD5:!aNULL', 'string', '2.3', 'null grade cipher list'),
   p('tls_ssl_options', '', 'string', '3.4', 'extra library options'),
-  p('tls_session_ticket_cipher', 'aes-256-cbc', 'string', '3.0', 'session ticket cipher'),
+  p('tls_session_ticket_cipher', 'aes-256-cbc', 'string', '3.0', 'session ticket cipher; empty disables tickets'),
+  p('smtpd_tls_session_cache_timeout', '3600s', 'time', '2.2', 'session cache and ticket key lifetime; 0 disables resumption', { unit: 's', min: 0 }),
+  p('smtpd_tls_session_cache_database', '', 'string', '2.2', 'TLS 1.2 session-ID cache (here: in memory when non-empty)'),
   p('tlsmgr_service_name', 'tlsmgr', 'string', '2.11', 'TLS manager service'),
 
   // ---- smtpd_* parameters the tlsproxy_* ones inherit, then the tlsproxy_* ones
