@@ -17,6 +17,7 @@ import { ConfigError } from './config/errors.js';
 import { ParameterSet, type Override, type ParameterValue } from './config/main-cf.js';
 import { parseInetService, type InetEndpoint } from './config/master-cf.js';
 import { serviceParameters, type Configuration } from './configuration.js';
+import { hostPort } from './endpoint.js';
 
 export const BUILTIN_LISTEN: InetEndpoint = { host: '127.0.0.1', port: 10465 };
 
@@ -72,8 +73,7 @@ export function builtinConfiguration(options: BuiltinOptions): Configuration {
   set('tlsproxy_backend', options.backend);
   const base = ParameterSet.defaults({ config_directory: dir }).withLayer({ label: 'built-in defaults', values });
   const cli = options.cli ?? [];
-  const host = listen.host === undefined ? '' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  const name = `${host}${host ? ':' : ''}${listen.port}`;
+  const name = listen.host === undefined ? String(listen.port) : hostPort(listen.host, listen.port);
   return {
     params: base.withOverrides(cli, 'command line -o'),
     services: [{ name, listen, params: serviceParameters(base, name, [], 'built-in', cli), verbose: false, where: 'built-in' }],

@@ -10,6 +10,7 @@
  */
 
 import { realpathSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinConfiguration, builtinListen, hasTestPki, stateDirectory, BUILTIN_FILES } from './builtin.js';
 import { ConfigError } from './config/errors.js';
@@ -18,8 +19,8 @@ import { writeTestPki } from './certs-command.js';
 import { loadConfiguration, type Configuration } from './configuration.js';
 import { Daemon, loggerFor } from './daemon.js';
 import { startDemoBackend, type DemoBackend } from './demo-backend.js';
+import { hostPort } from './endpoint.js';
 import { Logger, stderrSink, type LogSink } from './log.js';
-import path from 'node:path';
 
 export const USAGE = `Usage:
   tlsproxy start [-c CONFIG_DIR] [-o name=value]...
@@ -163,9 +164,8 @@ async function start(configDir: string | undefined, overrides: Override[], optio
     daemon = await Daemon.start(configuration, { sink });
     if (configDir === undefined) {
       const l = daemon.listening[0]!;
-      const host = l.address.includes(':') ? `[${l.address}]` : l.address;
       const ca = path.join(stateDirectory(env), BUILTIN_FILES.ca);
-      logger.info(`try: openssl s_client -connect ${host}:${l.port} -CAfile ${ca} -quiet`);
+      logger.info(`try: openssl s_client -connect ${hostPort(l.address, l.port)} -CAfile ${ca} -quiet`);
     }
   } catch (e) {
     const message = e instanceof ConfigError ? e.message : ((e as Error)?.message ?? String(e));

@@ -13,6 +13,7 @@ import { ConfigError } from './config/errors.js';
 import type { ParameterSet } from './config/main-cf.js';
 import type { Configuration, ServiceDefinition } from './configuration.js';
 import type { CryptoProvider } from '../engine/crypto/provider.js';
+import { hostPort } from './endpoint.js';
 import { strerror } from './errno.js';
 import { Logger, type LogSink } from './log.js';
 import { ResumptionStore } from './resumption.js';
@@ -109,7 +110,7 @@ export class Daemon {
     logger.info(`daemon started -- ${configuration.description}`);
     for (const l of daemon.listening) {
       const s = services.find((x) => x.name === l.service)!;
-      s.logger.info(`service ${l.service}: listening on ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}, backend ${s.backend.text}`);
+      s.logger.info(`service ${l.service}: listening on ${hostPort(l.address, l.port)}, backend ${s.backend.text}`);
     }
     return daemon;
   }

@@ -12,6 +12,7 @@
  */
 
 import net from 'node:net';
+import { formatEndpoint, hostPort } from './endpoint.js';
 import type { Logger } from './log.js';
 
 export const DEMO_GREETING = '220 tlsproxy demo backend ready: type a line and it is echoed back, QUIT to close';
@@ -38,7 +39,7 @@ export function startDemoBackend(options: DemoBackendOptions = {}): Promise<Demo
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    const peer = `[${socket.remoteAddress}]:${socket.remotePort}`;
+    const peer = formatEndpoint(socket.remoteAddress, socket.remotePort);
     log?.info(`connect from ${peer}`);
     socket.setNoDelay(true);
     socket.setEncoding('utf8');
@@ -87,11 +88,10 @@ export function startDemoBackend(options: DemoBackendOptions = {}): Promise<Demo
     server.listen({ host, port: options.port ?? 0 }, () => {
       server.removeListener('error', reject);
       const a = server.address() as net.AddressInfo;
-      const hostText = a.address.includes(':') ? `[${a.address}]` : a.address;
       resolve({
         host: a.address,
         port: a.port,
-        address: `inet:${hostText}:${a.port}`,
+        address: `inet:${hostPort(a.address, a.port)}`,
         close: () =>
           new Promise<void>((r) => {
             for (const s of sockets) s.destroy();

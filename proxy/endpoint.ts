@@ -10,6 +10,11 @@ export function normalizeAddress(address: string | undefined): string {
   return mapped ? mapped[1]! : a;
 }
 
+/** `host:port`, with an IPv6 address in brackets (`[::1]:10465`). */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function formatEndpoint(address: string | undefined, port: number | undefined): string {
   return `[${normalizeAddress(address)}]:${port ?? 0}`;
 }
