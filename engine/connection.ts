@@ -60,6 +60,7 @@ export class ServerConnection {
   private secrets: ConnectedSecrets | undefined;
 
   private busy = false;
+  private idleWaiters: (() => void)[] = [];
   private earlyData: 'off' | 'trial' | 'all' = 'off';
   private earlySkipped = 0;
   private sawClientHello = false;
@@ -74,6 +75,7 @@ export class ServerConnection {
   private pending: { data: Uint8Array; done?: () => void }[] = [];
   private pendingBytes = 0;
   private closeAfterHandshake = false;
+  private closeWaiters: (() => void)[] = [];
   private sentClose = false;
   private receivedClose = false;
 
@@ -107,6 +109,16 @@ export class ServerConnection {
     this.pump();
   }
 
+  /**
+   * Call `fn` once every byte received so far has been processed (records
+   * decrypted, events emitted); at once when nothing is pending. Use it on
+   * transport EOF before concluding that no more data will come.
+   */
+  whenIdle(fn: () => void): void {
+    if (!this.busy) fn();
+    else this.idleWaiters.push(fn);
+  }
+
   private pump(): void {
     if (this.busy) return;
     try {
@@ -126,6 +138,7 @@ export class ServerConnection {
             (e) => {
               this.busy = false;
               this.fatal(e);
+              this.pump();
             },
           );
           return;
@@ -133,6 +146,11 @@ export class ServerConnection {
       }
     } catch (e) {
       this.fatal(e);
+    }
+    if (!this.busy && this.idleWaiters.length) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
     }
   }
 
@@ -328,15 +346,26 @@ export class ServerConnection {
     return Math.max(0, Math.min(this.config.padding(type, length), this.maxFragment - length));
   }
 
-  /** Send close_notify (after everything written so far). Reading continues until the peer closes. */
-  close(): void {
-    if (this.state === 'failed' || this.state === 'closed' || this.sentClose) return;
+  /**
+   * Send close_notify (after everything written so far); `done` runs once
+   * it has been passed to `events.write`. Reading continues until the peer
+   * closes. During the handshake the close happens when it completes.
+   */
+  close(done?: () => void): void {
+    if (this.state === 'failed' || this.state === 'closed' || this.sentClose) {
+      done?.();
+      return;
+    }
     if (this.state === 'handshake') {
       this.closeAfterHandshake = true;
+      if (done) this.closeWaiters.push(done);
       return;
     }
     this.sendAlert(AlertLevel.warning, AlertDescription.close_notify);
     this.sentClose = true;
+    const waiters = [...this.closeWaiters, ...(done ? [done] : [])];
+    this.closeWaiters = [];
+    if (waiters.length) this.out.whenWritten(() => waiters.forEach((w) => w()));
     if (this.receivedClose) this.finish();
   }
 
@@ -395,7 +424,12 @@ export class ServerConnection {
     this.state = 'failed';
     this.pending = [];
     this.trace(`failed: ${error.reason}`);
-    this.out.whenWritten(() => this.events.failed(error));
+    const closeWaiters = this.closeWaiters;
+    this.closeWaiters = [];
+    this.out.whenWritten(() => {
+      this.events.failed(error);
+      for (const w of closeWaiters) w();
+    });
   }
 
   private trace(message: string): void {
