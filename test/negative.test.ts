@@ -14,7 +14,7 @@
 import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type EngineServer, type Session, startEngineServer } from './helpers/engine-server.js';
+import { type EngineServer, type ProviderName, type Session, startEngineServer } from './helpers/engine-server.js';
 import {
   baseHello,
   cat,
@@ -51,16 +51,11 @@ let srv: EngineServer;
 let srv13: EngineServer;
 const open = new Set<{ destroy(): void }>();
 
-test.before(async () => {
-  srv = await startEngineServer({});
-  srv13 = await startEngineServer({ config: { versions: [0x0304] } });
-});
-
 test.after(async () => {
   for (const c of open) c.destroy();
   await killAll();
-  await srv.close();
-  await srv13.close();
+  await srv?.close();
+  await srv13?.close();
 });
 
 function hex(b: Uint8Array): string {
@@ -137,727 +132,739 @@ function bodyRecord(body: Uint8Array): Uint8Array {
   return record(22, handshakeMessage(1, body), 0x0301);
 }
 
-// =========================================================== versions
-
-test('TLS 1.3-only server: TLS 1.2-only ClientHello -> protocol_version (70)', () =>
-  expectPlainAlert([helloRecord(legacyHello(0x0303))], 70, { server: srv13 }));
-test('TLS 1.3-only server: supported_versions [TLS 1.2] -> protocol_version (70)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.supported_versions, vec(1, u16(0x0303))))], 70, { server: srv13 }));
-test('TLS 1.1 ClientHello -> protocol_version (70)', () => expectPlainAlert([helloRecord(legacyHello(0x0302))], 70));
-test('TLS 1.0 ClientHello -> protocol_version (70)', () => expectPlainAlert([helloRecord(legacyHello(0x0301))], 70));
-test('SSL 3.0 ClientHello -> protocol_version (70)', () => expectPlainAlert([helloRecord(legacyHello(0x0300))], 70));
-test('supported_versions [TLS 1.1, TLS 1.0] -> protocol_version (70)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.supported_versions, vec(1, cat(u16(0x0302), u16(0x0301)))))], 70));
-test('supported_versions with only a draft version (0x7f1c) -> protocol_version (70)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.supported_versions, vec(1, u16(0x7f1c))))], 70));
-test('TLS 1.2 ClientHello with TLS_FALLBACK_SCSV to a TLS 1.3 server -> inappropriate_fallback (86) (RFC 7507)', () =>
-  expectPlainAlert([helloRecord({ ...legacyHello(0x0303), cipherSuites: [...legacyHello(0x0303).cipherSuites, 0x5600] })], 86));
-test('TLS 1.2 ClientHello to the default server gets a TLS 1.2 ServerHello', async () => {
-  const { c } = await raw();
-  c.send(helloRecord(legacyHello(0x0303)));
-  const r = await c.nextRecord(3000);
-  assert.ok(r);
-  assert.is(r!.type, 22);
-  assert.is(r!.fragment[0], 2, 'ServerHello');
-  assert.is(hex(r!.fragment.subarray(4, 6)), '03 03');
-  c.destroy();
-});
-test('supported_versions is used, legacy_version ignored (legacy_version 0x0301 still negotiates 1.3)', async () => {
-  const { spec, keys } = baseHello();
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  await c.handshake({ ...spec, legacyVersion: 0x0301 }, keys);
-  c.finish();
-  c.sendData('legacy-version-ok');
-  assert.is(Buffer.from(await c.readData(17)).toString(), 'legacy-version-ok');
-  c.close();
-});
-
-test('TLS 1.3-only server: openssl s_client -tls1_2 -> protocol_version (70) seen by the client', async () => {
-  const n = srv13.sessions.length + 1;
-  const p = new Proc('openssl', ['s_client', '-connect', `127.0.0.1:${srv13.port}`, '-tls1_2', '-servername', 'localhost']);
-  try {
-    p.end();
-    await p.wait(5000);
-    assert.match(p.all, /alert protocol version[\s\S]*alert number 70/);
-  } finally {
-    p.kill();
-  }
-  const s = await session(n, srv13);
-  assert.is(s.failure?.alert, 70);
-  await stillServes(srv13);
-});
-
-test('TLS 1.3-only server: node:tls with maxVersion TLSv1.2 -> protocol_version alert', async () => {
-  const err = await new Promise<NodeJS.ErrnoException>((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port: srv13.port, maxVersion: 'TLSv1.2', ca: pki.caPem, servername: 'localhost' });
-    open.add(s);
-    const timer = setTimeout(() => reject(new Error('timeout')), 5000);
-    s.once('secureConnect', () => reject(new Error('TLS 1.2 accepted')));
-    s.once('error', (e) => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(e);
-    });
+// Every test below runs against a node-provider server, then against a webcrypto one
+// (asynchronous crypto: input processed while earlier records are still being opened).
+for (const P of ['node', 'webcrypto'] as ProviderName[]) {
+  const t = (name: string, fn: () => unknown) => test(`[${P}] ${name}`, async () => void (await fn()));
+  test(`[${P}] servers start`, async () => {
+    await srv?.close();
+    await srv13?.close();
+    srv = await startEngineServer({ provider: P });
+    srv13 = await startEngineServer({ provider: P, config: { versions: [0x0304] } });
   });
-  assert.is(err.code, 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
-  await stillServes(srv13);
-});
 
-// =========================================================== not TLS at all
+  // =========================================================== versions
 
-test('HTTP request instead of TLS -> unexpected_message (10)', () =>
-  expectPlainAlert([new TextEncoder().encode('GET / HTTP/1.0\r\n\r\n')], 10));
-test('SSLv2-format ClientHello -> unexpected_message (10)', () =>
-  expectPlainAlert([hexBytes('80 2e 01 0303 0015 0000 0010 c02f c02b 009c 002f 00ff 0a0a0a 0123456789abcdef0123456789abcdef')], 10));
-test('unknown record content type 0x63 -> unexpected_message (10)', () => expectPlainAlert([hexBytes('63 03 03 00 02 00 00')], 10));
+  t('TLS 1.3-only server: TLS 1.2-only ClientHello -> protocol_version (70)', () =>
+    expectPlainAlert([helloRecord(legacyHello(0x0303))], 70, { server: srv13 }));
+  t('TLS 1.3-only server: supported_versions [TLS 1.2] -> protocol_version (70)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.supported_versions, vec(1, u16(0x0303))))], 70, { server: srv13 }));
+  t('TLS 1.1 ClientHello -> protocol_version (70)', () => expectPlainAlert([helloRecord(legacyHello(0x0302))], 70));
+  t('TLS 1.0 ClientHello -> protocol_version (70)', () => expectPlainAlert([helloRecord(legacyHello(0x0301))], 70));
+  t('SSL 3.0 ClientHello -> protocol_version (70)', () => expectPlainAlert([helloRecord(legacyHello(0x0300))], 70));
+  t('supported_versions [TLS 1.1, TLS 1.0] -> protocol_version (70)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.supported_versions, vec(1, cat(u16(0x0302), u16(0x0301)))))], 70));
+  t('supported_versions with only a draft version (0x7f1c) -> protocol_version (70)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.supported_versions, vec(1, u16(0x7f1c))))], 70));
+  t('TLS 1.2 ClientHello with TLS_FALLBACK_SCSV to a TLS 1.3 server -> inappropriate_fallback (86) (RFC 7507)', () =>
+    expectPlainAlert([helloRecord({ ...legacyHello(0x0303), cipherSuites: [...legacyHello(0x0303).cipherSuites, 0x5600] })], 86));
+  t('TLS 1.2 ClientHello to the default server gets a TLS 1.2 ServerHello', async () => {
+    const { c } = await raw();
+    c.send(helloRecord(legacyHello(0x0303)));
+    const r = await c.nextRecord(3000);
+    assert.ok(r);
+    assert.is(r!.type, 22);
+    assert.is(r!.fragment[0], 2, 'ServerHello');
+    assert.is(hex(r!.fragment.subarray(4, 6)), '03 03');
+    c.destroy();
+  });
+  t('supported_versions is used, legacy_version ignored (legacy_version 0x0301 still negotiates 1.3)', async () => {
+    const { spec, keys } = baseHello();
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake({ ...spec, legacyVersion: 0x0301 }, keys);
+    c.finish();
+    c.sendData('legacy-version-ok');
+    assert.is(Buffer.from(await c.readData(17)).toString(), 'legacy-version-ok');
+    c.close();
+  });
 
-test('truncated ClientHello then FIN: no crash, nothing sent, connection closed', async () => {
-  const { c, n } = await raw();
-  const full = mutated((h) => h);
-  c.send(full.subarray(0, 60));
-  c.endWrite();
-  const { data, eof } = await c.readToEnd(3000);
-  assert.ok(eof, 'server closes');
-  assert.is(hex(data), '', 'nothing is sent for a hello that never completed');
-  const s = await session(n);
-  assert.is(s.info, undefined);
-  c.destroy();
-  await stillServes();
-});
+  t('TLS 1.3-only server: openssl s_client -tls1_2 -> protocol_version (70) seen by the client', async () => {
+    const n = srv13.sessions.length + 1;
+    const p = new Proc('openssl', ['s_client', '-connect', `127.0.0.1:${srv13.port}`, '-tls1_2', '-servername', 'localhost']);
+    try {
+      p.end();
+      await p.wait(5000);
+      assert.match(p.all, /alert protocol version[\s\S]*alert number 70/);
+    } finally {
+      p.kill();
+    }
+    const s = await session(n, srv13);
+    assert.is(s.failure?.alert, 70);
+    await stillServes(srv13);
+  });
 
-test('truncated record header then FIN: no crash', async () => {
-  const { c, n } = await raw();
-  c.send(hexBytes('16 03'));
-  c.endWrite();
-  const { eof } = await c.readToEnd(3000);
-  assert.ok(eof);
-  await session(n);
-  c.destroy();
-  await stillServes();
-});
+  t('TLS 1.3-only server: node:tls with maxVersion TLSv1.2 -> protocol_version alert', async () => {
+    const err = await new Promise<NodeJS.ErrnoException>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: srv13.port, maxVersion: 'TLSv1.2', ca: pki.caPem, servername: 'localhost' });
+      open.add(s);
+      const timer = setTimeout(() => reject(new Error('timeout')), 5000);
+      s.once('secureConnect', () => reject(new Error('TLS 1.2 accepted')));
+      s.once('error', (e) => {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(e);
+      });
+    });
+    assert.is(err.code, 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+    await stillServes(srv13);
+  });
 
-// =========================================================== record layer
+  // =========================================================== not TLS at all
 
-test('plaintext record of 2^14+1 bytes (header alone) -> record_overflow (22)', () =>
-  expectPlainAlert([hexBytes('16 03 01 40 01')], 22));
-test('plaintext record of 2^14+1 bytes (complete) -> record_overflow (22)', () =>
-  expectPlainAlert([cat(hexBytes('16 03 01 40 01'), new Uint8Array(0x4001))], 22));
-test('plaintext record of exactly 2^14 bytes is accepted (a big padded hello)', async () => {
-  const { spec, keys } = baseHello();
-  // Pad the hello so its record is exactly 2^14 bytes.
-  const base = clientHello(spec).length;
-  const padLen = 0x4000 - base - 4;
-  const padded = { ...spec, extensions: [ext.raw(EXT.padding, new Uint8Array(padLen)), ...spec.extensions!] };
-  assert.is(clientHello(padded).length, 0x4000);
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  await c.handshake(padded, keys);
-  c.finish();
-  c.sendData('big-hello');
-  assert.is(Buffer.from(await c.readData(9)).toString(), 'big-hello');
-  c.close();
-});
-test('zero-length handshake record -> unexpected_message (10)', () => expectPlainAlert([hexBytes('16 03 01 00 00')], 10));
-test('application_data record before the handshake -> unexpected_message (10)', () =>
-  expectPlainAlert([hexBytes('17 03 03 00 05 01 02 03 04 05')], 10));
-test('change_cipher_spec before ClientHello -> unexpected_message (10)', () => expectPlainAlert([hexBytes('14 03 03 00 01 01')], 10));
-test('close_notify before ClientHello: nothing sent back, connection closed', async () => {
-  const { c, n } = await raw();
-  c.send(hexBytes('15 03 03 00 02 01 00'));
-  const { data, eof } = await c.readToEnd(3000);
-  assert.is(hex(data), '');
-  assert.ok(eof);
-  const s = await session(n);
-  assert.is(s.failure?.direction, 'received');
-  c.destroy();
-  await stillServes();
-});
-test('fatal alert before ClientHello: nothing sent back', async () => {
-  const { c, n } = await raw();
-  c.send(hexBytes('15 03 03 00 02 02 28'));
-  const { data, eof } = await c.readToEnd(3000);
-  assert.is(hex(data), '');
-  assert.ok(eof);
-  const s = await session(n);
-  assert.is(s.failure?.alertName, 'handshake_failure');
-  assert.is(s.failure?.direction, 'received');
-  c.destroy();
-  await stillServes();
-});
-test('alert record of 3 bytes -> decode_error (50)', () => expectPlainAlert([hexBytes('15 03 03 00 03 02 28 00')], 50));
-test('record version 0x0399 on the ClientHello is ignored (§5.1)', async () => {
-  const { spec, keys } = baseHello();
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  await c.handshake(spec, keys, [record(22, clientHello(spec), 0x0399)]);
-  c.finish();
-  c.sendData('v');
-  assert.is(Buffer.from(await c.readData(1)).toString(), 'v');
-  c.close();
-});
+  t('HTTP request instead of TLS -> unexpected_message (10)', () =>
+    expectPlainAlert([new TextEncoder().encode('GET / HTTP/1.0\r\n\r\n')], 10));
+  t('SSLv2-format ClientHello -> unexpected_message (10)', () =>
+    expectPlainAlert([hexBytes('80 2e 01 0303 0015 0000 0010 c02f c02b 009c 002f 00ff 0a0a0a 0123456789abcdef0123456789abcdef')], 10));
+  t('unknown record content type 0x63 -> unexpected_message (10)', () => expectPlainAlert([hexBytes('63 03 03 00 02 00 00')], 10));
 
-// =========================================================== handshake framing
+  t('truncated ClientHello then FIN: no crash, nothing sent, connection closed', async () => {
+    const { c, n } = await raw();
+    const full = mutated((h) => h);
+    c.send(full.subarray(0, 60));
+    c.endWrite();
+    const { data, eof } = await c.readToEnd(3000);
+    assert.ok(eof, 'server closes');
+    assert.is(hex(data), '', 'nothing is sent for a hello that never completed');
+    const s = await session(n);
+    assert.is(s.info, undefined);
+    c.destroy();
+    await stillServes();
+  });
 
-test('Finished as the first handshake message -> unexpected_message (10)', () =>
-  expectPlainAlert([record(22, handshakeMessage(20, new Uint8Array(32)), 0x0301)], 10));
-test('KeyUpdate as the first handshake message -> unexpected_message (10)', () =>
-  expectPlainAlert([record(22, handshakeMessage(24, u8(0)), 0x0301)], 10));
-test('ServerHello sent by the client -> unexpected_message (10)', () =>
-  expectPlainAlert([record(22, handshakeMessage(2, helloBody(baseHello().spec)), 0x0301)], 10));
-test('unknown handshake type 99 first -> unexpected_message (10)', () =>
-  expectPlainAlert([record(22, handshakeMessage(99, new Uint8Array(4)), 0x0301)], 10));
-test('handshake message announcing more than 64 KiB -> illegal_parameter (47), before buffering it', () =>
-  expectPlainAlert([record(22, cat(u8(1), u24(0x100000), new Uint8Array(16)), 0x0301)], 47));
+  t('truncated record header then FIN: no crash', async () => {
+    const { c, n } = await raw();
+    c.send(hexBytes('16 03'));
+    c.endWrite();
+    const { eof } = await c.readToEnd(3000);
+    assert.ok(eof);
+    await session(n);
+    c.destroy();
+    await stillServes();
+  });
 
-test('ClientHello fragmented into 1-byte records completes', async () => {
-  const { spec, keys } = baseHello();
-  const ch = clientHello(spec);
-  const recs = Array.from(ch, (b) => record(22, Uint8Array.of(b), 0x0301));
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  await c.handshake(spec, keys, [cat(...recs)]);
-  c.finish();
-  c.sendData('fragmented');
-  assert.is(Buffer.from(await c.readData(10)).toString(), 'fragmented');
-  c.close();
-});
-test('change_cipher_spec between two fragments of the ClientHello -> unexpected_message (10)', () => {
-  const ch = clientHello(baseHello().spec);
-  return expectPlainAlert([record(22, ch.subarray(0, 40), 0x0301), record(20, u8(1)), record(22, ch.subarray(40), 0x0301)], 10);
-});
-test('alert between two fragments of the ClientHello -> unexpected_message (10)', () => {
-  const ch = clientHello(baseHello().spec);
-  return expectPlainAlert([record(22, ch.subarray(0, 40), 0x0301), hexBytes('15 03 03 00 02 01 5a'), record(22, ch.subarray(40), 0x0301)], 10);
-});
-test('ClientHello followed by more handshake bytes in the same record -> unexpected_message (10) (§5.1 key change)', async () => {
-  const { spec, keys } = baseHello();
-  const n = srv.sessions.length + 1;
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  const err = await c.handshake(spec, keys, [record(22, cat(clientHello(spec), handshakeMessage(20, new Uint8Array(32))), 0x0301)]).then(
-    () => undefined,
-    (e: Error) => e.message,
-  );
-  assert.match(String(err), /alert 10\b/);
-  const s = await session(n);
-  assert.is(s.failure?.alert, 10);
-  c.close();
-  await stillServes();
-});
+  // =========================================================== record layer
 
-// =========================================================== ClientHello syntax (decode_error)
+  t('plaintext record of 2^14+1 bytes (header alone) -> record_overflow (22)', () =>
+    expectPlainAlert([hexBytes('16 03 01 40 01')], 22));
+  t('plaintext record of 2^14+1 bytes (complete) -> record_overflow (22)', () =>
+    expectPlainAlert([cat(hexBytes('16 03 01 40 01'), new Uint8Array(0x4001))], 22));
+  t('plaintext record of exactly 2^14 bytes is accepted (a big padded hello)', async () => {
+    const { spec, keys } = baseHello();
+    // Pad the hello so its record is exactly 2^14 bytes.
+    const base = clientHello(spec).length;
+    const padLen = 0x4000 - base - 4;
+    const padded = { ...spec, extensions: [ext.raw(EXT.padding, new Uint8Array(padLen)), ...spec.extensions!] };
+    assert.is(clientHello(padded).length, 0x4000);
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake(padded, keys);
+    c.finish();
+    c.sendData('big-hello');
+    assert.is(Buffer.from(await c.readData(9)).toString(), 'big-hello');
+    c.close();
+  });
+  t('zero-length handshake record -> unexpected_message (10)', () => expectPlainAlert([hexBytes('16 03 01 00 00')], 10));
+  t('application_data record before the handshake -> unexpected_message (10)', () =>
+    expectPlainAlert([hexBytes('17 03 03 00 05 01 02 03 04 05')], 10));
+  t('change_cipher_spec before ClientHello -> unexpected_message (10)', () => expectPlainAlert([hexBytes('14 03 03 00 01 01')], 10));
+  t('close_notify before ClientHello: nothing sent back, connection closed', async () => {
+    const { c, n } = await raw();
+    c.send(hexBytes('15 03 03 00 02 01 00'));
+    const { data, eof } = await c.readToEnd(3000);
+    assert.is(hex(data), '');
+    assert.ok(eof);
+    const s = await session(n);
+    assert.is(s.failure?.direction, 'received');
+    c.destroy();
+    await stillServes();
+  });
+  t('fatal alert before ClientHello: nothing sent back', async () => {
+    const { c, n } = await raw();
+    c.send(hexBytes('15 03 03 00 02 02 28'));
+    const { data, eof } = await c.readToEnd(3000);
+    assert.is(hex(data), '');
+    assert.ok(eof);
+    const s = await session(n);
+    assert.is(s.failure?.alertName, 'handshake_failure');
+    assert.is(s.failure?.direction, 'received');
+    c.destroy();
+    await stillServes();
+  });
+  t('alert record of 3 bytes -> decode_error (50)', () => expectPlainAlert([hexBytes('15 03 03 00 03 02 28 00')], 50));
+  t('record version 0x0399 on the ClientHello is ignored (§5.1)', async () => {
+    const { spec, keys } = baseHello();
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake(spec, keys, [record(22, clientHello(spec), 0x0399)]);
+    c.finish();
+    c.sendData('v');
+    assert.is(Buffer.from(await c.readData(1)).toString(), 'v');
+    c.close();
+  });
 
-test('cipher_suites length beyond the hello -> decode_error (50)', () => {
-  const body = helloBody(baseHello().spec);
-  const b = body.slice();
-  // legacy_version(2) random(32) session_id(1+0) -> cipher_suites length at 35
-  b[35] = 0x7f;
-  return expectPlainAlert([bodyRecord(b)], 50);
-});
-test('extensions block length beyond the hello -> decode_error (50)', () => {
-  const { spec } = baseHello();
-  const body = helloBody(spec);
-  const extOff = helloBody({ ...spec, extensions: null }).length;
-  const b = body.slice();
-  const len = (b[extOff]! << 8) | b[extOff + 1]!;
-  b[extOff] = ((len + 10) >> 8) & 0xff;
-  b[extOff + 1] = (len + 10) & 0xff;
-  return expectPlainAlert([bodyRecord(b)], 50);
-});
-test('one extension overrunning the extensions block -> decode_error (50)', () => {
-  const { spec } = baseHello();
-  // The last extension claims 4 more bytes than it has: patch its length field.
-  const last = spec.extensions![spec.extensions!.length - 1]!;
-  const body = helloBody(spec).slice();
-  const lenOff = body.length - last.data.length - 2;
-  body[lenOff + 1] = (body[lenOff + 1]! + 4) & 0xff;
-  return expectPlainAlert([bodyRecord(body)], 50);
-});
-test('trailing bytes after the extensions block -> decode_error (50)', () =>
-  expectPlainAlert([bodyRecord(cat(helloBody(baseHello().spec), Uint8Array.of(0, 0)))], 50));
-test('handshake length longer than its body (rest never comes), then FIN: no alert needed, no crash', async () => {
-  const { c, n } = await raw();
-  const body = helloBody(baseHello().spec);
-  c.send(record(22, cat(u8(1), u24(body.length + 10), body), 0x0301));
-  c.endWrite();
-  const { eof } = await c.readToEnd(3000);
-  assert.ok(eof);
-  await session(n);
-  c.destroy();
-  await stillServes();
-});
-test('legacy_session_id of 33 bytes -> decode_error (50)', () => expectPlainAlert([mutated((h) => ({ ...h, sessionId: new Uint8Array(33) }))], 50));
-test('empty cipher_suites -> decode_error (50)', () => expectPlainAlert([mutated((h) => ({ ...h, cipherSuites: [] }))], 50));
-test('odd-length cipher_suites -> decode_error (50)', () => {
-  const { spec } = baseHello();
-  const body = helloBody({ ...spec, cipherSuites: [SUITE.aes128] });
-  // cipher_suites: 00 02 13 01 -> 00 03 13 01 00 (one extra byte; the rest shifts)
-  const b = cat(body.subarray(0, 35), hexBytes('00 03 13 01 00'), body.subarray(39));
-  return expectPlainAlert([bodyRecord(b)], 50);
-});
-test('empty legacy_compression_methods -> decode_error (50)', () => expectPlainAlert([mutated((h) => ({ ...h, compression: [] }))], 50));
-test('supported_versions with an odd length -> decode_error (50)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.supported_versions, hexBytes('03 03 04 03')))], 50));
-test('key_share entry with an empty key_exchange -> decode_error (50)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, vec(2, cat(u16(GROUP.x25519), u16(0)))))], 50));
-test('signature_algorithms with an empty list -> decode_error (50)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.signature_algorithms, u16(0)))], 50));
-test('server_name list with trailing garbage -> decode_error (50)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.server_name, cat(vec(2, cat(u8(0), vec(2, new TextEncoder().encode('localhost')))), u8(7))))], 50));
+  // =========================================================== handshake framing
 
-// =========================================================== ClientHello semantics
+  t('Finished as the first handshake message -> unexpected_message (10)', () =>
+    expectPlainAlert([record(22, handshakeMessage(20, new Uint8Array(32)), 0x0301)], 10));
+  t('KeyUpdate as the first handshake message -> unexpected_message (10)', () =>
+    expectPlainAlert([record(22, handshakeMessage(24, u8(0)), 0x0301)], 10));
+  t('ServerHello sent by the client -> unexpected_message (10)', () =>
+    expectPlainAlert([record(22, handshakeMessage(2, helloBody(baseHello().spec)), 0x0301)], 10));
+  t('unknown handshake type 99 first -> unexpected_message (10)', () =>
+    expectPlainAlert([record(22, handshakeMessage(99, new Uint8Array(4)), 0x0301)], 10));
+  t('handshake message announcing more than 64 KiB -> illegal_parameter (47), before buffering it', () =>
+    expectPlainAlert([record(22, cat(u8(1), u24(0x100000), new Uint8Array(16)), 0x0301)], 47));
 
-test('duplicate extension (supported_groups twice) -> illegal_parameter (47)', () =>
-  expectPlainAlert([mutated((h) => ({ ...h, extensions: [...h.extensions!, ext.supportedGroups([GROUP.x25519])] }))], 47));
-test('compression methods [1, 0] in a TLS 1.3 hello -> illegal_parameter (47)', () =>
-  expectPlainAlert([mutated((h) => ({ ...h, compression: [1, 0] }))], 47));
-test('compression methods [1] in a TLS 1.3 hello -> illegal_parameter (47)', () =>
-  expectPlainAlert([mutated((h) => ({ ...h, compression: [1] }))], 47));
-test('missing signature_algorithms -> missing_extension (109)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.signature_algorithms, null))], 109));
-test('missing key_share (supported_groups present) -> missing_extension (109)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, null))], 109));
-test('missing supported_groups (key_share present) -> missing_extension (109)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.supported_groups, null))], 109));
-test('pre_shared_key without psk_key_exchange_modes -> missing_extension (109)', () =>
-  expectPlainAlert([mutated((h) => ({ ...withExt(h, EXT.psk_key_exchange_modes, null), extensions: [...withExt(h, EXT.psk_key_exchange_modes, null).extensions!, ext.preSharedKey()] }))], 109));
-test('pre_shared_key not the last extension -> illegal_parameter (47)', () =>
-  expectPlainAlert([mutated((h) => ({ ...h, extensions: [ext.preSharedKey(), ...h.extensions!] }))], 47));
-test('x25519 key share of 31 bytes -> illegal_parameter (47)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, ext.keyShare([{ group: GROUP.x25519, key: new Uint8Array(31).fill(9) }]).data))], 47));
-test('x25519 key share of 33 bytes -> illegal_parameter (47)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, ext.keyShare([{ group: GROUP.x25519, key: new Uint8Array(33).fill(9) }]).data))], 47));
-test('x25519 all-zero public key (shared secret all zeros) -> illegal_parameter (47)', () =>
-  expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, ext.keyShare([{ group: GROUP.x25519, key: new Uint8Array(32) }]).data))], 47));
-test('P-256 compressed point -> illegal_parameter (47)', () =>
-  expectPlainAlert(
-    [helloRecord(withExt(baseHello({ groups: [GROUP.secp256r1] }).spec, EXT.key_share, ext.keyShare([{ group: GROUP.secp256r1, key: cat(u8(2), nistKey(GROUP.secp256r1).publicKey.subarray(1, 33)) }]).data))],
-    47,
-  ));
-test('P-256 point not on the curve -> illegal_parameter (47)', () => {
-  const bad = nistKey(GROUP.secp256r1).publicKey.slice();
-  bad[64] ^= 1;
-  return expectPlainAlert([helloRecord(withExt(baseHello({ groups: [GROUP.secp256r1] }).spec, EXT.key_share, ext.keyShare([{ group: GROUP.secp256r1, key: bad }]).data))], 47);
-});
-test('P-384 key share of P-256 size -> illegal_parameter (47)', () =>
-  expectPlainAlert(
-    [helloRecord(withExt(baseHello({ groups: [GROUP.secp384r1] }).spec, EXT.key_share, ext.keyShare([{ group: GROUP.secp384r1, key: nistKey(GROUP.secp256r1).publicKey }]).data))],
-    47,
-  ));
-test('key share for a group not in supported_groups -> illegal_parameter (47)', () =>
-  expectPlainAlert([helloRecord(baseHello({ groups: [GROUP.secp256r1], shareGroups: [GROUP.x25519] }).spec)], 47));
-test('two key shares for the same group -> illegal_parameter (47)', () => {
-  const a = x25519Key();
-  const b = x25519Key();
-  return expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, ext.keyShare([{ group: a.group, key: a.publicKey }, { group: b.group, key: b.publicKey }]).data))], 47);
-});
-test('record_size_limit below 64 -> illegal_parameter (47)', () =>
-  expectPlainAlert([mutated((h) => ({ ...h, extensions: [...h.extensions!, ext.recordSizeLimit(63)] }))], 47));
-test('only TLS 1.2 cipher suites -> handshake_failure (40)', () =>
-  expectPlainAlert([mutated((h) => ({ ...h, cipherSuites: [0xc02f, 0xc030, 0x009c] }))], 40));
-test('only rsa_pkcs1_sha256 signatures (not usable in TLS 1.3) -> handshake_failure (40)', () =>
-  expectPlainAlert([helloRecord(baseHello({ sigalgs: [0x0401, 0x0201] }).spec)], 40));
-test('only unsupported groups (ffdhe2048, x448) and no shares -> handshake_failure (40)', () =>
-  expectPlainAlert([helloRecord({ ...withExt(baseHello({ groups: [0x0100, 0x001e] }).spec, EXT.key_share, vec(2, new Uint8Array(0))) })], 40));
-test('unknown extensions and GREASE values are ignored', async () => {
-  const { spec, keys } = baseHello({ suites: [0x0a0a, SUITE.aes128], groups: [0x1a1a, GROUP.x25519], shareGroups: [GROUP.x25519], sigalgs: [0x2a2a, ...DEFAULT_SIGALGS] });
-  spec.extensions!.unshift(ext.raw(0x3a3a, new Uint8Array(0)), ext.raw(0xfe0d, new Uint8Array(40)));
-  spec.extensions = withExt(spec, EXT.supported_versions, vec(1, cat(u16(0x4a4a), u16(0x0304), u16(0x0303)))).extensions;
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  await c.handshake(spec, keys);
-  c.finish();
-  c.sendData('grease');
-  assert.is(Buffer.from(await c.readData(6)).toString(), 'grease');
-  c.close();
-});
+  t('ClientHello fragmented into 1-byte records completes', async () => {
+    const { spec, keys } = baseHello();
+    const ch = clientHello(spec);
+    const recs = Array.from(ch, (b) => record(22, Uint8Array.of(b), 0x0301));
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake(spec, keys, [cat(...recs)]);
+    c.finish();
+    c.sendData('fragmented');
+    assert.is(Buffer.from(await c.readData(10)).toString(), 'fragmented');
+    c.close();
+  });
+  t('change_cipher_spec between two fragments of the ClientHello -> unexpected_message (10)', () => {
+    const ch = clientHello(baseHello().spec);
+    return expectPlainAlert([record(22, ch.subarray(0, 40), 0x0301), record(20, u8(1)), record(22, ch.subarray(40), 0x0301)], 10);
+  });
+  t('alert between two fragments of the ClientHello -> unexpected_message (10)', () => {
+    const ch = clientHello(baseHello().spec);
+    return expectPlainAlert([record(22, ch.subarray(0, 40), 0x0301), hexBytes('15 03 03 00 02 01 5a'), record(22, ch.subarray(40), 0x0301)], 10);
+  });
+  t('ClientHello followed by more handshake bytes in the same record -> unexpected_message (10) (§5.1 key change)', async () => {
+    const { spec, keys } = baseHello();
+    const n = srv.sessions.length + 1;
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    const err = await c.handshake(spec, keys, [record(22, cat(clientHello(spec), handshakeMessage(20, new Uint8Array(32))), 0x0301)]).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    assert.match(String(err), /alert 10\b/);
+    const s = await session(n);
+    assert.is(s.failure?.alert, 10);
+    c.close();
+    await stillServes();
+  });
 
-// =========================================================== HelloRetryRequest
+  // =========================================================== ClientHello syntax (decode_error)
 
-async function toRetry(): Promise<{ c: Tls13Client; spec: HelloSpec; hrr: Uint8Array; n: number }> {
-  const { spec } = baseHello();
-  const spec1 = withExt(spec, EXT.key_share, vec(2, new Uint8Array(0)));
-  const n = srv.sessions.length + 1;
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  const f = await c.handshake(spec1, []);
-  assert.ok(f.helloRetry, 'HelloRetryRequest expected for an empty key_share');
-  return { c, spec: spec1, hrr: f.serverHello, n };
-}
+  t('cipher_suites length beyond the hello -> decode_error (50)', () => {
+    const body = helloBody(baseHello().spec);
+    const b = body.slice();
+    // legacy_version(2) random(32) session_id(1+0) -> cipher_suites length at 35
+    b[35] = 0x7f;
+    return expectPlainAlert([bodyRecord(b)], 50);
+  });
+  t('extensions block length beyond the hello -> decode_error (50)', () => {
+    const { spec } = baseHello();
+    const body = helloBody(spec);
+    const extOff = helloBody({ ...spec, extensions: null }).length;
+    const b = body.slice();
+    const len = (b[extOff]! << 8) | b[extOff + 1]!;
+    b[extOff] = ((len + 10) >> 8) & 0xff;
+    b[extOff + 1] = (len + 10) & 0xff;
+    return expectPlainAlert([bodyRecord(b)], 50);
+  });
+  t('one extension overrunning the extensions block -> decode_error (50)', () => {
+    const { spec } = baseHello();
+    // The last extension claims 4 more bytes than it has: patch its length field.
+    const last = spec.extensions![spec.extensions!.length - 1]!;
+    const body = helloBody(spec).slice();
+    const lenOff = body.length - last.data.length - 2;
+    body[lenOff + 1] = (body[lenOff + 1]! + 4) & 0xff;
+    return expectPlainAlert([bodyRecord(body)], 50);
+  });
+  t('trailing bytes after the extensions block -> decode_error (50)', () =>
+    expectPlainAlert([bodyRecord(cat(helloBody(baseHello().spec), Uint8Array.of(0, 0)))], 50));
+  t('handshake length longer than its body (rest never comes), then FIN: no alert needed, no crash', async () => {
+    const { c, n } = await raw();
+    const body = helloBody(baseHello().spec);
+    c.send(record(22, cat(u8(1), u24(body.length + 10), body), 0x0301));
+    c.endWrite();
+    const { eof } = await c.readToEnd(3000);
+    assert.ok(eof);
+    await session(n);
+    c.destroy();
+    await stillServes();
+  });
+  t('legacy_session_id of 33 bytes -> decode_error (50)', () => expectPlainAlert([mutated((h) => ({ ...h, sessionId: new Uint8Array(33) }))], 50));
+  t('empty cipher_suites -> decode_error (50)', () => expectPlainAlert([mutated((h) => ({ ...h, cipherSuites: [] }))], 50));
+  t('odd-length cipher_suites -> decode_error (50)', () => {
+    const { spec } = baseHello();
+    const body = helloBody({ ...spec, cipherSuites: [SUITE.aes128] });
+    // cipher_suites: 00 02 13 01 -> 00 03 13 01 00 (one extra byte; the rest shifts)
+    const b = cat(body.subarray(0, 35), hexBytes('00 03 13 01 00'), body.subarray(39));
+    return expectPlainAlert([bodyRecord(b)], 50);
+  });
+  t('empty legacy_compression_methods -> decode_error (50)', () => expectPlainAlert([mutated((h) => ({ ...h, compression: [] }))], 50));
+  t('supported_versions with an odd length -> decode_error (50)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.supported_versions, hexBytes('03 03 04 03')))], 50));
+  t('key_share entry with an empty key_exchange -> decode_error (50)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, vec(2, cat(u16(GROUP.x25519), u16(0)))))], 50));
+  t('signature_algorithms with an empty list -> decode_error (50)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.signature_algorithms, u16(0)))], 50));
+  t('server_name list with trailing garbage -> decode_error (50)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.server_name, cat(vec(2, cat(u8(0), vec(2, new TextEncoder().encode('localhost')))), u8(7))))], 50));
 
-test('HRR: empty key_share -> well-formed HelloRetryRequest, ClientHello2 completes', async () => {
-  const { c, spec, hrr } = await toRetry();
-  // 02 len 0303 random(HRR) 00(session id) 1301 00 exts: supported_versions 0304, key_share x25519
-  assert.is(hrr[0], 2);
-  assert.is(hex(hrr.subarray(4, 6)), '03 03');
-  assert.ok(Buffer.from(hrr.subarray(6, 38)).equals(HRR_RANDOM));
-  assert.is(hrr[38], 0, 'empty session id echoed');
-  assert.is(hex(hrr.subarray(39, 41)), '13 01', 'client order: TLS_AES_128_GCM_SHA256');
-  assert.is(hrr[41], 0, 'legacy_compression_method 0');
-  const exts = hex(hrr.subarray(44));
-  assert.ok(exts.includes('00 2b 00 02 03 04'), exts);
-  assert.ok(exts.includes('00 33 00 02 00 1d'), exts);
-  const k = x25519Key();
-  const f = await c.retry(withExt(spec, EXT.key_share, ext.keyShare([{ group: k.group, key: k.publicKey }]).data), [k], hrr);
-  assert.not.ok(f.helloRetry);
-  c.finish();
-  c.sendData('after-hrr');
-  assert.is(Buffer.from(await c.readData(9)).toString(), 'after-hrr');
-  c.close();
-});
+  // =========================================================== ClientHello semantics
 
-test('HRR: CCS between HelloRetryRequest and ClientHello2 is accepted', async () => {
-  const { c, spec, hrr } = await toRetry();
-  const k = x25519Key();
-  await c.retry(withExt(spec, EXT.key_share, ext.keyShare([{ group: k.group, key: k.publicKey }]).data), [k], hrr, [record(20, u8(1))]);
-  c.finish();
-  c.sendData('ccs-ok');
-  assert.is(Buffer.from(await c.readData(6)).toString(), 'ccs-ok');
-  c.close();
-});
+  t('duplicate extension (supported_groups twice) -> illegal_parameter (47)', () =>
+    expectPlainAlert([mutated((h) => ({ ...h, extensions: [...h.extensions!, ext.supportedGroups([GROUP.x25519])] }))], 47));
+  t('compression methods [1, 0] in a TLS 1.3 hello -> illegal_parameter (47)', () =>
+    expectPlainAlert([mutated((h) => ({ ...h, compression: [1, 0] }))], 47));
+  t('compression methods [1] in a TLS 1.3 hello -> illegal_parameter (47)', () =>
+    expectPlainAlert([mutated((h) => ({ ...h, compression: [1] }))], 47));
+  t('missing signature_algorithms -> missing_extension (109)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.signature_algorithms, null))], 109));
+  t('missing key_share (supported_groups present) -> missing_extension (109)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, null))], 109));
+  t('missing supported_groups (key_share present) -> missing_extension (109)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.supported_groups, null))], 109));
+  t('pre_shared_key without psk_key_exchange_modes -> missing_extension (109)', () =>
+    expectPlainAlert([mutated((h) => ({ ...withExt(h, EXT.psk_key_exchange_modes, null), extensions: [...withExt(h, EXT.psk_key_exchange_modes, null).extensions!, ext.preSharedKey()] }))], 109));
+  t('pre_shared_key not the last extension -> illegal_parameter (47)', () =>
+    expectPlainAlert([mutated((h) => ({ ...h, extensions: [ext.preSharedKey(), ...h.extensions!] }))], 47));
+  t('x25519 key share of 31 bytes -> illegal_parameter (47)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, ext.keyShare([{ group: GROUP.x25519, key: new Uint8Array(31).fill(9) }]).data))], 47));
+  t('x25519 key share of 33 bytes -> illegal_parameter (47)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, ext.keyShare([{ group: GROUP.x25519, key: new Uint8Array(33).fill(9) }]).data))], 47));
+  t('x25519 all-zero public key (shared secret all zeros) -> illegal_parameter (47)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, ext.keyShare([{ group: GROUP.x25519, key: new Uint8Array(32) }]).data))], 47));
+  t('P-256 compressed point -> illegal_parameter (47)', () =>
+    expectPlainAlert(
+      [helloRecord(withExt(baseHello({ groups: [GROUP.secp256r1] }).spec, EXT.key_share, ext.keyShare([{ group: GROUP.secp256r1, key: cat(u8(2), nistKey(GROUP.secp256r1).publicKey.subarray(1, 33)) }]).data))],
+      47,
+    ));
+  t('P-256 point not on the curve -> illegal_parameter (47)', () => {
+    const bad = nistKey(GROUP.secp256r1).publicKey.slice();
+    bad[64] ^= 1;
+    return expectPlainAlert([helloRecord(withExt(baseHello({ groups: [GROUP.secp256r1] }).spec, EXT.key_share, ext.keyShare([{ group: GROUP.secp256r1, key: bad }]).data))], 47);
+  });
+  t('P-384 key share of P-256 size -> illegal_parameter (47)', () =>
+    expectPlainAlert(
+      [helloRecord(withExt(baseHello({ groups: [GROUP.secp384r1] }).spec, EXT.key_share, ext.keyShare([{ group: GROUP.secp384r1, key: nistKey(GROUP.secp256r1).publicKey }]).data))],
+      47,
+    ));
+  t('key share for a group not in supported_groups -> illegal_parameter (47)', () =>
+    expectPlainAlert([helloRecord(baseHello({ groups: [GROUP.secp256r1], shareGroups: [GROUP.x25519] }).spec)], 47));
+  t('two key shares for the same group -> illegal_parameter (47)', () => {
+    const a = x25519Key();
+    const b = x25519Key();
+    return expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, ext.keyShare([{ group: a.group, key: a.publicKey }, { group: b.group, key: b.publicKey }]).data))], 47);
+  });
+  t('record_size_limit below 64 -> illegal_parameter (47)', () =>
+    expectPlainAlert([mutated((h) => ({ ...h, extensions: [...h.extensions!, ext.recordSizeLimit(63)] }))], 47));
+  t('only TLS 1.2 cipher suites -> handshake_failure (40)', () =>
+    expectPlainAlert([mutated((h) => ({ ...h, cipherSuites: [0xc02f, 0xc030, 0x009c] }))], 40));
+  t('only rsa_pkcs1_sha256 signatures (not usable in TLS 1.3) -> handshake_failure (40)', () =>
+    expectPlainAlert([helloRecord(baseHello({ sigalgs: [0x0401, 0x0201] }).spec)], 40));
+  t('only unsupported groups (ffdhe2048, x448) and no shares -> handshake_failure (40)', () =>
+    expectPlainAlert([helloRecord({ ...withExt(baseHello({ groups: [0x0100, 0x001e] }).spec, EXT.key_share, vec(2, new Uint8Array(0))) })], 40));
+  t('unknown extensions and GREASE values are ignored', async () => {
+    const { spec, keys } = baseHello({ suites: [0x0a0a, SUITE.aes128], groups: [0x1a1a, GROUP.x25519], shareGroups: [GROUP.x25519], sigalgs: [0x2a2a, ...DEFAULT_SIGALGS] });
+    spec.extensions!.unshift(ext.raw(0x3a3a, new Uint8Array(0)), ext.raw(0xfe0d, new Uint8Array(40)));
+    spec.extensions = withExt(spec, EXT.supported_versions, vec(1, cat(u16(0x4a4a), u16(0x0304), u16(0x0303)))).extensions;
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake(spec, keys);
+    c.finish();
+    c.sendData('grease');
+    assert.is(Buffer.from(await c.readData(6)).toString(), 'grease');
+    c.close();
+  });
 
-async function retryExpectAlert(change: (spec: HelloSpec) => HelloSpec, desc: number): Promise<void> {
-  const { c, spec, n } = await toRetry();
-  c.raw.send(helloRecord(change(spec)));
-  const { data, eof } = await c.raw.readToEnd(3000);
-  assert.is(hex(data), hex(fatalAlertRecord(desc)));
-  assert.ok(eof);
-  const s = await session(n);
-  assert.is(s.failure?.alert, desc, s.failure?.reason);
-  c.close();
-  await stillServes();
-}
+  // =========================================================== HelloRetryRequest
 
-const share = (g: number) => {
-  const k = g === GROUP.x25519 ? x25519Key() : nistKey(g);
-  return ext.keyShare([{ group: k.group, key: k.publicKey }]).data;
-};
-
-test('HRR: ClientHello2 still without a key share -> illegal_parameter (47)', () => retryExpectAlert((s) => s, 47));
-test('HRR: ClientHello2 with a share for another group than requested -> illegal_parameter (47)', () =>
-  retryExpectAlert((s) => withExt(s, EXT.key_share, share(GROUP.secp256r1)), 47));
-test('HRR: ClientHello2 with two shares -> illegal_parameter (47)', () => {
-  const a = x25519Key();
-  const b = nistKey(GROUP.secp256r1);
-  return retryExpectAlert((s) => withExt(s, EXT.key_share, ext.keyShare([{ group: a.group, key: a.publicKey }, { group: b.group, key: b.publicKey }]).data), 47);
-});
-test('HRR: ClientHello2 with a new random -> illegal_parameter (47)', () =>
-  retryExpectAlert((s) => ({ ...withExt(s, EXT.key_share, share(GROUP.x25519)), random: new Uint8Array(32).fill(7) }), 47));
-test('HRR: ClientHello2 with other cipher suites -> illegal_parameter (47)', () =>
-  retryExpectAlert((s) => ({ ...withExt(s, EXT.key_share, share(GROUP.x25519)), cipherSuites: [SUITE.aes128] }), 47));
-test('HRR: ClientHello2 adding an extension (ALPN) -> illegal_parameter (47)', () =>
-  retryExpectAlert((s) => {
-    const t = withExt(s, EXT.key_share, share(GROUP.x25519));
-    return { ...t, extensions: [...t.extensions!, ext.alpn(['h2'])] };
-  }, 47));
-test('HRR: ClientHello2 with early_data -> illegal_parameter (47)', () =>
-  retryExpectAlert((s) => {
-    const t = withExt(s, EXT.key_share, share(GROUP.x25519));
-    return { ...t, extensions: [...t.extensions!, ext.earlyData()] };
-  }, 47));
-test('HRR: a Finished instead of ClientHello2 -> unexpected_message (10)', async () => {
-  const { c, n } = await toRetry();
-  c.raw.send(record(22, handshakeMessage(20, new Uint8Array(32))));
-  const { data } = await c.raw.readToEnd(3000);
-  assert.is(hex(data), hex(fatalAlertRecord(10)));
-  assert.is((await session(n)).failure?.alert, 10);
-  c.close();
-  await stillServes();
-});
-
-// =========================================================== PSK / early data offers
-
-test('pre_shared_key offer (unknown ticket) is ignored: full handshake', async () => {
-  const { spec, keys } = baseHello();
-  spec.extensions!.push(ext.preSharedKey());
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  const f = await c.handshake(spec, keys);
-  assert.ok(f.messages.some((m) => m.type === 11), 'a Certificate was sent');
-  c.finish();
-  c.sendData('psk-ignored');
-  assert.is(Buffer.from(await c.readData(11)).toString(), 'psk-ignored');
-  c.close();
-});
-
-test('early_data offered with 0-RTT records: skipped (§4.2.10), handshake completes', async () => {
-  const { spec, keys } = baseHello();
-  spec.extensions!.splice(spec.extensions!.length - 1, 0, ext.earlyData());
-  spec.extensions!.push(ext.preSharedKey());
-  const early = [record(23, new Uint8Array(100).fill(1)), record(23, new Uint8Array(2000).fill(2))];
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  await c.handshake(spec, keys, [helloRecord(spec), ...early]);
-  c.finish();
-  c.sendData('zero-rtt-skipped');
-  assert.is(Buffer.from(await c.readData(16)).toString(), 'zero-rtt-skipped');
-  c.close();
-});
-
-// =========================================================== client flight (encrypted alerts)
-
-async function handshaken(): Promise<{ c: Tls13Client; n: number }> {
-  const { spec, keys } = baseHello();
-  const n = srv.sessions.length + 1;
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  await c.handshake(spec, keys);
-  return { c, n };
-}
-
-async function expectEncryptedAlert(c: Tls13Client, n: number, desc: number): Promise<void> {
-  const a = await c.alert(3000);
-  assert.ok(a, 'an alert before EOF');
-  assert.equal({ level: a!.level, description: a!.description }, { level: 2, description: desc });
-  assert.ok(a!.closed, 'connection closed after the alert');
-  const s = await session(n);
-  assert.is(s.failure?.alert, desc, s.failure?.reason);
-  assert.is(s.failure?.direction, 'sent');
-  c.close();
-  await stillServes();
-}
-
-test('wrong client Finished -> decrypt_error (51)', async () => {
-  const { c, n } = await handshaken();
-  const fin = c.finishedMessage().slice();
-  fin[10] ^= 0xff;
-  c.sendProtected(22, fin);
-  await expectEncryptedAlert(c, n, 51);
-});
-test('client Finished of the wrong length -> decode_error (50)', async () => {
-  const { c, n } = await handshaken();
-  const fin = c.finishedMessage();
-  c.sendProtected(22, handshakeMessage(20, fin.subarray(4, fin.length - 1)));
-  await expectEncryptedAlert(c, n, 50);
-});
-test('client Certificate that was never requested -> unexpected_message (10)', async () => {
-  const { c, n } = await handshaken();
-  c.sendProtected(22, handshakeMessage(11, hexBytes('00 00 00 00')));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('EndOfEarlyData without accepted early data -> unexpected_message (10)', async () => {
-  const { c, n } = await handshaken();
-  c.sendProtected(22, handshakeMessage(5, new Uint8Array(0)));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('application data before the client Finished -> unexpected_message (10)', async () => {
-  const { c, n } = await handshaken();
-  c.sendProtected(23, new TextEncoder().encode('too early'));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('KeyUpdate before the client Finished -> unexpected_message (10)', async () => {
-  const { c, n } = await handshaken();
-  c.sendProtected(22, handshakeMessage(24, u8(0)));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('client Finished failing authentication -> bad_record_mac (20)', async () => {
-  const { c, n } = await handshaken();
-  c.sendProtected(22, c.finishedMessage(), { corrupt: true });
-  await expectEncryptedAlert(c, n, 20);
-});
-test('plaintext handshake record after ServerHello -> unexpected_message (10)', async () => {
-  const { c, n } = await handshaken();
-  c.raw.send(record(22, c.finishedMessage()));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('two compatibility CCS records -> unexpected_message (10)', async () => {
-  const { c, n } = await handshaken();
-  c.raw.send(record(20, u8(1)), record(20, u8(1)));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('CCS with content 02 -> unexpected_message (10)', async () => {
-  const { c, n } = await handshaken();
-  c.raw.send(record(20, u8(2)));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('client Finished split over two protected records completes', async () => {
-  const { c } = await handshaken();
-  const fin = c.finishedMessage();
-  c.raw.send(record(20, u8(1)));
-  c.sendProtected(22, fin.subarray(0, 10));
-  c.sendProtected(22, fin.subarray(10));
-  c.switchToApplicationKeys();
-  c.sendData('split-fin');
-  assert.is(Buffer.from(await c.readData(9)).toString(), 'split-fin');
-  c.close();
-});
-test('client Finished with padding and an empty-content record before it completes', async () => {
-  const { c } = await handshaken();
-  c.sendProtected(22, c.finishedMessage(), { padding: 200 });
-  c.switchToApplicationKeys();
-  c.sendData('padded');
-  assert.is(Buffer.from(await c.readData(6)).toString(), 'padded');
-  c.close();
-});
-
-// =========================================================== after the handshake
-
-async function connected(): Promise<{ c: Tls13Client; n: number }> {
-  const r = await handshaken();
-  r.c.finish({ ccs: true });
-  r.c.sendData('up');
-  assert.is(Buffer.from(await r.c.readData(2)).toString(), 'up');
-  return r;
-}
-
-test('record failing authentication -> bad_record_mac (20)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(23, new TextEncoder().encode('tampered'), { corrupt: true });
-  await expectEncryptedAlert(c, n, 20);
-});
-test('protected change_cipher_spec -> unexpected_message (10)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(20, u8(1));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('plaintext change_cipher_spec after the handshake -> unexpected_message (10)', async () => {
-  const { c, n } = await connected();
-  c.raw.send(record(20, u8(1)));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('KeyUpdate with request_update 2 -> illegal_parameter (47)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(22, handshakeMessage(24, u8(2)));
-  await expectEncryptedAlert(c, n, 47);
-});
-test('KeyUpdate with a 2-byte body -> decode_error (50)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(22, handshakeMessage(24, hexBytes('00 00')));
-  await expectEncryptedAlert(c, n, 50);
-});
-test('KeyUpdate followed by more handshake data in the same record -> unexpected_message (10)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(22, cat(handshakeMessage(24, u8(0)), handshakeMessage(24, u8(0)).subarray(0, 2)));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('ClientHello after the handshake (renegotiation) -> unexpected_message (10)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(22, clientHello(baseHello().spec));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('inner plaintext of zeros only (no content type) -> unexpected_message (10)', async () => {
-  const { c, n } = await connected();
-  // content type 0 + padding: every byte zero.
-  c.sendProtected(0, new Uint8Array(0), { padding: 10 });
-  await expectEncryptedAlert(c, n, 10);
-});
-test('unknown inner content type 99 -> unexpected_message (10)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(99, new Uint8Array(5));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('inner plaintext of 2^14 + 2 bytes -> record_overflow (22)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(23, new Uint8Array(1 << 14), { padding: 1 });
-  await expectEncryptedAlert(c, n, 22);
-});
-test('protected record longer than 2^14 + 256 -> record_overflow (22)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(23, new Uint8Array(1 << 14), { padding: 256 });
-  await expectEncryptedAlert(c, n, 22);
-});
-test('protected handshake message of zero length -> unexpected_message (10)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(22, new Uint8Array(0));
-  await expectEncryptedAlert(c, n, 10);
-});
-test('protected alert of 1 byte -> decode_error (50)', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(21, u8(2));
-  await expectEncryptedAlert(c, n, 50);
-});
-test('plaintext alert after the handshake -> unexpected_message (10)', async () => {
-  const { c, n } = await connected();
-  c.raw.send(hexBytes('15 03 03 00 02 01 00'));
-  await expectEncryptedAlert(c, n, 10);
-});
-
-test('full-size records, maximum padding and empty data records are accepted', async () => {
-  const { c } = await connected();
-  const big = new Uint8Array(1 << 14).fill(0x41);
-  c.sendProtected(23, big);
-  c.sendProtected(23, new Uint8Array(0));
-  c.sendProtected(23, new Uint8Array(0), { padding: 100 });
-  c.sendProtected(23, u8(0x42), { padding: (1 << 14) - 1 });
-  const got = await c.readData((1 << 14) + 1);
-  assert.is(got.length, (1 << 14) + 1);
-  assert.is(got[got.length - 1], 0x42);
-  c.close();
-});
-test('legacy_record_version 0x0301 on a protected record is ignored (§5.1)', async () => {
-  const { c } = await connected();
-  c.sendProtected(23, new TextEncoder().encode('v0301'), { version: 0x0301 });
-  assert.is(Buffer.from(await c.readData(5)).toString(), 'v0301');
-  c.close();
-});
-test('client KeyUpdates (with and without update_requested) keep the session going', async () => {
-  const { c, n } = await connected();
-  for (let i = 0; i < 5; i++) {
-    c.keyUpdate(i % 2 === 1);
-    c.sendData(`ku${i}`);
-    assert.is(Buffer.from(await c.readData(3)).toString(), `ku${i}`);
+  async function toRetry(): Promise<{ c: Tls13Client; spec: HelloSpec; hrr: Uint8Array; n: number }> {
+    const { spec } = baseHello();
+    const spec1 = withExt(spec, EXT.key_share, vec(2, new Uint8Array(0)));
+    const n = srv.sessions.length + 1;
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    const f = await c.handshake(spec1, []);
+    assert.ok(f.helloRetry, 'HelloRetryRequest expected for an empty key_share');
+    return { c, spec: spec1, hrr: f.serverHello, n };
   }
-  c.close();
-  const s = await session(n);
-  assert.is(s.failure, undefined, JSON.stringify(s.failure));
-  assert.is(s.traces.filter((t) => t === 'sent KeyUpdate').length, 2, s.traces.join('\n'));
-});
-test('close_notify: server answers with close_notify; data after it is ignored', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(21, hexBytes('01 00'));
-  c.sendData('ignored');
-  const a = await c.alert(3000);
-  assert.equal(a && { level: a.level, description: a.description }, { level: 1, description: 0 });
-  const s = await session(n);
-  assert.ok(s.closedCleanly);
-  assert.is(s.bytesIn, 2, 'only the data before close_notify');
-  c.close();
-});
-test('user_canceled warning then close_notify closes cleanly', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(21, hexBytes('01 5a'));
-  c.sendProtected(21, hexBytes('01 00'));
-  const a = await c.alert(3000);
-  assert.is(a?.description, 0);
-  const s = await session(n);
-  assert.ok(s.closedCleanly);
-  c.close();
-});
-test('fatal alert from the client: server sends nothing and closes', async () => {
-  const { c, n } = await connected();
-  c.sendProtected(21, hexBytes('02 50'));
-  const { data, eof } = await c.raw.readToEnd(3000);
-  assert.is(data.length, 0);
-  assert.ok(eof);
-  const s = await session(n);
-  assert.is(s.failure?.direction, 'received');
-  assert.is(s.failure?.alertName, 'internal_error');
-  c.close();
-  await stillServes();
-});
-test('transport EOF without close_notify (truncation): no crash', async () => {
-  const { c, n } = await connected();
-  c.sendData('x');
-  c.raw.endWrite();
-  await c.raw.readToEnd(3000);
-  await session(n);
-  c.close();
-  await stillServes();
-});
 
-test('after all of the above the server still serves openssl s_client', async () => {
-  const p = new Proc('openssl', ['s_client', '-connect', `127.0.0.1:${srv.port}`, '-tls1_3', '-CAfile', pki.caPath, '-servername', 'localhost', '-verify_return_error']);
-  try {
-    await p.waitFor('Verify return code: 0 (ok)', 5000);
-    p.write('final\n');
-    await p.waitFor(/\nfinal\n/, 5000);
-    p.end();
-    assert.is(await p.wait(5000), 0);
-  } finally {
-    p.kill();
+  t('HRR: empty key_share -> well-formed HelloRetryRequest, ClientHello2 completes', async () => {
+    const { c, spec, hrr } = await toRetry();
+    // 02 len 0303 random(HRR) 00(session id) 1301 00 exts: supported_versions 0304, key_share x25519
+    assert.is(hrr[0], 2);
+    assert.is(hex(hrr.subarray(4, 6)), '03 03');
+    assert.ok(Buffer.from(hrr.subarray(6, 38)).equals(HRR_RANDOM));
+    assert.is(hrr[38], 0, 'empty session id echoed');
+    assert.is(hex(hrr.subarray(39, 41)), '13 01', 'client order: TLS_AES_128_GCM_SHA256');
+    assert.is(hrr[41], 0, 'legacy_compression_method 0');
+    const exts = hex(hrr.subarray(44));
+    assert.ok(exts.includes('00 2b 00 02 03 04'), exts);
+    assert.ok(exts.includes('00 33 00 02 00 1d'), exts);
+    const k = x25519Key();
+    const f = await c.retry(withExt(spec, EXT.key_share, ext.keyShare([{ group: k.group, key: k.publicKey }]).data), [k], hrr);
+    assert.not.ok(f.helloRetry);
+    c.finish();
+    c.sendData('after-hrr');
+    assert.is(Buffer.from(await c.readData(9)).toString(), 'after-hrr');
+    c.close();
+  });
+
+  t('HRR: CCS between HelloRetryRequest and ClientHello2 is accepted', async () => {
+    const { c, spec, hrr } = await toRetry();
+    const k = x25519Key();
+    await c.retry(withExt(spec, EXT.key_share, ext.keyShare([{ group: k.group, key: k.publicKey }]).data), [k], hrr, [record(20, u8(1))]);
+    c.finish();
+    c.sendData('ccs-ok');
+    assert.is(Buffer.from(await c.readData(6)).toString(), 'ccs-ok');
+    c.close();
+  });
+
+  async function retryExpectAlert(change: (spec: HelloSpec) => HelloSpec, desc: number): Promise<void> {
+    const { c, spec, n } = await toRetry();
+    c.raw.send(helloRecord(change(spec)));
+    const { data, eof } = await c.raw.readToEnd(3000);
+    assert.is(hex(data), hex(fatalAlertRecord(desc)));
+    assert.ok(eof);
+    const s = await session(n);
+    assert.is(s.failure?.alert, desc, s.failure?.reason);
+    c.close();
+    await stillServes();
   }
-  assert.ok(srv.sessions.every((s) => s.thrown === undefined));
-});
+
+  const share = (g: number) => {
+    const k = g === GROUP.x25519 ? x25519Key() : nistKey(g);
+    return ext.keyShare([{ group: k.group, key: k.publicKey }]).data;
+  };
+
+  t('HRR: ClientHello2 still without a key share -> illegal_parameter (47)', () => retryExpectAlert((s) => s, 47));
+  t('HRR: ClientHello2 with a share for another group than requested -> illegal_parameter (47)', () =>
+    retryExpectAlert((s) => withExt(s, EXT.key_share, share(GROUP.secp256r1)), 47));
+  t('HRR: ClientHello2 with two shares -> illegal_parameter (47)', () => {
+    const a = x25519Key();
+    const b = nistKey(GROUP.secp256r1);
+    return retryExpectAlert((s) => withExt(s, EXT.key_share, ext.keyShare([{ group: a.group, key: a.publicKey }, { group: b.group, key: b.publicKey }]).data), 47);
+  });
+  t('HRR: ClientHello2 with a new random -> illegal_parameter (47)', () =>
+    retryExpectAlert((s) => ({ ...withExt(s, EXT.key_share, share(GROUP.x25519)), random: new Uint8Array(32).fill(7) }), 47));
+  t('HRR: ClientHello2 with other cipher suites -> illegal_parameter (47)', () =>
+    retryExpectAlert((s) => ({ ...withExt(s, EXT.key_share, share(GROUP.x25519)), cipherSuites: [SUITE.aes128] }), 47));
+  t('HRR: ClientHello2 adding an extension (ALPN) -> illegal_parameter (47)', () =>
+    retryExpectAlert((s) => {
+      const t = withExt(s, EXT.key_share, share(GROUP.x25519));
+      return { ...t, extensions: [...t.extensions!, ext.alpn(['h2'])] };
+    }, 47));
+  t('HRR: ClientHello2 with early_data -> illegal_parameter (47)', () =>
+    retryExpectAlert((s) => {
+      const t = withExt(s, EXT.key_share, share(GROUP.x25519));
+      return { ...t, extensions: [...t.extensions!, ext.earlyData()] };
+    }, 47));
+  t('HRR: a Finished instead of ClientHello2 -> unexpected_message (10)', async () => {
+    const { c, n } = await toRetry();
+    c.raw.send(record(22, handshakeMessage(20, new Uint8Array(32))));
+    const { data } = await c.raw.readToEnd(3000);
+    assert.is(hex(data), hex(fatalAlertRecord(10)));
+    assert.is((await session(n)).failure?.alert, 10);
+    c.close();
+    await stillServes();
+  });
+
+  // =========================================================== PSK / early data offers
+
+  t('pre_shared_key offer (unknown ticket) is ignored: full handshake', async () => {
+    const { spec, keys } = baseHello();
+    spec.extensions!.push(ext.preSharedKey());
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    const f = await c.handshake(spec, keys);
+    assert.ok(f.messages.some((m) => m.type === 11), 'a Certificate was sent');
+    c.finish();
+    c.sendData('psk-ignored');
+    assert.is(Buffer.from(await c.readData(11)).toString(), 'psk-ignored');
+    c.close();
+  });
+
+  t('early_data offered with 0-RTT records: skipped (§4.2.10), handshake completes', async () => {
+    const { spec, keys } = baseHello();
+    spec.extensions!.splice(spec.extensions!.length - 1, 0, ext.earlyData());
+    spec.extensions!.push(ext.preSharedKey());
+    const early = [record(23, new Uint8Array(100).fill(1)), record(23, new Uint8Array(2000).fill(2))];
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake(spec, keys, [helloRecord(spec), ...early]);
+    c.finish();
+    c.sendData('zero-rtt-skipped');
+    assert.is(Buffer.from(await c.readData(16)).toString(), 'zero-rtt-skipped');
+    c.close();
+  });
+
+  // =========================================================== client flight (encrypted alerts)
+
+  async function handshaken(): Promise<{ c: Tls13Client; n: number }> {
+    const { spec, keys } = baseHello();
+    const n = srv.sessions.length + 1;
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake(spec, keys);
+    return { c, n };
+  }
+
+  async function expectEncryptedAlert(c: Tls13Client, n: number, desc: number): Promise<void> {
+    const a = await c.alert(3000);
+    assert.ok(a, 'an alert before EOF');
+    assert.equal({ level: a!.level, description: a!.description }, { level: 2, description: desc });
+    assert.ok(a!.closed, 'connection closed after the alert');
+    const s = await session(n);
+    assert.is(s.failure?.alert, desc, s.failure?.reason);
+    assert.is(s.failure?.direction, 'sent');
+    c.close();
+    await stillServes();
+  }
+
+  t('wrong client Finished -> decrypt_error (51)', async () => {
+    const { c, n } = await handshaken();
+    const fin = c.finishedMessage().slice();
+    fin[10] ^= 0xff;
+    c.sendProtected(22, fin);
+    await expectEncryptedAlert(c, n, 51);
+  });
+  t('client Finished of the wrong length -> decode_error (50)', async () => {
+    const { c, n } = await handshaken();
+    const fin = c.finishedMessage();
+    c.sendProtected(22, handshakeMessage(20, fin.subarray(4, fin.length - 1)));
+    await expectEncryptedAlert(c, n, 50);
+  });
+  t('client Certificate that was never requested -> unexpected_message (10)', async () => {
+    const { c, n } = await handshaken();
+    c.sendProtected(22, handshakeMessage(11, hexBytes('00 00 00 00')));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('EndOfEarlyData without accepted early data -> unexpected_message (10)', async () => {
+    const { c, n } = await handshaken();
+    c.sendProtected(22, handshakeMessage(5, new Uint8Array(0)));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('application data before the client Finished -> unexpected_message (10)', async () => {
+    const { c, n } = await handshaken();
+    c.sendProtected(23, new TextEncoder().encode('too early'));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('KeyUpdate before the client Finished -> unexpected_message (10)', async () => {
+    const { c, n } = await handshaken();
+    c.sendProtected(22, handshakeMessage(24, u8(0)));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('client Finished failing authentication -> bad_record_mac (20)', async () => {
+    const { c, n } = await handshaken();
+    c.sendProtected(22, c.finishedMessage(), { corrupt: true });
+    await expectEncryptedAlert(c, n, 20);
+  });
+  t('plaintext handshake record after ServerHello -> unexpected_message (10)', async () => {
+    const { c, n } = await handshaken();
+    c.raw.send(record(22, c.finishedMessage()));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('two compatibility CCS records -> unexpected_message (10)', async () => {
+    const { c, n } = await handshaken();
+    c.raw.send(record(20, u8(1)), record(20, u8(1)));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('CCS with content 02 -> unexpected_message (10)', async () => {
+    const { c, n } = await handshaken();
+    c.raw.send(record(20, u8(2)));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('client Finished split over two protected records completes', async () => {
+    const { c } = await handshaken();
+    const fin = c.finishedMessage();
+    c.raw.send(record(20, u8(1)));
+    c.sendProtected(22, fin.subarray(0, 10));
+    c.sendProtected(22, fin.subarray(10));
+    c.switchToApplicationKeys();
+    c.sendData('split-fin');
+    assert.is(Buffer.from(await c.readData(9)).toString(), 'split-fin');
+    c.close();
+  });
+  t('client Finished with padding and an empty-content record before it completes', async () => {
+    const { c } = await handshaken();
+    c.sendProtected(22, c.finishedMessage(), { padding: 200 });
+    c.switchToApplicationKeys();
+    c.sendData('padded');
+    assert.is(Buffer.from(await c.readData(6)).toString(), 'padded');
+    c.close();
+  });
+
+  // =========================================================== after the handshake
+
+  async function connected(): Promise<{ c: Tls13Client; n: number }> {
+    const r = await handshaken();
+    r.c.finish({ ccs: true });
+    r.c.sendData('up');
+    assert.is(Buffer.from(await r.c.readData(2)).toString(), 'up');
+    return r;
+  }
+
+  t('record failing authentication -> bad_record_mac (20)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(23, new TextEncoder().encode('tampered'), { corrupt: true });
+    await expectEncryptedAlert(c, n, 20);
+  });
+  t('protected change_cipher_spec -> unexpected_message (10)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(20, u8(1));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('plaintext change_cipher_spec after the handshake -> unexpected_message (10)', async () => {
+    const { c, n } = await connected();
+    c.raw.send(record(20, u8(1)));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('KeyUpdate with request_update 2 -> illegal_parameter (47)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(22, handshakeMessage(24, u8(2)));
+    await expectEncryptedAlert(c, n, 47);
+  });
+  t('KeyUpdate with a 2-byte body -> decode_error (50)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(22, handshakeMessage(24, hexBytes('00 00')));
+    await expectEncryptedAlert(c, n, 50);
+  });
+  t('KeyUpdate followed by more handshake data in the same record -> unexpected_message (10)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(22, cat(handshakeMessage(24, u8(0)), handshakeMessage(24, u8(0)).subarray(0, 2)));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('ClientHello after the handshake (renegotiation) -> unexpected_message (10)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(22, clientHello(baseHello().spec));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('inner plaintext of zeros only (no content type) -> unexpected_message (10)', async () => {
+    const { c, n } = await connected();
+    // content type 0 + padding: every byte zero.
+    c.sendProtected(0, new Uint8Array(0), { padding: 10 });
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('unknown inner content type 99 -> unexpected_message (10)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(99, new Uint8Array(5));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('inner plaintext of 2^14 + 2 bytes -> record_overflow (22)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(23, new Uint8Array(1 << 14), { padding: 1 });
+    await expectEncryptedAlert(c, n, 22);
+  });
+  t('protected record longer than 2^14 + 256 -> record_overflow (22)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(23, new Uint8Array(1 << 14), { padding: 256 });
+    await expectEncryptedAlert(c, n, 22);
+  });
+  t('protected handshake message of zero length -> unexpected_message (10)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(22, new Uint8Array(0));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('protected alert of 1 byte -> decode_error (50)', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(21, u8(2));
+    await expectEncryptedAlert(c, n, 50);
+  });
+  t('plaintext alert after the handshake -> unexpected_message (10)', async () => {
+    const { c, n } = await connected();
+    c.raw.send(hexBytes('15 03 03 00 02 01 00'));
+    await expectEncryptedAlert(c, n, 10);
+  });
+
+  t('full-size records, maximum padding and empty data records are accepted', async () => {
+    const { c } = await connected();
+    const big = new Uint8Array(1 << 14).fill(0x41);
+    c.sendProtected(23, big);
+    c.sendProtected(23, new Uint8Array(0));
+    c.sendProtected(23, new Uint8Array(0), { padding: 100 });
+    c.sendProtected(23, u8(0x42), { padding: (1 << 14) - 1 });
+    const got = await c.readData((1 << 14) + 1);
+    assert.is(got.length, (1 << 14) + 1);
+    assert.is(got[got.length - 1], 0x42);
+    c.close();
+  });
+  t('legacy_record_version 0x0301 on a protected record is ignored (§5.1)', async () => {
+    const { c } = await connected();
+    c.sendProtected(23, new TextEncoder().encode('v0301'), { version: 0x0301 });
+    assert.is(Buffer.from(await c.readData(5)).toString(), 'v0301');
+    c.close();
+  });
+  t('client KeyUpdates (with and without update_requested) keep the session going', async () => {
+    const { c, n } = await connected();
+    for (let i = 0; i < 5; i++) {
+      c.keyUpdate(i % 2 === 1);
+      c.sendData(`ku${i}`);
+      assert.is(Buffer.from(await c.readData(3)).toString(), `ku${i}`);
+    }
+    c.close();
+    const s = await session(n);
+    assert.is(s.failure, undefined, JSON.stringify(s.failure));
+    assert.is(s.traces.filter((t) => t === 'sent KeyUpdate').length, 2, s.traces.join('\n'));
+  });
+  t('close_notify: server answers with close_notify; data after it is ignored', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(21, hexBytes('01 00'));
+    c.sendData('ignored');
+    const a = await c.alert(3000);
+    assert.equal(a && { level: a.level, description: a.description }, { level: 1, description: 0 });
+    const s = await session(n);
+    assert.ok(s.closedCleanly);
+    assert.is(s.bytesIn, 2, 'only the data before close_notify');
+    c.close();
+  });
+  t('user_canceled warning then close_notify closes cleanly', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(21, hexBytes('01 5a'));
+    c.sendProtected(21, hexBytes('01 00'));
+    const a = await c.alert(3000);
+    assert.is(a?.description, 0);
+    const s = await session(n);
+    assert.ok(s.closedCleanly);
+    c.close();
+  });
+  t('fatal alert from the client: server sends nothing and closes', async () => {
+    const { c, n } = await connected();
+    c.sendProtected(21, hexBytes('02 50'));
+    const { data, eof } = await c.raw.readToEnd(3000);
+    assert.is(data.length, 0);
+    assert.ok(eof);
+    const s = await session(n);
+    assert.is(s.failure?.direction, 'received');
+    assert.is(s.failure?.alertName, 'internal_error');
+    c.close();
+    await stillServes();
+  });
+  t('transport EOF without close_notify (truncation): no crash', async () => {
+    const { c, n } = await connected();
+    c.sendData('x');
+    c.raw.endWrite();
+    await c.raw.readToEnd(3000);
+    await session(n);
+    c.close();
+    await stillServes();
+  });
+
+  t('after all of the above the server still serves openssl s_client', async () => {
+    const p = new Proc('openssl', ['s_client', '-connect', `127.0.0.1:${srv.port}`, '-tls1_3', '-CAfile', pki.caPath, '-servername', 'localhost', '-verify_return_error']);
+    try {
+      await p.waitFor('Verify return code: 0 (ok)', 5000);
+      p.write('final\n');
+      await p.waitFor(/\nfinal\n/, 5000);
+      p.end();
+      assert.is(await p.wait(5000), 0);
+    } finally {
+      p.kill();
+    }
+    assert.ok(srv.sessions.every((s) => s.thrown === undefined));
+  });
+}
 
 test.run();
