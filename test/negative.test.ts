@@ -852,6 +852,178 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
     await stillServes();
   });
 
+  // =========================================================== more syntax and semantics
+
+  t('server_name with two host_name entries -> illegal_parameter (47) (RFC 6066 §3)', () => {
+    const name = (n: string) => cat(u8(0), vec(2, new TextEncoder().encode(n)));
+    return expectPlainAlert([mutated((h) => withExt(h, EXT.server_name, vec(2, cat(name('a.example.test'), name('localhost')))))], 47);
+  });
+  t('server_name that is not a host name is ignored (handshake completes, unmatched)', async () => {
+    const { spec, keys } = baseHello({ serverName: 'bad name!' });
+    const n = srv.sessions.length + 1;
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake(spec, keys);
+    c.finish();
+    c.sendData('sni?');
+    assert.is(Buffer.from(await c.readData(4)).toString(), 'sni?');
+    c.close();
+    const s = await session(n);
+    assert.is(s.info?.serverName, undefined);
+    assert.is(s.info?.invalidServerName, 'bad name!');
+  });
+  t('ALPN list with an empty protocol name -> decode_error (50)', () =>
+    expectPlainAlert([mutated((h) => ({ ...h, extensions: [...h.extensions!, ext.raw(EXT.alpn, vec(2, cat(vec(1, new TextEncoder().encode('h2')), u8(0))))] }))], 50));
+  t('ALPN with an empty list -> decode_error (50)', () =>
+    expectPlainAlert([mutated((h) => ({ ...h, extensions: [...h.extensions!, ext.raw(EXT.alpn, u16(0))] }))], 50));
+  t('supported_groups with an odd length -> decode_error (50)', () =>
+    expectPlainAlert([mutated((h) => withExt(h, EXT.supported_groups, cat(u16(3), u16(GROUP.x25519), u8(0))))], 50));
+  t('key_share list longer than its extension -> decode_error (50)', () => {
+    const k = x25519Key();
+    return expectPlainAlert([mutated((h) => withExt(h, EXT.key_share, cat(u16(40), u16(k.group), vec(2, k.publicKey))))], 50);
+  });
+  t('early_data extension with a body -> decode_error (50)', () =>
+    expectPlainAlert([mutated((h) => ({ ...h, extensions: [...h.extensions!, ext.raw(EXT.early_data, u8(0))] }))], 50));
+  t('legacy_version 0x0304 with supported_versions: negotiated by the extension (§4.2.1)', async () => {
+    const { spec, keys } = baseHello();
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake({ ...spec, legacyVersion: 0x0304 }, keys);
+    c.finish();
+    c.sendData('v4');
+    assert.is(Buffer.from(await c.readData(2)).toString(), 'v4');
+    c.close();
+  });
+  t('a 40 KB ClientHello over three records completes', async () => {
+    const { spec, keys } = baseHello();
+    spec.extensions!.unshift(ext.raw(EXT.padding, new Uint8Array(40_000)));
+    const ch = clientHello(spec);
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake(spec, keys, [record(22, ch.subarray(0, 16384), 0x0301), record(22, ch.subarray(16384, 32768)), record(22, ch.subarray(32768))]);
+    c.finish();
+    c.sendData('big');
+    assert.is(Buffer.from(await c.readData(3)).toString(), 'big');
+    c.close();
+  });
+  t('record_size_limit 64: every protected server record holds at most 64 bytes of inner plaintext (RFC 8449)', async () => {
+    const { spec, keys } = baseHello();
+    spec.extensions!.push(ext.recordSizeLimit(64));
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    // Read the flight record by record to check sizes: reuse the client, but watch the socket bytes.
+    const sizes: number[] = [];
+    let buf = Buffer.alloc(0);
+    c.raw.socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 5 && buf.length >= 5 + buf.readUInt16BE(3)) {
+        if (buf[0] === 23) sizes.push(buf.readUInt16BE(3));
+        buf = buf.subarray(5 + buf.readUInt16BE(3));
+      }
+    });
+    await c.handshake(spec, keys);
+    c.finish();
+    const data = new Uint8Array(1000).fill(0x61);
+    c.sendData(data);
+    assert.is((await c.readData(1000)).length, 1000);
+    c.close();
+    assert.ok(sizes.length > 16, `${sizes.length} protected records`);
+    const over = sizes.filter((n) => n > 64 + 16);
+    assert.equal(over, [], `records longer than 64 + 16 bytes: ${over.join(',')}`);
+  });
+  t('server application records never exceed 2^14 bytes of content', async () => {
+    const { c } = await connected();
+    const sizes: number[] = [];
+    const data = new Uint8Array(100_000).fill(0x62);
+    c.sendData(data.subarray(0, 16384));
+    c.sendData(data.subarray(16384, 32768));
+    c.sendData(data.subarray(32768, 49152));
+    let got = 0;
+    while (got < 49152) {
+      const o = await c.next(3000);
+      assert.ok(o && o.type === 23);
+      sizes.push(o!.content.length);
+      got += o!.content.length;
+    }
+    assert.ok(sizes.every((n) => n <= 16384), sizes.join(','));
+    c.close();
+  });
+  t('pipelined: Finished, data, KeyUpdate, data, close_notify in one TCP write', async () => {
+    const { c, n } = await handshaken();
+    const parts: Uint8Array[] = [record(20, u8(1)), c.seal(22, c.finishedMessage())];
+    c.switchToApplicationKeys();
+    parts.push(c.seal(23, new TextEncoder().encode('one.')));
+    parts.push(c.sealKeyUpdate(true));
+    parts.push(c.seal(23, new TextEncoder().encode('two.')));
+    parts.push(c.seal(21, hexBytes('01 00')));
+    c.raw.send(cat(...parts));
+    const got = await c.readData(8);
+    assert.is(Buffer.from(got).toString(), 'one.two.');
+    const a = await c.alert(3000);
+    assert.is(a?.description, 0, 'close_notify back');
+    const s = await session(n);
+    assert.ok(s.closedCleanly, JSON.stringify(s.failure));
+    assert.ok(s.traces.includes('sent KeyUpdate'), s.traces.join('\n'));
+    c.close();
+  });
+  t('1000 one-byte application records are all echoed in order', async () => {
+    const { c } = await connected();
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 1000; i++) parts.push(c.seal(23, u8(0x30 + (i % 10))));
+    c.raw.send(cat(...parts));
+    const got = await c.readData(1000, 5000);
+    assert.is(Buffer.from(got).toString(), '0123456789'.repeat(100));
+    c.close();
+  });
+  t('client fatal alert during the handshake (under the handshake key): server sends nothing', async () => {
+    const { c, n } = await handshaken();
+    c.sendProtected(21, hexBytes('02 2a'));
+    const { data, eof } = await c.raw.readToEnd(3000);
+    assert.is(data.length, 0);
+    assert.ok(eof);
+    const s = await session(n);
+    assert.is(s.failure?.direction, 'received');
+    assert.is(s.failure?.alertName, 'bad_certificate');
+    c.close();
+    await stillServes();
+  });
+  t('plaintext alert from a client that cannot read ServerHello: server sends nothing', async () => {
+    const { c, n } = await handshaken();
+    c.raw.send(hexBytes('15 03 03 00 02 02 2f'));
+    const { data, eof } = await c.raw.readToEnd(3000);
+    assert.is(data.length, 0);
+    assert.ok(eof);
+    const s = await session(n);
+    assert.is(s.failure?.alertName, 'illegal_parameter');
+    assert.is(s.failure?.direction, 'received');
+    c.close();
+  });
+  t('more than 64 KiB of skipped early data -> unexpected_message (10) (§4.2.10)', async () => {
+    const { spec, keys } = baseHello();
+    spec.extensions!.push(ext.earlyData(), ext.preSharedKey());
+    const early = Array.from({ length: 5 }, () => record(23, new Uint8Array(16000).fill(3)));
+    const n = srv.sessions.length + 1;
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    await c.handshake(spec, keys, [helloRecord(spec), ...early]);
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('33 KeyUpdates without data in between -> unexpected_message (10) (bounded)', async () => {
+    const { c, n } = await connected();
+    for (let i = 0; i < 33; i++) c.keyUpdate(false);
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('33 empty application records in a row -> unexpected_message (10) (bounded)', async () => {
+    const { c, n } = await connected();
+    for (let i = 0; i < 33; i++) c.sendProtected(23, new Uint8Array(0));
+    await expectEncryptedAlert(c, n, 10);
+  });
+  t('record of 2^14 + 256 + 1 ciphertext bytes (header alone) -> record_overflow (22)', async () => {
+    const { c, n } = await connected();
+    c.raw.send(hexBytes('17 03 03 41 01'));
+    await expectEncryptedAlert(c, n, 22);
+  });
+
   t('after all of the above the server still serves openssl s_client', async () => {
     const p = new Proc('openssl', ['s_client', '-connect', `127.0.0.1:${srv.port}`, '-tls1_3', '-CAfile', pki.caPath, '-servername', 'localhost', '-verify_return_error']);
     try {

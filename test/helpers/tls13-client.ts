@@ -402,8 +402,14 @@ export class Tls13Client {
 
   /** Send KeyUpdate and switch our write key. */
   keyUpdate(requested: boolean): void {
-    this.sendProtected(22, handshakeMessage(24, u8(requested ? 1 : 0)));
+    this.raw.send(this.sealKeyUpdate(requested));
+  }
+
+  /** A sealed KeyUpdate record (not sent); our write key switches after it. */
+  sealKeyUpdate(requested: boolean): Uint8Array {
+    const rec = this.seal(22, handshakeMessage(24, u8(requested ? 1 : 0)));
     this.write = this.write!.next();
+    return rec;
   }
 
   open(rec: RawRecord): Opened {
