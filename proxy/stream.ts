@@ -102,7 +102,6 @@ export class TlsServerStream extends Duplex {
   /** The callback of the write in progress, so a failure can release it. */
   private pendingWriteCallback: Callback | undefined;
   /** Called with the next ciphertext write: the close_notify we asked for. */
-  private closeNotifySent: (() => void) | undefined;
   private socketClosing = false;
 
   constructor(readonly socket: Socket, config: ServerConfig, options: TlsServerStreamOptions = {}) {
@@ -154,13 +153,8 @@ export class TlsServerStream extends Duplex {
   // ------------------------------------------------------------ engine events
 
   private onCiphertext(bytes: Uint8Array): void {
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.socket.writableEnded) return;
     this.socket.write(bytes);
-    const sent = this.closeNotifySent;
-    if (sent) {
-      this.closeNotifySent = undefined;
-      sent();
-    }
   }
 
   private onHandshake(info: HandshakeInfo): void {
@@ -224,7 +218,7 @@ export class TlsServerStream extends Duplex {
     }
     // Unexpected EOF (no close_notify) is not an error (Postfix). Let the engine
     // finish what it has buffered, then end the readable side.
-    setImmediate(() => {
+    this.conn.whenIdle(() => {
       if (!this.failure) this.endReadable();
     });
   }
@@ -319,22 +313,9 @@ export class TlsServerStream extends Duplex {
       endSocket();
       return;
     }
-    // Every write has completed (Writable calls _final after the last callback),
-    // so the next record the engine writes is the close_notify.
-    let written = false;
-    this.closeNotifySent = () => {
-      written = true;
-    };
-    this.conn.close();
-    if (written) {
-      endSocket();
-    } else if (this.conn.writable || this.conn.state === 'closed') {
-      // An asynchronous provider is still sealing the alert.
-      this.closeNotifySent = endSocket;
-    } else {
-      this.closeNotifySent = undefined;
-      endSocket();
-    }
+    // close(done) runs `done` once the close_notify record itself has been
+    // written, even when an asynchronous provider is still sealing records.
+    this.conn.close(endSocket);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
