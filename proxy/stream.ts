@@ -101,7 +101,6 @@ export class TlsServerStream extends Duplex {
   private waitingForHandshake: (() => void)[] = [];
   /** The callback of the write in progress, so a failure can release it. */
   private pendingWriteCallback: Callback | undefined;
-  /** Called with the next ciphertext write: the close_notify we asked for. */
   private socketClosing = false;
 
   constructor(readonly socket: Socket, config: ServerConfig, options: TlsServerStreamOptions = {}) {
