@@ -178,13 +178,17 @@ export class Tls13Protection implements RecordProtection {
     const seq = this.nextSeq();
     const innerLen = content.length + 1 + padding;
     if (innerLen > RecordLimits.maxPlaintext + 1 + 255) throw new Error('record content too long');
-    const inner = new Uint8Array(innerLen);
-    inner.set(content, 0);
-    inner[content.length] = type;
     const length = innerLen + AEAD_TAG_LENGTH;
     const header = Uint8Array.of(ContentType.application_data, 0x03, 0x03, length >>> 8, length & 0xff);
     const nonce = recordNonce(this.iv, seq);
+    // TLSInnerPlaintext = content || type || zeros[padding] (§5.2)
+    const trailer = new Uint8Array(1 + padding);
+    trailer[0] = type;
     const withKey = (k: AeadKey): MaybePromise<Uint8Array> => {
+      if (k.sealRecord) return k.sealRecord(nonce, header, header, content, trailer);
+      const inner = new Uint8Array(innerLen);
+      inner.set(content, 0);
+      inner.set(trailer, content.length);
       const sealed = k.seal(nonce, header, inner);
       return isPromise(sealed) ? sealed.then((ct) => joinRecord(header, ct)) : joinRecord(header, sealed);
     };
@@ -261,10 +265,11 @@ export class Tls12Protection implements RecordProtection {
     const { nonce, explicit } = this.nonce(seq);
     const length = (explicit ? 8 : 0) + content.length + AEAD_TAG_LENGTH;
     const header = Uint8Array.of(type, 0x03, 0x03, length >>> 8, length & 0xff);
-    const build = (ct: Uint8Array) => (explicit ? joinRecord(header, explicit, ct) : joinRecord(header, ct));
+    const prefix = explicit ? joinRecord(header, explicit) : header;
     const withKey = (k: AeadKey): MaybePromise<Uint8Array> => {
+      if (k.sealRecord) return k.sealRecord(nonce, aad, prefix, content, EMPTY);
       const sealed = k.seal(nonce, aad, content);
-      return isPromise(sealed) ? sealed.then(build) : build(sealed);
+      return isPromise(sealed) ? sealed.then((ct) => joinRecord(prefix, ct)) : joinRecord(prefix, sealed);
     };
     const key = this.key;
     return isPromise(key) ? key.then(withKey) : withKey(key);
@@ -302,6 +307,8 @@ export class Tls12Protection implements RecordProtection {
     return isPromise(key) ? key.then(withKey) : withKey(key);
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function seqBytes(seq: number): Uint8Array {
   const b = new Uint8Array(8);

@@ -20,6 +20,7 @@ import {
   createPublicKey,
   createSecretKey,
   diffieHellman,
+  generateKeyPair,
   generateKeyPairSync,
   randomFillSync,
   sign as nodeSign,
@@ -111,6 +112,26 @@ function nodeAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey {
       out.set(tag, ct.length);
       return out;
     },
+    sealRecord(nonce, aad, prefix, content, trailer) {
+      if (nonce.length !== AEAD_NONCE_LENGTH) throw new Error('node crypto: AEAD nonce must be 12 bytes');
+      const c = createCipheriv(name, key, nonce, TAG_OPTS);
+      c.setAAD(aad, { plaintextLength: content.length + trailer.length });
+      // One allocation for the whole record: prefix, ciphertext pieces, tag.
+      const out = Buffer.allocUnsafe(prefix.length + content.length + trailer.length + AEAD_TAG_LENGTH);
+      out.set(prefix, 0);
+      let o = prefix.length;
+      const a = c.update(content);
+      out.set(a, o);
+      o += a.length;
+      if (trailer.length) {
+        const b = c.update(trailer);
+        out.set(b, o);
+        o += b.length;
+      }
+      c.final();
+      c.getAuthTag().copy(out, o);
+      return u8(out);
+    },
     open(nonce, aad, ciphertextAndTag) {
       const ctLen = ciphertextAndTag.length - AEAD_TAG_LENGTH;
       if (nonce.length !== AEAD_NONCE_LENGTH || ctLen < 0) return null;
@@ -144,10 +165,46 @@ function isAllZero(b: Uint8Array): boolean {
   return acc === 0;
 }
 
+/**
+ * Fresh X25519 key pairs made ahead of time on libuv's thread pool
+ * (crypto.generateKeyPair), so that the event loop does not pay for key
+ * generation during a handshake. Each pair is used once and dropped; the
+ * pool is filled lazily on first use and falls back to synchronous
+ * generation when empty.
+ */
+class X25519Pool {
+  private readonly pairs: { publicKey: Buffer; privateKey: KeyObject }[] = [];
+  private pending = 0;
+
+  constructor(private readonly target: number) {}
+
+  take(): { publicKey: Buffer; privateKey: KeyObject } | undefined {
+    const pair = this.pairs.pop();
+    this.refill();
+    return pair;
+  }
+
+  private refill(): void {
+    while (this.pairs.length + this.pending < this.target) {
+      this.pending++;
+      generateKeyPair('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } }, (err, publicKey, privateKey) => {
+        this.pending--;
+        if (!err) this.pairs.push({ publicKey: publicKey as unknown as Buffer, privateKey: privateKey as unknown as KeyObject });
+      });
+    }
+  }
+}
+
+const x25519Pool = new X25519Pool(16);
+
 function x25519Share(privateKey?: Uint8Array): KeyShare {
   let priv: KeyObject;
   let spki: Buffer;
-  if (privateKey) {
+  const pooled = privateKey ? undefined : x25519Pool.take();
+  if (pooled) {
+    priv = pooled.privateKey;
+    spki = pooled.publicKey;
+  } else if (privateKey) {
     if (privateKey.length !== 32) throw new Error('node crypto: an x25519 private key is 32 bytes');
     priv = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
     spki = createPublicKey(priv).export({ type: 'spki', format: 'der' });

@@ -135,4 +135,21 @@ test('OutputQueue: asynchronous seals resolving out of order still leave in orde
   assert.ok(done);
 });
 
+test('node provider sealRecord equals prefix || seal(content || trailer) for every AEAD', async () => {
+  for (const alg of ['AES-128-GCM', 'AES-256-GCM', 'CHACHA20-POLY1305'] as const) {
+    const key = await provider.aeadKey(alg, new Uint8Array(alg === 'AES-128-GCM' ? 16 : 32).fill(9));
+    const nonce = new Uint8Array(12).fill(1);
+    const aad = fromHex('1703030020');
+    const content = new Uint8Array(16385 - 1 - 3).map((_, i) => i & 0xff);
+    const trailer = fromHex('17000000');
+    const whole = new Uint8Array(content.length + trailer.length);
+    whole.set(content);
+    whole.set(trailer, content.length);
+    const a = await key.sealRecord!(nonce, aad, aad, content, trailer);
+    const b = await key.seal(nonce, aad, whole);
+    assert.is(hex(a.subarray(0, 5)), hex(aad));
+    assert.is(hex(a.subarray(5)), hex(b), alg);
+  }
+});
+
 test.run();

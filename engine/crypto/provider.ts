@@ -52,6 +52,12 @@ export interface AeadKey {
   readonly algorithm: AeadAlgorithm;
   /** Returns ciphertext || 16-byte tag. */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): MaybePromise<Uint8Array>;
+  /**
+   * Optional fast path for the record layer: seal `content || trailer` and
+   * return `prefix || ciphertext || tag` in one buffer, saving two copies
+   * per record. Must equal `prefix || seal(nonce, aad, content || trailer)`.
+   */
+  sealRecord?(nonce: Uint8Array, aad: Uint8Array, prefix: Uint8Array, content: Uint8Array, trailer: Uint8Array): MaybePromise<Uint8Array>;
   /** Returns the plaintext, or null when authentication fails. Never throws on bad input. */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): MaybePromise<Uint8Array | null>;
 }
