@@ -138,7 +138,7 @@ export class RawConn {
 
 // ------------------------------------------------------------ key schedule
 
-type HashName = 'sha256' | 'sha384';
+export type HashName = 'sha256' | 'sha384';
 
 interface SuiteInfo {
   readonly id: number;
@@ -214,6 +214,32 @@ export interface ServerFlight {
   readonly helloRetry: boolean;
   readonly ccs: boolean;
   readonly messages: { type: number; body: Uint8Array }[];
+  /** pre_shared_key selected_identity, when the server resumed. */
+  readonly selectedPsk?: number;
+}
+
+export interface Ticket {
+  readonly lifetime: number;
+  readonly ageAdd: number;
+  readonly nonce: Uint8Array;
+  readonly ticket: Uint8Array;
+  readonly extensions: Uint8Array;
+  readonly receivedAt: number;
+  /** HKDF-Expand-Label(resumption_master_secret, "resumption", nonce, Hash.length) (§4.6.1). */
+  readonly psk: Uint8Array;
+  readonly hash: HashName;
+}
+
+export interface PskOffer {
+  readonly identity: Uint8Array;
+  readonly obfuscatedAge: number;
+  readonly psk: Uint8Array;
+}
+
+/** An offer for `t` with the right obfuscated age (§4.2.11.1), `skewMs` added. */
+export function offerFor(t: Ticket, skewMs = 0): PskOffer {
+  const age = Date.now() - t.receivedAt + skewMs;
+  return { identity: t.ticket, obfuscatedAge: (age + t.ageAdd) >>> 0, psk: t.psk };
 }
 
 export class Tls13Client {
@@ -227,8 +253,11 @@ export class Tls13Client {
   private sAp!: Direction;
   private hsBuf: Uint8Array = new Uint8Array(0);
   flight: ServerFlight | undefined;
-  /** NewSessionTickets seen (and skipped). */
-  tickets = 0;
+  /** NewSessionTickets received (§4.6.1). */
+  readonly tickets: Ticket[] = [];
+  private offers: PskOffer[] = [];
+  private master: Uint8Array | undefined;
+  private resumptionMaster: Uint8Array | undefined;
 
   constructor(readonly raw: RawConn) {}
 
@@ -253,13 +282,42 @@ export class Tls13Client {
   }
 
   /** After a HelloRetryRequest: reset the transcript as §4.4.1 says and send ClientHello2. */
-  async retry(spec: HelloSpec, keys: ClientKey[], hrr: Uint8Array, extra: Uint8Array[] = []): Promise<ServerFlight> {
+  async retry(spec: HelloSpec | (() => HelloSpec), keys: ClientKey[], hrr: Uint8Array, extra: Uint8Array[] = []): Promise<ServerFlight> {
     const ch1Hash = this.th();
     this.transcript = [handshakeMessage(254, ch1Hash), hrr];
-    const ch = clientHello(spec);
+    const ch = clientHello(typeof spec === 'function' ? spec() : spec);
     this.raw.send(...extra, record(22, ch, 0x0303));
     this.transcript.push(ch);
     return this.readServerFlight(keys);
+  }
+
+  /**
+   * `spec` with a pre_shared_key extension (last) offering `offers`, binders
+   * computed over the transcript so far plus the truncated hello (§4.2.11.2).
+   * `corrupt(i, binder)` may alter binder i after it was computed.
+   */
+  withPsk(spec: HelloSpec, offers: PskOffer[], hash: HashName, corrupt?: (i: number, binder: Uint8Array) => Uint8Array): HelloSpec {
+    const hl = hashLen(hash);
+    const ids = cat(...offers.map((o) => cat(vec(2, o.identity), u16(o.obfuscatedAge >>> 16), u16(o.obfuscatedAge & 0xffff))));
+    const make = (binders: Uint8Array[]): HelloSpec => ({
+      ...spec,
+      extensions: [...(spec.extensions ?? []).filter((e) => e.type !== 41), { type: 41, data: cat(vec(2, ids), vec(2, cat(...binders.map((b) => vec(1, b))))) }],
+    });
+    const placeholder = make(offers.map(() => new Uint8Array(hl)));
+    const ch = clientHello(placeholder);
+    const bindersLen = 2 + offers.length * (1 + hl);
+    const truncated = ch.subarray(0, ch.length - bindersLen);
+    const th = digest(hash, cat(...this.transcript, truncated));
+    const zeros = new Uint8Array(hl);
+    const binders = offers.map((o, i) => {
+      const early = hmac(hash, zeros, o.psk);
+      const binderKey = expandLabel(hash, early, 'res binder', digest(hash, new Uint8Array(0)), hl);
+      const fk = expandLabel(hash, binderKey, 'finished', new Uint8Array(0), hl);
+      const b = hmac(hash, fk, th);
+      return corrupt ? corrupt(i, b) : b;
+    });
+    this.offers = offers;
+    return make(binders);
   }
 
   private async readServerFlight(keys: ClientKey[]): Promise<ServerFlight> {
@@ -285,10 +343,12 @@ export class Tls13Client {
     const end = p + extLen;
     let serverShare: { group: number; key: Uint8Array } | undefined;
     let selectedGroup: number | undefined;
+    let selectedPsk: number | undefined;
     while (p < end) {
       const t = (body[p]! << 8) | body[p + 1]!;
       const l = (body[p + 2]! << 8) | body[p + 3]!;
       const d = body.subarray(p + 4, p + 4 + l);
+      if (t === 41) selectedPsk = (d[0]! << 8) | d[1]!;
       if (t === 51) {
         if (l === 2) selectedGroup = (d[0]! << 8) | d[1]!;
         else serverShare = { group: (d[0]! << 8) | d[1]!, key: d.subarray(4, 4 + ((d[2]! << 8) | d[3]!)) };
@@ -311,7 +371,9 @@ export class Tls13Client {
     const hl = hashLen(h);
     const zeros = new Uint8Array(hl);
     const empty = digest(h, new Uint8Array(0));
-    const early = hmac(h, zeros, zeros);
+    const psk = selectedPsk === undefined ? zeros : this.offers[selectedPsk]?.psk;
+    if (!psk) throw new Error(`server selected PSK ${selectedPsk} that was not offered`);
+    const early = hmac(h, zeros, psk);
     const derived = expandLabel(h, early, 'derived', empty, hl);
     this.hsSecret = hmac(h, derived, shared);
     const thSh = this.th();
@@ -352,12 +414,13 @@ export class Tls13Client {
     // Application secrets from the transcript through the server Finished.
     const thFin = this.th();
     const master = hmac(h, expandLabel(h, this.hsSecret, 'derived', empty, hl), zeros);
+    this.master = master;
     this.cAp = new Direction(suite, expandLabel(h, master, 'c ap traffic', thFin, hl));
     this.sAp = new Direction(suite, expandLabel(h, master, 's ap traffic', thFin, hl));
     this.write = this.cHs;
     // Everything the server sends after its Finished is under its application key (§4.4.4, §7.2).
     this.read = this.sAp;
-    this.flight = { serverHello: sh, helloRetry: false, ccs, messages };
+    this.flight = { serverHello: sh, helloRetry: false, ccs, messages, selectedPsk };
     return this.flight;
   }
 
@@ -371,7 +434,10 @@ export class Tls13Client {
   /** Send the client Finished (optionally preceded by a compatibility CCS) and switch to application keys. */
   finish(opts: { ccs?: boolean } = {}): void {
     if (opts.ccs) this.raw.send(record(20, Uint8Array.of(1)));
-    this.sendProtected(22, this.finishedMessage());
+    const fin = this.finishedMessage();
+    this.sendProtected(22, fin);
+    this.transcript.push(fin);
+    this.resumptionMaster = expandLabel(this.suite.hash, this.master!, 'res master', this.th(), hashLen(this.suite.hash));
     this.switchToApplicationKeys();
   }
 
@@ -412,6 +478,36 @@ export class Tls13Client {
     return rec;
   }
 
+  private parseTicket(b: Uint8Array): Ticket {
+    const v = Buffer.from(b);
+    const lifetime = v.readUInt32BE(0);
+    const ageAdd = v.readUInt32BE(4);
+    let p = 8;
+    const nonce = Uint8Array.from(v.subarray(p + 1, p + 1 + v[p]!));
+    p += 1 + nonce.length;
+    const tl = v.readUInt16BE(p);
+    const ticket = Uint8Array.from(v.subarray(p + 2, p + 2 + tl));
+    p += 2 + tl;
+    const el = v.readUInt16BE(p);
+    const extensions = Uint8Array.from(v.subarray(p + 2, p + 2 + el));
+    if (p + 2 + el !== v.length) throw new Error('NewSessionTicket: trailing bytes');
+    if (!this.resumptionMaster) throw new Error('NewSessionTicket before our Finished');
+    const h = this.suite.hash;
+    const psk = expandLabel(h, this.resumptionMaster, 'resumption', nonce, hashLen(h));
+    return { lifetime, ageAdd, nonce, ticket, extensions, receivedAt: Date.now(), psk, hash: h };
+  }
+
+  /** Read until a NewSessionTicket arrived (or throw). */
+  async waitTicket(timeoutMs = 3000): Promise<Ticket> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.tickets.length) {
+      const o = await this.next(Math.max(1, deadline - Date.now()), true);
+      if (!o) throw new Error('EOF before a NewSessionTicket');
+      if (o.type !== 23 && o.type !== 22) throw new Error(`record type ${o.type} while waiting for a ticket`);
+    }
+    return this.tickets[0]!;
+  }
+
   open(rec: RawRecord): Opened {
     if (!this.read) throw new Error('no read key yet');
     if (rec.type !== 23) {
@@ -428,7 +524,7 @@ export class Tls13Client {
   }
 
   /** Next record, decrypted; server KeyUpdates are followed transparently. null at EOF. */
-  async next(timeoutMs = 3000): Promise<Opened | null> {
+  async next(timeoutMs = 3000, stopOnTicket = false): Promise<Opened | null> {
     for (;;) {
       const rec = await this.raw.nextRecord(timeoutMs);
       if (!rec) return null;
@@ -439,7 +535,8 @@ export class Tls13Client {
         continue;
       }
       if (o.type === 22 && o.content[0] === 4) {
-        this.tickets++;
+        this.tickets.push(this.parseTicket(o.content.subarray(4)));
+        if (stopOnTicket) return o;
         continue;
       }
       return o;
