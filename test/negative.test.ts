@@ -1024,6 +1024,42 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
     await expectEncryptedAlert(c, n, 22);
   });
 
+  t('50 pipelined KeyUpdate(update_requested) + data rounds: every echo arrives, server answers each', async () => {
+    const { c, n } = await connected();
+    const parts: Uint8Array[] = [];
+    let expect = '';
+    for (let i = 0; i < 50; i++) {
+      parts.push(c.sealKeyUpdate(true));
+      const msg = `r${String(i).padStart(2, '0')};`;
+      expect += msg;
+      parts.push(c.seal(23, new TextEncoder().encode(msg)));
+    }
+    c.raw.send(cat(...parts));
+    const got = await c.readData(expect.length, 5000);
+    assert.is(Buffer.from(got).toString(), expect);
+    c.close();
+    const s = await session(n);
+    assert.is(s.failure, undefined, JSON.stringify(s.failure));
+    assert.is(s.traces.filter((x) => x === 'sent KeyUpdate').length, 50);
+  });
+  t('server-initiated KeyUpdate while the client pipelines data', async () => {
+    const { c, n } = await connected();
+    const s0 = srv.sessions[n - 1]!;
+    s0.conn.keyUpdate(true);
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 20; i++) parts.push(c.seal(23, new Uint8Array(1000).fill(65 + i)));
+    c.raw.send(cat(...parts));
+    const got = await c.readData(20_000, 5000);
+    assert.is(got.length, 20_000);
+    for (let i = 0; i < 20; i++) assert.is(got[i * 1000], 65 + i);
+    c.sendData('z');
+    assert.is(Buffer.from(await c.readData(1)).toString(), 'z');
+    c.close();
+    const s = await session(n);
+    assert.is(s.failure, undefined, JSON.stringify(s.failure));
+    assert.ok(s.traces.includes('received KeyUpdate'), s.traces.join('\n'));
+  });
+
   t('after all of the above the server still serves openssl s_client', async () => {
     const p = new Proc('openssl', ['s_client', '-connect', `127.0.0.1:${srv.port}`, '-tls1_3', '-CAfile', pki.caPath, '-servername', 'localhost', '-verify_return_error']);
     try {
