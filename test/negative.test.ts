@@ -1060,6 +1060,48 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
     assert.ok(s.traces.includes('received KeyUpdate'), s.traces.join('\n'));
   });
 
+  t('EncryptedExtensions answers only what was asked: empty without SNI/ALPN (§4.2)', async () => {
+    const { spec, keys } = baseHello({ serverName: null });
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    const f = await c.handshake(spec, keys);
+    const ee = f.messages.find((m) => m.type === 8);
+    assert.is(hex(ee!.body), '00 00');
+    c.close();
+  });
+  t('EncryptedExtensions acknowledges a matched server_name with an empty extension', async () => {
+    const { spec, keys } = baseHello({ serverName: 'localhost' });
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    const f = await c.handshake(spec, keys);
+    const ee = f.messages.find((m) => m.type === 8);
+    assert.is(hex(ee!.body), '00 04 00 00 00 00');
+    c.close();
+  });
+  t('ServerHello echoes the legacy_session_id and sends one CCS after it (§4.1.3, §D.4)', async () => {
+    const sid = new Uint8Array(32).fill(0xab);
+    const { spec, keys } = baseHello({ sessionId: sid });
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    const f = await c.handshake(spec, keys);
+    assert.is(f.serverHello[38], 32);
+    assert.is(hex(f.serverHello.subarray(39, 71)), hex(sid));
+    assert.ok(f.ccs, 'compatibility CCS');
+    assert.not.ok(Buffer.from(f.serverHello.subarray(6, 38)).subarray(24).toString('latin1').startsWith('DOWNGRD'), 'no downgrade sentinel in a TLS 1.3 ServerHello');
+    c.close();
+  });
+  t('TLS 1.2 negotiated by a TLS 1.3 server: ServerHello.random ends with DOWNGRD\\x01 (§4.1.3)', async () => {
+    for (const hello of [legacyHello(0x0303), { ...legacyHello(0x0303), extensions: [...legacyHello(0x0303).extensions!, ext.supportedVersions([0x0303])] }]) {
+      const { c } = await raw();
+      c.send(helloRecord(hello));
+      const r = await c.nextRecord(3000);
+      assert.ok(r && r.type === 22 && r.fragment[0] === 2, 'ServerHello');
+      assert.is(hex(r!.fragment.subarray(4, 6)), '03 03');
+      assert.is(hex(r!.fragment.subarray(6 + 24, 6 + 32)), '44 4f 57 4e 47 52 44 01');
+      c.destroy();
+    }
+  });
+
   t('after all of the above the server still serves openssl s_client', async () => {
     const p = new Proc('openssl', ['s_client', '-connect', `127.0.0.1:${srv.port}`, '-tls1_3', '-CAfile', pki.caPath, '-servername', 'localhost', '-verify_return_error']);
     try {
