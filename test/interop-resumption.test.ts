@@ -261,6 +261,33 @@ test('ENGINE BUG: PSK hello without signature_algorithms resumes (§9.2 requires
   assert.is(s.info?.resumed, true);
 });
 
+async function ticketsFor(srvX: EngineServer, modes: number[] | null): Promise<number> {
+  const { spec, keys } = baseHello();
+  const s2 = modes === null ? withExt(spec, EXT.psk_key_exchange_modes, null) : withExt(spec, EXT.psk_key_exchange_modes, vec(1, Uint8Array.from(modes)));
+  const c = await Tls13Client.connect(srvX.port);
+  sockets.add(c.raw);
+  await c.handshake(s2, keys);
+  c.finish();
+  c.sendData('t');
+  await c.readData(6);
+  await new Promise((r) => setTimeout(r, 50));
+  const n = c.tickets.length;
+  c.close();
+  return n;
+}
+
+test('tickets are sent to a client offering psk_dhe_ke', async () => {
+  assert.is(await ticketsFor(srv, [1]), 1);
+});
+
+test('ENGINE BUG: no NewSessionTicket for a client without psk_key_exchange_modes (§4.2.9/§4.6.1 SHOULD NOT: it can never use it)', async () => {
+  assert.is(await ticketsFor(srv, null), 0);
+});
+
+test('ENGINE BUG: no NewSessionTicket for a psk_ke-only client (§4.2.9 SHOULD NOT: we only resume with psk_dhe_ke)', async () => {
+  assert.is(await ticketsFor(srv, [0]), 0);
+});
+
 // ------------------------------------------------------------ hostile PSK offers
 
 async function expectPlainAlert(srvX: EngineServer, bytes: Uint8Array, desc: number): Promise<void> {
