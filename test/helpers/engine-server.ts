@@ -172,7 +172,8 @@ export async function startEngineServer(opts: EngineServerOptions = {}): Promise
       },
       peerClosed() {
         session.peerClosed = true;
-        conn.close();
+        // Answer with our close_notify, and end the socket once it is written.
+        conn.close(() => endSocket());
       },
       failed(error) {
         session.failure = error;
@@ -220,8 +221,11 @@ export async function startEngineServer(opts: EngineServerOptions = {}): Promise
     const poll = setInterval(maybeResume, 5);
     poll.unref();
     socket.on('end', () => {
-      // Transport EOF without (or after) close_notify.
-      endSocket();
+      // Transport EOF. Let the engine finish what it received first (asynchronous providers):
+      // if that included close_notify, the peerClosed path ends the socket after our answer.
+      conn.whenIdle(() => {
+        if (!session.peerClosed) endSocket();
+      });
     });
     socket.on('error', (e) => {
       session.socketError = e;
@@ -233,7 +237,7 @@ export async function startEngineServer(opts: EngineServerOptions = {}): Promise
       // let it settle (closed / failed, or idle) before reporting the session done.
       const started = Date.now();
       const settle = () => {
-        const terminal = conn.state === 'closed' || conn.state === 'failed';
+        const terminal = session.closedCleanly || session.failure !== undefined;
         if (terminal || (conn.backlog === 0 && Date.now() - started > 100) || Date.now() - started > 1000) {
           session.socketClosed = true;
           resolveDone();
