@@ -416,6 +416,10 @@ async function bulk(providerName: ProviderName, size: number, extra: readonly st
 test('1 MiB both ways through echo (node)', () => bulk('node', 1 << 20));
 test('1 MiB both ways through echo (webcrypto)', () => bulk('webcrypto', 1 << 20));
 test('256 KiB with ChaCha20-Poly1305 and P-384', () => bulk('node', 256 * 1024, ['-ciphersuites', 'TLS_CHACHA20_POLY1305_SHA256', '-groups', 'P-384']));
+test('client pads every record to 1000 bytes (-record_padding): padding stripped (§5.4)', () =>
+  bulk('node', 128 * 1024, ['-record_padding', '1000']));
+test('client pads records with webcrypto', () => bulk('webcrypto', 64 * 1024, ['-record_padding', '4096']));
+test('client sends 512-byte fragments (-max_send_frag 512)', () => bulk('node', 128 * 1024, ['-max_send_frag', '512']));
 test('client max_fragment_length 512 (ignored by the server, records stay full-size) still works', () =>
   bulk('node', 64 * 1024, ['-maxfraglen', '512']));
 

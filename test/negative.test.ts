@@ -601,6 +601,24 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
     c.close();
   });
 
+  t('early data sent with ClientHello1 is skipped across a HelloRetryRequest', async () => {
+    const { spec } = baseHello();
+    const spec1 = withExt(spec, EXT.key_share, vec(2, new Uint8Array(0)));
+    spec1.extensions!.push(ext.earlyData(), ext.preSharedKey());
+    const c = await Tls13Client.connect(srv.port);
+    open.add(c.raw);
+    const early = [record(23, new Uint8Array(300).fill(5)), record(23, new Uint8Array(300).fill(6))];
+    const f1 = await c.handshake(spec1, [], [helloRecord(spec1), ...early]);
+    assert.ok(f1.helloRetry);
+    const k = x25519Key();
+    const spec2 = withExt(withExt(spec1, EXT.early_data, null), EXT.key_share, ext.keyShare([{ group: k.group, key: k.publicKey }]).data);
+    await c.retry(spec2, [k], f1.serverHello);
+    c.finish();
+    c.sendData('after-0rtt-hrr');
+    assert.is(Buffer.from(await c.readData(14)).toString(), 'after-0rtt-hrr');
+    c.close();
+  });
+
   // =========================================================== client flight (encrypted alerts)
 
   async function handshaken(): Promise<{ c: Tls13Client; n: number }> {
