@@ -14,7 +14,8 @@
 import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type EngineServer, type ProviderName, type Session, startEngineServer } from './helpers/engine-server.js';
+import { ServerConnection } from '../engine/connection.js';
+import { type EngineServer, engineConfig, type ProviderName, type Session, startEngineServer } from './helpers/engine-server.js';
 import {
   baseHello,
   cat,
@@ -1118,6 +1119,101 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
       assert.is(hex(r!.fragment.subarray(6 + 24, 6 + 32)), '44 4f 57 4e 47 52 44 01');
       c.destroy();
     }
+  });
+
+  // =========================================================== bounded fuzzing
+
+  t('fuzz: 1500 mutated ClientHellos in-process: never a throw, never internal_error, only expected alerts', async () => {
+    const config = await engineConfig({ provider: P, config: { alpn: ['h2', 'http/1.1'] } });
+    let seed = 20261125;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const bytes = (n: number) => Uint8Array.from({ length: n }, () => rnd(256));
+    const TYPES = [0, 5, 10, 11, 13, 16, 18, 21, 23, 28, 35, 41, 42, 43, 44, 45, 47, 49, 50, 51, 0xff01];
+    const allowed = new Set([10, 40, 47, 50, 70, 86, 109, 120]);
+    const bad: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const { spec } = baseHello({ alpn: ['h2'], shareGroups: rnd(2) ? [GROUP.x25519] : [GROUP.secp256r1, GROUP.x25519] });
+      let input: Uint8Array;
+      if (i % 2) {
+        const exts = spec.extensions!;
+        for (let k = 0, ops = 1 + rnd(3); k < ops; k++) {
+          const op = rnd(6);
+          const j = rnd(exts.length);
+          const e = exts[j]!;
+          if (op === 0) exts[j] = { type: e.type, data: bytes(rnd(12)) };
+          else if (op === 1) exts[j] = { type: e.type, data: e.data.subarray(0, rnd(e.data.length + 1)) };
+          else if (op === 2) {
+            const d = e.data.slice();
+            if (d.length) d[rnd(d.length)] = rnd(256);
+            exts[j] = { type: e.type, data: d };
+          } else if (op === 3) exts.splice(rnd(exts.length + 1), 0, { type: TYPES[rnd(TYPES.length)]!, data: bytes(rnd(40)) });
+          else if (op === 4) exts.splice(j, 1);
+          else exts.push(exts[j]!);
+        }
+        if (rnd(10) === 0) spec.cipherSuites = Array.from({ length: rnd(5) }, () => (rnd(2) ? 0x1300 + rnd(6) : rnd(65536)));
+        input = helloRecord(spec);
+      } else {
+        input = helloRecord(spec);
+        for (let k = 0, n = 1 + rnd(4); k < n; k++) input[5 + rnd(input.length - 5)] = rnd(256);
+      }
+      const out: Uint8Array[] = [];
+      let failure: { alert?: number; alertName?: string; reason: string } | undefined;
+      const conn = new ServerConnection(config, { write: (x) => out.push(x), handshake() {}, data() {}, peerClosed() {}, failed: (e) => (failure = e) });
+      try {
+        conn.receive(input);
+      } catch (e) {
+        bad.push(`#${i} receive() threw ${String(e)}`);
+        continue;
+      }
+      await new Promise<void>((r) => conn.whenIdle(() => r()));
+      for (let k = 0; k < 3; k++) await new Promise((r) => setImmediate(r));
+      if (failure) {
+        if (!allowed.has(failure.alert!)) bad.push(`#${i} ${failure.alertName}: ${failure.reason} ${hex(input.subarray(0, 48))}`);
+        const last = out[out.length - 1]!;
+        // Before any key: the failure is a plaintext alert record, and the last thing written.
+        if (last[0] === 0x15 && hex(last) !== hex(fatalAlertRecord(failure.alert!))) bad.push(`#${i} alert bytes ${hex(last)}`);
+      }
+    }
+    assert.equal(bad, []);
+  });
+
+  t('fuzz: 60 random protected records after the handshake: only expected alerts, server keeps serving', async () => {
+    let seed = 4242;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const allowed = new Set([10, 20, 22, 47, 50]);
+    const bad: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const { c, n } = await connected();
+      const type = [20, 21, 22, 23, 0, 24, 99][rnd(7)]!;
+      const content = Uint8Array.from({ length: rnd(type === 22 ? 12 : 4) }, () => rnd(256));
+      if (type === 22 && content.length >= 4 && rnd(2)) {
+        // A plausible handshake header sometimes.
+        content[0] = [1, 2, 4, 5, 8, 11, 13, 15, 20, 24][rnd(10)]!;
+        content[1] = 0;
+        content[2] = 0;
+        content[3] = content.length - 4;
+      }
+      c.sendProtected(type, content, { padding: rnd(3) === 0 ? rnd(50) : 0 });
+      c.sendData('?');
+      const o = await c.next(3000).catch((e: Error) => ({ type: -1, content: new TextEncoder().encode(e.message) }));
+      const s = srv.sessions[n - 1]!;
+      if (o && o.type === 21) {
+        const a = o.content[1]!;
+        if (!allowed.has(a)) bad.push(`type ${type} ${hex(content)} -> alert ${a} (${s.failure?.reason})`);
+      } else if (o && o.type === 23) {
+        // Accepted (e.g. an empty data record, a benign alert): the echo of '?' must follow.
+      } else if (o && o.type === -1) bad.push(`type ${type} ${hex(content)} -> ${Buffer.from(o.content).toString()}`);
+      c.close();
+      await session(n);
+    }
+    assert.equal(bad, []);
+    await stillServes();
   });
 
   t('after all of the above the server still serves openssl s_client', async () => {
