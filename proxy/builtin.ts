@@ -16,7 +16,7 @@ import path from 'node:path';
 import { ConfigError } from './config/errors.js';
 import { ParameterSet, type Override, type ParameterValue } from './config/main-cf.js';
 import { parseInetService, type InetEndpoint } from './config/master-cf.js';
-import { serviceParameters, type Configuration } from './configuration.js';
+import { serviceParameters, workerProcesses, type Configuration } from './configuration.js';
 import { hostPort } from './endpoint.js';
 
 export const BUILTIN_LISTEN: InetEndpoint = { host: '127.0.0.1', port: 10465 };
@@ -74,9 +74,11 @@ export function builtinConfiguration(options: BuiltinOptions): Configuration {
   const base = ParameterSet.defaults({ config_directory: dir }).withLayer({ label: 'built-in defaults', values });
   const cli = options.cli ?? [];
   const name = listen.host === undefined ? String(listen.port) : hostPort(listen.host, listen.port);
+  // One process unless tlsproxy_worker_processes says otherwise: the demo is simplest that way.
+  const params = serviceParameters(base, name, [], 'built-in', cli);
   return {
     params: base.withOverrides(cli, 'command line -o'),
-    services: [{ name, listen, params: serviceParameters(base, name, [], 'built-in', cli), verbose: false, where: 'built-in' }],
+    services: [{ name, listen, params, verbose: false, where: 'built-in', processes: params.get('tlsproxy_worker_processes').trim() ? workerProcesses(params, 1) : 1 }],
     description: `built-in configuration, state directory ${dir}`,
     warnings: [],
   };

@@ -20,7 +20,9 @@ import { loadConfiguration, type Configuration } from './configuration.js';
 import { Daemon, loggerFor } from './daemon.js';
 import { startDemoBackend, type DemoBackend } from './demo-backend.js';
 import { hostPort } from './endpoint.js';
+import type { ConfigSource } from './ipc.js';
 import { Logger, stderrSink, type LogSink } from './log.js';
+import { WorkerPool } from './workers.js';
 
 export const USAGE = `Usage:
   tlsproxy start [-c CONFIG_DIR] [-o name=value]...
@@ -135,16 +137,25 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   }
 }
 
+/** What runs: one Daemon in this process, or a WorkerPool of worker processes. */
+interface Running {
+  readonly listening: { address: string; port: number }[];
+  reloadKeyFiles(why?: string): number;
+  close(): Promise<void>;
+}
+
 async function start(configDir: string | undefined, overrides: Override[], options: MainOptions): Promise<number> {
   const env = options.env ?? process.env;
   const sink = options.sink ?? stderrSink;
   let logger = new Logger({ sink });
   let demo: DemoBackend | undefined;
-  let daemon: Daemon;
+  let running: Running;
   let configuration: Configuration;
   try {
+    let source: ConfigSource;
     if (configDir !== undefined) {
-      configuration = loadConfiguration(configDir, overrides);
+      source = { kind: 'dir', dir: path.resolve(configDir), overrides };
+      configuration = loadConfiguration(source.dir, overrides);
     } else {
       const stateDir = stateDirectory(env);
       const listen = builtinListen(env);
@@ -158,12 +169,20 @@ async function start(configDir: string | undefined, overrides: Override[], optio
         backend = demo.address;
         logger.info(`demo backend started on ${demo.address.slice('inet:'.length)}`);
       }
-      configuration = builtinConfiguration({ stateDir, backend, listen, cli: overrides });
+      const builtin = { stateDir, backend, listen, cli: overrides };
+      source = { kind: 'builtin', options: builtin };
+      configuration = builtinConfiguration(builtin);
     }
     logger = loggerFor(configuration.params, sink);
-    daemon = await Daemon.start(configuration, { sink });
+    // Worker processes when any service wants more than one (workers.ts); else everything here.
+    if (configuration.services.some((s) => s.processes > 1)) {
+      const pool = await WorkerPool.start(configuration, source, { sink });
+      running = { listening: pool.listening, reloadKeyFiles: (why) => pool.reloadKeyFiles(why), close: () => pool.stop() };
+    } else {
+      running = await Daemon.start(configuration, { sink });
+    }
     if (configDir === undefined) {
-      const l = daemon.listening[0]!;
+      const l = running.listening[0]!;
       const ca = path.join(stateDirectory(env), BUILTIN_FILES.ca);
       logger.info(`try: openssl s_client -connect ${hostPort(l.address, l.port)} -CAfile ${ca} -quiet`);
     }
@@ -173,9 +192,16 @@ async function start(configDir: string | undefined, overrides: Override[], optio
     await demo?.close();
     return 1;
   }
+  // SIGHUP re-reads the ticket key files (nothing else is reloaded: restart for that).
+  const hup = () => {
+    logger.info('reload on signal SIGHUP: re-reading session ticket key files');
+    if (!running.reloadKeyFiles('SIGHUP')) logger.info('no tlsproxy_tls_session_ticket_key_file to re-read; other changes need a restart');
+  };
+  process.on('SIGHUP', hup);
   const signal = await (options.stopSignal ?? waitForSignal)();
+  process.removeListener('SIGHUP', hup);
   logger.info(`terminating on signal ${signal}`);
-  await daemon.close();
+  await running.close();
   await demo?.close();
   return 0;
 }

@@ -8,6 +8,7 @@
  * wins over everything, also over a service's own -o.
  */
 
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './config/errors.js';
 import { ParameterSet, loadMainCf, type Override } from './config/main-cf.js';
@@ -23,6 +24,8 @@ export interface ServiceDefinition {
   readonly verbose: boolean;
   /** `master.cf, line N` (or `built-in`), for messages. */
   readonly where: string;
+  /** Worker processes serving it (1 = may be served in the main process); see workerProcesses(). */
+  readonly processes: number;
 }
 
 export interface Configuration {
@@ -41,6 +44,40 @@ export function serviceParameters(base: ParameterSet, name: string, overrides: r
     .withOverrides([{ name: 'service_name', value: name }], 'service name')
     .withOverrides(overrides, `${where}: -o`)
     .withOverrides(cli, 'command line -o');
+}
+
+/** Largest number of worker processes for one service. */
+export const MAX_WORKER_PROCESSES = 1024;
+
+/**
+ * How many worker processes serve a service:
+ *
+ *  - tlsproxy_worker_processes, when set, is the number (1..1024);
+ *  - else the master.cf maxproc column: `-` means default_process_limit
+ *    (100 in Postfix) capped at the number of CPUs, but at least 2; `0`
+ *    (Postfix: no limit; upstream's tlsproxy line uses it) means the
+ *    number of CPUs, at least 2; any other number is taken as it is.
+ *
+ * Postfix's master starts processes on demand up to maxproc; we start
+ * them all at once (each serves many sessions), hence the cap.
+ * `maxproc` undefined = the column was `-`.
+ */
+export function workerProcesses(params: ParameterSet, maxproc: number | undefined, cpus = availableParallelism()): number {
+  const name = 'tlsproxy_worker_processes';
+  const forced = params.get(name).trim();
+  const auto = Math.max(2, cpus);
+  let n: number;
+  if (forced) {
+    if (!/^\d+$/.test(forced)) throw new ConfigError(`bad numerical configuration: ${name} = ${forced}`);
+    n = Number(forced);
+    if (n < 1) throw new ConfigError(`invalid ${name} parameter value ${n} < 1`);
+  } else if (maxproc === undefined) {
+    n = Math.min(params.getInt('default_process_limit'), auto);
+  } else {
+    n = maxproc === 0 ? auto : maxproc;
+  }
+  if (n > MAX_WORKER_PROCESSES) throw new ConfigError(`${forced ? name : 'master.cf maxproc'}: ${n} worker processes is more than ${MAX_WORKER_PROCESSES}`);
+  return n;
 }
 
 /** Load CONFIG_DIR/main.cf and CONFIG_DIR/master.cf. */
@@ -67,12 +104,14 @@ export function loadConfiguration(configDir: string, cli: readonly Override[] = 
       else if (a.startsWith('-')) throw new ConfigError(`${where}: service ${entry.service}: invalid option: ${a}`);
       else throw new ConfigError(`${where}: service ${entry.service}: unexpected command-line argument: ${a}`);
     }
+    const params = serviceParameters(main, entry.service, entry.overrides, where, cli);
     services.push({
       name: entry.service,
       listen: entry.listen,
-      params: serviceParameters(main, entry.service, entry.overrides, where, cli),
+      params,
       verbose,
       where,
+      processes: workerProcesses(params, entry.maxprocDefault ? undefined : entry.maxproc),
     });
   }
   if (!services.length) throw new ConfigError(`${master.file}: no inet service runs the tlsproxy command`);

@@ -25,6 +25,14 @@ export interface DaemonOptions {
   readonly sink?: LogSink;
   /** Certificate/key file reader (tests). */
   readonly readFile?: FileReader;
+  /** Ticket keys and session cache (default: this process's own, closed with the daemon). */
+  readonly resumption?: ResumptionStore;
+  /**
+   * Log the start-up lines (configuration warnings, `daemon started`,
+   * `listening on`); default true. A worker process leaves them to the
+   * main process.
+   */
+  readonly announce?: boolean;
 }
 
 export interface Listening {
@@ -33,7 +41,7 @@ export interface Listening {
   readonly port: number;
 }
 
-interface RunningService extends SessionService {
+export interface RunningService extends SessionService {
   readonly definition: ServiceDefinition;
   readonly hosts: readonly (string | undefined)[];
 }
@@ -60,59 +68,105 @@ function requireBackend(service: ServiceDefinition): BackendAddress {
   return parseBackend(value);
 }
 
+/** The store of a daemon that serves everything in one process: keys and cache here. */
+export function localResumption(configuration: Configuration, logger: Logger, role: 'local' | 'primary' = 'local'): ResumptionStore {
+  return new ResumptionStore({
+    role,
+    cacheSize: configuration.params.getInt('tlsproxy_session_cache_size'),
+    warn: (m) => logger.warning(m),
+    info: (m) => logger.info(m),
+  });
+}
+
+export interface LoadOptions {
+  readonly sink?: LogSink;
+  readonly readFile?: FileReader;
+  readonly resumption: ResumptionStore;
+  /** Log start-up warnings (the main process does; workers leave them to it). */
+  readonly logWarnings: boolean;
+  /** Log `initializing the server-side TLS engine` at loglevel >= 2 (per serving process). */
+  readonly logInit: boolean;
+}
+
+/** Everything a service needs, loaded and checked (certificates, keys, backend, timeouts); throws ConfigError. */
+export async function loadServices(configuration: Configuration, options: LoadOptions): Promise<RunningService[]> {
+  const logger = loggerFor(configuration.params, options.sink);
+  if (options.logWarnings) for (const w of configuration.warnings) logger.warning(w);
+  const providers = new Map<string, CryptoProvider>();
+  const services: RunningService[] = [];
+  for (const definition of configuration.services) {
+    const p = definition.params;
+    const log = loggerFor(p, options.sink);
+    const providerName = p.get('tlsproxy_crypto_provider').trim().toLowerCase();
+    let provider = providers.get(providerName);
+    if (!provider) {
+      provider = await createProvider(p);
+      providers.set(providerName, provider);
+    }
+    const tls: TlsSettings = await loadTlsSettings(p, provider, { readFile: options.readFile, resumption: options.resumption });
+    const loglevel = definition.verbose ? Math.max(2, tls.loglevel) : tls.loglevel;
+    if (options.logWarnings) for (const w of tls.warnings) log.warning(w);
+    if (options.logInit && loglevel >= 2) log.info('initializing the server-side TLS engine');
+    services.push({
+      definition,
+      name: definition.name,
+      logger: log,
+      tls: { ...tls, loglevel },
+      backend: requireBackend(definition),
+      handshakeTimeoutMs: p.getTime('tlsproxy_handshake_timeout') * 1000,
+      idleTimeoutMs: p.getTime('tlsproxy_session_timeout') * 1000,
+      connectTimeoutMs: p.getTime('tlsproxy_backend_connect_timeout') * 1000,
+      hosts: listenHosts(definition),
+      resumption: options.resumption,
+    });
+  }
+  return services;
+}
+
 export class Daemon {
   private readonly servers: { server: net.Server; service: RunningService }[] = [];
   private readonly sessions = new Set<Session>();
   private closing: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
 
-  private constructor(readonly logger: Logger) {}
+  private constructor(
+    readonly logger: Logger,
+    /** Ours to close (made by start() rather than passed in). */
+    private readonly resumption: ResumptionStore | undefined,
+  ) {}
 
   /** Load every service, then listen. Throws ConfigError on any configuration problem. */
   static async start(configuration: Configuration, options: DaemonOptions = {}): Promise<Daemon> {
+    const announce = options.announce ?? true;
     const logger = loggerFor(configuration.params, options.sink);
-    for (const w of configuration.warnings) logger.warning(w);
-    const providers = new Map<string, CryptoProvider>();
-    const resumption = new ResumptionStore();
-    const services: RunningService[] = [];
-    for (const definition of configuration.services) {
-      const p = definition.params;
-      const log = loggerFor(p, options.sink);
-      const providerName = p.get('tlsproxy_crypto_provider').trim().toLowerCase();
-      let provider = providers.get(providerName);
-      if (!provider) {
-        provider = await createProvider(p);
-        providers.set(providerName, provider);
-      }
-      const tls: TlsSettings = await loadTlsSettings(p, provider, { readFile: options.readFile, resumption });
-      const loglevel = definition.verbose ? Math.max(2, tls.loglevel) : tls.loglevel;
-      for (const w of tls.warnings) log.warning(w);
-      if (loglevel >= 2) log.info('initializing the server-side TLS engine');
-      services.push({
-        definition,
-        name: definition.name,
-        logger: log,
-        tls: { ...tls, loglevel },
-        backend: requireBackend(definition),
-        handshakeTimeoutMs: p.getTime('tlsproxy_handshake_timeout') * 1000,
-        idleTimeoutMs: p.getTime('tlsproxy_session_timeout') * 1000,
-        connectTimeoutMs: p.getTime('tlsproxy_backend_connect_timeout') * 1000,
-        hosts: listenHosts(definition),
-      });
+    const resumption = options.resumption ?? localResumption(configuration, logger);
+    let services: RunningService[];
+    try {
+      services = await loadServices(configuration, { ...options, resumption, logWarnings: announce, logInit: true });
+    } catch (e) {
+      if (!options.resumption) resumption.close();
+      throw e;
     }
-    const daemon = new Daemon(logger);
+    const daemon = new Daemon(logger, options.resumption ? undefined : resumption);
     try {
       for (const s of services) for (const host of s.hosts) await daemon.listen(s, host);
     } catch (e) {
       await daemon.close();
       throw e;
     }
-    logger.info(`daemon started -- ${configuration.description}`);
-    for (const l of daemon.listening) {
-      const s = services.find((x) => x.name === l.service)!;
-      s.logger.info(`service ${l.service}: listening on ${hostPort(l.address, l.port)}, backend ${s.backend.text}`);
+    if (announce) {
+      logger.info(`daemon started -- ${configuration.description}`);
+      for (const l of daemon.listening) {
+        const s = services.find((x) => x.name === l.service)!;
+        s.logger.info(`service ${l.service}: listening on ${hostPort(l.address, l.port)}, backend ${s.backend.text}`);
+      }
     }
     return daemon;
+  }
+
+  /** Re-read the session ticket key files (SIGHUP); the number of files. */
+  reloadKeyFiles(why?: string): number {
+    return this.resumption?.reloadKeyFiles(why) ?? 0;
   }
 
   private listen(service: RunningService, host: string | undefined): Promise<void> {
@@ -176,6 +230,7 @@ export class Daemon {
         const closed = Promise.all(this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
         for (const s of [...this.sessions]) s.destroy();
         await Promise.all([closed, this.idle()]);
+        this.resumption?.close();
       })();
     }
     return this.closing;

@@ -3,6 +3,8 @@
  *
  * Log lines (tlsproxy-postfix.md §4):
  *   CONNECT from [ip]:port
+ *   [ip]:port: Reusing old session ...      at tlsproxy_tls_loglevel >= 2, with the
+ *                                           other cache/ticket lines (resumption-log.ts)
  *   <summary line>                          at tlsproxy_tls_loglevel >= 1
  *   warning: TLS library problem: ...       on a TLS failure
  *   warning: ciphertext read/write error|timeout for [ip]:port
@@ -25,6 +27,8 @@ import { connectBackend, type BackendAddress } from './backend.js';
 import { formatEndpoint } from './endpoint.js';
 import { strerror } from './errno.js';
 import type { Logger } from './log.js';
+import type { ResumptionStore } from './resumption.js';
+import { ResumptionLog } from './resumption-log.js';
 import { TlsServerStream, TlsStreamError } from './stream.js';
 import { summaryLine } from './summary.js';
 import type { TlsSettings } from './tls-settings.js';
@@ -39,6 +43,8 @@ export interface SessionService {
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** Where ticket keys come from (for the key expiration in level-2 lines). */
+  readonly resumption?: ResumptionStore;
 }
 
 export class Session {
@@ -50,6 +56,7 @@ export class Session {
   private backendClosed = true;
   private connecting = false;
   private finished = false;
+  private readonly resumptionLog: ResumptionLog | undefined;
 
   constructor(
     socket: net.Socket,
@@ -62,7 +69,10 @@ export class Session {
     socket.setNoDelay(true);
     log.info(`CONNECT from ${this.endpoint}`);
     if (loglevel >= 2) log.info(`setting up TLS connection from ${this.endpoint}`);
-    this.tls = new TlsServerStream(socket, service.tls.config, {
+    // At level 2 the session cache and ticket lines of §4.2 (resumption-log.ts).
+    this.resumptionLog = loglevel >= 2 ? new ResumptionLog((m) => log.info(m), this.endpoint, service.resumption) : undefined;
+    const config = this.resumptionLog ? this.resumptionLog.wrap(service.tls.config) : service.tls.config;
+    this.tls = new TlsServerStream(socket, config, {
       handshakeTimeout: service.handshakeTimeoutMs,
       idleTimeout: service.idleTimeoutMs,
       trace: loglevel >= 2 ? (m) => log.info(`${this.endpoint}: ${m}`) : undefined,
@@ -94,6 +104,7 @@ export class Session {
   private onSecure(info: HandshakeInfo): void {
     const log = this.service.logger;
     if (info.invalidServerName !== undefined) log.warning(`TLS SNI from ${this.endpoint} is invalid: ${info.invalidServerName}`);
+    if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing());
     if (this.service.tls.loglevel >= 1) log.info(summaryLine(info, this.endpoint));
     this.backendClosed = false;
     this.connecting = true;

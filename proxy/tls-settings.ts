@@ -6,17 +6,18 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { CertificateError, loadKeyPair } from '../certs/index.js';
+import { CertificateError, loadKeyPair, parseDhParams } from '../certs/index.js';
 import { DEFAULT_GROUPS, DEFAULT_TLS13_SUITES, type CertifiedKey, type ServerConfig } from '../engine/config.js';
 import { NamedGroup } from '../engine/constants.js';
 import type { CryptoProvider } from '../engine/crypto/provider.js';
+import type { DhParams } from '../engine/ffdhe.js';
 import { loadWebCryptoProvider } from '../engine/crypto/webcrypto.js';
 import { ConfigError } from './config/errors.js';
 import type { ParameterSet } from './config/main-cf.js';
 import { createNodeCryptoProvider } from './crypto-node.js';
 import { strerror } from './errno.js';
 import { selectVersions } from './protocols.js';
-import { ResumptionStore, resumptionSettings } from './resumption.js';
+import { NO_SESSION_CACHE, ResumptionStore, resumptionSettings } from './resumption.js';
 
 export interface LoadedCertificate {
   readonly label: string;
@@ -216,6 +217,26 @@ function readOrFail(read: FileReader, file: string, source: string): string {
   }
 }
 
+/**
+ * tlsproxy_tls_dh1024_param_file (§1.7): empty or `auto` = no file (the
+ * engine uses the RFC 7919 group the client names, else ffdhe2048);
+ * otherwise a PKCS #3 "DH PARAMETERS" PEM file whose prime has at least
+ * tlsproxy_tls_dh_min_bits (2048) bits. A bad file stops start-up.
+ */
+export function loadDhParams(params: ParameterSet, read: FileReader = readText): DhParams | undefined {
+  const name = 'tlsproxy_tls_dh1024_param_file';
+  const file = params.get(name).trim();
+  if (!file || file.toLowerCase() === 'auto') return undefined;
+  const source = `${name}=${file}`;
+  const pem = readOrFail(read, file, source);
+  try {
+    return parseDhParams(pem, source, params.getInt('tlsproxy_tls_dh_min_bits'));
+  } catch (e) {
+    if (e instanceof CertificateError) throw new ConfigError(e.message);
+    throw e;
+  }
+}
+
 export interface TlsSettingsOptions {
   readonly readFile?: FileReader;
   /** Ticket keys and session cache shared between services (default: this service's own). */
@@ -232,6 +253,11 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     mandatory: 'tlsproxy_tls_mandatory_protocols',
   });
   const { certificates, loaded } = await loadCertificates(params, provider, warnings, options.readFile ?? readText);
+  const dhParams = loadDhParams(params, options.readFile ?? readText);
+  const resumption = resumptionSettings(params, provider, options.resumption ?? new ResumptionStore(), warnings);
+  // Postfix: without a cache, tlsproxy_tls_always_issue_session_ids still
+  // sends session IDs (clients that want one get one; it never resumes).
+  const alwaysIssue = !resumption.sessionCache && params.getBool('tlsproxy_tls_always_issue_session_ids');
   const config: ServerConfig = {
     provider,
     certificates,
@@ -239,7 +265,9 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     cipherSuites: DEFAULT_TLS13_SUITES,
     groups: selectGroups(params, provider, warnings),
     preferServerCiphers: params.getBool('tls_preempt_cipherlist'),
-    ...resumptionSettings(params, provider, options.resumption ?? new ResumptionStore(), warnings),
+    ...(dhParams ? { dhParams } : {}),
+    ...resumption,
+    ...(alwaysIssue ? { sessionCache: NO_SESSION_CACHE } : {}),
   };
   return { config, loglevel, certificates: loaded, warnings };
 }

@@ -41,6 +41,8 @@ export interface MasterEntry {
   readonly wakeupConditional: boolean;
   /** 0 = unlimited. */
   readonly maxproc: number;
+  /** Present (true) when the column was `-` (maxproc is then default_process_limit). */
+  readonly maxprocDefault?: true;
   readonly command: string;
   /** Arguments after the command, braces already removed, `-o` included. */
   readonly args: readonly string[];
@@ -105,6 +107,7 @@ export function parseMasterCf(source: string, file: string, options: MasterCfOpt
     const wakeupText = field('wakeup_time', '0');
     const w = /^(\d+)(\?)?$/.exec(wakeupText);
     if (!w) fail(`field "wakeup_time" bad value: "${wakeupText}"`);
+    const maxprocDefault = tokens[next] === '-';
     const maxprocText = field('max_proc', String(options.defaultProcessLimit ?? 100));
     if (!/^\d+$/.test(maxprocText)) fail(`field "max_proc" bad value: "${maxprocText}"`);
     const command = field('command');
@@ -124,6 +127,7 @@ export function parseMasterCf(source: string, file: string, options: MasterCfOpt
       wakeup: Number(w![1]),
       wakeupConditional: Number(w![1]) > 0 && w![2] === '?',
       maxproc: Number(maxprocText),
+      ...(maxprocDefault ? { maxprocDefault: true as const } : {}),
       command,
       args,
       overrides,

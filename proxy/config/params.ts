@@ -104,6 +104,10 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tlsproxy_handshake_timeout', '60s', 'time', 'tlsproxy', 'time limit for the whole TLS handshake', { ...ours, unit: 's', min: 1 }),
   p('tlsproxy_session_timeout', '300s', 'time', 'tlsproxy', 'idle limit after the handshake (no ciphertext in either direction)', { ...ours, unit: 's', min: 1 }),
   p('tlsproxy_backend_connect_timeout', '10s', 'time', 'tlsproxy', 'time limit for connecting to the backend', { ...ours, unit: 's', min: 1 }),
+  p('tlsproxy_worker_processes', '', 'string', 'tlsproxy', 'worker processes for the service: empty = the master.cf maxproc column ("-": default_process_limit capped at the number of CPUs, at least 2; 0: the number of CPUs, at least 2); 1 = serve in the main process', ours),
+  p('tlsproxy_session_cache_size', '10000', 'int', 'tlsproxy', 'most TLS 1.2 sessions in the (daemon-wide, in-memory) session-ID cache', { ...ours, min: 1 }),
+  p('tlsproxy_tls_session_ticket_key_file', '', 'string', 'tlsproxy', 'session ticket keys shared by a fleet: lines "<unix time> <base64 of 48 bytes>", oldest first; no automatic rotation', ours),
+  p('tlsproxy_tls_dh_min_bits', '2048', 'int', 'tlsproxy', 'smallest DH prime accepted in tlsproxy_tls_dh1024_param_file', { ...ours, min: 1024 }),
 ];
 
 export const PARAMETER_TABLE: ReadonlyMap<string, ParameterDefinition> = new Map(PARAMETERS.map((d) => [d.name, d]));
