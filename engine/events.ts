@@ -34,6 +34,8 @@ export interface HandshakeInfo {
   /** Label of the certificate served (e.g. its file). */
   readonly certificateLabel?: string;
   readonly resumed: boolean;
+  /** TLS 1.3: the client's psk_key_exchange_modes allow the tickets we issue (psk_dhe_ke). */
+  readonly ticketsUsable?: boolean;
   /** TLS 1.2: RFC 7627 extended master secret in use. */
   readonly extendedMasterSecret?: boolean;
 }

@@ -11,7 +11,7 @@
 
 import { constantTimeEqual } from '../codec.js';
 import type { ClientHelloSummary } from '../config.js';
-import { ExtensionType, HandshakeType, ProtocolVersion, RecordLimits, groupName, handshakeTypeName } from '../constants.js';
+import { ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode, RecordLimits, groupName, handshakeTypeName } from '../constants.js';
 import { isPromise, type KeyShare } from '../crypto/provider.js';
 import { TlsFailure, fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
@@ -114,9 +114,9 @@ export class ExpectClientHello implements State {
     if (hello.compressionMethods.length !== 1 || hello.compressionMethods[0] !== 0) {
       fail('illegal_parameter', 'TLS 1.3 ClientHello with compression methods other than null');
     }
-    // §9.2: a ClientHello for certificate authentication MUST carry signature_algorithms, and
-    // supported_groups and key_share go together; "missing_extension" otherwise.
-    if (!hello.signatureAlgorithms) fail('missing_extension', 'ClientHello without signature_algorithms');
+    // §9.2: "If not containing a pre_shared_key extension, it MUST contain both a signature_algorithms
+    // extension and a supported_groups extension"; supported_groups and key_share go together.
+    if (!hello.signatureAlgorithms && !hello.preSharedKey) fail('missing_extension', 'ClientHello without signature_algorithms');
     if (!hello.supportedGroups) fail('missing_extension', 'ClientHello without supported_groups');
     if (!hello.keyShares) fail('missing_extension', 'ClientHello without key_share');
     if (hello.preSharedKey && !hello.pskModes) {
@@ -183,6 +183,8 @@ export class ExpectClientHello implements State {
     const alpn = chooseAlpn(hello, ctx.config);
     // §4.2.11: resume when an offered ticket is acceptable; otherwise authenticate with a certificate.
     const psk = await acceptPsk(ctx, hello, m.raw, suite, this.retry?.transcript);
+    // A PSK-only hello whose PSK we do not accept cannot authenticate us with a certificate (§9.2).
+    if (!psk && !hello.signatureAlgorithms) fail('missing_extension', 'no acceptable PSK and no signature_algorithms');
     const auth = psk ? undefined : chooseCertificate(choice.certificates, summary.signatureSchemes);
 
     // Key exchange (§4.2.8, §7.4).
@@ -286,6 +288,8 @@ export class ExpectClientHello implements State {
       alpn,
       helloRetry: this.retry !== undefined,
       resumed: psk !== undefined,
+      // §4.2.9: tickets only for clients that can resume them the way we do (psk_dhe_ke).
+      ticketsUsable: hello.pskModes?.includes(PskKeyExchangeMode.psk_dhe_ke) ?? false,
       certificateLabel: auth?.cert.label,
     };
     ctx.trace(`sent server flight: ${suite.name}, ${info.group}, ${psk ? `resumed with PSK ${psk.index}` : sig!.signature}`);

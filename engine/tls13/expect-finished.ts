@@ -64,7 +64,8 @@ export class ExpectFinished implements State {
   /** §4.6.1: one NewSessionTicket per handshake, as Postfix does. */
   private async issueTicket(resumptionMasterSecret: Uint8Array): Promise<void> {
     const tickets = this.ctx.config.tickets;
-    if (!tickets) return;
+    // §4.2.9: "Servers SHOULD NOT send NewSessionTicket with tickets that are not compatible with the advertised modes."
+    if (!tickets || !this.s.info.ticketsUsable) return;
     const lifetime = Math.min(tickets.lifetime, MAX_TICKET_LIFETIME);
     const nonce = new Uint8Array(1);
     const { blob, ageAdd } = ticketSession(
