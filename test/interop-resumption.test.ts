@@ -253,7 +253,7 @@ test('resumption after a HelloRetryRequest: binder over message_hash + HRR + Cli
   assert.is(s.info?.helloRetry, true);
 });
 
-test('ENGINE BUG: PSK hello without signature_algorithms resumes (§9.2 requires it only without pre_shared_key)', async () => {
+test('regression (engine bug fixed in 947b929): PSK hello without signature_algorithms resumes (§9.2 requires it only without pre_shared_key)', async () => {
   const { s } = await resumeWith(srv, (c) => {
     const { spec, keys } = baseHello();
     return { spec: c.withPsk(withExt(spec, EXT.signature_algorithms, null), [offerFor(ticket)], ticket.hash), keys };
@@ -280,15 +280,23 @@ test('tickets are sent to a client offering psk_dhe_ke', async () => {
   assert.is(await ticketsFor(srv, [1]), 1);
 });
 
-test('ENGINE BUG: no NewSessionTicket for a client without psk_key_exchange_modes (§4.2.9/§4.6.1 SHOULD NOT: it can never use it)', async () => {
+test('regression (engine bug fixed in 947b929): no NewSessionTicket for a client without psk_key_exchange_modes (§4.2.9/§4.6.1 SHOULD NOT: it can never use it)', async () => {
   assert.is(await ticketsFor(srv, null), 0);
 });
 
-test('ENGINE BUG: no NewSessionTicket for a psk_ke-only client (§4.2.9 SHOULD NOT: we only resume with psk_dhe_ke)', async () => {
+test('regression (engine bug fixed in 947b929): no NewSessionTicket for a psk_ke-only client (§4.2.9 SHOULD NOT: we only resume with psk_dhe_ke)', async () => {
   assert.is(await ticketsFor(srv, [0]), 0);
 });
 
 // ------------------------------------------------------------ hostile PSK offers
+
+test('PSK hello without signature_algorithms whose PSK is unusable -> missing_extension (109)', async () => {
+  const c = new Tls13Client(await RawConn.open(srv.port));
+  c.raw.destroy();
+  const { spec } = baseHello();
+  const junk = { identity: new Uint8Array(60).fill(9), obfuscatedAge: 0, psk: new Uint8Array(32) };
+  await expectPlainAlert(srv, helloRecord(c.withPsk(withExt(spec, EXT.signature_algorithms, null), [junk], 'sha256')), 109);
+});
 
 async function expectPlainAlert(srvX: EngineServer, bytes: Uint8Array, desc: number): Promise<void> {
   const n = srvX.sessions.length + 1;
