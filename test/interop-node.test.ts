@@ -251,6 +251,30 @@ test('server writes first after the handshake completes, client half-close then 
   assert.ok(sess.closedCleanly);
 });
 
+test('server closes first (close_notify after a banner): client sees the data, then end', async () => {
+  const srv = await server({
+    mode: 'sink',
+    onHandshake: (sess) => {
+      sess.conn.write(new TextEncoder().encode('bye\r\n'));
+      sess.conn.close();
+    },
+  });
+  const s = await connect(srv.port);
+  const got = await withTimeout(
+    new Promise<string>((resolve) => {
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString()));
+      s.once('end', () => resolve(text));
+    }),
+    3000,
+    'end after banner',
+  );
+  assert.is(got, 'bye\r\n');
+  s.end();
+  const sess = await srv.sessionDone(1);
+  assert.is(sess.failure, undefined, JSON.stringify(sess.failure));
+});
+
 // ------------------------------------------------------ concurrency
 
 for (const [providerName, count] of [['node', 50], ['webcrypto', 20]] as [ProviderName, number][]) {

@@ -420,6 +420,26 @@ test('client pads every record to 1000 bytes (-record_padding): padding stripped
   bulk('node', 128 * 1024, ['-record_padding', '1000']));
 test('client pads records with webcrypto', () => bulk('webcrypto', 64 * 1024, ['-record_padding', '4096']));
 test('client sends 512-byte fragments (-max_send_frag 512)', () => bulk('node', 128 * 1024, ['-max_send_frag', '512']));
+test('server record padding (config.padding) and advertised groups: openssl strips padding, data intact', async () => {
+  const srv = await server({
+    echoPrefix: undefined,
+    config: { padding: (_type, length) => (length < 1000 ? 200 : 17), advertiseGroups: [NamedGroup.x25519, NamedGroup.secp256r1] },
+  });
+  const data = randomBytes(100_000);
+  const p = sClient(srv.port, ['-quiet', '-no_ign_eof', '-nocommands']);
+  try {
+    p.write(data);
+    await p.waitFor(() => p.stdoutLength >= data.length, 10_000, 'echo');
+    p.end();
+    await p.wait(5000);
+  } finally {
+    p.kill();
+  }
+  assert.ok(p.stdout.equals(data));
+  const s = await srv.sessionDone(1);
+  assert.is(s.failure, undefined, JSON.stringify(s.failure));
+});
+
 test('client max_fragment_length 512 (ignored by the server, records stay full-size) still works', () =>
   bulk('node', 64 * 1024, ['-maxfraglen', '512']));
 
