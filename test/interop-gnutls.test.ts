@@ -1,212 +1,161 @@
 /**
- * Interop against a second, independent TLS 1.3 client: `gnutls-cli`
- * (GnuTLS 3.7; installed by .ci/run). Suites x groups, HelloRetryRequest,
- * certificate types by signature priority, SNI, ALPN, KeyUpdate both ways
- * (inline commands ^rekey^ / ^rekey1^) and a bulk transfer.
+ * gnutls-cli (GnuTLS 3.7) through the REAL daemon (one process), data
+ * through to an echo backend, certificate verified against the test CA
+ * (--x509cafile):
+ *
+ *  - TLS 1.2 (`NORMAL:-VERS-ALL:+VERS-TLS1.2`) with a few key exchanges,
+ *    ciphers and groups, including RFC 7919 FFDHE groups for DHE-RSA
+ *    (gnutls checks that the server used exactly the group named: its
+ *    description then reads DHE-FFDHE3072);
+ *  - TLS 1.3 (`+VERS-TLS1.3`) with a few groups and ciphers;
+ *  - --resume: TLS 1.2 by ticket, TLS 1.2 by session ID (%NO_TICKETS),
+ *    TLS 1.3 by ticket ("This is a resumed session", and the daemon's
+ *    "Reusing old session" line).
  */
 
-import { randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NamedGroup } from '../engine/constants.js';
-import { type EngineServer, type EngineServerOptions, type ProviderName, startEngineServer } from './helpers/engine-server.js';
-import { testPki } from './helpers/pki.js';
-import { killAll, Proc } from './helpers/proc.js';
+import { certMainCf, echoBackend, testPki, writeConfig, type TestBackend } from './proxy-helpers.js';
+import { DaemonProc, gnutlsCli, served, stopAllDaemons } from './helpers/daemon-proc.js';
 
-const pki = testPki();
-const servers: EngineServer[] = [];
+let backend: TestBackend;
+let ca: string;
+let daemon: DaemonProc;
 
-async function server(opts: EngineServerOptions = {}): Promise<EngineServer> {
-  const s = await startEngineServer({ echoPrefix: 'echo:', ...opts });
-  servers.push(s);
-  return s;
-}
+const TLS12 = 'NORMAL:-VERS-ALL:+VERS-TLS1.2';
+const TLS13 = 'NORMAL:-VERS-ALL:+VERS-TLS1.3';
+
+test.before(async () => {
+  backend = await echoBackend();
+  ca = (await testPki()).ca;
+  const main = await certMainCf(['tlsproxy_tls_loglevel = 2', 'smtpd_tls_session_cache_database = internal:'].join('\n'));
+  daemon = await DaemonProc.start(writeConfig(main, `127.0.0.1:0 inet n - n - 1 tlsproxy -o tlsproxy_backend=${backend.address}`));
+});
 
 test.after(async () => {
-  await killAll();
-  await Promise.all(servers.map((s) => s.close()));
+  await stopAllDaemons();
+  await backend?.close();
 });
 
-const BASE = 'NORMAL:-VERS-ALL:+VERS-TLS1.3';
-
-function gnutls(port: number, opts: { priority?: string; sni?: string | null; verifyHost?: string | null; extra?: string[] } = {}): Proc {
-  const args = ['-p', String(port), '127.0.0.1', '--x509cafile', pki.caPath, '--inline-commands', '--priority', opts.priority ?? BASE];
-  const sni = opts.sni === undefined ? 'localhost' : opts.sni;
-  if (sni === null) args.push('--disable-sni');
-  else args.push('--sni-hostname', sni);
-  const vh = opts.verifyHost === undefined ? sni : opts.verifyHost;
-  if (vh) args.push('--verify-hostname', vh);
-  else args.push('--insecure');
-  return new Proc('gnutls-cli', [...args, ...(opts.extra ?? [])]);
+interface Case {
+  readonly priority: string;
+  /** gnutls-cli's "- Description:" line. */
+  readonly description: RegExp;
+  /** The daemon's summary line. */
+  readonly summary: RegExp;
+  /** The engine's trace of the TLS 1.2 server flight, when it matters. */
+  readonly flight?: RegExp;
 }
 
-/** Handshake, echo one line per entry of `lines` (inline commands allowed between), EOF, wait for exit. */
-async function run(port: number, opts: Parameters<typeof gnutls>[1] & { lines?: string[] } = {}): Promise<Proc> {
-  const p = gnutls(port, opts);
-  try {
-    await p.waitFor('Handshake was completed', 5000, 'handshake');
-    let rekeys = 0;
-    for (const line of opts.lines ?? ['ping']) {
-      p.write(`${line}\n`);
-      if (line.startsWith('^rekey')) {
-        rekeys++;
-        await p.waitFor(() => (p.all.match(/Rekey was completed/g)?.length ?? 0) >= rekeys, 3000, `rekey #${rekeys}`);
-      } else {
-        await p.waitFor(`echo:${line}`, 5000, `echo of ${line}`);
-      }
-    }
-    p.end();
-    await p.wait(5000);
-    return p;
-  } finally {
-    p.kill();
-  }
+async function check(c: Case, input: string): Promise<void> {
+  const r = await served(daemon, () => gnutlsCli(daemon.port, ca, c.priority, [], input));
+  const what = `${c.priority}:\n${r.out}\n--- daemon:\n${r.lines.map((l) => l.text).join('\n')}`;
+  assert.match(r.out, '- Status: The certificate is trusted.', what);
+  assert.match(r.out, '- Handshake was completed', what);
+  assert.match(r.out, c.description, what);
+  assert.match(r.out, input.trimEnd(), what);
+  assert.ok(r.lines.some((l) => c.summary.test(l.text)), what);
+  if (c.flight) assert.ok(r.lines.some((l) => c.flight!.test(l.text)), what);
 }
 
-async function failRun(port: number, opts: Parameters<typeof gnutls>[1] = {}): Promise<Proc> {
-  const p = gnutls(port, opts);
-  try {
-    await p.wait(5000);
-    return p;
-  } finally {
-    p.kill();
-  }
+test('TLS 1.2: ECDHE-ECDSA / ECDHE-RSA, AES-GCM and ChaCha20, several groups', async () => {
+  const cases: Case[] = [
+    {
+      priority: `${TLS12}:-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+AES-128-GCM:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1`,
+      description: /\(TLS1\.2-X\.509\)-\(ECDHE-X25519\)-\(ECDSA-SHA\d+\)-\(AES-128-GCM\)/,
+      summary: /TLSv1\.2 with cipher ECDHE-ECDSA-AES128-GCM-SHA256 \(128\/128 bits\)$/,
+    },
+    {
+      priority: `${TLS12}:-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+AES-256-GCM:-GROUP-ALL:+GROUP-SECP256R1`,
+      description: /\(TLS1\.2-X\.509\)-\(ECDHE-SECP256R1\)-\(ECDSA-SHA\d+\)-\(AES-256-GCM\)/,
+      summary: /TLSv1\.2 with cipher ECDHE-ECDSA-AES256-GCM-SHA384 \(256\/256 bits\)$/,
+    },
+    {
+      priority: `${TLS12}:-KX-ALL:+ECDHE-RSA:-CIPHER-ALL:+CHACHA20-POLY1305:-GROUP-ALL:+GROUP-SECP384R1`,
+      description: /\(TLS1\.2-X\.509\)-\(ECDHE-SECP384R1\)-\(RSA-[A-Z0-9-]+\)-\(CHACHA20-POLY1305\)/,
+      summary: /TLSv1\.2 with cipher ECDHE-RSA-CHACHA20-POLY1305 \(256\/256 bits\)$/,
+    },
+    {
+      priority: `${TLS12}:-KX-ALL:+ECDHE-RSA:-CIPHER-ALL:+AES-128-GCM:-GROUP-ALL:+GROUP-X25519`,
+      description: /\(TLS1\.2-X\.509\)-\(ECDHE-X25519\)-\(RSA-[A-Z0-9-]+\)-\(AES-128-GCM\)/,
+      summary: /TLSv1\.2 with cipher ECDHE-RSA-AES128-GCM-SHA256 \(128\/128 bits\)$/,
+    },
+  ];
+  let i = 0;
+  for (const c of cases) await check(c, `gnutls tls12 ${i++}\n`);
+});
+
+test('TLS 1.2 DHE-RSA: the RFC 7919 group the client names (ffdhe3072, ffdhe2048)', async () => {
+  await check(
+    {
+      priority: `${TLS12}:-KX-ALL:+DHE-RSA:-CIPHER-ALL:+AES-256-GCM:-GROUP-ALL:+GROUP-FFDHE3072`,
+      description: /\(TLS1\.2-X\.509\)-\(DHE-FFDHE3072\)-\(RSA-[A-Z0-9-]+\)-\(AES-256-GCM\)/,
+      summary: /TLSv1\.2 with cipher DHE-RSA-AES256-GCM-SHA384 \(256\/256 bits\)$/,
+      flight: /TLS 1\.2 server flight: DHE-RSA-AES256-GCM-SHA384, DHE 3072 bits$/,
+    },
+    'gnutls ffdhe3072\n',
+  );
+  await check(
+    {
+      priority: `${TLS12}:-KX-ALL:+DHE-RSA:-CIPHER-ALL:+AES-128-GCM:-GROUP-ALL:+GROUP-FFDHE2048`,
+      description: /\(TLS1\.2-X\.509\)-\(DHE-FFDHE2048\)-\(RSA-[A-Z0-9-]+\)-\(AES-128-GCM\)/,
+      summary: /TLSv1\.2 with cipher DHE-RSA-AES128-GCM-SHA256 \(128\/128 bits\)$/,
+      flight: /TLS 1\.2 server flight: DHE-RSA-AES128-GCM-SHA256, DHE 2048 bits$/,
+    },
+    'gnutls ffdhe2048\n',
+  );
+});
+
+test('TLS 1.3: groups and ciphers', async () => {
+  const cases: Case[] = [
+    {
+      priority: TLS13,
+      description: /\(TLS1\.3-X\.509\)-\(ECDHE-[A-Z0-9]+\)-\([A-Z0-9-]+\)-\(AES-256-GCM\)/,
+      summary: /TLSv1\.3 with cipher TLS_AES_256_GCM_SHA384 \(256\/256 bits\) key-exchange \S+ server-signature /,
+    },
+    {
+      priority: `${TLS13}:-GROUP-ALL:+GROUP-SECP384R1:-CIPHER-ALL:+CHACHA20-POLY1305`,
+      description: /\(TLS1\.3-X\.509\)-\(ECDHE-SECP384R1\)-\([A-Z0-9-]+\)-\(CHACHA20-POLY1305\)/,
+      summary: /TLSv1\.3 with cipher TLS_CHACHA20_POLY1305_SHA256 \(256\/256 bits\) key-exchange secp384r1 /,
+    },
+    {
+      priority: `${TLS13}:-GROUP-ALL:+GROUP-X25519:-CIPHER-ALL:+AES-128-GCM`,
+      description: /\(TLS1\.3-X\.509\)-\(ECDHE-X25519\)-\([A-Z0-9-]+\)-\(AES-128-GCM\)/,
+      summary: /TLSv1\.3 with cipher TLS_AES_128_GCM_SHA256 \(128\/128 bits\) key-exchange x25519 /,
+    },
+  ];
+  let i = 0;
+  for (const c of cases) await check(c, `gnutls tls13 ${i++}\n`);
+});
+
+async function resume(priority: string, input: string, ticket: boolean): Promise<void> {
+  const mark = daemon.mark();
+  const r = await gnutlsCli(daemon.port, ca, priority, ['--resume'], input, 5000);
+  await daemon.waitFor(/^DISCONNECT /, { since: mark });
+  // Both connections done: two DISCONNECT lines.
+  const end = Date.now() + 5000;
+  while (daemon.texts(mark).filter((t) => t.startsWith('DISCONNECT ')).length < 2 && Date.now() < end) await new Promise((res) => setTimeout(res, 20));
+  const lines = daemon.texts(mark);
+  const what = `${priority}:\n${r.out}\n--- daemon:\n${lines.join('\n')}`;
+  assert.match(r.out, '- Connecting again- trying to resume previous session', what);
+  assert.match(r.out, '*** This is a resumed session', what);
+  assert.match(r.out, input.trimEnd(), what);
+  assert.is(lines.filter((t) => t.startsWith('CONNECT from')).length, 2, what);
+  const reusing = lines.filter((t) => /: Reusing old session/.test(t));
+  assert.is(reusing.length, 1, what);
+  assert.is(reusing[0]!.endsWith(' (RFC 5077 session ticket)'), ticket, what);
 }
 
-const SUITES = [
-  { gnutls: 'AES-128-GCM', name: 'TLS_AES_128_GCM_SHA256' },
-  { gnutls: 'AES-256-GCM', name: 'TLS_AES_256_GCM_SHA384' },
-  { gnutls: 'CHACHA20-POLY1305', name: 'TLS_CHACHA20_POLY1305_SHA256' },
-] as const;
-const GROUPS = [
-  { gnutls: 'X25519', engine: 'x25519', desc: 'ECDHE-X25519' },
-  { gnutls: 'SECP256R1', engine: 'secp256r1', desc: 'ECDHE-SECP256R1' },
-  { gnutls: 'SECP384R1', engine: 'secp384r1', desc: 'ECDHE-SECP384R1' },
-] as const;
-
-for (const providerName of ['node', 'webcrypto'] as ProviderName[]) {
-  let srv: EngineServer | undefined;
-  for (const s of SUITES) {
-    for (const g of GROUPS) {
-      test(`[${providerName}] gnutls ${s.name} x ${g.gnutls}`, async () => {
-        srv ??= await server({ provider: providerName });
-        const before = srv.sessions.length;
-        const p = await run(srv.port, { priority: `${BASE}:-CIPHER-ALL:+${s.gnutls}:-GROUP-ALL:+GROUP-${g.gnutls}` });
-        assert.is(p.exitCode, 0, p.all);
-        assert.ok(p.all.includes(`(TLS1.3-X.509)-(${g.desc})-`), p.all);
-        assert.ok(p.all.includes(`-(${s.gnutls})`), p.all);
-        assert.ok(p.all.includes('The certificate is trusted'), p.all);
-        const sess = await srv.sessionDone(before + 1);
-        assert.is(sess.failure, undefined, JSON.stringify(sess.failure));
-        assert.is(sess.info?.cipherName, s.name);
-        assert.is(sess.info?.group, g.engine);
-        assert.ok(sess.closedCleanly);
-      });
-    }
-  }
-}
-
-test('gnutls HelloRetryRequest: server [secp384r1], client shares other groups first', async () => {
-  const srv = await server({ config: { groups: [NamedGroup.secp384r1] } });
-  const p = await run(srv.port, { priority: `${BASE}:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1` });
-  assert.is(p.exitCode, 0, p.all);
-  assert.ok(p.all.includes('(ECDHE-SECP384R1)'), p.all);
-  const s = await srv.sessionDone(1);
-  assert.is(s.info?.helloRetry, true);
-  assert.is(s.info?.group, 'secp384r1');
+test('--resume: TLS 1.2 by ticket', async () => {
+  await resume(TLS12, 'resume 1.2 ticket\n', true);
 });
 
-const SIGS = [
-  { sign: 'SIGN-ECDSA-SECP256R1-SHA256', cn: 'test-p256', desc: 'ECDSA-SECP256R1-SHA256' },
-  { sign: 'SIGN-ECDSA-SECP384R1-SHA384', cn: 'test-p384', desc: 'ECDSA-SECP384R1-SHA384' },
-  { sign: 'SIGN-RSA-PSS-RSAE-SHA256', cn: 'test-rsa', desc: 'RSA-PSS-RSAE-SHA256' },
-  { sign: 'SIGN-RSA-PSS-RSAE-SHA512', cn: 'test-rsa', desc: 'RSA-PSS-RSAE-SHA512' },
-  { sign: 'SIGN-EDDSA-ED25519', cn: 'test-ed25519', desc: 'EdDSA-Ed25519' },
-] as const;
-
-for (const providerName of ['node', 'webcrypto'] as ProviderName[]) {
-  test(`[${providerName}] gnutls certificate type by signature priority`, async () => {
-    const srv = await server({ provider: providerName, certs: ['p256', 'p384', 'rsa', 'ed25519'] });
-    // Only the scheme under test: the certificate served and the CertificateVerify scheme must follow it.
-    // (--insecure: with one scheme the client would not accept the CA's ECDSA signature on the chain.)
-    for (const sg of SIGS) {
-      const p = await run(srv.port, { priority: `${BASE}:-SIGN-ALL:+${sg.sign}`, verifyHost: null });
-      assert.is(p.exitCode, 0, p.all);
-      assert.ok(p.all.includes(`subject \`CN=${sg.cn}'`), p.all);
-      assert.ok(p.all.includes(`-(${sg.desc})-`), p.all);
-    }
-    // With the CA's scheme added the chain verifies too.
-    const p = await run(srv.port, { priority: `${BASE}:-SIGN-ALL:+SIGN-EDDSA-ED25519:+SIGN-ECDSA-SECP256R1-SHA256` });
-    assert.ok(p.all.includes('The certificate is trusted'), p.all);
-    assert.ok(p.all.includes("subject `CN=test-ed25519'"), p.all);
-  });
-}
-
-test('gnutls SNI: exact, wildcard, fallback, none', async () => {
-  const srv = await server({ certs: ['sniDefault', 'sniA', 'sniWild'] });
-  for (const c of [
-    { sni: 'a.example.test', cn: 'sni-a' },
-    { sni: 'z.wild.test', cn: 'sni-wild' },
-    { sni: 'other.test', cn: 'sni-default', verifyHost: null },
-    { sni: null, cn: 'sni-default', verifyHost: 'localhost' },
-  ] as { sni: string | null; cn: string; verifyHost?: string | null }[]) {
-    const p = await run(srv.port, { sni: c.sni, verifyHost: c.verifyHost });
-    assert.is(p.exitCode, 0, p.all);
-    assert.ok(p.all.includes(`subject \`CN=${c.cn}'`), p.all);
-  }
+test('--resume: TLS 1.2 by session ID (%NO_TICKETS)', async () => {
+  await resume(`${TLS12}:%NO_TICKETS`, 'resume 1.2 id\n', false);
 });
 
-test('gnutls ALPN: selected, and no overlap -> no_application_protocol', async () => {
-  const srv = await server({ config: { alpn: ['smtp', 'http/1.1'] } });
-  const p = await run(srv.port, { extra: ['--alpn', 'h2', '--alpn', 'http/1.1'] });
-  assert.ok(p.all.includes('Application protocol: http/1.1'), p.all);
-  const f = await failRun(srv.port, { extra: ['--alpn', 'h2'] });
-  assert.is.not(f.exitCode, 0);
-  assert.match(f.all, /No supported application protocol could be negotiated|no_application_protocol|application protocol/i);
-  const s = await srv.sessionDone(2);
-  assert.is(s.failure?.alertName, 'no_application_protocol');
-});
-
-test('gnutls KeyUpdate: ^rekey^ (update_requested) and ^rekey1^ (local), data flows after each', async () => {
-  const srv = await server();
-  const p = await run(srv.port, { lines: ['one', '^rekey^', 'two', '^rekey1^', 'three', '^rekey^', 'four'] });
-  assert.is(p.exitCode, 0, p.all);
-  const s = await srv.sessionDone(1);
-  assert.is(s.failure, undefined, JSON.stringify(s.failure));
-  assert.is(s.traces.filter((t) => t === 'received KeyUpdate (update_requested)').length, 2, s.traces.join('\n'));
-  assert.is(s.traces.filter((t) => t === 'received KeyUpdate').length, 1, s.traces.join('\n'));
-  assert.is(s.traces.filter((t) => t === 'sent KeyUpdate').length, 2, s.traces.join('\n'));
-});
-
-test('gnutls: server-initiated KeyUpdate(update_requested) is answered, data flows', async () => {
-  const srv = await server({ keyUpdateAfter: 1 });
-  const p = await run(srv.port, { lines: ['a1', 'a2', 'a3'] });
-  assert.is(p.exitCode, 0, p.all);
-  const s = await srv.sessionDone(1);
-  assert.is(s.failure, undefined, JSON.stringify(s.failure));
-  const iSent = s.traces.indexOf('sent KeyUpdate (update_requested)');
-  const iRecv = s.traces.indexOf('received KeyUpdate');
-  assert.ok(iSent >= 0 && iRecv > iSent, s.traces.join('\n'));
-});
-
-test('gnutls: 256 KiB of lines echoed intact', async () => {
-  const srv = await server({ echoPrefix: undefined });
-  const lines = Array.from({ length: 2048 }, () => randomBytes(96).toString('base64'));
-  const payload = `${lines.join('\n')}\n`;
-  const p = gnutls(srv.port);
-  try {
-    await p.waitFor('Handshake was completed', 5000);
-    p.write(payload);
-    await p.waitFor(() => p.all.includes(lines[lines.length - 1]!), 15_000, 'last line');
-    p.end();
-    await p.wait(5000);
-  } finally {
-    p.kill();
-  }
-  const out = p.stdout.toString('latin1');
-  assert.ok(out.includes(payload), 'echoed payload differs');
-  const s = await srv.sessionDone(1);
-  assert.is(s.bytesIn, payload.length);
+test('--resume: TLS 1.3 by ticket', async () => {
+  await resume(TLS13, 'resume 1.3\n', true);
 });
 
 test.run();
