@@ -43,6 +43,9 @@ export const KEY_UPDATE_AFTER_RECORDS = 2 ** 23;
 /** Decrypted application data handed over in one `data` event, at most. */
 const MAX_DATA_BATCH = 64 * 1024;
 
+/** Records decrypted concurrently with an asynchronous provider. */
+const PIPELINE_DEPTH = 8;
+
 export class ServerConnection {
   state: ConnectionState = 'handshake';
   info: HandshakeInfo | undefined;
@@ -63,6 +66,10 @@ export class ServerConnection {
   private secrets: ConnectedSecrets | undefined;
 
   private busy = false;
+  /** The provider answered an open() with a promise: pipeline decryption from now on. */
+  private asyncOpen = false;
+  /** Records taken from the reader but not yet processed (see pipelined()). */
+  private requeued: RawRecord[] = [];
   private batch: Uint8Array[] = [];
   private batchBytes = 0;
   private idleWaiters: (() => void)[] = [];
@@ -97,7 +104,9 @@ export class ServerConnection {
 
   /** Ciphertext received and not yet processed (the owner may pause reading while this is large). */
   get backlog(): number {
-    return this.reader.buffered;
+    let n = this.reader.buffered;
+    for (const r of this.requeued) n += r.header.length + r.fragment.length;
+    return n;
   }
 
   /** False once we sent close_notify or failed. */
@@ -130,9 +139,9 @@ export class ServerConnection {
       while (this.state !== 'failed' && !this.receivedClose) {
         // §5.1: a plaintext record is at most 2^14 bytes; §5.2: a protected one at most 2^14 + 256.
         const max = this.readProt ? RecordLimits.maxCiphertext : RecordLimits.maxPlaintext;
-        const rec = this.reader.next(max);
+        const rec = this.requeued.shift() ?? this.reader.next(max);
         if (!rec) break;
-        const r = this.processRecord(rec);
+        const r = this.pipelined(rec) ?? this.processRecord(rec);
         if (isPromise(r)) {
           this.flushData();
           this.busy = true;
@@ -161,6 +170,44 @@ export class ServerConnection {
     }
   }
 
+  /**
+   * With an asynchronous provider, decrypt the application-data records
+   * already received concurrently (sequence numbers assigned up front) and
+   * consume the results in order. A record that changes the read key
+   * (KeyUpdate) invalidates the speculative results after it: those records
+   * are put back and opened again under the new key. Undefined when there
+   * is nothing to pipeline (the synchronous path stays a plain loop).
+   */
+  private pipelined(first: RawRecord): Promise<void> | undefined {
+    const prot = this.readProt;
+    if (!this.asyncOpen || !prot || this.state !== 'open' || first.type !== ContentType.application_data) return undefined;
+    const batch = [first];
+    while (batch.length < PIPELINE_DEPTH) {
+      const next = this.requeued.shift() ?? this.reader.next(RecordLimits.maxCiphertext);
+      if (!next) break;
+      batch.push(next);
+    }
+    const base = prot.sequence;
+    const results = batch.map((r, i) => Promise.resolve().then(() => prot.openAt(r, base + i)));
+    // Results we abandon (after a key change or a failure) must not become unhandled rejections.
+    for (const p of results) p.catch(() => undefined);
+    return (async () => {
+      for (let i = 0; i < batch.length; i++) {
+        const opened = await results[i]!;
+        if (this.state === 'failed' || this.receivedClose) return;
+        if (this.readProt !== prot) {
+          // The key changed under the records after i: open them again.
+          this.requeued.unshift(...batch.slice(i));
+          return;
+        }
+        if (!opened) fail('bad_record_mac', 'record failed authentication');
+        prot.advance();
+        const r = this.version === ProtocolVersion.TLS1_2 ? this.dispatchTls12(opened.type, opened.content) : this.onOpened(batch[i]!, opened);
+        if (isPromise(r)) await r;
+      }
+    })();
+  }
+
   private processRecord(rec: RawRecord): MaybePromise<void> {
     if (this.version === ProtocolVersion.TLS1_2) return this.processTls12Record(rec);
     switch (rec.type) {
@@ -172,6 +219,7 @@ export class ServerConnection {
           return fail('unexpected_message', 'protected record before the handshake keys exist');
         }
         const opened = this.readProt.open(rec);
+        if (isPromise(opened)) this.asyncOpen = true;
         return isPromise(opened) ? opened.then((p) => this.onOpened(rec, p)) : this.onOpened(rec, opened);
       }
       case ContentType.handshake:
@@ -209,6 +257,7 @@ export class ServerConnection {
       return this.dispatchTls12(rec.type, rec.fragment);
     }
     const opened = this.readProt.open(rec);
+    if (isPromise(opened)) this.asyncOpen = true;
     const go = (p: InnerPlaintext | null): MaybePromise<void> => {
       // RFC 5246 §7.2.2: a record that fails authentication is bad_record_mac.
       if (!p) return fail('bad_record_mac', 'record failed authentication');

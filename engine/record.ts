@@ -149,6 +149,13 @@ export interface RecordProtection {
   readonly sequence: number;
   seal(type: number, content: Uint8Array, padding?: number): MaybePromise<Uint8Array>;
   open(record: RawRecord): MaybePromise<InnerPlaintext | null>;
+  /**
+   * Open a record as if it had sequence number `seq`, without touching
+   * this direction's state; `advance()` then moves past it. For decrypting
+   * several records concurrently and consuming the results in order.
+   */
+  openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null>;
+  advance(): void;
 }
 
 /** One direction's TLS 1.3 protection state: key, IV and sequence number. */
@@ -201,16 +208,7 @@ export class Tls13Protection implements RecordProtection {
    * (the caller decides: bad_record_mac, or skipped early data).
    */
   open(record: RawRecord): MaybePromise<InnerPlaintext | null> {
-    // §5.2: the AEAD output is at most 2^14 + 256 bytes; the tag alone is 16.
-    if (record.fragment.length < AEAD_TAG_LENGTH + 1) fail('bad_record_mac', 'protected record shorter than its tag');
-    const seq = this.seq;
-    const nonce = recordNonce(this.iv, seq);
-    const withKey = (k: AeadKey): MaybePromise<InnerPlaintext | null> => {
-      const opened = k.open(nonce, record.header, record.fragment);
-      return isPromise(opened) ? opened.then(parseInner) : parseInner(opened);
-    };
-    const key = this.key;
-    const result = isPromise(key) ? key.then(withKey) : withKey(key);
+    const result = this.openAt(record, this.seq);
     // The sequence number advances only for records that authenticate
     // (a failed record is fatal, or skipped early data that was never in this key's sequence).
     const advance = (r: InnerPlaintext | null): InnerPlaintext | null => {
@@ -218,6 +216,22 @@ export class Tls13Protection implements RecordProtection {
       return r;
     };
     return isPromise(result) ? result.then(advance) : advance(result);
+  }
+
+  openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null> {
+    // §5.2: the AEAD output is at most 2^14 + 256 bytes; the tag alone is 16.
+    if (record.fragment.length < AEAD_TAG_LENGTH + 1) fail('bad_record_mac', 'protected record shorter than its tag');
+    const nonce = recordNonce(this.iv, seq);
+    const withKey = (k: AeadKey): MaybePromise<InnerPlaintext | null> => {
+      const opened = k.open(nonce, record.header, record.fragment);
+      return isPromise(opened) ? opened.then(parseInner) : parseInner(opened);
+    };
+    const key = this.key;
+    return isPromise(key) ? key.then(withKey) : withKey(key);
+  }
+
+  advance(): void {
+    this.nextSeq();
   }
 }
 
@@ -276,12 +290,20 @@ export class Tls12Protection implements RecordProtection {
   }
 
   open(record: RawRecord): MaybePromise<InnerPlaintext | null> {
+    const result = this.openAt(record, this.seq);
+    const advance = (r: InnerPlaintext | null): InnerPlaintext | null => {
+      if (r) this.nextSeq();
+      return r;
+    };
+    return isPromise(result) ? result.then(advance) : advance(result);
+  }
+
+  openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null> {
     const overhead = (this.explicitNonce ? 8 : 0) + AEAD_TAG_LENGTH;
     if (record.fragment.length < overhead) fail('bad_record_mac', 'protected record shorter than its nonce and tag');
     const plainLength = record.fragment.length - overhead;
     // RFC 5246 §6.2.1: TLSPlaintext.length MUST NOT exceed 2^14.
     if (plainLength > RecordLimits.maxPlaintext) fail('record_overflow', `record of ${plainLength} plaintext bytes`);
-    const seq = this.seq;
     let nonce: Uint8Array;
     let ct: Uint8Array;
     if (this.explicitNonce) {
@@ -294,17 +316,17 @@ export class Tls12Protection implements RecordProtection {
       ct = record.fragment;
     }
     const aad = additionalData(seq, record.type, plainLength);
-    const done = (plain: Uint8Array | null): InnerPlaintext | null => {
-      if (!plain) return null;
-      this.nextSeq();
-      return { type: record.type, content: plain };
-    };
+    const done = (plain: Uint8Array | null): InnerPlaintext | null => (plain ? { type: record.type, content: plain } : null);
     const withKey = (k: AeadKey): MaybePromise<InnerPlaintext | null> => {
       const opened = k.open(nonce, aad, ct);
       return isPromise(opened) ? opened.then(done) : done(opened);
     };
     const key = this.key;
     return isPromise(key) ? key.then(withKey) : withKey(key);
+  }
+
+  advance(): void {
+    this.nextSeq();
   }
 }
 
