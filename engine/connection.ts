@@ -11,6 +11,7 @@
 
 import type { Limits, ServerConfig } from './config.js';
 import { DEFAULT_LIMITS } from './config.js';
+import { concat } from './codec.js';
 import { AlertDescription, AlertLevel, ContentType, ProtocolVersion, RecordLimits, alertName } from './constants.js';
 import { isPromise, type MaybePromise } from './crypto/provider.js';
 import { PeerAlert, TlsFailure, fail } from './errors.js';
@@ -379,7 +380,7 @@ export class ServerConnection {
     const parts = this.batch;
     this.batch = [];
     this.batchBytes = 0;
-    this.events.data(parts.length === 1 ? parts[0]! : concatAll(parts));
+    this.events.data(parts.length === 1 ? parts[0]! : concat(...parts));
   }
 
   // --------------------------------------------------------------- output
@@ -532,7 +533,7 @@ export class ServerConnection {
       },
       flush() {
         if (!self.flight.length) return;
-        const all = self.flight.length === 1 ? self.flight[0]! : concatAll(self.flight);
+        const all = self.flight.length === 1 ? self.flight[0]! : concat(...self.flight);
         self.flight = [];
         // Handshake messages are coalesced into as few records as the 2^14 limit allows (§5.1).
         const max = self.writeProt ? self.maxFragment : RecordLimits.maxPlaintext;
@@ -618,16 +619,4 @@ export class ServerConnection {
       },
     };
   }
-}
-
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

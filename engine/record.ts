@@ -12,6 +12,7 @@
  * flight while output stays in order.
  */
 
+import { concat } from './codec.js';
 import { ContentType, ProtocolVersion, RecordLimits } from './constants.js';
 import type { AeadAlgorithm, AeadKey, CryptoProvider, MaybePromise } from './crypto/provider.js';
 import { AEAD_TAG_LENGTH, isPromise } from './crypto/provider.js';
@@ -158,6 +159,20 @@ export interface RecordProtection {
   advance(): void;
 }
 
+/**
+ * Open the next record in sequence. The sequence number advances only for
+ * records that authenticate (a failed record is fatal, or skipped early
+ * data that was never in this key's sequence).
+ */
+function openNext(p: RecordProtection, record: RawRecord): MaybePromise<InnerPlaintext | null> {
+  const result = p.openAt(record, p.sequence);
+  const advance = (r: InnerPlaintext | null): InnerPlaintext | null => {
+    if (r) p.advance();
+    return r;
+  };
+  return isPromise(result) ? result.then(advance) : advance(result);
+}
+
 /** One direction's TLS 1.3 protection state: key, IV and sequence number. */
 export class Tls13Protection implements RecordProtection {
   private seq = 0;
@@ -197,7 +212,7 @@ export class Tls13Protection implements RecordProtection {
       inner.set(content, 0);
       inner.set(trailer, content.length);
       const sealed = k.seal(nonce, header, inner);
-      return isPromise(sealed) ? sealed.then((ct) => joinRecord(header, ct)) : joinRecord(header, sealed);
+      return isPromise(sealed) ? sealed.then((ct) => concat(header, ct)) : concat(header, sealed);
     };
     const key = this.key;
     return isPromise(key) ? key.then(withKey) : withKey(key);
@@ -208,14 +223,7 @@ export class Tls13Protection implements RecordProtection {
    * (the caller decides: bad_record_mac, or skipped early data).
    */
   open(record: RawRecord): MaybePromise<InnerPlaintext | null> {
-    const result = this.openAt(record, this.seq);
-    // The sequence number advances only for records that authenticate
-    // (a failed record is fatal, or skipped early data that was never in this key's sequence).
-    const advance = (r: InnerPlaintext | null): InnerPlaintext | null => {
-      if (r) this.nextSeq();
-      return r;
-    };
-    return isPromise(result) ? result.then(advance) : advance(result);
+    return openNext(this, record);
   }
 
   openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null> {
@@ -279,23 +287,18 @@ export class Tls12Protection implements RecordProtection {
     const { nonce, explicit } = this.nonce(seq);
     const length = (explicit ? 8 : 0) + content.length + AEAD_TAG_LENGTH;
     const header = Uint8Array.of(type, 0x03, 0x03, length >>> 8, length & 0xff);
-    const prefix = explicit ? joinRecord(header, explicit) : header;
+    const prefix = explicit ? concat(header, explicit) : header;
     const withKey = (k: AeadKey): MaybePromise<Uint8Array> => {
       if (k.sealRecord) return k.sealRecord(nonce, aad, prefix, content, EMPTY);
       const sealed = k.seal(nonce, aad, content);
-      return isPromise(sealed) ? sealed.then((ct) => joinRecord(prefix, ct)) : joinRecord(prefix, sealed);
+      return isPromise(sealed) ? sealed.then((ct) => concat(prefix, ct)) : concat(prefix, sealed);
     };
     const key = this.key;
     return isPromise(key) ? key.then(withKey) : withKey(key);
   }
 
   open(record: RawRecord): MaybePromise<InnerPlaintext | null> {
-    const result = this.openAt(record, this.seq);
-    const advance = (r: InnerPlaintext | null): InnerPlaintext | null => {
-      if (r) this.nextSeq();
-      return r;
-    };
-    return isPromise(result) ? result.then(advance) : advance(result);
+    return openNext(this, record);
   }
 
   openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null> {
@@ -352,17 +355,6 @@ function additionalData(seq: number, type: number, length: number): Uint8Array {
   return aad;
 }
 
-function joinRecord(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** §5.4: strip zero padding from the end; the last non-zero byte is the real content type. */
 function parseInner(plain: Uint8Array | null): InnerPlaintext | null {

@@ -15,6 +15,7 @@
  */
 
 import { Reader } from '../codec.js';
+import type { ClientHelloSummary } from '../config.js';
 import { ExtensionType } from '../constants.js';
 import { DecodeError, fail } from '../errors.js';
 import { type Extension, parseExtensions } from './extensions.js';
@@ -290,4 +291,15 @@ export function parseClientHello(body: Uint8Array, maxExtensions: number): Clien
     }
   });
   return hello;
+}
+
+/** What the SNI hook sees of a ClientHello (engine/config.ts ClientHelloSummary). */
+export function summarizeClientHello(hello: ClientHello): ClientHelloSummary {
+  return {
+    serverName: hello.serverName,
+    signatureSchemes: hello.signatureAlgorithms ?? [],
+    alpn: hello.alpn ?? [],
+    cipherSuites: hello.cipherSuites,
+    groups: hello.supportedGroups ?? [],
+  };
 }

@@ -9,12 +9,11 @@
  */
 
 import { Writer, fromHex } from '../codec.js';
-import type { ClientHelloSummary } from '../config.js';
 import { CipherSuite, ExtensionType, ProtocolVersion, groupName } from '../constants.js';
 import { isPromise, type KeyShare } from '../crypto/provider.js';
 import { TlsFailure, fail } from '../errors.js';
 import { encodeCertificate12 } from '../messages/certificate12.js';
-import type { ClientHello } from '../messages/client-hello.js';
+import { type ClientHello, summarizeClientHello } from '../messages/client-hello.js';
 import { alpnSelected, recordSizeLimitExtension, serverNameAck } from '../messages/encrypted-extensions.js';
 import type { Extension } from '../messages/extensions.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
@@ -44,13 +43,7 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
   const secureRenegotiation =
     hello.renegotiationInfo !== undefined || hello.cipherSuites.includes(CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
 
-  const summary: ClientHelloSummary = {
-    serverName: hello.serverName,
-    signatureSchemes: hello.signatureAlgorithms ?? [],
-    alpn: hello.alpn ?? [],
-    cipherSuites: hello.cipherSuites,
-    groups: hello.supportedGroups ?? [],
-  };
+  const summary = summarizeClientHello(hello);
   const sni = (ctx.config.selectCertificates ?? defaultCertificateChoice(ctx.config.certificates))(summary);
   const alpn = chooseAlpn(hello, ctx.config);
   const serverRandom = ctx.random(32).slice();

@@ -10,14 +10,13 @@
  */
 
 import { constantTimeEqual } from '../codec.js';
-import type { ClientHelloSummary } from '../config.js';
 import { ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode, RecordLimits, groupName, handshakeTypeName } from '../constants.js';
 import { isPromise, type KeyShare } from '../crypto/provider.js';
 import { TlsFailure, fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
 import { encodeCertificate } from '../messages/certificate.js';
 import { encodeCertificateVerify, SERVER_CV_CONTEXT, signedContent } from '../messages/certificate-verify.js';
-import { type ClientHello, type KeyShareEntry, parseClientHello } from '../messages/client-hello.js';
+import { type ClientHello, type KeyShareEntry, parseClientHello, summarizeClientHello } from '../messages/client-hello.js';
 import {
   alpnSelected,
   encodeEncryptedExtensions,
@@ -171,13 +170,7 @@ export class ExpectClientHello implements State {
 
   private async negotiated(hello: ClientHello, m: HandshakeMessage, suite: Tls13Suite, share: KeyShareEntry): Promise<State> {
     const { ctx } = this;
-    const summary: ClientHelloSummary = {
-      serverName: hello.serverName,
-      signatureSchemes: hello.signatureAlgorithms ?? [],
-      alpn: hello.alpn ?? [],
-      cipherSuites: hello.cipherSuites,
-      groups: hello.supportedGroups ?? [],
-    };
+    const summary = summarizeClientHello(hello);
     // RFC 6066 §3 / the SNI hook: choose the certificate before ServerHello is built.
     const choice = (ctx.config.selectCertificates ?? defaultCertificateChoice(ctx.config.certificates))(summary);
     const alpn = chooseAlpn(hello, ctx.config);
