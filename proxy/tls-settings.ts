@@ -225,12 +225,13 @@ function readOrFail(read: FileReader, file: string, source: string): string {
  */
 export function loadDhParams(params: ParameterSet, read: FileReader = readText): DhParams | undefined {
   const name = 'tlsproxy_tls_dh1024_param_file';
+  const minBits = params.getInt('tlsproxy_tls_dh_min_bits');
   const file = params.get(name).trim();
   if (!file || file.toLowerCase() === 'auto') return undefined;
   const source = `${name}=${file}`;
   const pem = readOrFail(read, file, source);
   try {
-    return parseDhParams(pem, source, params.getInt('tlsproxy_tls_dh_min_bits'));
+    return parseDhParams(pem, source, minBits);
   } catch (e) {
     if (e instanceof CertificateError) throw new ConfigError(e.message);
     throw e;
