@@ -149,6 +149,11 @@ export class WorkerPool {
 
   private announce(): void {
     this.logger.info(`daemon started -- ${this.configuration.description}`);
+    for (const [name, pids] of this.pids()) {
+      const s = this.services.find((x) => x.name === name)!;
+      s.logger.info(`service ${name}: ${pids.length} worker processes, pids ${pids.join(' ')}`);
+    }
+    // `listening on` last: it says the daemon is ready.
     const seen = new Set<number>();
     for (const w of this.workers) {
       if (seen.has(w.service)) continue;
@@ -159,10 +164,6 @@ export class WorkerPool {
         this.listeningAddresses.push(l);
         s.logger.info(`service ${l.service}: listening on ${hostPort(l.address, l.port)}, backend ${backend}`);
       }
-    }
-    for (const [name, pids] of this.pids()) {
-      const s = this.services.find((x) => x.name === name)!;
-      s.logger.info(`service ${name}: ${pids.length} worker processes, pids ${pids.join(' ')}`);
     }
   }
 

@@ -93,10 +93,19 @@ export class DaemonProc {
     return this.exitCode === undefined;
   }
 
-  /** Pids of the worker processes (from `service S: N worker processes, pids ...`). */
+  /**
+   * Pids of the worker processes now: from `service S: N worker processes,
+   * pids ...`, then each `worker process pid Y started (replacing pid X)`.
+   */
   workerPids(): number[] {
-    const l = [...this.log].reverse().find((x) => /^service \S+: \d+ worker processes, pids /.test(x.text));
-    return l ? l.text.replace(/^.*pids /, '').split(' ').map(Number) : [];
+    const i = this.log.findIndex((x) => /^service \S+: \d+ worker processes, pids /.test(x.text));
+    if (i < 0) return [];
+    const pids = this.log[i]!.text.replace(/^.*pids /, '').split(' ').map(Number);
+    for (const l of this.log.slice(i + 1)) {
+      const m = /^service \S+: worker process pid (\d+) started \(replacing pid (\d+)\)$/.exec(l.text);
+      if (m) pids[pids.indexOf(Number(m[2]))] = Number(m[1]);
+    }
+    return pids;
   }
 
   private changed(): void {
@@ -246,9 +255,9 @@ export function interactive(cmd: string, args: readonly string[], input: string,
   });
 }
 
-/** openssl s_client to 127.0.0.1:port with SNI localhost (see interactive()). */
+/** openssl s_client to 127.0.0.1:port with SNI localhost, no command letters (a line "k..." would be a KeyUpdate); see interactive(). */
 export function sClient(port: number, args: readonly string[], input = 'ping\n', maxHoldMs?: number): Promise<{ out: string; code: number | null }> {
-  return interactive('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...args], input, maxHoldMs);
+  return interactive('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-nocommands', ...args], input, maxHoldMs);
 }
 
 /** gnutls-cli with a priority string (see interactive()). */
