@@ -23,6 +23,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { workerProcesses } from '../proxy/configuration.js';
+import { IpcSessionCache, MAX_PENDING_GETS, type FromWorker } from '../proxy/ipc.js';
 import { ParameterSet } from '../proxy/config/main-cf.js';
 import { certMainCf, echoBackend, tempDir, testPki, writeConfig, type TestBackend } from './proxy-helpers.js';
 import { DaemonProc, alive, sClient, served, stopAllDaemons, type Served } from './helpers/daemon-proc.js';
@@ -88,6 +89,44 @@ test('workerProcesses(): maxproc column, "-", 0, tlsproxy_worker_processes', () 
   assert.throws(() => workerProcesses(params({ tlsproxy_worker_processes: 'two' }), 1, 2), /bad numerical configuration: tlsproxy_worker_processes = two/);
   assert.throws(() => workerProcesses(params({ tlsproxy_worker_processes: '0' }), 1, 2), /invalid tlsproxy_worker_processes parameter value 0 < 1/);
   assert.throws(() => workerProcesses(params(), 5000, 2), /5000 worker processes is more than 1024/);
+});
+
+test('IpcSessionCache: get is a numbered request; an answer, a timeout or a closed channel', async () => {
+  const sent: FromWorker[] = [];
+  let open = true;
+  const cache = new IpcSessionCache((m) => {
+    if (open) sent.push(m);
+    return open;
+  }, 100);
+  const id = Uint8Array.of(1, 2, 3);
+  const answered = cache.get(id)!;
+  const q = (sent[0] as { q: number }).q;
+  assert.equal(sent[0], { t: 'cache-get', q, id });
+  cache.answer(q, Uint8Array.of(9));
+  assert.equal([...(await answered)!], [9]);
+  // No answer: a miss after the timeout; a late answer is ignored.
+  const t0 = Date.now();
+  const late = cache.get(id)!;
+  assert.is(await late, undefined);
+  assert.ok(Date.now() - t0 >= 90);
+  cache.answer((sent[1] as { q: number }).q, Uint8Array.of(1));
+  assert.is(cache.inFlight, 0);
+  // put/remove: fire and forget, copies of the bytes.
+  const blob = new Uint8Array(new ArrayBuffer(64), 8, 4);
+  cache.put(id, blob, 3600);
+  cache.remove(id);
+  assert.equal(sent.slice(2).map((m) => m.t), ['cache-put', 'cache-remove']);
+  assert.is((sent[2] as { blob: Uint8Array }).blob.buffer.byteLength, 4);
+  // The channel gone: an immediate miss.
+  open = false;
+  assert.is(await cache.get(id), undefined);
+  // Too many look-ups in flight: a miss without a request.
+  open = true;
+  const many = new IpcSessionCache(() => true, 10_000);
+  for (let i = 0; i < MAX_PENDING_GETS; i++) void many.get(id);
+  assert.is(many.get(id), undefined);
+  many.drop();
+  assert.is(many.inFlight, 0);
 });
 
 test('start-up: two worker processes, each logging with its own pid', async () => {
