@@ -26,7 +26,8 @@ import { workerProcesses } from '../proxy/configuration.js';
 import { IpcSessionCache, MAX_PENDING_GETS, type FromWorker } from '../proxy/ipc.js';
 import { ParameterSet } from '../proxy/config/main-cf.js';
 import { certMainCf, echoBackend, tempDir, testPki, writeConfig, type TestBackend } from './proxy-helpers.js';
-import { DaemonProc, alive, sClient, served, stopAllDaemons, type Served } from './helpers/daemon-proc.js';
+import net from 'node:net';
+import { DaemonProc, alive, sClient, served, startFails, stopAllDaemons, type Served } from './helpers/daemon-proc.js';
 
 let backend: TestBackend;
 let ca: string;
@@ -303,6 +304,20 @@ test('workers that keep dying are throttled, then replaced once the configuratio
   const r = await served(d, () => sClient(d.port, ['-CAfile', ca, '-verify_return_error'], 'repaired\n'));
   assert.match(r.out, 'repaired');
   assert.is(await d.stop(), 0);
+});
+
+test('a worker that cannot listen stops the start: one fatal line from the main process, exit 1', async () => {
+  const busy = net.createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  const port = (busy.address() as net.AddressInfo).port;
+  try {
+    const dir = writeConfig(await certMainCf(), `127.0.0.1:${port} inet n - n - 2 tlsproxy -o tlsproxy_backend=${backend.address}`);
+    const r = await startFails(dir);
+    assert.is(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^[A-Z][a-z]{2} \\d\\d \\d\\d:\\d\\d:\\d\\d \\S+ postfix/tlsproxy\\[\\d+\\]: fatal: bind 127\\.0\\.0\\.1 port ${port}: Address already in use\n$`));
+  } finally {
+    busy.close();
+  }
 });
 
 test('SIGTERM stops the main process and every worker', async () => {
