@@ -3,7 +3,7 @@
  * Parsing Postfix parameters into this shape is proxy/'s job.
  */
 
-import type { CryptoProvider, SigningKey } from './crypto/provider.js';
+import type { CryptoProvider, MaybePromise, SigningKey } from './crypto/provider.js';
 import { CipherSuite, NamedGroup } from './constants.js';
 import type { DhParams } from './ffdhe.js';
 import type { SessionCache, TicketProtector } from './session.js';
@@ -36,6 +36,42 @@ export interface SniChoice {
   readonly certificates: readonly CertifiedKey[];
   /** True when the name matched a configured name (logs `to <sni>`). */
   readonly matched: boolean;
+}
+
+/** What the certificate verifier says about a client's chain. */
+export interface ClientCertificateVerdict {
+  /** The leaf's SubjectPublicKeyInfo (DER), used to check CertificateVerify. */
+  readonly spki: Uint8Array;
+  /** The leaf's key type, for choosing acceptable CertificateVerify schemes. */
+  readonly keyAlgorithm: 'rsa' | 'ecdsa-p256' | 'ecdsa-p384' | 'ed25519' | 'other';
+  /** Key size in bits (RSA modulus; curve size). */
+  readonly keyBits: number;
+  /** The chain verified against the trust anchors. */
+  readonly trusted: boolean;
+  /** When not trusted: the alert a strict server sends (RFC 8446 §6.2). */
+  readonly alert?: 'bad_certificate' | 'unsupported_certificate' | 'certificate_expired' | 'certificate_unknown' | 'unknown_ca' | 'access_denied';
+  /** Why not trusted, for the log ("untrusted issuer /CN=...", "certificate has expired"). */
+  readonly reason?: string;
+  /** Anything the owner wants back in HandshakeInfo (subject, fingerprints...). */
+  readonly details?: unknown;
+}
+
+/** Client certificate policy (Postfix ask_ccert / req_ccert). */
+export interface ClientAuthPolicy {
+  /** 'request': ask, accept none; 'require': a client without a certificate fails (certificate_required in TLS 1.3). */
+  readonly mode: 'request' | 'require';
+  /** Fail the handshake when the chain does not verify (ours; Postfix never does). */
+  readonly requireTrusted?: boolean;
+  /** DER-encoded distinguished names sent as certificate_authorities (Postfix: the CAfile subjects). */
+  readonly certificateAuthorities?: readonly Uint8Array[];
+  /** Longest client chain accepted (Postfix ccert_verifydepth + 1). */
+  readonly maxChainLength?: number;
+  /**
+   * Examine the client's chain (leaf first). Throws only when the leaf
+   * cannot be used at all (unparseable: bad_certificate); an untrusted
+   * chain is a verdict, not an exception.
+   */
+  verify(chain: readonly Uint8Array[]): MaybePromise<ClientCertificateVerdict>;
 }
 
 /** Bounds on what a peer can make us hold or repeat (DEVELOPERS.md: bound everything). */
@@ -112,6 +148,8 @@ export interface ServerConfig {
   /** Clock in milliseconds (defaults to Date.now). */
   readonly now?: () => number;
   readonly limits?: Partial<Limits>;
+  /** Client certificates: absent means none are requested. */
+  readonly clientAuth?: ClientAuthPolicy;
   /** TLS 1.2 session-ID cache; without it no session IDs are issued. */
   readonly sessionCache?: SessionCache;
   /** Session tickets (RFC 5077 for TLS 1.2, NewSessionTicket for TLS 1.3); without it none are issued or accepted. */

@@ -37,6 +37,15 @@ export const FAILURES = {
   no_renegotiation: AlertDescription.no_renegotiation,
   /** RFC 7507 inappropriate_fallback. */
   inappropriate_fallback: AlertDescription.inappropriate_fallback,
+  /** §6.2 bad_certificate / unsupported_certificate / certificate_expired / certificate_unknown / unknown_ca / access_denied: a client certificate we refuse. */
+  bad_certificate: AlertDescription.bad_certificate,
+  unsupported_certificate: AlertDescription.unsupported_certificate,
+  certificate_expired: AlertDescription.certificate_expired,
+  certificate_unknown: AlertDescription.certificate_unknown,
+  unknown_ca: AlertDescription.unknown_ca,
+  access_denied: AlertDescription.access_denied,
+  /** §4.4.2.4: a client certificate is required and none was sent (TLS 1.3). */
+  certificate_required: AlertDescription.certificate_required,
   /** §6.2 insufficient_security: parameters acceptable but weaker than required. */
   insufficient_security: AlertDescription.insufficient_security,
   /** A limit of ours was exceeded (too many warnings, KeyUpdates, empty records, ...). §6.2: unexpected_message. */

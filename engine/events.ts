@@ -34,6 +34,8 @@ export interface HandshakeInfo {
   /** Label of the certificate served (e.g. its file). */
   readonly certificateLabel?: string;
   readonly resumed: boolean;
+  /** The client's certificate, when it sent one. */
+  readonly clientCertificate?: ClientCertificateInfo;
   /** TLS 1.3: the client's psk_key_exchange_modes allow the tickets we issue (psk_dhe_ke). */
   readonly ticketsUsable?: boolean;
   /** TLS 1.2: RFC 7627 extended master secret in use. */
@@ -72,4 +74,17 @@ export interface ConnectionError {
   readonly reason: string;
   /** True while the handshake had not completed. */
   readonly duringHandshake: boolean;
+}
+
+export interface ClientCertificateInfo {
+  readonly trusted: boolean;
+  /** From a resumed session: no signature was made in this handshake. */
+  readonly resumed?: boolean;
+  readonly reason?: string;
+  /** "ECDSA (prime256v1)", "RSA-PSS (2048 bits)", "RSA (2048 bits)", "ED25519". */
+  readonly signature: string;
+  /** "SHA256"...; undefined for EdDSA. */
+  readonly digest?: string;
+  /** The verifier's details (subject, fingerprints...). */
+  readonly details?: unknown;
 }

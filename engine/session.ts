@@ -27,9 +27,13 @@ export interface SessionState {
   readonly ageAdd: number;
   readonly serverName?: string;
   readonly alpn?: string;
+  /** Client certificate of the original handshake: none, untrusted, trusted. */
+  readonly clientAuth: ClientAuthStatus;
 }
 
-const FORMAT = 1;
+export type ClientAuthStatus = 0 | 1 | 2;
+
+const FORMAT = 2;
 
 export function encodeSession(s: SessionState): Uint8Array {
   const w = new Writer(128)
@@ -41,7 +45,8 @@ export function encodeSession(s: SessionState): Uint8Array {
     .u32(Math.floor(s.createdAt / 0x100000000))
     .u32(s.createdAt >>> 0)
     .u32(s.lifetime)
-    .u32(s.ageAdd);
+    .u32(s.ageAdd)
+    .u8(s.clientAuth);
   w.vec(1, utf8.encode(s.serverName ?? ''));
   w.vec(1, utf8.encode(s.alpn ?? ''));
   return w.finish();
@@ -59,10 +64,12 @@ export function decodeSession(b: Uint8Array): SessionState | undefined {
     const createdAt = r.u32() * 0x100000000 + r.u32();
     const lifetime = r.u32();
     const ageAdd = r.u32();
+    const clientAuth = r.u8();
+    if (clientAuth > 2) return undefined;
     const serverName = utf8.decode(r.vec(1, 0, 255)) || undefined;
     const alpn = utf8.decode(r.vec(1, 0, 255)) || undefined;
     r.end('session');
-    return { version, cipherSuite, secret, extendedMasterSecret, createdAt, lifetime, ageAdd, serverName, alpn };
+    return { version, cipherSuite, secret, extendedMasterSecret, createdAt, lifetime, ageAdd, serverName, alpn, clientAuth: clientAuth as ClientAuthStatus };
   } catch {
     return undefined;
   }
@@ -126,4 +133,21 @@ export class MemorySessionCache implements SessionCache {
   get size(): number {
     return this.map.size;
   }
+}
+
+/** The client-authentication status to remember for a session. */
+export function clientAuthStatus(cert: { trusted: boolean } | undefined): ClientAuthStatus {
+  return cert === undefined ? 0 : cert.trusted ? 2 : 1;
+}
+
+/**
+ * May a session be resumed under the current client-certificate policy?
+ * Resumption skips the certificate request, so a policy that requires a
+ * (trusted) certificate only resumes sessions that had one.
+ */
+export function resumableUnder(policy: { mode: string; requireTrusted?: boolean } | undefined, status: ClientAuthStatus): boolean {
+  if (!policy) return true;
+  if (policy.requireTrusted && status !== 2) return false;
+  if (policy.mode === 'require' && status === 0) return false;
+  return true;
 }

@@ -39,3 +39,23 @@ export function parseCertificateRequest(body: Uint8Array): { context: Uint8Array
   r.end('CertificateRequest');
   return { context, extensions };
 }
+
+/**
+ * TLS 1.2 CertificateRequest (RFC 5246 §7.4.4, RFC 8422 §5.5):
+ *   struct {
+ *       ClientCertificateType certificate_types<1..2^8-1>;      rsa_sign(1), ecdsa_sign(64)
+ *       SignatureAndHashAlgorithm supported_signature_algorithms<2..2^16-2>;
+ *       DistinguishedName certificate_authorities<0..2^16-1>;
+ *   } CertificateRequest;
+ */
+export function encodeCertificateRequest12(signatureSchemes: readonly number[], certificateAuthorities: readonly Uint8Array[] = []): Uint8Array {
+  return buildHandshake(HandshakeType.certificate_request, (w) => {
+    w.vec(1, Uint8Array.of(1, 64));
+    w.begin(2);
+    for (const s of signatureSchemes) w.u16(s);
+    w.close();
+    w.begin(2);
+    for (const dn of certificateAuthorities) w.vec(2, dn);
+    w.close();
+  });
+}

@@ -13,6 +13,10 @@ import type { HandshakeInfo } from '../events.js';
 import { checkDhPublic, type DhParams, stripLeadingZeros } from '../ffdhe.js';
 import { parseDheClientKeyExchange, parseEcdheClientKeyExchange } from '../messages/client-key-exchange.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
+import type { ClientCertificateVerdict } from '../config.js';
+import { checkClientSignature, examineClientChain, MAX_CLIENT_CHAIN } from '../client-auth.js';
+import { parseCertificate12 } from '../messages/certificate12.js';
+import { parseCertificateVerify } from '../messages/certificate-verify.js';
 import { Tls12Protection } from '../record.js';
 import type { Tls12Suite } from '../suites.js';
 import { checkKeyShare } from '../tls13/negotiate.js';
@@ -36,6 +40,49 @@ export interface Tls12Pending {
   readonly issueTicket: boolean;
   readonly serverName?: string;
   readonly info: HandshakeInfo;
+  /** The client's certificate verdict, when it sent one (then CertificateVerify follows ClientKeyExchange). */
+  readonly clientVerdict?: ClientCertificateVerdict;
+}
+
+/** RFC 5246 §7.4.6: after a CertificateRequest the client's first message is its Certificate (maybe empty). */
+export class ExpectClientCertificate12 implements State {
+  readonly name = 'Tls12ExpectClientCertificate';
+
+  constructor(private readonly ctx: ServerContext, private readonly s: Tls12Pending) {}
+
+  async handle(m: HandshakeMessage): Promise<State> {
+    if (m.type !== HandshakeType.certificate) fail('unexpected_message', `${handshakeTypeName(m.type)} instead of the client Certificate`);
+    const policy = this.ctx.config.clientAuth!;
+    const chain = parseCertificate12(m.body, MAX_CLIENT_CHAIN);
+    this.s.transcript.add(m.raw);
+    if (chain.length === 0) {
+      // RFC 5246 §7.4.6: without a certificate the server may go on, or answer handshake_failure.
+      if (policy.mode === 'require') fail('handshake_failure', 'the client sent no certificate');
+      return new ExpectClientKeyExchange(this.ctx, this.s);
+    }
+    const clientVerdict = await examineClientChain(policy, chain);
+    this.ctx.trace(`client certificate ${clientVerdict.trusted ? 'trusted' : `not trusted: ${clientVerdict.reason ?? ''}`}`);
+    return new ExpectClientKeyExchange(this.ctx, { ...this.s, clientVerdict });
+  }
+}
+
+/** RFC 5246 §7.4.8: the client's CertificateVerify signs every handshake message before it. */
+class ExpectCertificateVerify12 implements State {
+  readonly name = 'Tls12ExpectCertificateVerify';
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly s: Tls12Pending,
+    private readonly next: (info: HandshakeInfo) => State,
+  ) {}
+
+  async handle(m: HandshakeMessage): Promise<State> {
+    if (m.type !== HandshakeType.certificate_verify) fail('unexpected_message', `${handshakeTypeName(m.type)} instead of CertificateVerify`);
+    const { scheme, signature } = parseCertificateVerify(m.body);
+    const clientCertificate = await checkClientSignature(this.ctx.provider, this.s.clientVerdict!, scheme, signature, this.s.transcript.messages(), true);
+    this.s.transcript.add(m.raw);
+    return this.next({ ...this.s.info, clientCertificate });
+  }
 }
 
 export class ExpectClientKeyExchange implements State {
@@ -44,6 +91,7 @@ export class ExpectClientKeyExchange implements State {
   constructor(private readonly ctx: ServerContext, private readonly s: Tls12Pending) {}
 
   async handle(m: HandshakeMessage): Promise<State> {
+    // An unrequested client Certificate (or CertificateVerify) lands here too: unexpected_message.
     if (m.type !== HandshakeType.client_key_exchange) {
       fail('unexpected_message', `${handshakeTypeName(m.type)} instead of ClientKeyExchange`);
     }
@@ -82,16 +130,18 @@ export class ExpectClientKeyExchange implements State {
     const write = new Tls12Protection(ctx.provider, s.suite.aead, kb.serverKey, kb.serverIv);
     kb.clientKey.fill(0);
     kb.serverKey.fill(0);
-    return new ExpectChangeCipherSpec(ctx, {
-      suite: s.suite,
-      transcript: s.transcript,
-      master,
-      read,
-      write,
-      info: s.info,
-      sessionId: s.sessionId,
-      issueTicket: s.issueTicket,
-      extendedMasterSecret: s.extendedMasterSecret,
-    });
+    const next = (info: HandshakeInfo) =>
+      new ExpectChangeCipherSpec(ctx, {
+        suite: s.suite,
+        transcript: s.transcript,
+        master,
+        read,
+        write,
+        info,
+        sessionId: s.sessionId,
+        issueTicket: s.issueTicket,
+        extendedMasterSecret: s.extendedMasterSecret,
+      });
+    return s.clientVerdict ? new ExpectCertificateVerify12(ctx, s, next) : next(s.info);
   }
 }

@@ -10,7 +10,7 @@
 
 import { constantTimeEqual } from '../codec.js';
 import { HandshakeType, ProtocolVersion, handshakeTypeName } from '../constants.js';
-import { encodeSession, type SessionState } from '../session.js';
+import { clientAuthStatus, encodeSession, type SessionState } from '../session.js';
 import { issueTls12Ticket } from './tickets.js';
 import { fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
@@ -80,6 +80,7 @@ export class ExpectFinished12 implements State {
         ageAdd: 0,
         serverName: k.info.serverName,
         alpn: k.info.alpn,
+        clientAuth: clientAuthStatus(k.info.clientCertificate),
       };
       if (k.issueTicket) await issueTls12Ticket(ctx, k.transcript, session);
       if (k.sessionId.length) ctx.config.sessionCache?.put(k.sessionId, encodeSession(session), session.lifetime);

@@ -23,7 +23,7 @@ import { encodeFinished, parseFinished } from '../messages/finished.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { encodeServerHello } from '../messages/server-hello.js';
 import { Tls12Protection } from '../record.js';
-import { decodeSession, sessionFresh, type SessionState } from '../session.js';
+import { decodeSession, resumableUnder, sessionFresh, type SessionState } from '../session.js';
 import { DEFAULT_TLS12_SUITES, TLS12_SUITES, type Tls12Suite } from '../suites.js';
 import type { ServerContext, State } from '../tls13/state.js';
 import { Transcript } from '../tls13/transcript.js';
@@ -60,6 +60,8 @@ export async function findTls12Session(ctx: ServerContext, hello: ClientHello): 
   const ours = ctx.config.tls12CipherSuites ?? DEFAULT_TLS12_SUITES;
   if (!hello.cipherSuites.includes(session.cipherSuite) || !ours.includes(session.cipherSuite)) return undefined;
   if ((session.serverName ?? '') !== (hello.serverName ?? '')) return undefined;
+  // Resumption skips the CertificateRequest: only sessions that satisfied the client-certificate policy.
+  if (!resumableUnder(ctx.config.clientAuth, session.clientAuth)) return undefined;
   ctx.trace(`resuming TLS 1.2 session by ${via}`);
   return { session, via };
 }
@@ -105,7 +107,15 @@ export async function resumeTls12(
   ctx.sendHandshake(fin);
   ctx.flush();
 
-  const full: HandshakeInfo = { ...info, cipherSuite: suite.id, cipherName: suite.name, cipherBits: suite.bits, group: '', resumed: true };
+  const full: HandshakeInfo = {
+    ...info,
+    cipherSuite: suite.id,
+    cipherName: suite.name,
+    cipherBits: suite.bits,
+    group: '',
+    resumed: true,
+    clientCertificate: r.session.clientAuth ? { trusted: r.session.clientAuth === 2, resumed: true, signature: '' } : undefined,
+  };
   return new ResumedExpectChangeCipherSpec(ctx, { suite, transcript, master, read, info: full });
 }
 

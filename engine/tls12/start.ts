@@ -24,7 +24,9 @@ import { defaultCertificateChoice } from '../sni.js';
 import { chooseAlpn } from '../tls13/negotiate.js';
 import type { ServerContext, State } from '../tls13/state.js';
 import { Transcript } from '../tls13/transcript.js';
-import { ExpectClientKeyExchange } from './expect-client-key-exchange.js';
+import { ExpectClientCertificate12, ExpectClientKeyExchange } from './expect-client-key-exchange.js';
+import { clientSchemes } from '../client-auth.js';
+import { encodeCertificateRequest12 } from '../messages/certificate-request.js';
 import { chooseTls12 } from './negotiate.js';
 import { findTls12Session, resumeTls12 } from './resume.js';
 
@@ -83,6 +85,8 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
   const sessionId = ctx.config.sessionCache && hello.extendedMasterSecret ? ctx.random(32).slice() : new Uint8Array(0);
 
   const transcript = new Transcript(ctx.provider, suite.hash);
+  const clientAuth = ctx.config.clientAuth;
+  if (clientAuth) transcript.keepMessages();
   transcript.add(m.raw);
 
   const sh = encodeServerHello({
@@ -126,13 +130,20 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
   transcript.add(ske);
   ctx.sendHandshake(ske);
 
+  // CertificateRequest (RFC 5246 §7.4.4)
+  if (clientAuth) {
+    const cr = encodeCertificateRequest12(clientSchemes(true), clientAuth.certificateAuthorities);
+    transcript.add(cr);
+    ctx.sendHandshake(cr);
+  }
+
   const shd = encodeServerHelloDone();
   transcript.add(shd);
   ctx.sendHandshake(shd);
   ctx.flush();
   ctx.trace(`TLS 1.2 server flight: ${suite.name}, ${choice.group !== undefined ? groupName(choice.group) : `DHE ${choice.dh!.bits} bits`}`);
 
-  return new ExpectClientKeyExchange(ctx, {
+  const pending = {
     suite,
     transcript,
     share,
@@ -152,7 +163,8 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
       group: choice.group !== undefined ? groupName(choice.group) : choice.dh!.group !== undefined ? groupName(choice.dh!.group) : `DHE (${choice.dh!.bits} bits)`,
       certificateLabel: choice.cert.label,
     },
-  });
+  };
+  return clientAuth ? new ExpectClientCertificate12(ctx, pending) : new ExpectClientKeyExchange(ctx, pending);
 }
 
 /** For tests: the server's RFC 5746 renegotiation_info answer. */

@@ -38,7 +38,10 @@ import { defaultCertificateChoice } from '../sni.js';
 import type { Tls13Suite } from '../suites.js';
 import { startTls12 } from '../tls12/start.js';
 import { IMPLEMENTED_VERSIONS, negotiateVersion } from '../version.js';
+import { ExpectClientCertificate } from './expect-client-certificate.js';
 import { ExpectFinished } from './expect-finished.js';
+import { clientSchemes } from '../client-auth.js';
+import { encodeCertificateRequest } from '../messages/certificate-request.js';
 import { KeySchedule } from './key-schedule.js';
 import { checkKeyShare, chooseAlpn, chooseCertificate, chooseGroup, chooseSuite, describeSignature } from './negotiate.js';
 import { acceptPsk, preSharedKeyExtension } from './psk.js';
@@ -229,6 +232,15 @@ export class ExpectClientHello implements State {
     transcript.add(ee);
     ctx.sendHandshake(ee);
 
+    // {CertificateRequest} §4.3.2 — never with a PSK ("Servers which are authenticating with a PSK
+    // MUST NOT send the CertificateRequest message in the main handshake").
+    const requestCertificate = ctx.config.clientAuth !== undefined && !psk;
+    if (requestCertificate) {
+      const cr = encodeCertificateRequest(new Uint8Array(0), clientSchemes(false), ctx.config.clientAuth!.certificateAuthorities);
+      transcript.add(cr);
+      ctx.sendHandshake(cr);
+    }
+
     let sig: { signature: string; digest?: string } | undefined;
     if (auth) {
       const { cert, scheme } = auth;
@@ -281,12 +293,13 @@ export class ExpectClientHello implements State {
       alpn,
       helloRetry: this.retry !== undefined,
       resumed: psk !== undefined,
+      clientCertificate: psk && psk.session.clientAuth ? { trusted: psk.session.clientAuth === 2, resumed: true, signature: '' } : undefined,
       // §4.2.9: tickets only for clients that can resume them the way we do (psk_dhe_ke).
       ticketsUsable: hello.pskModes?.includes(PskKeyExchangeMode.psk_dhe_ke) ?? false,
       certificateLabel: auth?.cert.label,
     };
     ctx.trace(`sent server flight: ${suite.name}, ${info.group}, ${psk ? `resumed with PSK ${psk.index}` : sig!.signature}`);
-    return new ExpectFinished(ctx, {
+    const awaiting = {
       suite,
       schedule,
       transcript,
@@ -295,7 +308,8 @@ export class ExpectClientHello implements State {
       serverTrafficSecret,
       exporterMasterSecret,
       info,
-    });
+    };
+    return requestCertificate ? new ExpectClientCertificate(ctx, awaiting) : new ExpectFinished(ctx, awaiting);
   }
 }
 

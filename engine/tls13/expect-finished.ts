@@ -11,6 +11,7 @@ import { isPromise } from '../crypto/provider.js';
 import { parseFinished } from '../messages/finished.js';
 import { encodeNewSessionTicket, MAX_TICKET_LIFETIME } from '../messages/new-session-ticket.js';
 import { ticketSession } from './psk.js';
+import { clientAuthStatus } from '../session.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls13Suite } from '../suites.js';
 import { Connected } from './connected.js';
@@ -70,6 +71,7 @@ export class ExpectFinished implements State {
     const nonce = new Uint8Array(1);
     const { blob, ageAdd } = ticketSession(
       this.ctx, this.s.schedule, this.s.suite, resumptionMasterSecret, nonce, lifetime, this.s.info.serverName, this.s.info.alpn,
+      clientAuthStatus(this.s.info.clientCertificate),
     );
     let ticket: Uint8Array;
     try {

@@ -18,7 +18,7 @@ import { fail } from '../errors.js';
 import type { ClientHello } from '../messages/client-hello.js';
 import type { Extension } from '../messages/extensions.js';
 import { Writer } from '../codec.js';
-import { decodeSession, encodeSession, sessionFresh, type SessionState } from '../session.js';
+import { type ClientAuthStatus, decodeSession, encodeSession, resumableUnder, sessionFresh, type SessionState } from '../session.js';
 import type { Tls13Suite } from '../suites.js';
 import { KeySchedule } from './key-schedule.js';
 import type { ServerContext } from './state.js';
@@ -66,6 +66,11 @@ export async function acceptPsk(
     }
     // §4.2.11: a PSK is only usable with a cipher suite of the same hash.
     if (suiteHash(session.cipherSuite) !== suite.hash) continue;
+    // Resumption skips CertificateRequest: only sessions that satisfied the client-certificate policy.
+    if (!resumableUnder(ctx.config.clientAuth, session.clientAuth)) {
+      ctx.trace('ticket without the client certificate the policy requires');
+      continue;
+    }
     // §4.6.1 / RFC 6066 §3: never resume a session made for another server name.
     if ((session.serverName ?? '') !== (hello.serverName ?? '')) {
       ctx.trace('ticket for another server name');
@@ -115,6 +120,7 @@ export function ticketSession(
   lifetime: number,
   serverName: string | undefined,
   alpn: string | undefined,
+  clientAuth: ClientAuthStatus,
 ): { blob: Uint8Array; ageAdd: number } {
   const r = ctx.random(4);
   const ageAdd = ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0;
@@ -128,6 +134,7 @@ export function ticketSession(
     ageAdd,
     serverName,
     alpn,
+    clientAuth,
   };
   return { blob: encodeSession(state), ageAdd };
 }

@@ -7,6 +7,7 @@
 import type { CryptoProvider, HashAlgorithm, HashContext } from '../crypto/provider.js';
 import { HASH_LENGTH } from '../crypto/provider.js';
 import { HandshakeType } from '../constants.js';
+import { concat } from '../codec.js';
 
 export class Transcript {
   private ctx: HashContext;
@@ -15,8 +16,26 @@ export class Transcript {
     this.ctx = provider.hash(hash);
   }
 
+  private raw: Uint8Array[] | undefined;
+
+  /**
+   * Also keep the messages themselves (TLS 1.2 client CertificateVerify
+   * signs the handshake messages, not their hash: RFC 5246 §7.4.8).
+   * Call before the first add().
+   */
+  keepMessages(): void {
+    this.raw = [];
+  }
+
+  /** Everything added so far, when keepMessages() was called. */
+  messages(): Uint8Array {
+    if (!this.raw) throw new Error('transcript: messages were not kept');
+    return concat(...this.raw);
+  }
+
   add(message: Uint8Array): void {
     this.ctx.update(message);
+    this.raw?.push(message.slice());
   }
 
   /** Transcript-Hash of everything added so far followed by `extra`, without adding it. */
