@@ -34,6 +34,8 @@ export interface HandshakeInfo {
   /** Label of the certificate served (e.g. its file). */
   readonly certificateLabel?: string;
   readonly resumed: boolean;
+  /** How the session was resumed: a TLS 1.3 PSK ticket, a TLS 1.2 RFC 5077 ticket, or a TLS 1.2 session ID. */
+  readonly resumedVia?: 'ticket' | 'session-id';
   /** The client's certificate, when it sent one. */
   readonly clientCertificate?: ClientCertificateInfo;
   /** TLS 1.3: the client's psk_key_exchange_modes allow the tickets we issue (psk_dhe_ke). */

@@ -149,11 +149,9 @@ test('node:tls with maxVersion TLSv1.2: a few suites and curves', async () => {
   }
 });
 
-// ENGINE: in TLS 1.2 an ECDSA certificate is used although its curve is
-// not in the client's supported_groups (RFC 8422 §5.1): the client aborts
-// with illegal_parameter ("wrong curve") instead of getting ECDHE-RSA.
-// Enable when the engine checks the certificate curve.
-test.skip('TLS 1.2 client listing only X25519 gets ECDHE-RSA (the ECDSA P-256 certificate is not usable)', async () => {
+// RFC 8422 §5.1: an ECDSA certificate whose curve the client does not list
+// is not usable; the engine falls back to ECDHE-RSA.
+test('TLS 1.2 client listing only X25519 gets ECDHE-RSA (the ECDSA P-256 certificate is not usable)', async () => {
   const r = await served(daemon, () => sClient(daemon.port, ['-tls1_2', '-groups', 'X25519', '-CAfile', ca, '-verify_return_error']));
   assert.is(r.code, 0, r.out);
   assert.match(r.out, /New, TLSv1\.2, Cipher is ECDHE-RSA-/);

@@ -62,10 +62,21 @@ function authFits(suite: Tls12Suite, key: SigningKey): boolean {
   return suite.auth === 'RSA' ? key.algorithm === 'rsa' : key.algorithm !== 'rsa';
 }
 
+/**
+ * RFC 8422 §5.1 / §5.3: an ECDSA certificate is usable only if its curve is
+ * among the client's supported_groups (when the client sent the extension).
+ */
+function curveAcceptable(key: SigningKey, hello: ClientHello): boolean {
+  if (!hello.supportedGroups) return true;
+  if (key.algorithm === 'ecdsa-p256') return hello.supportedGroups.includes(NamedGroup.secp256r1);
+  if (key.algorithm === 'ecdsa-p384') return hello.supportedGroups.includes(NamedGroup.secp384r1);
+  return true;
+}
+
 function pickCertificate(suite: Tls12Suite, hello: ClientHello, candidates: readonly CertifiedKey[]): { cert: CertifiedKey; scheme: number } | undefined {
   for (const scheme of clientSchemes(hello)) {
     for (const cert of candidates) {
-      if (authFits(suite, cert.key) && tls12SchemesFor(cert.key).includes(scheme)) return { cert, scheme };
+      if (authFits(suite, cert.key) && curveAcceptable(cert.key, hello) && tls12SchemesFor(cert.key).includes(scheme)) return { cert, scheme };
     }
   }
   return undefined;

@@ -114,6 +114,7 @@ export async function resumeTls12(
     cipherBits: suite.bits,
     group: '',
     resumed: true,
+    resumedVia: r.via,
     clientCertificate: r.session.clientAuth ? { trusted: r.session.clientAuth === 2, resumed: true, signature: '' } : undefined,
   };
   return new ResumedExpectChangeCipherSpec(ctx, { suite, transcript, master, read, info: full });

@@ -293,6 +293,7 @@ export class ExpectClientHello implements State {
       alpn,
       helloRetry: this.retry !== undefined,
       resumed: psk !== undefined,
+      resumedVia: psk ? 'ticket' : undefined,
       clientCertificate: psk && psk.session.clientAuth ? { trusted: psk.session.clientAuth === 2, resumed: true, signature: '' } : undefined,
       // §4.2.9: tickets only for clients that can resume them the way we do (psk_dhe_ke).
       ticketsUsable: hello.pskModes?.includes(PskKeyExchangeMode.psk_dhe_ke) ?? false,
