@@ -172,7 +172,8 @@ async function startTlsproxy(tmp: string, pki: string, provider: string, backend
       '',
     ].join('\n'),
   );
-  writeFileSync(path.join(dir, 'master.cf'), `127.0.0.1:0  inet  n  -  n  -  -  tlsproxy -o tlsproxy_backend=inet:127.0.0.1:${backendPort}\n`);
+  // maxproc 1: one process, like the node:tls proxy, so that its CPU counters cover all the work.
+  writeFileSync(path.join(dir, 'master.cf'), `127.0.0.1:0  inet  n  -  n  -  1  tlsproxy -o tlsproxy_backend=inet:127.0.0.1:${backendPort}\n`);
   const logFile = path.join(dir, 'tlsproxy.log');
   const fd = openSync(logFile, 'a');
   const label = `tlsproxy(${provider})`;
