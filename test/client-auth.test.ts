@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { X509Certificate } from 'node:crypto';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ClientAuthPolicy, ClientCertificateVerdict } from '../engine/config.js';
@@ -46,8 +46,16 @@ function policy(mode: 'request' | 'require', requireTrusted = false): ClientAuth
   return { mode, requireTrusted, verify: (chain) => verdictFor(chain[0]!) };
 }
 
+const tempDirs: string[] = [];
+process.once('exit', () => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
+
 const selfSigned = (() => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tlsproxy-client-'));
+  const dir = tempDir('tlsproxy-client-');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-subj', '/CN=stranger', '-days', '2'], { cwd: dir, stdio: 'ignore' });
   return { cert: path.join(dir, 'c.pem'), key: path.join(dir, 'k.pem') };
 })();
@@ -138,7 +146,7 @@ test('TLS 1.3: a PSK resumption skips CertificateRequest and keeps the trust of 
   const tickets = new TicketKeyRing(provider('node'));
   const s = await startEngineServer({ certs: ['p256'], config: { clientAuth: policy('require'), tickets } });
   try {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tlsproxy-sess-'));
+    const dir = tempDir('tlsproxy-sess-');
     const sess = path.join(dir, 's.pem');
     const c = pki.certs.p256;
     await sClient(s.port, ['-tls1_3', '-cert', c.certPath, '-key', c.keyPath, '-sess_out', sess]);
