@@ -564,6 +564,9 @@ export class ServerConnection {
       warning(message) {
         self.events.warning?.(message);
       },
+      keylog(label, clientRandom, secret) {
+        self.events.keylog?.(label, clientRandom, secret);
+      },
       refuseRenegotiation() {
         // RFC 5746 §4.4 / RFC 5246 §7.4.1.2: a server that will not renegotiate answers with a
         // no_renegotiation warning and the session goes on; repeated attempts end it.

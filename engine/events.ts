@@ -60,6 +60,13 @@ export interface ConnectionEvents {
   failed(error: ConnectionError): void;
   /** Both directions are finished cleanly (close_notify sent, and received or not awaited). */
   closed?(): void;
+  /**
+   * Secrets in NSS key log form (SSLKEYLOGFILE), for debugging with Wireshark:
+   * `label` is CLIENT_RANDOM (TLS 1.2 master secret) or CLIENT/SERVER_HANDSHAKE_TRAFFIC_SECRET,
+   * CLIENT/SERVER_TRAFFIC_SECRET_0, EXPORTER_SECRET (TLS 1.3). Only called when present: leave it
+   * unset in production unless the operator asked for a key log.
+   */
+  keylog?(label: string, clientRandom: Uint8Array, secret: Uint8Array): void;
   /** A non-fatal protocol event an operator should see (refused renegotiation, invalid SNI...). */
   warning?(message: string): void;
   /** Diagnostic trace for verbose logging (state transitions, alerts). Optional. */

@@ -123,6 +123,7 @@ export class ExpectClientKeyExchange implements State {
       ? extendedMasterSecret(ctx.provider, hash, preMaster, s.transcript.current())
       : masterSecret(ctx.provider, hash, preMaster, s.clientRandom, s.serverRandom);
     z.fill(0);
+    ctx.keylog('CLIENT_RANDOM', s.clientRandom, master);
     const ivLength = s.suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;
     const keyLength = s.suite.aead === 'AES-128-GCM' ? 16 : 32;
     const kb = keyBlock(ctx.provider, hash, master, s.clientRandom, s.serverRandom, keyLength, ivLength);

@@ -92,6 +92,7 @@ export async function resumeTls12(
   ctx.sendHandshake(sh);
 
   const master = r.session.secret;
+  ctx.keylog('CLIENT_RANDOM', hello.random, master);
   if (newTicket) await issueTls12Ticket(ctx, transcript, { ...r.session, createdAt: (ctx.config.now ?? Date.now)() });
 
   const ivLength = suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;

@@ -211,6 +211,8 @@ export class ExpectClientHello implements State {
     const hsHash = transcript.current();
     const clientHandshakeSecret = schedule.derive('c hs traffic', hsHash);
     const serverHandshakeSecret = schedule.derive('s hs traffic', hsHash);
+    ctx.keylog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', hello.random, clientHandshakeSecret);
+    ctx.keylog('SERVER_HANDSHAKE_TRAFFIC_SECRET', hello.random, serverHandshakeSecret);
     ctx.setWriteSecret(suite, serverHandshakeSecret);
     // §5.1: the ClientHello must be the last message in its record, as the key changes after it.
     ctx.setReadSecret(suite, clientHandshakeSecret);
@@ -275,6 +277,9 @@ export class ExpectClientHello implements State {
     const clientTrafficSecret = schedule.derive('c ap traffic', finHash);
     const serverTrafficSecret = schedule.derive('s ap traffic', finHash);
     const exporterMasterSecret = schedule.derive('exp master', finHash);
+    ctx.keylog('CLIENT_TRAFFIC_SECRET_0', hello.random, clientTrafficSecret);
+    ctx.keylog('SERVER_TRAFFIC_SECRET_0', hello.random, serverTrafficSecret);
+    ctx.keylog('EXPORTER_SECRET', hello.random, exporterMasterSecret);
     ctx.setWriteSecret(suite, serverTrafficSecret);
     serverHandshakeSecret.fill(0);
 
