@@ -183,9 +183,22 @@ export class ServerConnection {
     const prot = this.readProt;
     if (!this.asyncOpen || !prot || this.state !== 'open' || first.type !== ContentType.application_data) return undefined;
     const batch = [first];
+    // A malformed record further on is reported after the good ones before it were delivered.
+    let deferred: unknown;
     while (batch.length < PIPELINE_DEPTH) {
-      const next = this.requeued.shift() ?? this.reader.next(RecordLimits.maxCiphertext);
+      let next: RawRecord | undefined;
+      try {
+        next = this.requeued.shift() ?? this.reader.next(RecordLimits.maxCiphertext);
+      } catch (e) {
+        deferred = e;
+        break;
+      }
       if (!next) break;
+      if (next.type !== ContentType.application_data) {
+        // Only protected application_data records are batched (a TLS 1.2 CCS or plaintext alert takes the normal path).
+        this.requeued.unshift(next);
+        break;
+      }
       batch.push(next);
     }
     const base = prot.sequence;
@@ -206,6 +219,7 @@ export class ServerConnection {
         const r = this.version === ProtocolVersion.TLS1_2 ? this.dispatchTls12(opened.type, opened.content) : this.onOpened(batch[i]!, opened);
         if (isPromise(r)) await r;
       }
+      if (deferred !== undefined) throw deferred;
     })();
   }
 
