@@ -5,7 +5,11 @@
  *   ${name?text}, ${name?{text}}    text if name's value is non-empty
  *   ${name:text}, ${name:{text}}    text if name's value is empty or unknown
  *   ${name?{text1}:{text2}}         text1 if non-empty, else text2 (also ${name?{text1}:text2})
- *   ${{a} == {b} ? {t} : {f}}       string (in)equality, also !=
+ *   ${{a} == {b} ? {t} : {f}}       relational expression: ==, !=, <, <=, >=, >
+ *                                   (numeric when both sides are all digits,
+ *                                   else by code points); with the suffix
+ *                                   `level` (`<level`, `>=level`...) both sides
+ *                                   are compatibility levels (major[.minor[.patch]])
  *   $$                              a literal $
  *
  * Whitespace around {text} operands is ignored; results are expanded in
@@ -72,14 +76,22 @@ function expression(body: string, lookup: ExpandLookup): string {
     const opStart = k;
     while (k < body.length && '<>!=?+-*/~&|%'.includes(body[k]!)) k++;
     const op = body.slice(opStart, k);
-    if (op !== '==' && op !== '!=') {
-      throw new ConfigError(`"==" or "!=" expected at: "...${left.payload}}>>>${body.slice(opStart, opStart + 20)}"`);
+    if (!RELATIONAL_OPERATORS.includes(op)) {
+      throw new ConfigError(`${OPERATORS_TEXT} expected at: "...${left.payload}}>>>${body.slice(opStart, opStart + 20)}"`);
     }
+    // An operator suffix (Postfix registers one: `level`, compat_level.c).
+    let suffixEnd = k;
+    while (suffixEnd < body.length && /[A-Za-z0-9]/.test(body[suffixEnd]!)) suffixEnd++;
+    const suffix = body.slice(k, suffixEnd);
+    if (suffix && suffix !== 'level') throw new ConfigError(`bad operator suffix at: "...${op}>>>${suffix}"`);
+    k = suffixEnd;
     const r = skipWhitespace(body, k);
-    if (body[r] !== '{') throw new ConfigError(`"{expression}" expected at: "...{${left.payload}} ${op}>>>${body.slice(k, k + 20)}"`);
+    if (body[r] !== '{') throw new ConfigError(`"{expression}" expected at: "...{${left.payload}} ${op}${suffix}>>>${body.slice(k, k + 20)}"`);
     const right = curly(body, r);
-    const equal = expand(left.payload, lookup) === expand(right.payload, lookup);
-    value = (op === '==') === equal ? 'true' : '';
+    const a = expand(left.payload, lookup);
+    const b = expand(right.payload, lookup);
+    const delta = suffix === 'level' ? compatLevel(a) - compatLevel(b) : compare(a, b);
+    value = relation(op, delta) ? 'true' : '';
     cp = right.next;
     if (cp >= body.length) return value;
     if (body[cp] !== '?' && body[cp] !== ':') throw new ConfigError(`"?" or ":" expected at: "...}>>>${body.slice(cp, cp + 20)}"`);
@@ -114,6 +126,48 @@ function expression(body: string, lookup: ExpandLookup): string {
     throw new ConfigError(`unexpected input at: "...${operand.payload}}>>>${body.slice(operand.next, operand.next + 20)}"`);
   }
   return out;
+}
+
+const RELATIONAL_OPERATORS = ['==', '!=', '<', '<=', '>=', '>'];
+const OPERATORS_TEXT = RELATIONAL_OPERATORS.map((o) => `"${o}"`).join(' or ');
+
+function relation(op: string, delta: number): boolean {
+  switch (op) {
+    case '==':
+      return delta === 0;
+    case '!=':
+      return delta !== 0;
+    case '<':
+      return delta < 0;
+    case '<=':
+      return delta <= 0;
+    case '>=':
+      return delta >= 0;
+    default:
+      return delta > 0;
+  }
+}
+
+/** mac_exp_eval: numerical when both operands are all digits, else strcmp. */
+function compare(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
+    const d = BigInt(a) - BigInt(b);
+    return d === 0n ? 0 : d < 0n ? -1 : 1;
+  }
+  return a === b ? 0 : a < b ? -1 : 1;
+}
+
+/**
+ * A compatibility level `major[.minor[.patch]]` as one comparable number
+ * (compat_level_from_string: minor and patch below 1024).
+ */
+export function compatLevel(text: string): number {
+  const m = /^(\d+)(?:\.(\d+)(?:\.(\d+))?)?$/.exec(text);
+  const major = m ? Number(m[1]) : NaN;
+  const minor = m?.[2] !== undefined ? Number(m[2]) : 0;
+  const patch = m?.[3] !== undefined ? Number(m[3]) : 0;
+  if (!m || major > 2 ** 20 || minor > 1023 || patch > 1023) throw new ConfigError(`malformed compatibility level syntax: "${text}"`);
+  return major * 2 ** 20 + minor * 1024 + patch;
 }
 
 /** `{payload}` at (or after whitespace at) `from`, else the rest of the text as in Postfix 2.2-2.11. */

@@ -40,6 +40,12 @@ const p = (
 
 const ours = { origin: 'tlsproxy' as const };
 
+/**
+ * Postfix 3.6+: `${{$compatibility_level} <level {3.6} ? {md5} : {sha256}}`
+ * (mail_params.h DEF_SMTPD_TLS_FPT_DGST), evaluated at lookup time.
+ */
+export const COMPAT_FINGERPRINT_DIGEST = '${{$compatibility_level} <level {3.6} ? {md5} : {sha256}}';
+
 /** The tlsproxy_* parameters that inherit an smtpd_* one, with the smtpd_* default (Postfix 3.11). */
 const INHERITED: readonly [suffix: string, smtpdDefault: string, type: ParameterType, since: string, description: string][] = [
   ['tls_security_level', '', 'string', '2.8', 'TLS security level: none, may, encrypt (tlsproxy-postfix.md §1.2)'],
@@ -66,10 +72,36 @@ const INHERITED: readonly [suffix: string, smtpdDefault: string, type: Parameter
   ['tls_ask_ccert', 'no', 'bool', '2.8', 'ask for a client certificate'],
   ['tls_req_ccert', 'no', 'bool', '2.8', 'require a client certificate (never enforced by tlsproxy)'],
   ['tls_ccert_verifydepth', '9', 'int', '2.8', 'maximal client certificate chain depth'],
-  ['tls_fingerprint_digest', 'sha256', 'string', '2.8', 'digest for certificate fingerprints'],
+  ['tls_fingerprint_digest', COMPAT_FINGERPRINT_DIGEST, 'string', '2.8', 'digest for certificate fingerprints: md5 below compatibility_level 3.6, else sha256'],
   ['tls_loglevel', '0', 'string', '2.8', 'TLS log level (tlsproxy-postfix.md §1.9)'],
   ['tls_always_issue_session_ids', 'yes', 'bool', '2.8', 'issue session IDs without a server-side cache'],
   ['tls_enable_rpk', 'no', 'bool', '3.9', 'ask clients for a raw public key'],
+];
+
+/**
+ * Client-role parameters (tlsproxy-postfix.md §1.12, Postfix 3.4+), each
+ * inheriting its smtp_* counterpart. tlsproxy here never acts as a TLS
+ * client: they are in the table so that `tlsproxy config` knows them and
+ * main.cf files written for Postfix load without "unused parameter" noise.
+ */
+const CLIENT_INHERITED: readonly [tlsproxyName: string, smtpName: string, smtpDefault: string, type: ParameterType, since: string][] = [
+  ['tlsproxy_client_CAfile', 'smtp_tls_CAfile', '', 'string', '3.4'],
+  ['tlsproxy_client_CApath', 'smtp_tls_CApath', '', 'string', '3.4'],
+  ['tlsproxy_client_chain_files', 'smtp_tls_chain_files', '', 'string', '3.4'],
+  ['tlsproxy_client_cert_file', 'smtp_tls_cert_file', '', 'string', '3.4'],
+  ['tlsproxy_client_key_file', 'smtp_tls_key_file', '$smtp_tls_cert_file', 'string', '3.4'],
+  ['tlsproxy_client_dcert_file', 'smtp_tls_dcert_file', '', 'string', '3.4'],
+  ['tlsproxy_client_dkey_file', 'smtp_tls_dkey_file', '$smtp_tls_dcert_file', 'string', '3.4'],
+  ['tlsproxy_client_eccert_file', 'smtp_tls_eccert_file', '', 'string', '3.4'],
+  ['tlsproxy_client_eckey_file', 'smtp_tls_eckey_file', '$smtp_tls_eccert_file', 'string', '3.4'],
+  ['tlsproxy_client_fingerprint_digest', 'smtp_tls_fingerprint_digest', COMPAT_FINGERPRINT_DIGEST, 'string', '3.4'],
+  ['tlsproxy_client_loglevel', 'smtp_tls_loglevel', '0', 'string', '3.4'],
+  ['tlsproxy_client_scert_verifydepth', 'smtp_tls_scert_verifydepth', '9', 'int', '3.4'],
+  ['tlsproxy_client_use_tls', 'smtp_use_tls', 'no', 'bool', '3.4'],
+  ['tlsproxy_client_enforce_tls', 'smtp_enforce_tls', 'no', 'bool', '3.4'],
+  ['tlsproxy_client_per_site', 'smtp_tls_per_site', '', 'string', '3.4'],
+  ['tlsproxy_client_security_level', 'smtp_tls_security_level', '${{$compatibility_level} <level {3.11} ? {} : {may}}', 'string', '3.7'],
+  ['tlsproxy_client_policy_maps', 'smtp_tls_policy_maps', '', 'string', '3.7'],
 ];
 
 export const PARAMETERS: readonly ParameterDefinition[] = [
@@ -79,6 +111,16 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('myhostname', () => hostname(), 'string', '1.0', 'host name; its first label appears in log lines'),
   p('inet_interfaces', 'all', 'string', '1.0', 'addresses an inet service given as a bare port listens on: all, loopback-only, or a list'),
   p('default_process_limit', '100', 'int', '1.0', 'master.cf maxproc default', { min: 1 }),
+  p('compatibility_level', '0', 'string', '3.0', 'backwards-compatible defaults below this level (smtpd_tls_fingerprint_digest: md5 below 3.6)'),
+  p('config_directory', '/etc/postfix', 'string', '1.0', 'the configuration directory (set by -c)'),
+  p('data_directory', '/var/lib/postfix', 'string', '2.5', 'writable data files (the tls_random_exchange_name default)'),
+  p('service_name', '', 'string', '2.9', 'read-only: the master.cf service name of the process'),
+  p('syslog_facility', 'mail', 'string', '1.0', 'syslog facility (only with a syslog transport: see maillog_file)'),
+  p('maillog_file', '', 'string', '3.4', 'log to this file instead of stderr (reopened on SIGHUP); /dev/stdout logs to standard output'),
+  p('maillog_file_prefixes', '/var, /dev/stdout', 'string', '3.4', 'allowed maillog_file name prefixes'),
+  p('max_idle', '100s', 'time', '1.0', 'generic daemon idle limit (not used: tlsproxy here is a long-running daemon)', { unit: 's', min: 1 }),
+  p('max_use', '100', 'int', '1.0', 'generic daemon connection limit (not used: tlsproxy here is a long-running daemon)', { min: 1 }),
+  p('parent_domain_matches_subdomains', 'debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps', 'string', '1.1', 'lists where "example.com" also matches subdomains (does not apply to tls_server_sni_maps, which looks up ".example.com" explicitly)'),
   p('tls_preempt_cipherlist', 'no', 'bool', '2.8', 'server cipher preference (also for TLS 1.3)'),
   p('tls_eecdh_auto_curves', 'X25519 X448 prime256v1 secp384r1 secp521r1', 'string', '3.2', 'key exchange groups in server preference order'),
   p('tls_ffdhe_auto_groups', 'ffdhe2048 ffdhe3072', 'string', '3.8', 'FFDHE groups'),
@@ -86,6 +128,23 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tls_high_cipherlist', 'aNULL:-aNULL:HIGH:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:@STRENGTH', 'string', '2.3', 'high grade cipher list'),
   p('tls_medium_cipherlist', 'aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH', 'string', '2.3', 'medium grade cipher list'),
   p('tls_null_cipherlist', 'eNULL:!kDH:!kECDH:!aDSS:!MD5:!aNULL', 'string', '2.3', 'null grade cipher list'),
+  p('tls_low_cipherlist', '', 'string', '2.3', 'low grade cipher list (ignored since 3.8: low is medium)'),
+  p('tls_export_cipherlist', '', 'string', '2.3', 'export grade cipher list (ignored since 3.8: export is medium)'),
+  p('tls_eecdh_strong_curve', 'prime256v1', 'string', '2.6', 'curve of the "strong" eecdh grade (ignored since 3.6)'),
+  p('tls_eecdh_ultra_curve', 'secp384r1', 'string', '2.6', 'curve of the "ultra" eecdh grade (ignored since 3.6)'),
+  p('tls_disable_workarounds', '', 'string', '2.11', 'library bug work-arounds to turn off (none apply to our engine)'),
+  p('tls_append_default_CA', 'no', 'bool', '2.8', 'add the system trust store to the CAfile/CApath anchors'),
+  p('tls_daemon_random_bytes', '32', 'int', '2.2', 'seed bytes from tlsmgr (our engine seeds from the crypto provider)', { min: 1 }),
+  p('tls_config_file', 'default', 'string', '3.9', 'OpenSSL configuration file (not used by our engine)'),
+  p('tls_config_name', '', 'string', '3.9', 'OpenSSL configuration application name (not used by our engine)'),
+  p('tls_fast_shutdown_enable', 'yes', 'bool', '3.3', 'do not wait for the peer close_notify (tlsproxy never does)'),
+  p('tls_legacy_public_key_fingerprints', 'no', 'bool', '2.9', 'pre-2.9.5 public key fingerprints (honoured 2.9-3.8 only)'),
+  p('tls_wildcard_matches_multiple_labels', 'yes', 'bool', '3.6', 'a wildcard in a peer certificate name matches several labels (client role)'),
+  p('tls_random_source', 'dev:/dev/urandom', 'string', '2.2', 'tlsmgr entropy source (not used by our engine)'),
+  p('tls_random_bytes', '32', 'int', '2.2', 'tlsmgr entropy bytes (not used by our engine)', { min: 1 }),
+  p('tls_random_exchange_name', '${data_directory}/prng_exch', 'string', '2.2', 'tlsmgr PRNG exchange file (not used by our engine)'),
+  p('tls_random_prng_update_period', '3600s', 'time', '2.2', 'tlsmgr PRNG save period (not used by our engine)', { unit: 's', min: 1 }),
+  p('tls_random_reseed_period', '3600s', 'time', '2.2', 'tlsmgr re-seed period (not used by our engine)', { unit: 's', min: 1 }),
   p('tls_ssl_options', '', 'string', '3.4', 'extra library options'),
   p('tls_session_ticket_cipher', 'aes-256-cbc', 'string', '3.0', 'session ticket cipher; empty disables tickets'),
   p('smtpd_tls_session_cache_timeout', '3600s', 'time', '2.2', 'session cache and ticket key lifetime; 0 disables resumption', { unit: 's', min: 0 }),
@@ -97,6 +156,11 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   ...INHERITED.map(([suffix, , type, since, description]) => p(`tlsproxy_${suffix}`, `$smtpd_${suffix}`, type, since, description)),
   p('tlsproxy_watchdog_timeout', '10s', 'time', '2.8', 'watchdog: longest event-loop iteration', { unit: 's', min: 10 }),
   p('tlsproxy_service_name', 'tlsproxy', 'string', '2.8', 'service name requesters connect to'),
+
+  // ---- client role (not implemented here): smtp_* then tlsproxy_client_*
+  ...CLIENT_INHERITED.map(([, smtp, def, type]) => p(smtp, def, type, '2.2', 'smtp(8) client TLS setting (inherited by tlsproxy_client_*)')),
+  ...CLIENT_INHERITED.map(([name, smtp, , type, since]) => p(name, `$${smtp}`, type, since, 'client role: not implemented, accepted for compatibility')),
+  p('tlsproxy_client_loglevel_parameter', 'smtp_tls_loglevel', 'string', '3.4', 'client role: not implemented, accepted for compatibility'),
 
   // ---- ours
   p('tlsproxy_backend', '', 'string', 'tlsproxy', 'plaintext backend: inet:HOST:PORT, inet:[ADDR]:PORT or unix:PATH', ours),
