@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "tlsproxy_native",
+      "sources": ["tlsproxy_native.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS"]
+    }
+  ]
+}
