@@ -139,6 +139,12 @@ export interface ServerConfig {
   readonly groups: readonly number[];
   /** true: server order wins (Postfix tls_preempt_cipherlist); false: client order. */
   readonly preferServerCiphers: boolean;
+  /**
+   * With preferServerCiphers: when the client's first suite is a
+   * CHACHA20-POLY1305 one, our CHACHA20 suites go first (OpenSSL's
+   * PRIORITIZE_CHACHA, Postfix tls_ssl_options; engine/policy/options.ts).
+   */
+  readonly prioritizeChacha?: boolean;
   /** Groups announced in EncryptedExtensions (§4.2.7); default: not sent. */
   readonly advertiseGroups?: readonly number[];
   /** ALPN protocols the server speaks, in preference order; empty = ALPN ignored. */

@@ -29,6 +29,7 @@ import { strerror } from './errno.js';
 import type { Logger } from './log.js';
 import type { ResumptionStore } from './resumption.js';
 import { ResumptionLog } from './resumption-log.js';
+import { notMatchedLine, withSniLog } from './sni-maps.js';
 import { TlsServerStream, TlsStreamError } from './stream.js';
 import { summaryLine } from './summary.js';
 import type { TlsSettings } from './tls-settings.js';
@@ -71,7 +72,9 @@ export class Session {
     if (loglevel >= 2) log.info(`setting up TLS connection from ${this.endpoint}`);
     // At level 2 the session cache and ticket lines of §4.2 (resumption-log.ts).
     this.resumptionLog = loglevel >= 2 ? new ResumptionLog((m) => log.info(m), this.endpoint, service.resumption) : undefined;
-    const config = this.resumptionLog ? this.resumptionLog.wrap(service.tls.config) : service.tls.config;
+    let config = this.resumptionLog ? this.resumptionLog.wrap(service.tls.config) : service.tls.config;
+    // tls_server_sni_maps: names that match no entry are logged as the hook sees them (before ServerHello).
+    if (service.tls.sniMaps) config = withSniLog(config, (name) => log.info(notMatchedLine(name, this.endpoint)));
     this.tls = new TlsServerStream(socket, config, {
       handshakeTimeout: service.handshakeTimeoutMs,
       idleTimeout: service.idleTimeoutMs,
@@ -103,9 +106,10 @@ export class Session {
 
   private onSecure(info: HandshakeInfo): void {
     const log = this.service.logger;
-    if (info.invalidServerName !== undefined) log.warning(`TLS SNI from ${this.endpoint} is invalid: ${info.invalidServerName}`);
+    // Postfix looks at SNI (and so warns about an invalid name) only with tls_server_sni_maps.
+    if (info.invalidServerName !== undefined && this.service.tls.sniMaps) log.warning(`TLS SNI from ${this.endpoint} is invalid: ${info.invalidServerName}`);
     if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing());
-    if (this.service.tls.loglevel >= 1) log.info(summaryLine(info, this.endpoint));
+    if (this.service.tls.loglevel >= 1) log.info(summaryLine(info, this.endpoint, this.service.tls.sniMaps));
     this.backendClosed = false;
     this.connecting = true;
     connectBackend(this.service.backend, this.service.connectTimeoutMs).then(

@@ -6,7 +6,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { CertificateError, loadKeyPair, parseDhParams } from '../certs/index.js';
+import { CertificateError, parseDhParams } from '../certs/index.js';
 import { DEFAULT_GROUPS, DEFAULT_TLS13_SUITES, type CertifiedKey, type ServerConfig } from '../engine/config.js';
 import { NamedGroup } from '../engine/constants.js';
 import type { CryptoProvider } from '../engine/crypto/provider.js';
@@ -16,8 +16,10 @@ import { ConfigError } from './config/errors.js';
 import type { ParameterSet } from './config/main-cf.js';
 import { createNodeCryptoProvider } from './crypto-node.js';
 import { strerror } from './errno.js';
+import { loadServerCertificates } from './chain-files.js';
 import { selectVersions } from './protocols.js';
 import { NO_SESSION_CACHE, ResumptionStore, resumptionSettings } from './resumption.js';
+import { certificateSelector, loadSniMaps } from './sni-maps.js';
 
 export interface LoadedCertificate {
   readonly label: string;
@@ -32,6 +34,8 @@ export interface TlsSettings {
   readonly certificates: readonly LoadedCertificate[];
   /** Non-fatal problems to log at start-up (Postfix warns about these). */
   readonly warnings: readonly string[];
+  /** tls_server_sni_maps in use: the summary line gets ` to <sni>` on a match, unmatched names are logged. */
+  readonly sniMaps?: boolean;
 }
 
 export type FileReader = (file: string) => string;
@@ -151,20 +155,9 @@ export function selectGroups(params: ParameterSet, provider: CryptoProvider, war
   return out;
 }
 
-interface CertKeyPair {
-  readonly certParam: string;
-  readonly keyParam: string;
-}
-
-/** The legacy cert/key parameter pairs, in the order they are loaded. */
-const PAIRS: readonly CertKeyPair[] = [
-  { certParam: 'tlsproxy_tls_cert_file', keyParam: 'tlsproxy_tls_key_file' },
-  { certParam: 'tlsproxy_tls_eccert_file', keyParam: 'tlsproxy_tls_eckey_file' },
-];
-
 /**
- * Load every configured certificate with its key (§1.6). The key file
- * defaults to the certificate file when empty. A missing, unreadable or
+ * Load every configured certificate with its key (§1.6): chain_files, or
+ * the legacy cert/key pairs (chain-files.ts). A missing, unreadable or
  * mismatched file is an error naming `parameter=file`.
  */
 export async function loadCertificates(
@@ -173,40 +166,7 @@ export async function loadCertificates(
   warnings: string[],
   read: FileReader = readText,
 ): Promise<{ certificates: CertifiedKey[]; loaded: LoadedCertificate[] }> {
-  const certificates: CertifiedKey[] = [];
-  const loaded: LoadedCertificate[] = [];
-  if (params.get('tlsproxy_tls_chain_files').trim()) {
-    warnings.push('tlsproxy_tls_chain_files is not supported yet: using tlsproxy_tls_cert_file, tlsproxy_tls_eccert_file and their key files');
-  }
-  const dcert = params.get('tlsproxy_tls_dcert_file').trim();
-  if (dcert) warnings.push(`DSA certificates are not supported: ignoring tlsproxy_tls_dcert_file=${dcert}`);
-
-  for (const { certParam, keyParam } of PAIRS) {
-    const certFile = params.get(certParam).trim();
-    if (!certFile || (certParam === 'tlsproxy_tls_cert_file' && certFile.toLowerCase() === 'none')) continue;
-    const keyFile = params.get(keyParam).trim() || certFile;
-    const certSource = `${certParam}=${certFile}`;
-    const keySource = `${keyParam}=${keyFile}`;
-    const certPem = readOrFail(read, certFile, certSource);
-    const keyPem = keyFile === certFile ? certPem : readOrFail(read, keyFile, keySource);
-    let pair;
-    try {
-      pair = await loadKeyPair({ certPem, certSource, keyPem, keySource });
-    } catch (e) {
-      if (e instanceof CertificateError) throw new ConfigError(e.message);
-      throw new ConfigError(`${certSource}: ${(e as Error)?.message ?? e}`);
-    }
-    let key;
-    try {
-      key = await provider.importSigningKey(pair.key.pkcs8, pair.key.algorithm);
-    } catch (e) {
-      throw new ConfigError(`${keySource}: the private key cannot be used with the ${provider.name} crypto provider: ${(e as Error)?.message ?? e}`);
-    }
-    certificates.push({ chain: pair.chain, key, names: pair.names, label: pair.source });
-    loaded.push({ label: pair.source, algorithm: pair.key.algorithm, bits: pair.key.bits, names: pair.names });
-  }
-  if (!certificates.length) throw new ConfigError("No server certs available. TLS can't be enabled");
-  return { certificates, loaded };
+  return loadServerCertificates(params, provider, warnings, read);
 }
 
 function readOrFail(read: FileReader, file: string, source: string): string {
@@ -254,6 +214,7 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     mandatory: 'tlsproxy_tls_mandatory_protocols',
   });
   const { certificates, loaded } = await loadCertificates(params, provider, warnings, options.readFile ?? readText);
+  const sni = await loadSniMaps(params, provider, warnings, options.readFile ?? readText);
   const dhParams = loadDhParams(params, options.readFile ?? readText);
   const resumption = resumptionSettings(params, provider, options.resumption ?? new ResumptionStore(), warnings);
   // Postfix: without a cache, tlsproxy_tls_always_issue_session_ids still
@@ -262,6 +223,7 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
   const config: ServerConfig = {
     provider,
     certificates,
+    selectCertificates: certificateSelector(certificates, sni),
     versions,
     cipherSuites: DEFAULT_TLS13_SUITES,
     groups: selectGroups(params, provider, warnings),
@@ -270,5 +232,5 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     ...resumption,
     ...(alwaysIssue ? { sessionCache: NO_SESSION_CACHE } : {}),
   };
-  return { config, loglevel, certificates: loaded, warnings };
+  return { config, loglevel, certificates: loaded, warnings, sniMaps: sni !== undefined };
 }

@@ -10,6 +10,7 @@ import { NamedGroup, SignatureScheme } from '../constants.js';
 import type { SigningKey } from '../crypto/provider.js';
 import { fail } from '../errors.js';
 import { type DhParams, FFDHE_GROUPS, FFDHE2048 } from '../ffdhe.js';
+import { prioritizeChacha } from '../policy/options.js';
 import type { ClientHello } from '../messages/client-hello.js';
 import { DEFAULT_TLS12_SUITES, type Tls12Suite, TLS12_SUITES } from '../suites.js';
 
@@ -114,7 +115,8 @@ export function chooseTls12(
   if (hello.ecPointFormats && !hello.ecPointFormats.includes(0)) {
     fail('illegal_parameter', 'ec_point_formats without the uncompressed format');
   }
-  const ours = (config.tls12CipherSuites ?? DEFAULT_TLS12_SUITES).filter((s) => TLS12_SUITES.has(s));
+  const enabled = (config.tls12CipherSuites ?? DEFAULT_TLS12_SUITES).filter((s) => TLS12_SUITES.has(s));
+  const ours = config.prioritizeChacha ? prioritizeChacha(enabled, hello.cipherSuites) : enabled;
   const order = config.preferServerCiphers ? ours.filter((s) => hello.cipherSuites.includes(s)) : hello.cipherSuites.filter((s) => ours.includes(s));
   let curve: number | undefined | null = null;
   let dh: DhParams | undefined | null = null;

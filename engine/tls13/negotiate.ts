@@ -9,11 +9,13 @@ import { NamedGroup, SignatureScheme } from '../constants.js';
 import type { SigningKey } from '../crypto/provider.js';
 import { fail } from '../errors.js';
 import type { ClientHello, KeyShareEntry } from '../messages/client-hello.js';
+import { prioritizeChacha } from '../policy/options.js';
 import { type Tls13Suite, TLS13_SUITES } from '../suites.js';
 
 export function chooseSuite(hello: ClientHello, config: ServerConfig): Tls13Suite {
-  const ours = config.cipherSuites.filter((s) => TLS13_SUITES.has(s));
+  const enabled = config.cipherSuites.filter((s) => TLS13_SUITES.has(s));
   const theirs = hello.cipherSuites;
+  const ours = config.prioritizeChacha ? prioritizeChacha(enabled, theirs) : enabled;
   const [first, second] = config.preferServerCiphers ? [ours, theirs] : [theirs, ours];
   for (const s of first) if (second.includes(s)) return TLS13_SUITES.get(s)!;
   // §4.1.1: no common cipher suite -> handshake_failure
