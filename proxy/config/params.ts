@@ -172,6 +172,27 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tlsproxy_session_cache_size', '10000', 'int', 'tlsproxy', 'most TLS 1.2 sessions in the (daemon-wide, in-memory) session-ID cache', { ...ours, min: 1 }),
   p('tlsproxy_tls_session_ticket_key_file', '', 'string', 'tlsproxy', 'session ticket keys shared by a fleet: lines "<unix time> <base64 of 48 bytes>", oldest first; no automatic rotation', ours),
   p('tlsproxy_tls_dh_min_bits', '2048', 'int', 'tlsproxy', 'smallest DH prime accepted in tlsproxy_tls_dh1024_param_file', { ...ours, min: 1024 }),
+
+  // ---- front ends and the PROXY protocol (issue 5: proxy/tls-service.ts, proxy/postscreen/, proxy/proxy-protocol.ts)
+  p('tlsproxy_process_session_limit', '0', 'int', 'tlsproxy', 'most TLS sessions of a service at once in one (worker) process; 0 = no limit. Beyond it the TLS service answers "not available" (postscreen: 454)', { ...ours, min: 0 }),
+  p('tlsproxy_backend_proxy_protocol', 'none', 'string', 'tlsproxy', 'PROXY protocol header towards the backend: none, v1 or v2 (v2 with ALPN, SNI and TLS TLVs)', ours),
+  p('tlsproxy_upstream_proxy_protocol', '', 'string', 'tlsproxy', 'accept a PROXY protocol header (v1 or v2) from an upstream load balancer: empty or haproxy (like smtpd_upstream_proxy_protocol)', ours),
+  p('tlsproxy_upstream_proxy_timeout', '5s', 'time', 'tlsproxy', 'time limit for the upstream PROXY protocol header', { ...ours, unit: 's', min: 1 }),
+  p('postscreen_upstream_proxy_protocol', '$tlsproxy_upstream_proxy_protocol', 'string', '2.10', 'postscreen services: the upstream PROXY protocol (empty or haproxy)'),
+  p('postscreen_upstream_proxy_timeout', '$tlsproxy_upstream_proxy_timeout', 'time', '2.10', 'postscreen services: time limit for the upstream PROXY protocol header', { unit: 's', min: 1 }),
+  p('mail_name', 'Postfix', 'string', '1.0', 'the mail system name in smtpd_banner'),
+  p('smtpd_banner', '$myhostname ESMTP $mail_name', 'string', '1.0', 'text after 220 in the SMTP greeting (postscreen front end)'),
+  p('smtpd_discard_ehlo_keywords', '', 'string', '2.2', 'EHLO keywords not to announce'),
+  p('postscreen_tls_security_level', '$smtpd_tls_security_level', 'string', '2.8', 'postscreen: none (no STARTTLS), may (offered) or encrypt (530 before STARTTLS)'),
+  p('postscreen_use_tls', '$smtpd_use_tls', 'bool', '2.8', 'postscreen: legacy opportunistic TLS switch'),
+  p('postscreen_enforce_tls', '$smtpd_enforce_tls', 'bool', '2.8', 'postscreen: legacy mandatory TLS switch'),
+  p('postscreen_discard_ehlo_keywords', '$smtpd_discard_ehlo_keywords', 'string', '2.8', 'postscreen: EHLO keywords not to announce (starttls here also refuses STARTTLS)'),
+  p('postscreen_command_count_limit', '20', 'int', '2.8', 'postscreen: most SMTP commands before the session is relayed', { min: 1 }),
+  p('postscreen_command_time_limit', '300s', 'time', '2.8', 'postscreen: time limit to receive one command', { unit: 's', min: 1 }),
+  p('line_length_limit', '2048', 'int', '1.0', 'longest SMTP command line postscreen accepts', { min: 512 }),
+  p('message_size_limit', '10240000', 'int', '1.0', 'announced as EHLO SIZE by postscreen (0: SIZE without a number)', { min: 0 }),
+  p('disable_vrfy_command', 'no', 'bool', '1.1', 'do not announce VRFY'),
+  p('smtputf8_enable', 'yes', 'bool', '3.0', 'announce SMTPUTF8'),
 ];
 
 export const PARAMETER_TABLE: ReadonlyMap<string, ParameterDefinition> = new Map(PARAMETERS.map((d) => [d.name, d]));
