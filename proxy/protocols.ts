@@ -32,20 +32,26 @@ export function parseProtocolList(list: string): number[] {
   const include = new Set<number>();
   const exclude = new Set<number>();
   let floor = 0;
-  let ceiling = 0xffff;
-  const bound = (text: string): number | undefined => {
+  let ceiling = 0x7fffffff;
+  // Postfix's parse_tls_version: a name of tls_version_table (no SSLv2 there),
+  // `None`, or a number read with strtoul(.., 16) ("303", "0x0303"; an empty
+  // bound is 0, i.e. none). 0 means no bound.
+  const bound = (text: string): number => {
     const t = text.toLowerCase();
-    if (t === 'none') return undefined;
-    const named = byName.get(t);
+    if (t === 'none' || t === '') return 0;
+    const named = t === 'sslv2' ? undefined : byName.get(t);
     if (named !== undefined) return named;
-    if (/^(0x)?[0-9a-f]{3,4}$/.test(t)) return parseInt(t.replace(/^0x/, ''), 16);
+    if (/^(0x)?[0-9a-f]+$/.test(t)) {
+      const v = parseInt(t.replace(/^0x/, ''), 16);
+      if (v <= 0x7fffffff) return v;
+    }
     throw invalid();
   };
-  for (const token of list.split(/[\s,:]+/).filter(Boolean)) {
+  for (const token of list.split(/[, \t\r\n:]+/).filter(Boolean)) {
     if (token.startsWith('>=')) {
-      floor = bound(token.slice(2)) ?? 0;
+      floor = bound(token.slice(2));
     } else if (token.startsWith('<=')) {
-      ceiling = bound(token.slice(2)) ?? 0xffff;
+      ceiling = bound(token.slice(2)) || 0x7fffffff;
     } else if (token.startsWith('!')) {
       const v = byName.get(token.slice(1).toLowerCase());
       if (v === undefined) throw invalid();
@@ -64,8 +70,17 @@ export function parseProtocolList(list: string): number[] {
  * mandatory (level encrypt, or the legacy enforce_tls), else the
  * opportunistic one, clamped to what the engine speaks.
  */
+/**
+ * Mandatory TLS (§1.2): level encrypt (or a level resolved to it), else,
+ * without a level, the legacy enforce_tls. Selects the mandatory ciphers,
+ * exclusions and protocols.
+ */
+export function isMandatory(level: string, enforce: boolean): boolean {
+  return level ? level.toLowerCase() !== 'may' : enforce;
+}
+
 export function selectVersions(level: string, enforce: boolean, protocols: string, mandatoryProtocols: string, names: { protocols: string; mandatory: string }): number[] {
-  const mandatory = level ? level.toLowerCase() !== 'may' : enforce;
+  const mandatory = isMandatory(level, enforce);
   const [name, value] = mandatory ? [names.mandatory, mandatoryProtocols] : [names.protocols, protocols];
   let versions: number[];
   try {

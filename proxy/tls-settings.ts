@@ -8,16 +8,19 @@
 import { readFileSync } from 'node:fs';
 import { CertificateError, parseDhParams } from '../certs/index.js';
 import { DEFAULT_GROUPS, DEFAULT_TLS13_SUITES, type CertifiedKey, type ServerConfig } from '../engine/config.js';
-import { NamedGroup } from '../engine/constants.js';
+import { NamedGroup, ProtocolVersion } from '../engine/constants.js';
 import type { CryptoProvider } from '../engine/crypto/provider.js';
 import type { DhParams } from '../engine/ffdhe.js';
+import { cipherPolicy, PolicyError, type CipherPolicy } from '../engine/policy/grades.js';
+import { groupPolicy } from '../engine/policy/groups.js';
+import { parseSslOptions } from '../engine/policy/options.js';
 import { loadWebCryptoProvider } from '../engine/crypto/webcrypto.js';
 import { ConfigError } from './config/errors.js';
 import type { ParameterSet } from './config/main-cf.js';
 import { createNodeCryptoProvider } from './crypto-node.js';
 import { strerror } from './errno.js';
 import { loadServerCertificates } from './chain-files.js';
-import { selectVersions } from './protocols.js';
+import { isMandatory, selectVersions } from './protocols.js';
 import { NO_SESSION_CACHE, ResumptionStore, resumptionSettings } from './resumption.js';
 import { certificateSelector, loadSniMaps } from './sni-maps.js';
 
@@ -36,6 +39,8 @@ export interface TlsSettings {
   readonly warnings: readonly string[];
   /** tls_server_sni_maps in use: the summary line gets ` to <sni>` on a match, unmatched names are logged. */
   readonly sniMaps?: boolean;
+  /** The cipher policy in force (engine/policy/grades.ts); `cipherList` is Postfix's level-2 `TLS cipher list "..."`. */
+  readonly ciphers?: CipherPolicy & { readonly mandatory: boolean };
 }
 
 export type FileReader = (file: string) => string;
@@ -115,44 +120,59 @@ export function checkSecurityLevel(params: ParameterSet, warnings: string[]): st
   }
 }
 
-const GROUP_NAMES: Record<string, number> = {
-  x25519: NamedGroup.x25519,
-  x448: NamedGroup.x448,
-  prime256v1: NamedGroup.secp256r1,
-  secp256r1: NamedGroup.secp256r1,
-  'p-256': NamedGroup.secp256r1,
-  secp384r1: NamedGroup.secp384r1,
-  'p-384': NamedGroup.secp384r1,
-  secp521r1: NamedGroup.secp521r1,
-  'p-521': NamedGroup.secp521r1,
-  ffdhe2048: NamedGroup.ffdhe2048,
-  ffdhe3072: NamedGroup.ffdhe3072,
-  ffdhe4096: NamedGroup.ffdhe4096,
-};
-
 /**
- * Groups in server preference order from tls_eecdh_auto_curves then
- * tls_ffdhe_auto_groups (§1.5): unknown or unsupported names are skipped
- * silently, duplicates removed; nothing usable → Postfix's warning and the
- * defaults.
+ * Groups in server preference order (§1.5, engine/policy/groups.ts):
+ * tlsproxy_tls_eecdh_grade (ignored since Postfix 3.6, older values
+ * accepted with a warning), tls_eecdh_auto_curves then
+ * tls_ffdhe_auto_groups; unknown or unsupported names are skipped
+ * silently, duplicates removed; nothing usable → Postfix's warnings and
+ * the Postfix defaults.
  */
 export function selectGroups(params: ParameterSet, provider: CryptoProvider, warnings: string[]): number[] {
   const supported = new Set<number>(DEFAULT_GROUPS);
   const ffdhe = new Set<number>([NamedGroup.ffdhe2048, NamedGroup.ffdhe3072, NamedGroup.ffdhe4096]);
   const usable = (g: number) => supported.has(g) && (ffdhe.has(g) || provider.groups.includes(g));
-  const out: number[] = [];
-  for (const name of ['tls_eecdh_auto_curves', 'tls_ffdhe_auto_groups']) {
-    for (const word of params.get(name).split(/[\s,:]+/)) {
-      const g = GROUP_NAMES[word.replace(/^\?/, '').toLowerCase()];
-      if (g !== undefined && usable(g) && !out.includes(g)) out.push(g);
-    }
+  const policy = groupPolicy({
+    eecdhGrade: params.get('tlsproxy_tls_eecdh_grade'),
+    eecdhGradeParameter: 'tlsproxy_tls_eecdh_grade',
+    autoCurves: params.get('tls_eecdh_auto_curves'),
+    ffdheGroups: params.get('tls_ffdhe_auto_groups'),
+    usable,
+    libraryDefaults: DEFAULT_GROUPS,
+  });
+  warnings.push(...policy.warnings);
+  return [...policy.groups];
+}
+
+/**
+ * The TLS 1.2 cipher suites (§1.3, engine/policy/grades.ts): the grade of
+ * tlsproxy_tls_mandatory_ciphers (mandatory TLS) or tlsproxy_tls_ciphers,
+ * its tls_*_cipherlist, minus tlsproxy_tls_exclude_ciphers, (mandatory)
+ * tlsproxy_tls_mandatory_exclude_ciphers and, when client certificates are
+ * requested, aNULL; evaluated as OpenSSL would, then restricted to the
+ * suites the engine implements. Bad values are ConfigErrors naming the
+ * parameter; a selection of only unimplemented suites is a warning.
+ */
+export function selectCiphers(params: ParameterSet, mandatory: boolean, warnings: string[]): CipherPolicy & { readonly mandatory: boolean } {
+  const gradeParameter = mandatory ? 'tlsproxy_tls_mandatory_ciphers' : 'tlsproxy_tls_ciphers';
+  const exclusions = [{ parameter: 'tlsproxy_tls_exclude_ciphers', value: params.get('tlsproxy_tls_exclude_ciphers') }];
+  if (mandatory) exclusions.push({ parameter: 'tlsproxy_tls_mandatory_exclude_ciphers', value: params.get('tlsproxy_tls_mandatory_exclude_ciphers') });
+  const excludeAnonymous = params.getBool('tlsproxy_tls_ask_ccert') || (mandatory && params.getBool('tlsproxy_tls_req_ccert'));
+  let policy: CipherPolicy;
+  try {
+    policy = cipherPolicy({
+      grade: params.get(gradeParameter),
+      gradeParameter,
+      exclusions,
+      excludeAnonymous,
+      lists: { high: params.get('tls_high_cipherlist'), medium: params.get('tls_medium_cipherlist'), null: params.get('tls_null_cipherlist') },
+    });
+  } catch (e) {
+    if (e instanceof PolicyError) throw new ConfigError(e.message);
+    throw e;
   }
-  if (!out.some((g) => !ffdhe.has(g))) {
-    warnings.push('none of the configured key exchange groups are supported');
-    warnings.push('using Postfix default key exchange groups instead');
-    return DEFAULT_GROUPS.filter(usable);
-  }
-  return out;
+  warnings.push(...policy.warnings, ...policy.notes);
+  return { ...policy, mandatory };
 }
 
 /**
@@ -209,10 +229,17 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
   const warnings: string[] = [];
   const level = checkSecurityLevel(params, warnings);
   const loglevel = parseLogLevel(params.get('tlsproxy_tls_loglevel'), 'tlsproxy_tls_loglevel');
-  const versions = selectVersions(level, params.getBool('tlsproxy_enforce_tls'), params.get('tlsproxy_tls_protocols'), params.get('tlsproxy_tls_mandatory_protocols'), {
+  const enforce = params.getBool('tlsproxy_enforce_tls');
+  const versions = selectVersions(level, enforce, params.get('tlsproxy_tls_protocols'), params.get('tlsproxy_tls_mandatory_protocols'), {
     protocols: 'tlsproxy_tls_protocols',
     mandatory: 'tlsproxy_tls_mandatory_protocols',
   });
+  const ciphers = selectCiphers(params, isMandatory(level, enforce), warnings);
+  if (!ciphers.tls12Suites.length && !versions.includes(ProtocolVersion.TLS1_3)) {
+    throw new ConfigError(`TLS 1.2 is the only protocol enabled, and the cipher grade selects none of its suites that this server implements (cipher list "${ciphers.cipherList}")`);
+  }
+  const sslOptions = parseSslOptions(params.get('tls_ssl_options'));
+  warnings.push(...sslOptions.warnings);
   const { certificates, loaded } = await loadCertificates(params, provider, warnings, options.readFile ?? readText);
   const sni = await loadSniMaps(params, provider, warnings, options.readFile ?? readText);
   const dhParams = loadDhParams(params, options.readFile ?? readText);
@@ -225,12 +252,15 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     certificates,
     selectCertificates: certificateSelector(certificates, sni),
     versions,
+    // §1.3: grades and exclusions restrict TLS 1.2 only; the TLS 1.3 suites are always all three.
     cipherSuites: DEFAULT_TLS13_SUITES,
+    tls12CipherSuites: ciphers.tls12Suites,
     groups: selectGroups(params, provider, warnings),
     preferServerCiphers: params.getBool('tls_preempt_cipherlist'),
+    prioritizeChacha: sslOptions.prioritizeChacha,
     ...(dhParams ? { dhParams } : {}),
     ...resumption,
     ...(alwaysIssue ? { sessionCache: NO_SESSION_CACHE } : {}),
   };
-  return { config, loglevel, certificates: loaded, warnings, sniMaps: sni !== undefined };
+  return { config, loglevel, certificates: loaded, warnings, sniMaps: sni !== undefined, ciphers };
 }
