@@ -17,3 +17,8 @@ export {
 } from './generate.js';
 export { parseDhParams, probablyPrime } from './dh.js';
 export { importParams, importPrivateKey, importPublicKey, signatureParams } from './webcrypto.js';
+export {
+  type ChainVerification, type DepthReport, FINGERPRINT_DIGESTS, type FingerprintDigest, type VerifiableCertificate,
+  type VerifyAlert, type VerifyError, type VerifyOptions, TrustStore, X509_ERRORS, digestText, parseFingerprintDigest,
+  parseTrustAnchors, prepareCertificate, verificationFailureText, verifyClientChain,
+} from './verify.js';
