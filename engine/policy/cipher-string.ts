@@ -436,11 +436,29 @@ function combine(s: { mkey: number; auth: number; enc: number; mac: number; stre
   return true;
 }
 
+/** Why the engine lacks a suite, in words for the warning (it implements only AEAD with (EC)DHE and a certificate). */
+export function lackKind(c: OpenSslCipher): string {
+  if (c.enc & E.eNULL) return 'NULL encryption';
+  if (c.auth & A.aNULL) return 'anonymous';
+  if (c.enc & E.RC4) return 'RC4';
+  if (c.enc & E['3DES']) return '3DES';
+  if (c.mkey & (PSK | K.kSRP)) return 'PSK/SRP';
+  if (c.mkey & K.kRSA) return 'RSA key exchange';
+  if (c.enc & CBC) return 'CBC';
+  if (c.auth & A.aDSS) return 'DSS';
+  if (c.enc & AESCCM) return 'CCM';
+  if (c.enc & ARIAGCM) return 'ARIA';
+  if (c.enc & E.CHACHA20POLY1305) return 'DHE-RSA-CHACHA20';
+  return 'other';
+}
+
 export interface Tls12Selection {
   /** Implemented TLS 1.2 suites (engine/suites.ts ids) in the string's preference order. */
   readonly suites: readonly number[];
   /** Selected suites the engine does not implement (OpenSSL names), in order. */
   readonly unimplemented: readonly string[];
+  /** Why they are not implemented (lackKind), each kind once, in order of appearance. */
+  readonly lacking: readonly string[];
   /** Everything selected (OpenSSL names), in order. */
   readonly all: readonly string[];
 }
@@ -450,6 +468,7 @@ export function tls12Selection(result: CipherStringResult): Tls12Selection {
   return {
     suites: result.ciphers.filter((c) => c.implemented).map((c) => c.id),
     unimplemented: result.ciphers.filter((c) => !c.implemented).map((c) => c.name),
+    lacking: [...new Set(result.ciphers.filter((c) => !c.implemented).map(lackKind))],
     all: result.ciphers.map((c) => c.name),
   };
 }

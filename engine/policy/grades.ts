@@ -91,16 +91,6 @@ export interface CipherPolicy {
   readonly notes: readonly string[];
 }
 
-/** What kind of suite we lack, for the warning. */
-function lackReason(name: string): string {
-  if (/NULL-|-NULL-/.test(name)) return 'NULL encryption';
-  if (/^(ADH|AECDH)-/.test(name)) return 'anonymous';
-  if (/RC4/.test(name)) return 'RC4';
-  if (/DES-CBC3|3DES/.test(name)) return '3DES';
-  if (/PSK|SRP/.test(name)) return 'PSK/SRP';
-  return 'other';
-}
-
 export function cipherPolicy(input: CipherPolicyInput): CipherPolicy {
   const lists = input.lists ?? DEFAULT_CIPHER_LISTS;
   const grade = parseGrade(input.grade);
@@ -127,7 +117,7 @@ export function cipherPolicy(input: CipherPolicyInput): CipherPolicy {
   const selection = tls12Selection(result);
   const warnings: string[] = [];
   if (!selection.suites.length) {
-    const kinds = [...new Set(selection.unimplemented.map(lackReason))].join(', ');
+    const kinds = selection.lacking.join(', ');
     const shown = selection.unimplemented.slice(0, 6).join(', ') + (selection.unimplemented.length > 6 ? `, ... (${selection.unimplemented.length} in all)` : '');
     warnings.push(
       `cipher grade "${input.grade.trim()}" (${where}) selects only TLS 1.2 suites this server deliberately does not implement (${kinds}: ${shown}): ` +
