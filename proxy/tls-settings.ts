@@ -20,6 +20,7 @@ import type { ParameterSet } from './config/main-cf.js';
 import { createNodeCryptoProvider } from './crypto-node.js';
 import { strerror } from './errno.js';
 import { loadServerCertificates } from './chain-files.js';
+import { clientAuthConfig } from './client-auth.js';
 import { isMandatory, selectVersions } from './protocols.js';
 import { NO_SESSION_CACHE, ResumptionStore, resumptionSettings } from './resumption.js';
 import { certificateSelector, loadSniMaps } from './sni-maps.js';
@@ -261,6 +262,7 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     ...(dhParams ? { dhParams } : {}),
     ...resumption,
     ...(alwaysIssue ? { sessionCache: NO_SESSION_CACHE } : {}),
+    ...(await clientAuthConfig(params, warnings, { readFile: options.readFile ?? readText })),
   };
   return { config, loglevel, certificates: loaded, warnings, sniMaps: sni !== undefined, ciphers };
 }
