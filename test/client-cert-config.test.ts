@@ -51,7 +51,7 @@ test('no client certificates unless asked: ask_ccert, or req_ccert with mandator
 });
 
 test("req_ccert without mandatory TLS: Postfix's warning, and no request", async () => {
-  for (const extra of [{}, { tlsproxy_tls_security_level: 'may' }, { tlsproxy_use_tls: 'yes' }]) {
+  for (const extra of [{}, { tlsproxy_tls_security_level: 'may' }, { tlsproxy_use_tls: 'yes' }] as Record<string, string>[]) {
     const w: string[] = [];
     assert.equal(await clientAuthConfig(params({ tlsproxy_tls_req_ccert: 'yes', ...extra }), w), {});
     assert.equal(w, ["Can't require client certs unless TLS is required"]);
@@ -168,7 +168,7 @@ async function connectionLog(extra: Record<string, string>, loglevel: number) {
 
 const HS: HandshakeInfo = {
   protocol: 'TLSv1.3', version: 0x0304, cipherSuite: 0x1302, cipherName: 'TLS_AES_256_GCM_SHA384', cipherBits: 256, group: 'x25519',
-  serverSignature: 'ECDSA (prime256v1)', serverDigest: 'SHA256', helloRetry: false, resumed: false,
+  serverSignature: 'ECDSA (prime256v1)', serverDigest: 'SHA256', serverNameMatched: false, helloRetry: false, resumed: false,
 };
 
 test('level 1: nothing but the summary for a trusted certificate; the untrusted line only with the keyword or forced', async () => {
