@@ -3,23 +3,30 @@
  *
  *   tlsproxy start [-c CONFIG_DIR] [-o name=value]...   run in the foreground
  *   tlsproxy certs DIR                                  write a test CA and server certificates
+ *   tlsproxy config [-c DIR] [-n | -d] [-x] [-h] [-P] [-o name=value]... [name...]
+ *                                                       print parameters like postconf(1)
+ *   tlsproxy check [-c DIR] [-o name=value]...          validate everything start would load
  *   tlsproxy --help
  *
  * Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 for a configuration
  * or start-up error (logged as one `fatal:` line), 2 for bad usage.
  */
 
-import { realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinConfiguration, builtinListen, hasTestPki, stateDirectory, BUILTIN_FILES } from './builtin.js';
 import { ConfigError } from './config/errors.js';
-import { parseOverride, type Override } from './config/main-cf.js';
+import { ParameterSet, parseMainCf, parseOverride, type Override } from './config/main-cf.js';
+import { loadMasterCf } from './config/master-cf.js';
+import { postconf, postconfServices, type PostconfMode } from './config/postconf.js';
+import { checkConfiguration } from './check.js';
 import { writeTestPki } from './certs-command.js';
 import { loadConfiguration, type Configuration } from './configuration.js';
 import { Daemon, loggerFor } from './daemon.js';
 import { startDemoBackend, type DemoBackend } from './demo-backend.js';
 import { hostPort } from './endpoint.js';
+import { strerror } from './errno.js';
 import type { ConfigSource } from './ipc.js';
 import { Logger, stderrSink, type LogSink } from './log.js';
 import { WorkerPool } from './workers.js';
@@ -37,6 +44,17 @@ export const USAGE = `Usage:
   tlsproxy certs DIR
       Write a test CA and server certificates (ECDSA P-256/P-384, RSA-2048,
       Ed25519) into DIR and list the files.
+  tlsproxy config [-c CONFIG_DIR] [-n | -d] [-x] [-h] [-P] [-o name=value]... [name...]
+      Print parameters as postconf(1) does: "name = value", the main.cf
+      value or the default (-n: only those set in main.cf or with -o;
+      -d: the defaults), unexpanded unless -x; -h: values only; -P: the
+      master.cf -o settings as service/type/name = value. CONFIG_DIR
+      defaults to $MAIL_CONFIG.
+  tlsproxy check [-c CONFIG_DIR] [-o name=value]...
+      Load and check everything start would (main.cf, master.cf, every
+      parameter, certificates and keys, chain files, SNI maps, DH and
+      ticket key files...) without listening; print one line per problem
+      and exit 1 if there is any, 0 otherwise.
   tlsproxy --help
       Show this text.
 `;
@@ -48,13 +66,67 @@ export class UsageError extends Error {
 export type Command =
   | { readonly kind: 'help' }
   | { readonly kind: 'start'; readonly configDir?: string; readonly overrides: Override[] }
-  | { readonly kind: 'certs'; readonly dir: string };
+  | { readonly kind: 'certs'; readonly dir: string }
+  | ConfigCommand
+  | { readonly kind: 'check'; readonly configDir?: string; readonly overrides: Override[] };
+
+export interface ConfigCommand {
+  readonly kind: 'config';
+  readonly configDir?: string;
+  readonly overrides: Override[];
+  readonly mode: PostconfMode;
+  readonly expand: boolean;
+  readonly valueOnly: boolean;
+  readonly services: boolean;
+  readonly names: string[];
+}
+
+/**
+ * getopt-style options: `-c DIR`/`-cDIR`, `-o name=value`/`-oname=value`,
+ * and the single-letter flags in `flags`, combinable (`-nx`). Arguments
+ * after the options (or after `--`) are returned as operands.
+ */
+function getopt(args: readonly string[], flags: string): { configDir?: string; overrides: Override[]; set: Set<string>; operands: string[] } {
+  let configDir: string | undefined;
+  const overrides: Override[] = [];
+  const set = new Set<string>();
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') break;
+    for (let j = 1; j < a.length; j++) {
+      const letter = a[j]!;
+      if (letter === 'c' || letter === 'o') {
+        let v = a.slice(j + 1);
+        if (!v) {
+          const next = args[++i];
+          if (next === undefined) throw new UsageError(`option -${letter} needs a value`);
+          v = next;
+        }
+        if (letter === 'c') {
+          if (configDir !== undefined) throw new UsageError('-c given twice');
+          configDir = v;
+        } else {
+          overrides.push(parseOption(v));
+        }
+        break;
+      }
+      if (!flags.includes(letter)) throw new UsageError(`unknown option -${letter}`);
+      set.add(letter);
+    }
+  }
+  return { configDir, overrides, set, operands: args.slice(i) };
+}
 
 export function parseCommandLine(argv: readonly string[]): Command {
   if (!argv.length) throw new UsageError('missing command');
   const [command, ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') return { kind: 'help' };
-  if (rest.includes('--help') || rest.includes('-h')) return { kind: 'help' };
+  if (rest.includes('--help') || (command !== 'config' && rest.includes('-h'))) return { kind: 'help' };
   switch (command) {
     case 'start': {
       let configDir: string | undefined;
@@ -87,6 +159,18 @@ export function parseCommandLine(argv: readonly string[]): Command {
     case 'certs':
       if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError('certs needs exactly one argument: the directory');
       return { kind: 'certs', dir: rest[0]! };
+    case 'config': {
+      const o = getopt(rest, 'ndxhP');
+      if (o.set.has('n') && o.set.has('d')) throw new UsageError('specify one of -n or -d');
+      if (o.set.has('P') && (o.set.has('n') || o.set.has('d'))) throw new UsageError('-P cannot be combined with -n or -d');
+      const mode: PostconfMode = o.set.has('n') ? 'nondefault' : o.set.has('d') ? 'defaults' : 'all';
+      return { kind: 'config', configDir: o.configDir, overrides: o.overrides, mode, expand: o.set.has('x'), valueOnly: o.set.has('h'), services: o.set.has('P'), names: o.operands };
+    }
+    case 'check': {
+      const o = getopt(rest, '');
+      if (o.operands.length) throw new UsageError(`unexpected argument "${o.operands[0]}"`);
+      return { kind: 'check', configDir: o.configDir, overrides: o.overrides };
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -134,7 +218,81 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       }
     case 'start':
       return start(command.configDir, command.overrides, options);
+    case 'config':
+      return configCommand(command, options.env ?? process.env, stdout, stderr);
+    case 'check':
+      return checkCommand(command.configDir, command.overrides, options.env ?? process.env, stdout, stderr);
   }
+}
+
+/** -c DIR, else $MAIL_CONFIG (as Postfix commands do). */
+function configDirectory(configDir: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const dir = configDir ?? env.MAIL_CONFIG;
+  return dir ? path.resolve(dir) : undefined;
+}
+
+/**
+ * main.cf as postconf -c DIR sees it: config_directory is set (so -n
+ * shows it, as postconf does), then main.cf, then -o.
+ */
+function configParameters(dir: string, overrides: readonly Override[]): ParameterSet {
+  const file = path.join(dir, 'main.cf');
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`open ${file}: ${strerror(e)}`);
+  }
+  const { layer, warnings } = parseMainCf(source, file);
+  return ParameterSet.defaults()
+    .withLayer({ label: 'command line -c', values: new Map([['config_directory', { value: dir, origin: 'command line -c' }]]) })
+    .withLayer(layer, warnings)
+    .withOverrides(overrides, 'command line -o');
+}
+
+function configCommand(command: ConfigCommand, env: NodeJS.ProcessEnv, stdout: (t: string) => void, stderr: (t: string) => void): number {
+  const dir = configDirectory(command.configDir, env);
+  try {
+    let params: ParameterSet;
+    let mainCf: string | undefined;
+    if (dir === undefined) {
+      if (command.mode !== 'defaults') throw new ConfigError('no configuration directory: use -c CONFIG_DIR (or set MAIL_CONFIG), or -d for the defaults');
+      params = ParameterSet.defaults();
+    } else {
+      mainCf = path.join(dir, 'main.cf');
+      params = command.mode === 'defaults' ? ParameterSet.defaults() : configParameters(dir, command.overrides);
+    }
+    if (command.services) {
+      if (dir === undefined) throw new ConfigError('no configuration directory: use -c CONFIG_DIR (or set MAIL_CONFIG)');
+      const master = loadMasterCf(dir, { defaultProcessLimit: 100 });
+      for (const l of postconfServices(master.entries, command.names, command.valueOnly)) stdout(`${l}\n`);
+      return 0;
+    }
+    const out = postconf(params, { mode: command.mode, expand: command.expand, valueOnly: command.valueOnly, names: command.names, mainCf });
+    if (dir !== undefined && command.mode !== 'defaults' && !existsSync(path.join(dir, 'master.cf'))) {
+      out.stderr.unshift(`postconf: warning: open ${path.join(dir, 'master.cf')}: No such file or directory`);
+    }
+    for (const l of out.stdout) stdout(`${l}\n`);
+    for (const l of out.stderr) stderr(`${l}\n`);
+    return 0;
+  } catch (e) {
+    stderr(`postconf: fatal: ${(e as Error)?.message ?? e}\n`);
+    return 1;
+  }
+}
+
+async function checkCommand(configDir: string | undefined, overrides: Override[], env: NodeJS.ProcessEnv, stdout: (t: string) => void, stderr: (t: string) => void): Promise<number> {
+  const dir = configDirectory(configDir, env);
+  if (dir === undefined) {
+    stderr('tlsproxy: error: no configuration directory: use -c CONFIG_DIR (or set MAIL_CONFIG)\n');
+    return 1;
+  }
+  const report = await checkConfiguration(dir, overrides);
+  for (const w of report.warnings) stderr(`tlsproxy: warning: ${w}\n`);
+  for (const p of report.problems) stderr(`tlsproxy: error: ${p}\n`);
+  if (report.problems.length) return 1;
+  stdout(`${dir}: ${report.services.length} tlsproxy service${report.services.length === 1 ? '' : 's'} checked, no problems\n`);
+  return 0;
 }
 
 /** What runs: one Daemon in this process, or a WorkerPool of worker processes. */

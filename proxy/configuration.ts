@@ -12,11 +12,15 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './config/errors.js';
 import { ParameterSet, loadMainCf, type Override } from './config/main-cf.js';
-import { loadMasterCf, type InetEndpoint } from './config/master-cf.js';
+import { isFrontEndCommand, type FrontEndKind } from './front-ends.js';
+import { loadMasterCf, type InetEndpoint, type MasterCf } from './config/master-cf.js';
+import { serviceParameterProblems } from './config/validate.js';
 
 export interface ServiceDefinition {
   /** The master.cf service name (`127.0.0.1:10465`). */
   readonly name: string;
+  /** The master.cf command: `tlsproxy` (implicit TLS, the default) or `postscreen` (SMTP STARTTLS), see front-ends.ts. */
+  readonly command?: FrontEndKind;
   readonly listen: InetEndpoint;
   /** Fully layered parameters for this service. */
   readonly params: ParameterSet;
@@ -86,13 +90,31 @@ export function loadConfiguration(configDir: string, cli: readonly Override[] = 
   const main = loadMainCf(dir);
   const params = main.withOverrides(cli, 'command line -o');
   const master = loadMasterCf(dir, { defaultProcessLimit: params.getInt('default_process_limit') });
+  const configuration = buildConfiguration(dir, main, master, cli);
+  // Parameter values every service needs right, checked before anything is loaded (validate.ts).
+  for (const s of configuration.services) {
+    const problems = serviceParameterProblems(s.params);
+    if (problems.length) throw new ConfigError(problems[0]!);
+  }
+  return configuration;
+}
+
+/**
+ * The tlsproxy services of master.cf with their parameters (main.cf,
+ * service name, the service's -o, the command line's -o). Throws
+ * ConfigError for a master.cf problem (unsupported service type aside,
+ * which is a warning).
+ */
+export function buildConfiguration(dir: string, main: ParameterSet, master: MasterCf, cli: readonly Override[] = []): Configuration {
+  const params = main.withOverrides(cli, 'command line -o');
   const warnings = [...main.warnings, ...master.warnings];
   const services: ServiceDefinition[] = [];
   for (const entry of master.entries) {
-    if (path.basename(entry.command) !== 'tlsproxy') continue;
+    const command = path.basename(entry.command);
+    if (!isFrontEndCommand(command)) continue;
     const where = `${master.file}, line ${entry.line}`;
     if (entry.type !== 'inet' || !entry.listen) {
-      warnings.push(`${where}: service ${entry.service}: only inet tlsproxy services are supported; ignoring this ${entry.type} service`);
+      warnings.push(`${where}: service ${entry.service}: only inet ${command} services are supported; ignoring this ${entry.type} service`);
       continue;
     }
     let verbose = false;
@@ -107,6 +129,7 @@ export function loadConfiguration(configDir: string, cli: readonly Override[] = 
     const params = serviceParameters(main, entry.service, entry.overrides, where, cli);
     services.push({
       name: entry.service,
+      command,
       listen: entry.listen,
       params,
       verbose,

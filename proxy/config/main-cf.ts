@@ -123,6 +123,27 @@ export class ParameterSet {
     return seconds;
   }
 
+  /** The value set above the built-in layer (main.cf, master.cf -o, command-line -o), if any. */
+  explicit(name: string): ParameterValue | undefined {
+    for (let i = this.layers.length - 1; i >= 1; i--) {
+      const v = this.layers[i]!.values.get(name);
+      if (v) return v;
+    }
+    return undefined;
+  }
+
+  /** Names set above the built-in layer, sorted. */
+  explicitNames(): string[] {
+    const all = new Set<string>();
+    for (const l of this.layers.slice(1)) for (const k of l.values.keys()) all.add(k);
+    return [...all].sort();
+  }
+
+  /** The table's definition of `name` (undefined for names the table does not know). */
+  definition(name: string): ParameterDefinition | undefined {
+    return this.table.get(name);
+  }
+
   /** Every name this set knows: table entries and anything set in a layer. */
   names(): string[] {
     const all = new Set(this.table.keys());
