@@ -17,8 +17,9 @@ import { hostPort } from './endpoint.js';
 import { strerror } from './errno.js';
 import { Logger, type LogSink } from './log.js';
 import { ResumptionStore } from './resumption.js';
-import { Session, type SessionService } from './session.js';
+import { loadFrontEnd, startSession, type FrontEndService, type FrontEndSession } from './front-ends.js';
 import { createProvider, loadTlsSettings, type FileReader, type TlsSettings } from './tls-settings.js';
+import { loadTlsService } from './tls-service.js';
 
 export interface DaemonOptions {
   /** Where log lines go (default stderr). */
@@ -41,9 +42,12 @@ export interface Listening {
   readonly port: number;
 }
 
-export interface RunningService extends SessionService {
+export interface RunningService extends FrontEndService {
   readonly definition: ServiceDefinition;
   readonly hosts: readonly (string | undefined)[];
+  /** The loaded TLS settings (undefined for a STARTTLS front end whose TLS cannot work: see tlsService). */
+  readonly tls?: TlsSettings;
+  readonly resumption?: ResumptionStore;
 }
 
 /** Logger for lines of one parameter set (syslog_name and myhostname may differ per service). */
@@ -103,15 +107,29 @@ export async function loadServices(configuration: Configuration, options: LoadOp
       provider = await createProvider(p);
       providers.set(providerName, provider);
     }
-    const tls: TlsSettings = await loadTlsSettings(p, provider, { readFile: options.readFile, resumption: options.resumption });
-    const loglevel = definition.verbose ? Math.max(2, tls.loglevel) : tls.loglevel;
-    if (options.logWarnings) for (const w of tls.warnings) log.warning(w);
-    if (options.logInit && loglevel >= 2) log.info('initializing the server-side TLS engine');
+    // The implicit-TLS front end cannot run without TLS: its problems stop the start. A
+    // STARTTLS front end (postscreen) runs anyway and answers "TLS not available" (tls-service.ts).
+    const frontEnd = loadFrontEnd(definition.command ?? 'tlsproxy', p, options.sink);
+    if (options.logWarnings) for (const w of frontEnd.warnings) log.warning(w);
+    let tls: TlsSettings | undefined;
+    const tlsService = await loadTlsService(
+      { name: definition.name, logger: log, resumption: options.resumption, sessionLimit: p.getInt('tlsproxy_process_session_limit'), strict: frontEnd.kind === 'tlsproxy', logWarnings: options.logWarnings },
+      async () => {
+        const loaded = await loadTlsSettings(p, provider, { readFile: options.readFile, resumption: options.resumption });
+        const loglevel = definition.verbose ? Math.max(2, loaded.loglevel) : loaded.loglevel;
+        if (options.logWarnings) for (const w of loaded.warnings) log.warning(w);
+        if (options.logInit && loglevel >= 2) log.info('initializing the server-side TLS engine');
+        tls = { ...loaded, loglevel };
+        return tls;
+      },
+    );
     services.push({
       definition,
       name: definition.name,
       logger: log,
-      tls: { ...tls, loglevel },
+      tls,
+      tlsService,
+      frontEnd,
       backend: requireBackend(definition),
       handshakeTimeoutMs: p.getTime('tlsproxy_handshake_timeout') * 1000,
       idleTimeoutMs: p.getTime('tlsproxy_session_timeout') * 1000,
@@ -125,7 +143,7 @@ export async function loadServices(configuration: Configuration, options: LoadOp
 
 export class Daemon {
   private readonly servers: { server: net.Server; service: RunningService }[] = [];
-  private readonly sessions = new Set<Session>();
+  private readonly sessions = new Set<FrontEndSession>();
   private closing: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
 
@@ -190,7 +208,7 @@ export class Daemon {
       return;
     }
     try {
-      const session = new Session(socket, service, (s) => {
+      const session = startSession(socket, service, (s) => {
         this.sessions.delete(s);
         if (!this.sessions.size) for (const w of this.idleWaiters.splice(0)) w();
       });

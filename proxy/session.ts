@@ -1,7 +1,9 @@
 /**
- * One client connection: TLS handshake, backend connection, relay, logging.
+ * The `tlsproxy` front end (implicit TLS): one client connection handed to
+ * the TLS service at once (tls-service.ts), then relayed to the backend.
  *
- * Log lines (tlsproxy-postfix.md §4):
+ * Log lines (tlsproxy-postfix.md §4), all from the TLS service except the
+ * backend ones:
  *   CONNECT from [ip]:port
  *   [ip]:port: Reusing old session ...      at tlsproxy_tls_loglevel >= 2, with the
  *                                           other cache/ticket lines (resumption-log.ts)
@@ -9,6 +11,7 @@
  *   warning: TLS library problem: ...       on a TLS failure
  *   warning: ciphertext read/write error|timeout for [ip]:port
  *   TLS handshake failed for service=<service> peer=[ip]:port
+ *   warning: connect to backend ... / backend ... read/write error ...
  *   DISCONNECT [ip]:port                    always, last
  *
  * Relay: plaintext flows both ways through pipe() (backpressure both
@@ -16,80 +19,81 @@
  * answers are still relayed until it closes. The backend's EOF (or
  * error) sends close_notify after pending data and then closes both
  * connections, as Postfix does (it never waits for the peer's close_notify).
+ * With tlsproxy_backend_proxy_protocol = v1|v2 the backend first gets a
+ * PROXY header naming the client (proxy-protocol.ts).
  *
  * Nothing a session does can throw into the daemon: every handler is
  * guarded and a failure only ends this session.
  */
 
 import type net from 'node:net';
-import type { HandshakeInfo } from '../engine/events.js';
 import { connectBackend, type BackendAddress } from './backend.js';
 import { formatEndpoint } from './endpoint.js';
 import { strerror } from './errno.js';
 import type { Logger } from './log.js';
-import type { ResumptionStore } from './resumption.js';
-import { ResumptionLog } from './resumption-log.js';
-import { notMatchedLine, withSniLog } from './sni-maps.js';
-import { TlsServerStream, TlsStreamError } from './stream.js';
-import { summaryLine } from './summary.js';
-import type { TlsSettings } from './tls-settings.js';
+import { encodeProxyHeader, socketEndpoints, type ConnectionEndpoints, type ProxyProtocolVersion } from './proxy-protocol.js';
+import type { TlsServerStream } from './stream.js';
+import type { TlsHandOver, TlsService } from './tls-service.js';
 
 /** What a session needs from its service. */
 export interface SessionService {
   /** master.cf service name, for `TLS handshake failed for service=...`. */
   readonly name: string;
   readonly logger: Logger;
-  readonly tls: TlsSettings;
+  /** The TLS service every front end asks (tls-service.ts). */
+  readonly tlsService: TlsService;
   readonly backend: BackendAddress;
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
-  /** Where ticket keys come from (for the key expiration in level-2 lines). */
-  readonly resumption?: ResumptionStore;
+  /** PROXY protocol header towards the backend (default none). */
+  readonly backendProxy?: ProxyProtocolVersion;
 }
 
 export class Session {
   readonly endpoint: string;
-  readonly tls: TlsServerStream;
+  /** The TLS side (undefined when the TLS service refused the connection). */
+  readonly handOver: TlsHandOver | undefined;
+  private readonly endpoints: ConnectionEndpoints;
   private backend: net.Socket | undefined;
   private tlsClosed = false;
   /** True while no backend socket is open (none yet, or closed). */
   private backendClosed = true;
   private connecting = false;
   private finished = false;
-  private readonly resumptionLog: ResumptionLog | undefined;
 
   constructor(
     socket: net.Socket,
     private readonly service: SessionService,
     private readonly onFinished: (session: Session) => void,
+    endpoints?: ConnectionEndpoints,
   ) {
-    const log = service.logger;
-    const loglevel = service.tls.loglevel;
-    this.endpoint = formatEndpoint(socket.remoteAddress, socket.remotePort);
+    this.endpoints = endpoints ?? socketEndpoints(socket);
+    this.endpoint = formatEndpoint(this.endpoints.client.address, this.endpoints.client.port);
     socket.setNoDelay(true);
-    log.info(`CONNECT from ${this.endpoint}`);
-    if (loglevel >= 2) log.info(`setting up TLS connection from ${this.endpoint}`);
-    // At level 2 the session cache and ticket lines of §4.2 (resumption-log.ts).
-    this.resumptionLog = loglevel >= 2 ? new ResumptionLog((m) => log.info(m), this.endpoint, service.resumption) : undefined;
-    let config = this.resumptionLog ? this.resumptionLog.wrap(service.tls.config) : service.tls.config;
-    // tls_server_sni_maps: names that match no entry are logged as the hook sees them (before ServerHello).
-    if (service.tls.sniMaps) config = withSniLog(config, (name) => log.info(notMatchedLine(name, this.endpoint)));
-    this.tls = new TlsServerStream(socket, config, {
-      handshakeTimeout: service.handshakeTimeoutMs,
-      idleTimeout: service.idleTimeoutMs,
-      trace: loglevel >= 2 ? (m) => log.info(`${this.endpoint}: ${m}`) : undefined,
-      warning: (m) => log.warning(`${this.endpoint}: ${m}`),
+    const answer = service.tlsService.request({
+      remote: this.endpoint,
+      role: 'server',
+      handshakeTimeout: service.handshakeTimeoutMs / 1000,
+      sessionTimeout: service.idleTimeoutMs / 1000,
+      serverId: service.name,
     });
-    this.tls.once('secure', (info: HandshakeInfo) => this.guard(() => this.onSecure(info)));
-    this.tls.on('error', (e: Error) => this.guard(() => this.onTlsError(e)));
-    // Once our close_notify is out, close the connection (Postfix does not wait for the peer's).
-    this.tls.once('finish', () => this.tls.destroy());
-    this.tls.once('close', () =>
+    if (!answer.available) {
+      // Implicit TLS has nothing else to offer: close (the service logged why).
+      this.handOver = undefined;
+      this.finished = true;
+      socket.destroy();
+      process.nextTick(() => onFinished(this));
+      return;
+    }
+    this.handOver = answer.handOver(socket);
+    const tls = this.tls;
+    tls.once('secure', () => this.guard(() => this.onSecure()));
+    tls.once('close', () =>
       this.guard(() => {
         this.tlsClosed = true;
         if (this.backend) {
-          this.backend.unpipe(this.tls);
+          this.backend.unpipe(tls);
           // Flush what the backend was sent, then close it.
           if (!this.backend.destroyed) this.backend.destroySoon();
         }
@@ -98,18 +102,18 @@ export class Session {
     );
   }
 
+  /** The plaintext side of the client connection. */
+  get tls(): TlsServerStream {
+    return this.handOver!.stream;
+  }
+
   /** End the session now (daemon shutdown). */
   destroy(): void {
-    this.tls.destroy();
+    this.handOver?.destroy();
     this.backend?.destroy();
   }
 
-  private onSecure(info: HandshakeInfo): void {
-    const log = this.service.logger;
-    // Postfix looks at SNI (and so warns about an invalid name) only with tls_server_sni_maps.
-    if (info.invalidServerName !== undefined && this.service.tls.sniMaps) log.warning(`TLS SNI from ${this.endpoint} is invalid: ${info.invalidServerName}`);
-    if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing());
-    if (this.service.tls.loglevel >= 1) log.info(summaryLine(info, this.endpoint, this.service.tls.sniMaps));
+  private onSecure(): void {
     this.backendClosed = false;
     this.connecting = true;
     connectBackend(this.service.backend, this.service.connectTimeoutMs).then(
@@ -154,6 +158,12 @@ export class Session {
         this.maybeFinished();
       }),
     );
+    const version = this.service.backendProxy ?? 'none';
+    if (version !== 'none') {
+      const info = this.handOver!.info;
+      const extras = info ? { ssl: this.service.tlsService.sslTlv(info), ...(info.alpn ? { alpn: info.alpn } : {}), ...(info.serverName ? { authority: info.serverName } : {}) } : {};
+      backend.write(encodeProxyHeader(version, this.endpoints.client, this.endpoints.server, extras));
+    }
     this.tls.pipe(backend);
     backend.pipe(this.tls);
   }
@@ -166,34 +176,10 @@ export class Session {
     else if (!tls.writableEnded) tls.end();
   }
 
-  private onTlsError(e: Error): void {
-    const log = this.service.logger;
-    if (e instanceof TlsStreamError) {
-      switch (e.kind) {
-        case 'tls':
-          log.warning(`TLS library problem: ${e.message}`);
-          break;
-        case 'socket':
-          log.warning(`ciphertext read/write error for ${this.endpoint}`);
-          break;
-        case 'handshake-timeout':
-        case 'idle-timeout':
-          log.warning(`ciphertext read/write timeout for ${this.endpoint}`);
-          break;
-        case 'eof':
-          break;
-      }
-      if (e.duringHandshake) log.info(`TLS handshake failed for service=${this.service.name} peer=${this.endpoint}`);
-    } else {
-      log.warning(`${this.endpoint}: ${e.message}`);
-      if (!this.tls.info) log.info(`TLS handshake failed for service=${this.service.name} peer=${this.endpoint}`);
-    }
-  }
-
   private maybeFinished(): void {
     if (this.finished || !this.tlsClosed || !this.backendClosed || this.connecting) return;
     this.finished = true;
-    this.service.logger.info(`DISCONNECT ${this.endpoint}`);
+    this.handOver!.release();
     this.onFinished(this);
   }
 
