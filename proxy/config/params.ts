@@ -118,7 +118,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('syslog_facility', 'mail', 'string', '1.0', 'syslog facility (only with a syslog transport: see maillog_file)'),
   p('maillog_file', '', 'string', '3.4', 'log to this file instead of stderr (reopened on SIGHUP); /dev/stdout logs to standard output'),
   p('maillog_file_prefixes', '/var, /dev/stdout', 'string', '3.4', 'allowed maillog_file name prefixes'),
-  p('max_idle', '100s', 'time', '1.0', 'generic daemon idle limit (not used: tlsproxy here is a long-running daemon)', { unit: 's', min: 1 }),
+  p('max_idle', '100s', 'time', '1.0', 'generic daemon idle limit; here: how long the load must stay low before the supervisor retires a worker process beyond tlsproxy_min_processes', { unit: 's', min: 1 }),
   p('max_use', '100', 'int', '1.0', 'generic daemon connection limit (not used: tlsproxy here is a long-running daemon)', { min: 1 }),
   p('parent_domain_matches_subdomains', 'debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps', 'string', '1.1', 'lists where "example.com" also matches subdomains (does not apply to tls_server_sni_maps, which looks up ".example.com" explicitly)'),
   p('tls_preempt_cipherlist', 'no', 'bool', '2.8', 'server cipher preference (also for TLS 1.3)'),
@@ -194,6 +194,19 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('message_size_limit', '10240000', 'int', '1.0', 'announced as EHLO SIZE by postscreen (0: SIZE without a number)', { min: 0 }),
   p('disable_vrfy_command', 'no', 'bool', '1.1', 'do not announce VRFY'),
   p('smtputf8_enable', 'yes', 'bool', '3.0', 'announce SMTPUTF8'),
+
+  // ---- processes and operations (issue 5: proxy/workers.ts, proxy/supervisor*.ts, pidfile.ts, privileges.ts, keylog.ts)
+  p('tlsproxy_min_processes', '2', 'int', 'tlsproxy', 'fewest worker processes of a service (at most its master.cf maxproc, which is the most); the supervisor starts more under load and retires them after max_idle of low load', { ...ours, min: 1 }),
+  p('tlsproxy_process_grow_sessions', '100', 'int', 'tlsproxy', 'start another worker process when the accepting ones average this many sessions', { ...ours, min: 1 }),
+  p('tlsproxy_process_grow_cpu', '75', 'int', 'tlsproxy', 'start another worker process when the accepting ones average this percentage of one CPU', { ...ours, min: 1 }),
+  p('tlsproxy_client_connection_count_limit', '50', 'int', 'tlsproxy', 'most sessions at once from one client address on one service, across all worker processes (like smtpd_client_connection_count_limit); 0 = no limit', { ...ours, min: 0 }),
+  p('tlsproxy_client_connection_limit_exceptions', '127.0.0.0/8 [::1]/128', 'string', 'tlsproxy', 'client addresses and networks exempt from tlsproxy_client_connection_count_limit (a load balancer in front must be listed)', ours),
+  p('tlsproxy_drain_timeout', '60s', 'time', 'tlsproxy', 'on stop (SIGTERM, tlsproxy stop): how long sessions in progress may go on before they are closed', { ...ours, unit: 's', min: 0 }),
+  p('tlsproxy_pid_directory', '$config_directory', 'string', 'tlsproxy', 'directory of the pid file (tlsproxy.pid) that tlsproxy reload and tlsproxy stop use', ours),
+  p('tlsproxy_user', '', 'string', 'tlsproxy', 'unprivileged user the worker processes become after opening their files and sockets (like mail_owner); required when started as root', ours),
+  p('tlsproxy_group', '', 'string', 'tlsproxy', 'group of the worker processes; empty = the primary group of tlsproxy_user', ours),
+  p('tlsproxy_allow_root', 'no', 'bool', 'tlsproxy', 'started as root without tlsproxy_user: run as root anyway instead of refusing to start (tests, development)', ours),
+  p('tlsproxy_tls_keylog_file', '', 'string', 'tlsproxy', 'write TLS secrets in SSLKEYLOGFILE (NSS key log) format to this file, mode 0600, for debugging with Wireshark; empty = off. Whoever reads the file can decrypt the traffic', ours),
 ];
 
 export const PARAMETER_TABLE: ReadonlyMap<string, ParameterDefinition> = new Map(PARAMETERS.map((d) => [d.name, d]));
