@@ -118,6 +118,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('syslog_facility', 'mail', 'string', '1.0', 'syslog facility (only with a syslog transport: see maillog_file)'),
   p('maillog_file', '', 'string', '3.4', 'log to this file instead of stderr (reopened on SIGHUP); /dev/stdout logs to standard output'),
   p('maillog_file_prefixes', '/var, /dev/stdout', 'string', '3.4', 'allowed maillog_file name prefixes'),
+  p('tlsproxy_syslog_enable', 'no', 'bool', 'tlsproxy', 'with an empty maillog_file: log to syslog (/dev/log, syslog_facility; needs the native addon) instead of stderr', ours),
   p('max_idle', '100s', 'time', '1.0', 'generic daemon idle limit; here: how long the load must stay low before the supervisor retires a worker process beyond tlsproxy_min_processes', { unit: 's', min: 1 }),
   p('max_use', '100', 'int', '1.0', 'generic daemon connection limit (not used: tlsproxy here is a long-running daemon)', { min: 1 }),
   p('parent_domain_matches_subdomains', 'debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps', 'string', '1.1', 'lists where "example.com" also matches subdomains (does not apply to tls_server_sni_maps, which looks up ".example.com" explicitly)'),
