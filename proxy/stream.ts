@@ -48,6 +48,12 @@ export interface TlsServerStreamOptions {
   readableHighWaterMark?: number;
   /** Engine trace lines (verbose logging). */
   trace?: (message: string) => void;
+  /**
+   * Sees every ciphertext chunk read from the socket (before the engine)
+   * and written to it, for the level 2-4 log lines (tls-log.ts). Must not
+   * throw; it cannot change the data.
+   */
+  observe?: (direction: 'read' | 'write', bytes: Uint8Array) => void;
   /** Non-fatal protocol events an operator should see (refused renegotiation...). */
   warning?: (message: string) => void;
 }
@@ -102,11 +108,13 @@ export class TlsServerStream extends Duplex {
   /** The callback of the write in progress, so a failure can release it. */
   private pendingWriteCallback: Callback | undefined;
   private socketClosing = false;
+  private readonly observe: ((direction: 'read' | 'write', bytes: Uint8Array) => void) | undefined;
 
   constructor(readonly socket: Socket, config: ServerConfig, options: TlsServerStreamOptions = {}) {
     super({ allowHalfOpen: true, readableHighWaterMark: options.readableHighWaterMark });
     this.maxBacklog = options.maxBacklog ?? DEFAULT_MAX_BACKLOG;
     this.idleTimeout = options.idleTimeout ?? 0;
+    this.observe = options.observe;
     const trace = options.trace;
     this.conn = new ServerConnection(config, {
       write: (bytes) => this.onCiphertext(bytes),
@@ -153,6 +161,7 @@ export class TlsServerStream extends Duplex {
 
   private onCiphertext(bytes: Uint8Array): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.observe?.('write', bytes);
     this.socket.write(bytes);
   }
 
@@ -192,6 +201,7 @@ export class TlsServerStream extends Duplex {
 
   private onSocketData(chunk: Buffer): void {
     if (this.failure) return;
+    this.observe?.('read', chunk);
     this.conn.receive(chunk);
     if (this.conn.backlog > this.maxBacklog && !this.backlogPaused && !this.failure) {
       this.backlogPaused = true;
