@@ -16,7 +16,9 @@ import type { CryptoProvider } from '../engine/crypto/provider.js';
 import { hostPort } from './endpoint.js';
 import { strerror } from './errno.js';
 import { Logger, type LogSink } from './log.js';
+import { keyLogFor } from './keylog.js';
 import { ResumptionStore } from './resumption.js';
+import type { AdmitFn, Release } from './supervisor-limits.js';
 import { loadFrontEnd, startSession, type FrontEndService, type FrontEndSession } from './front-ends.js';
 import { createProvider, loadTlsSettings, type FileReader, type TlsSettings } from './tls-settings.js';
 import { loadTlsService } from './tls-service.js';
@@ -34,6 +36,8 @@ export interface DaemonOptions {
    * main process.
    */
   readonly announce?: boolean;
+  /** Admission of accepted connections (per-client limits, supervisor-limits.ts); default: every one. */
+  readonly admit?: AdmitFn;
 }
 
 export interface Listening {
@@ -113,7 +117,7 @@ export async function loadServices(configuration: Configuration, options: LoadOp
     if (options.logWarnings) for (const w of frontEnd.warnings) log.warning(w);
     let tls: TlsSettings | undefined;
     const tlsService = await loadTlsService(
-      { name: definition.name, logger: log, resumption: options.resumption, sessionLimit: p.getInt('tlsproxy_process_session_limit'), strict: frontEnd.kind === 'tlsproxy', logWarnings: options.logWarnings },
+      { name: definition.name, logger: log, resumption: options.resumption, sessionLimit: p.getInt('tlsproxy_process_session_limit'), keylog: keyLogFor(p), strict: frontEnd.kind === 'tlsproxy', logWarnings: options.logWarnings },
       async () => {
         const loaded = await loadTlsSettings(p, provider, { readFile: options.readFile, resumption: options.resumption });
         const loglevel = definition.verbose ? Math.max(2, loaded.loglevel) : loaded.loglevel;
@@ -142,10 +146,14 @@ export async function loadServices(configuration: Configuration, options: LoadOp
 }
 
 export class Daemon {
-  private readonly servers: { server: net.Server; service: RunningService }[] = [];
+  /** One per listening socket; `service` is what new sessions get (reconfigure() may change it). */
+  private servers: { server: net.Server; service: RunningService; host: string | undefined }[] = [];
   private readonly sessions = new Set<FrontEndSession>();
   private closing: Promise<void> | undefined;
+  /** stopAccepting() was called: the listeners are closed, sessions go on. */
+  private notAccepting = false;
   private idleWaiters: (() => void)[] = [];
+  private admit: AdmitFn | undefined;
 
   private constructor(
     readonly logger: Logger,
@@ -166,6 +174,7 @@ export class Daemon {
       throw e;
     }
     const daemon = new Daemon(logger, options.resumption ? undefined : resumption);
+    daemon.admit = options.admit;
     try {
       for (const s of services) for (const host of s.hosts) await daemon.listen(s, host);
     } catch (e) {
@@ -188,35 +197,122 @@ export class Daemon {
   }
 
   private listen(service: RunningService, host: string | undefined): Promise<void> {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(service, socket));
+    const entry = { server: net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(entry.service, socket)), service, host };
+    const server = entry.server;
     return new Promise((resolve, reject) => {
       server.once('error', (e) => {
         reject(new ConfigError(`bind ${host ?? '*'} port ${service.definition.listen.port}: ${strerror(e)}`));
       });
       server.listen({ host, port: service.definition.listen.port }, () => {
         server.removeAllListeners('error');
-        server.on('error', (e) => service.logger.warning(`service ${service.name}: accept: ${strerror(e)}`));
-        this.servers.push({ server, service });
+        server.on('error', (e) => entry.service.logger.warning(`service ${entry.service.name}: accept: ${strerror(e)}`));
+        this.servers.push(entry);
         resolve();
       });
     });
   }
 
   private accept(service: RunningService, socket: net.Socket): void {
-    if (this.closing) {
+    if (this.closing || this.notAccepting) {
       socket.destroy();
       return;
     }
+    const admit = this.admit;
+    if (!admit) {
+      this.startSession(service, socket, undefined);
+      return;
+    }
+    // Nothing is read before the verdict (the socket stays paused until the session listens).
+    const ignore = () => undefined;
+    socket.on('error', ignore);
+    const decided = (release: Release | undefined) => {
+      socket.removeListener('error', ignore);
+      if (!release) {
+        socket.destroy();
+        return;
+      }
+      if (socket.destroyed || this.closing) {
+        release();
+        socket.destroy();
+        return;
+      }
+      this.startSession(service, socket, release);
+    };
+    let verdict: ReturnType<AdmitFn>;
+    try {
+      verdict = admit(service, socket);
+    } catch (e) {
+      service.logger.warning(`service ${service.name}: admission: ${(e as Error)?.message ?? e}`);
+      verdict = () => undefined;
+    }
+    if (verdict instanceof Promise) verdict.then(decided, () => decided(() => undefined));
+    else decided(verdict);
+  }
+
+  private startSession(service: RunningService, socket: net.Socket, release: Release | undefined): void {
     try {
       const session = startSession(socket, service, (s) => {
         this.sessions.delete(s);
+        release?.();
         if (!this.sessions.size) for (const w of this.idleWaiters.splice(0)) w();
       });
       this.sessions.add(session);
     } catch (e) {
+      release?.();
       service.logger.warning(`service ${service.name}: cannot start a session: ${(e as Error)?.message ?? e}`);
       socket.destroy();
     }
+  }
+
+  /**
+   * Stop accepting: the listeners close (in a worker process, node:cluster
+   * hands this process no more connections), sessions in progress go on.
+   */
+  stopAccepting(): Promise<void> {
+    if (!this.notAccepting) {
+      this.notAccepting = true;
+      for (const { server } of this.servers) server.close();
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Reload in one process: new sessions get the services of
+   * `configuration`; sessions in progress keep theirs. Listeners of
+   * addresses that stay are kept (no connection is refused meanwhile), new
+   * addresses are bound, and those gone are closed. Throws ConfigError, and
+   * then nothing changed.
+   */
+  async reconfigure(configuration: Configuration, sink?: LogSink): Promise<void> {
+    if (this.closing || this.notAccepting) throw new ConfigError('the daemon is stopping');
+    const resumption = this.resumption;
+    if (!resumption) throw new ConfigError('reload needs the daemon to own its ticket keys and session cache');
+    const services = await loadServices(configuration, { sink, resumption, logWarnings: true, logInit: true });
+    const keep = new Map<(typeof this.servers)[number], RunningService>();
+    const wanted: [RunningService, string | undefined][] = [];
+    for (const s of services) {
+      for (const host of s.hosts) {
+        const old = this.servers.find((e) => !keep.has(e) && e.service.name === s.name && e.host === host && e.service.definition.listen.port === s.definition.listen.port);
+        if (old) keep.set(old, s);
+        else wanted.push([s, host]);
+      }
+    }
+    const before = this.servers;
+    this.servers = [];
+    try {
+      for (const [s, host] of wanted) await this.listen(s, host);
+    } catch (e) {
+      for (const { server } of this.servers) server.close();
+      this.servers = before;
+      throw e;
+    }
+    const added = this.servers;
+    for (const e of before) {
+      const s = keep.get(e);
+      if (s) e.service = s;
+      else e.server.close();
+    }
+    this.servers = [...before.filter((e) => keep.has(e)), ...added];
   }
 
   /** Addresses actually bound (port 0 in master.cf resolves here). */
@@ -245,7 +341,8 @@ export class Daemon {
     if (!this.closing) {
       this.closing = (async () => {
         // server.close() calls back once its connections are gone, so end the sessions too.
-        const closed = Promise.all(this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
+        const open = this.notAccepting ? [] : this.servers;
+        const closed = Promise.all(open.map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
         for (const s of [...this.sessions]) s.destroy();
         await Promise.all([closed, this.idle()]);
         this.resumption?.close();

@@ -4,9 +4,11 @@
  * as they are). Every message is an object with a `t` field:
  *
  * main → worker
- *   init         what to serve (configuration source, service index) and the current ticket key sets
+ *   init         what to serve (configuration source, service index, generation) and the current ticket key sets
  *   keys         a ticket key set changed (rotation, key file reload)
  *   cache-reply  answer to cache-get `q`: the session blob, or none
+ *   drain        stop accepting, finish the sessions in progress, then exit (reload, retirement, stop)
+ *   admit-reply  answer to admit `q`: within the per-client limit or not, and the client's count
  *
  * worker → main
  *   hello        its message handler is in place (messages sent before would be lost)
@@ -16,6 +18,12 @@
  *   cache-get    look up session ID `id` (request number `q`)
  *   cache-put    store a session (fire and forget)
  *   cache-remove forget a session (fire and forget)
+ *   load         heartbeat, every HEARTBEAT_MS: sessions in progress, CPU used since the last one
+ *                (the supervisor grows and shrinks on these, and its watchdog kills a worker
+ *                whose heartbeats stop for tlsproxy_watchdog_timeout)
+ *   admit        a new connection from `address` on service `service`: may it have a session
+ *                (per-client concurrency, counted across all workers in the main process)?
+ *   leave        a session admitted that way ended
  *
  * Each side checks what it receives (types, sizes) and ignores anything
  * else: a confused worker must not be able to take the main process down.
@@ -46,12 +54,19 @@ export interface InitMessage {
   readonly service: number;
   readonly serviceName: string;
   readonly keys: readonly [id: string, keys: readonly WireKey[]][];
+  /** Configuration generation (1 at start, +1 per reload that changed something). */
+  readonly generation?: number;
 }
+
+/** Why a worker is told to stop accepting. */
+export type DrainReason = 'reload' | 'idle' | 'stop';
 
 export type ToWorker =
   | InitMessage
   | { readonly t: 'keys'; readonly id: string; readonly keys: readonly WireKey[] }
-  | { readonly t: 'cache-reply'; readonly q: number; readonly blob?: Uint8Array };
+  | { readonly t: 'cache-reply'; readonly q: number; readonly blob?: Uint8Array }
+  | { readonly t: 'drain'; readonly why: DrainReason }
+  | { readonly t: 'admit-reply'; readonly q: number; readonly ok: boolean; readonly count: number };
 
 export type FromWorker =
   | { readonly t: 'hello' }
@@ -60,7 +75,17 @@ export type FromWorker =
   | { readonly t: 'log'; readonly severity: Severity; readonly text: string; readonly line: string }
   | { readonly t: 'cache-get'; readonly q: number; readonly id: Uint8Array }
   | { readonly t: 'cache-put'; readonly id: Uint8Array; readonly blob: Uint8Array; readonly lifetime: number }
-  | { readonly t: 'cache-remove'; readonly id: Uint8Array };
+  | { readonly t: 'cache-remove'; readonly id: Uint8Array }
+  | { readonly t: 'load'; readonly sessions: number; readonly cpu: number; readonly accepting: boolean }
+  | { readonly t: 'admit'; readonly q: number; readonly service: string; readonly address: string; readonly limit: number }
+  | { readonly t: 'leave'; readonly service: string; readonly address: string };
+
+/** How often a worker reports its load (its heartbeat). */
+export const HEARTBEAT_MS = 1000;
+/** A worker's admit request waits this long for the main process; then the connection is admitted. */
+export const ADMIT_TIMEOUT_MS = 1000;
+/** Longest address string accepted in admit/leave. */
+export const MAX_ADDRESS = 64;
 
 /** Bounds the main process enforces on cache messages. */
 export const MAX_CACHE_ID = 600;

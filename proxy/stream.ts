@@ -56,6 +56,8 @@ export interface TlsServerStreamOptions {
   observe?: (direction: 'read' | 'write', bytes: Uint8Array) => void;
   /** Non-fatal protocol events an operator should see (refused renegotiation...). */
   warning?: (message: string) => void;
+  /** Session secrets in NSS key log form (tlsproxy_tls_keylog_file, keylog.ts); absent = none are exported. */
+  keylog?: (label: string, clientRandom: Uint8Array, secret: Uint8Array) => void;
 }
 
 export type TlsStreamErrorKind =
@@ -124,6 +126,7 @@ export class TlsServerStream extends Duplex {
       failed: (error) => this.onEngineFailed(error),
       trace: trace ? (m) => trace(m) : undefined,
       warning: options.warning ? (m) => options.warning!(m) : undefined,
+      ...(options.keylog ? { keylog: options.keylog } : {}),
     });
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('end', () => this.onSocketEnd());

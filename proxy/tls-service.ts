@@ -42,6 +42,7 @@ import { PP2_CLIENT_CERT_CONN, PP2_CLIENT_CERT_SESS, PP2_CLIENT_SSL } from './pr
 import type { ResumptionStore } from './resumption.js';
 import { ResumptionLog } from './resumption-log.js';
 import { notMatchedLine, withSniLog } from './sni-maps.js';
+import type { KeyLogFn } from './keylog.js';
 import { TlsServerStream, TlsStreamError } from './stream.js';
 import { summaryLine } from './summary.js';
 import { ClientCertificateLog } from './client-auth.js';
@@ -92,6 +93,8 @@ export interface TlsServiceOptions {
   readonly resumption?: ResumptionStore;
   /** Most TLS sessions at once in this service's process; 0 = no limit. */
   readonly sessionLimit?: number;
+  /** tlsproxy_tls_keylog_file (keylog.ts): where session secrets go; absent = nowhere. */
+  readonly keylog?: KeyLogFn;
 }
 
 /** The served certificate's PP2_SUBTYPE_SSL_SIG_ALG and _KEY_ALG (HAProxy's wording). */
@@ -149,6 +152,7 @@ export class TlsService {
   private readonly unavailable: string | undefined;
   private readonly disabled: boolean;
   readonly resumption: ResumptionStore | undefined;
+  readonly keylog: KeyLogFn | undefined;
   private readonly sessionLimit: number;
   /** Sessions reserved or handed over and not yet DISCONNECTed. */
   private sessions = 0;
@@ -161,6 +165,7 @@ export class TlsService {
     this.unavailable = options.settings ? undefined : (options.unavailable ?? 'TLS is not configured');
     this.disabled = !!options.disabled;
     this.resumption = options.resumption;
+    this.keylog = options.keylog;
     this.sessionLimit = options.sessionLimit ?? 0;
     for (const c of this.settings?.config.certificates ?? []) {
       if (c.label !== undefined) this.algorithms.set(c.label, certificateAlgorithms(c.chain));
@@ -284,6 +289,7 @@ export class TlsHandOver {
       idleTimeout: Math.round(request.sessionTimeout * 1000),
       trace: loglevel >= 2 ? (m) => log.info(`${remote}: ${m}`) : undefined,
       warning: (m) => log.warning(`${remote}: ${m}`),
+      keylog: service.keylog,
     });
     this.stream.once('secure', (info: HandshakeInfo) => this.guard(() => this.onSecure(info, settings)));
     this.stream.on('error', (e: Error) => this.guard(() => this.onError(e)));

@@ -59,6 +59,8 @@ export async function certMainCf(extra = ''): Promise<string> {
     `smtpd_tls_key_file = ${p.file('server-rsa-2048-key.pem')}`,
     'tlsproxy_tls_loglevel = 1',
     'myhostname = testhost.example',
+    // The tests run as root in CI: say that this is meant (otherwise tlsproxy_user is required, privileges.ts).
+    'tlsproxy_allow_root = yes',
     extra,
   ].join('\n');
 }
