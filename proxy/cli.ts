@@ -28,7 +28,9 @@ import { startDemoBackend, type DemoBackend } from './demo-backend.js';
 import { hostPort } from './endpoint.js';
 import { strerror } from './errno.js';
 import type { ConfigSource } from './ipc.js';
+import { isMasterInvocation } from './postfix/args.js';
 import { Logger, stderrSink, type LogSink } from './log.js';
+import { openLogTarget, type LogTarget } from './log-target.js';
 import { WorkerPool } from './workers.js';
 
 export const USAGE = `Usage:
@@ -196,6 +198,11 @@ export interface MainOptions {
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const stdout = options.stdout ?? ((t) => process.stdout.write(t));
   const stderr = options.stderr ?? ((t) => process.stderr.write(t));
+  // master(8) execs us with its own arguments: the Postfix service mode (proxy/postfix/).
+  if (isMasterInvocation(argv, options.env ?? process.env)) {
+    const { runUnderMaster } = await import('./postfix/launcher.js');
+    return runUnderMaster(argv, options.env ?? process.env);
+  }
   let command: Command;
   try {
     command = parseCommandLine(argv);
@@ -304,8 +311,10 @@ interface Running {
 
 async function start(configDir: string | undefined, overrides: Override[], options: MainOptions): Promise<number> {
   const env = options.env ?? process.env;
-  const sink = options.sink ?? stderrSink;
+  let sink = options.sink ?? stderrSink;
   let logger = new Logger({ sink });
+  // maillog_file or syslog when configured (log-target.ts); tests pass their own sink.
+  let target: LogTarget | undefined;
   let demo: DemoBackend | undefined;
   let running: Running;
   let configuration: Configuration;
@@ -331,6 +340,10 @@ async function start(configDir: string | undefined, overrides: Override[], optio
       source = { kind: 'builtin', options: builtin };
       configuration = builtinConfiguration(builtin);
     }
+    if (!options.sink) {
+      target = openLogTarget(configuration.params);
+      sink = target.sink;
+    }
     logger = loggerFor(configuration.params, sink);
     // Worker processes when any service wants more than one (workers.ts); else everything here.
     if (configuration.services.some((s) => s.processes > 1)) {
@@ -347,11 +360,18 @@ async function start(configDir: string | undefined, overrides: Override[], optio
   } catch (e) {
     const message = e instanceof ConfigError ? e.message : ((e as Error)?.message ?? String(e));
     logger.fatal(message);
+    // With a log file or syslog the terminal still learns why start-up failed.
+    if (target && target.description !== 'stderr') new Logger({ syslogName: logger.syslogName, hostname: logger.hostname, sink: stderrSink }).fatal(message);
+    target?.close();
     await demo?.close();
     return 1;
   }
-  // SIGHUP re-reads the ticket key files (nothing else is reloaded: restart for that).
+  // SIGHUP reopens maillog_file and re-reads the ticket key files (nothing else is reloaded: restart for that).
   const hup = () => {
+    if (target && target.description.startsWith('maillog_file')) {
+      target.reopen();
+      logger.info(`reload on signal SIGHUP: reopened ${target.description}`);
+    }
     logger.info('reload on signal SIGHUP: re-reading session ticket key files');
     if (!running.reloadKeyFiles('SIGHUP')) logger.info('no tlsproxy_tls_session_ticket_key_file to re-read; other changes need a restart');
   };
@@ -361,6 +381,7 @@ async function start(configDir: string | undefined, overrides: Override[], optio
   logger.info(`terminating on signal ${signal}`);
   await running.close();
   await demo?.close();
+  target?.close();
   return 0;
 }
 

@@ -9,6 +9,7 @@
  * sink: stderr by default, a MemorySink in tests.
  */
 
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 
 export type Severity = 'info' | 'warning' | 'error' | 'fatal' | 'panic';
@@ -151,4 +152,52 @@ export class MemorySink {
       this.waiters.push({ test, resolve: done });
     });
   }
+}
+
+/**
+ * maillog_file: each record appended as one line (synchronously, so lines
+ * keep their order and survive a crash). `reopen()` (SIGHUP) closes and
+ * opens the file again, for log rotation; `/dev/stdout` writes to standard
+ * output. A write that fails goes to stderr instead: logging never stops
+ * the daemon.
+ */
+export class FileSink {
+  private fd: number | undefined;
+
+  constructor(readonly file: string) {
+    this.open();
+  }
+
+  private open(): void {
+    if (this.file === '/dev/stdout') return;
+    this.fd = openSync(this.file, 'a', 0o644);
+  }
+
+  /** Close and open the file again (after it was renamed by log rotation). */
+  reopen(): void {
+    this.close();
+    this.open();
+  }
+
+  close(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+      this.fd = undefined;
+    }
+  }
+
+  readonly sink: LogSink = (r) => {
+    const text = `${r.line}\n`;
+    try {
+      if (this.file === '/dev/stdout') process.stdout.write(text);
+      else if (this.fd !== undefined) writeSync(this.fd, text);
+      else stderrSink(r);
+    } catch {
+      stderrSink(r);
+    }
+  };
 }
