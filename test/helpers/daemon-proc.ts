@@ -94,16 +94,32 @@ export class DaemonProc {
   }
 
   /**
-   * Pids of the worker processes now: from `service S: N worker processes,
-   * pids ...`, then each `worker process pid Y started (replacing pid X)`.
+   * Pids of the worker processes that accept connections now: from the
+   * last `service S: N worker processes, pids ...` (start, reload), then
+   * each `worker process pid Y started (replacing pid X)` or `started
+   * (load: ...)` (growth), minus those that stop accepting (`retiring`,
+   * `stops accepting`).
    */
   workerPids(): number[] {
-    const i = this.log.findIndex((x) => /^service \S+: \d+ worker processes, pids /.test(x.text));
+    let i = -1;
+    for (let j = this.log.length - 1; j >= 0 && i < 0; j--) if (/^service \S+: \d+ worker processes, pids /.test(this.log[j]!.text)) i = j;
     if (i < 0) return [];
-    const pids = this.log[i]!.text.replace(/^.*pids /, '').split(' ').map(Number);
+    const pids = this.log[i]!.text.replace(/^.*pids /, '').split(' ').filter(Boolean).map(Number);
     for (const l of this.log.slice(i + 1)) {
-      const m = /^service \S+: worker process pid (\d+) started \(replacing pid (\d+)\)$/.exec(l.text);
-      if (m) pids[pids.indexOf(Number(m[2]))] = Number(m[1]);
+      let m = /^service \S+: worker process pid (\d+) started \(replacing pid (\d+)\)$/.exec(l.text);
+      if (m) {
+        const at = pids.indexOf(Number(m[2]));
+        if (at >= 0) pids[at] = Number(m[1]);
+        else pids.push(Number(m[1]));
+        continue;
+      }
+      m = /^service \S+: worker process pid (\d+) started \(/.exec(l.text);
+      if (m) {
+        pids.push(Number(m[1]));
+        continue;
+      }
+      m = /^service \S+: worker process pid (\d+) (retiring|stops accepting)/.exec(l.text);
+      if (m && pids.includes(Number(m[1]))) pids.splice(pids.indexOf(Number(m[1])), 1);
     }
     return pids;
   }
