@@ -45,6 +45,7 @@ import { notMatchedLine, withSniLog } from './sni-maps.js';
 import type { KeyLogFn } from './keylog.js';
 import { TlsServerStream, TlsStreamError } from './stream.js';
 import { summaryLine } from './summary.js';
+import { TlsConnectionLog } from './tls-log.js';
 import { ClientCertificateLog } from './client-auth.js';
 import type { TlsSettings } from './tls-settings.js';
 
@@ -263,6 +264,8 @@ export class TlsHandOver {
   private readonly resumptionLog: ResumptionLog | undefined;
   /** Client-certificate lines (client-auth.ts): depth/verification lines as the chain is verified, peer certificate lines after. */
   private readonly clientCertLog: ClientCertificateLog;
+  /** Level 2-4: SSL_accept states, alerts, ciphertext dumps (tls-log.ts). */
+  private readonly tlsLog: TlsConnectionLog | undefined;
 
   constructor(
     private readonly service: TlsService,
@@ -277,6 +280,7 @@ export class TlsHandOver {
     const loglevel = settings.loglevel;
     socket.setNoDelay(true);
     if (loglevel >= 2) log.info(`setting up TLS connection from ${remote}`);
+    if (loglevel >= 2 && settings.ciphers) log.info(`${remote}: TLS cipher list "${settings.ciphers.cipherList}"`);
     // At level 2 the session cache and ticket lines of §4.2 (resumption-log.ts).
     this.resumptionLog = loglevel >= 2 ? new ResumptionLog((m) => log.info(m), remote, service.resumption) : undefined;
     let config = this.resumptionLog ? this.resumptionLog.wrap(settings.config) : settings.config;
@@ -284,10 +288,15 @@ export class TlsHandOver {
     if (settings.sniMaps) config = withSniLog(config, (name) => log.info(notMatchedLine(name, remote)));
     this.clientCertLog = new ClientCertificateLog(config, log, remote, loglevel);
     config = this.clientCertLog.config;
+    const tlsLog = loglevel >= 2
+      ? new TlsConnectionLog({ loglevel, info: (m) => log.info(m), endpoint: remote, requestsClientCertificate: config.clientAuth !== undefined, issuesTickets: config.tickets !== undefined })
+      : undefined;
+    this.tlsLog = tlsLog;
     this.stream = new TlsServerStream(socket, config, {
       handshakeTimeout: Math.round(request.handshakeTimeout * 1000),
       idleTimeout: Math.round(request.sessionTimeout * 1000),
-      trace: loglevel >= 2 ? (m) => log.info(`${remote}: ${m}`) : undefined,
+      trace: tlsLog ? (m) => tlsLog.trace(m) : undefined,
+      observe: tlsLog ? (d, b) => tlsLog.observe(d, b) : undefined,
       warning: (m) => log.warning(`${remote}: ${m}`),
       keylog: service.keylog,
     });
@@ -325,6 +334,7 @@ export class TlsHandOver {
 
   private onSecure(info: HandshakeInfo, settings: TlsSettings): void {
     const log = this.service.logger;
+    this.tlsLog?.secure(info);
     // Postfix looks at SNI (and so warns about an invalid name) only with tls_server_sni_maps.
     if (info.invalidServerName !== undefined && settings.sniMaps) log.warning(`TLS SNI from ${this.remote} is invalid: ${info.invalidServerName}`);
     if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing());
@@ -335,6 +345,7 @@ export class TlsHandOver {
   private onError(e: Error): void {
     const log = this.service.logger;
     if (e instanceof TlsStreamError) {
+      this.tlsLog?.failed(e.duringHandshake, e.tls);
       switch (e.kind) {
         case 'tls':
           log.warning(`TLS library problem: ${e.message}`);

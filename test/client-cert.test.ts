@@ -192,6 +192,27 @@ test('resumption of a trusted TLS 1.2 session (ticket): Trusted, no reminder', a
   assert.match(summaryOf(again), /^Trusted TLS connection established from /, show(again));
 });
 
+test('summary golden through the daemon: TLS 1.3 suite x server certificate type, TLS 1.2 suites, with a trusted RSA client', async () => {
+  const servers = [
+    [[], 'server-signature ECDSA (prime256v1) server-digest SHA256'],
+    [['-sigalgs', 'rsa_pss_rsae_sha256'], 'server-signature RSA-PSS (2048 bits) server-digest SHA256'],
+  ] as const;
+  for (const [suite, bits] of [['TLS_AES_256_GCM_SHA384', 256], ['TLS_CHACHA20_POLY1305_SHA256', 256], ['TLS_AES_128_GCM_SHA256', 128]] as const) {
+    for (const [args, serverSig] of servers) {
+      const s = await connect(req, '-tls1_3', 'rsa', ['-ciphersuites', suite, ...args, '-client_sigalgs', 'rsa_pss_rsae_sha256']);
+      assert.is(summaryOf(s),
+        `Trusted TLS connection established from ${endpointOf(s)}: TLSv1.3 with cipher ${suite} (${bits}/${bits} bits) key-exchange x25519 ${serverSig} client-signature RSA-PSS (2048 bits) client-digest SHA256`, show(s));
+    }
+  }
+  for (const [suite, bits] of [
+    ['ECDHE-ECDSA-AES128-GCM-SHA256', 128], ['ECDHE-ECDSA-AES256-GCM-SHA384', 256], ['ECDHE-ECDSA-CHACHA20-POLY1305', 256],
+    ['ECDHE-RSA-AES128-GCM-SHA256', 128], ['ECDHE-RSA-AES256-GCM-SHA384', 256], ['ECDHE-RSA-CHACHA20-POLY1305', 256],
+  ] as const) {
+    const s = await connect(req, '-tls1_2', 'rsa', ['-cipher', suite]);
+    assert.is(summaryOf(s), `Trusted TLS connection established from ${endpointOf(s)}: TLSv1.2 with cipher ${suite} (${bits}/${bits} bits)`, show(s));
+  }
+});
+
 // ---- level 2 (debug daemon: verifydepth 1, sha256 fingerprints)
 
 test('level 2: depth lines, subject/issuer, the peer certificate line with fingerprints as openssl computes them', async () => {
