@@ -652,17 +652,28 @@ function signatureFitsKey(signatureAlgorithm: string, spki: Uint8Array): boolean
   return false;
 }
 
-/** Signature checks with a per-verification memo (building and verifying ask the same questions). */
+/**
+ * Public-key operations one verification may make: a client sending many
+ * certificates with the same names cannot make us try every pair.
+ */
+const MAX_SIGNATURE_CHECKS = 48;
+/** Largest RSA key we verify with (larger keys cost too much per operation). */
+const MAX_RSA_BITS = 8192;
+
+/** Signature checks with a per-verification memo (building and verifying ask the same questions) and a bound. */
 class SignatureChecker {
   private readonly memo = new Map<string, Promise<SignatureResult>>();
   private readonly ids = new WeakMap<VerifiableCertificate, number>();
   private next = 0;
+  private made = 0;
 
   check(child: VerifiableCertificate, issuer: VerifiableCertificate): Promise<SignatureResult> {
     const key = `${this.id(child)}/${this.id(issuer)}`;
     let r = this.memo.get(key);
     if (!r) {
-      r = verifySignature(child, issuer.info.spki).catch(() => 'bad' as const);
+      if (issuer.info.keyAlgorithm === 'rsa' && issuer.info.keyBits > MAX_RSA_BITS) r = Promise.resolve('bad-key' as const);
+      else if (++this.made > MAX_SIGNATURE_CHECKS) r = Promise.resolve('bad' as const);
+      else r = verifySignature(child, issuer.info.spki).catch(() => 'bad' as const);
       this.memo.set(key, r);
     }
     return r;

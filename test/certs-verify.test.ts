@@ -283,6 +283,15 @@ test('unhandled critical extension (34), a CA without cA (79), pathLenConstraint
   sameAsOpenssl(r25, opensslVerify(['-CAfile', tight.certPath, '-untrusted', mid.certPath], low.certPath), '25');
 });
 
+test('a chain padded with copies and strangers stays cheap (bounded signature checks)', async () => {
+  const deep = pki.clients.deep.chainDer;
+  const padded = [deep[0]!, ...Array.from({ length: 8 }, () => pki.cas.unknown.der), ...Array.from({ length: 7 }, () => deep[1]!)];
+  const t0 = Date.now();
+  const r = await verifyClientChain(padded, { anchors: rootStore });
+  assert.is(r.trusted, true);
+  assert.ok(Date.now() - t0 < 2000);
+});
+
 test('an undecodable client certificate throws (the engine sends bad_certificate)', async () => {
   await verifyClientChain([new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00])], { anchors: rootStore }).then(
     () => assert.unreachable('should throw'),
