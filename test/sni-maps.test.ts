@@ -20,6 +20,9 @@ import { echoBackend, tempDir, writeConfig, type TestBackend } from './proxy-hel
 import { DaemonProc, interactive, served, stopAllDaemons, type Served } from './helpers/daemon-proc.js';
 import { testPki, type TestPki } from './helpers/pki.js';
 
+/** writeConfig, allowing the daemon to run as root (as these tests may). */
+const writeCfg = (mainCf: string, masterCf: string) => writeConfig(`tlsproxy_allow_root = yes\n${mainCf}`, masterCf);
+
 let pki: TestPki;
 let backend: TestBackend;
 let dir: string;
@@ -68,7 +71,7 @@ test.before(async () => {
       '',
     ].join('\n'),
   );
-  const conf = writeConfig(
+  const conf = writeCfg(
     [
       `smtpd_tls_eccert_file = ${pki.certs.p256.certPath}`,
       `smtpd_tls_eckey_file = ${pki.certs.p256.keyPath}`,
