@@ -71,6 +71,8 @@ export function builtinConfiguration(options: BuiltinOptions): Configuration {
   set('tlsproxy_tls_key_file', path.join(dir, BUILTIN_FILES.key));
   set('tlsproxy_tls_loglevel', '1');
   set('tlsproxy_backend', options.backend);
+  // A demonstration on loopback with test certificates: running as root (CI) is meant (privileges.ts).
+  set('tlsproxy_allow_root', 'yes');
   const base = ParameterSet.defaults({ config_directory: dir }).withLayer({ label: 'built-in defaults', values });
   const cli = options.cli ?? [];
   const name = listen.host === undefined ? String(listen.port) : hostPort(listen.host, listen.port);

@@ -6,6 +6,8 @@
  *   tlsproxy config [-c DIR] [-n | -d] [-x] [-h] [-P] [-o name=value]... [name...]
  *                                                       print parameters like postconf(1)
  *   tlsproxy check [-c DIR] [-o name=value]...          validate everything start would load
+ *   tlsproxy reload [-c DIR] [-o name=value]...         the running daemon re-reads its configuration
+ *   tlsproxy stop [-c DIR] [-o name=value]...           the running daemon drains and stops
  *   tlsproxy --help
  *
  * Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 for a configuration
@@ -23,7 +25,7 @@ import { postconf, postconfServices, type PostconfMode } from './config/postconf
 import { checkConfiguration } from './check.js';
 import { writeTestPki } from './certs-command.js';
 import { loadConfiguration, type Configuration } from './configuration.js';
-import { Daemon, loggerFor } from './daemon.js';
+import { loggerFor } from './daemon.js';
 import { startDemoBackend, type DemoBackend } from './demo-backend.js';
 import { hostPort } from './endpoint.js';
 import { strerror } from './errno.js';
@@ -31,7 +33,7 @@ import type { ConfigSource } from './ipc.js';
 import { isMasterInvocation } from './postfix/args.js';
 import { Logger, stderrSink, type LogSink } from './log.js';
 import { openLogTarget, type LogTarget } from './log-target.js';
-import { WorkerPool } from './workers.js';
+import { reloadCommand, runDaemon, stopCommand } from './supervisor-run.js';
 
 export const USAGE = `Usage:
   tlsproxy start [-c CONFIG_DIR] [-o name=value]...
@@ -57,6 +59,16 @@ export const USAGE = `Usage:
       parameter, certificates and keys, chain files, SNI maps, DH and
       ticket key files...) without listening; print one line per problem
       and exit 1 if there is any, 0 otherwise.
+  tlsproxy reload [-c CONFIG_DIR] [-o name=value]...
+      Tell the daemon started with the same CONFIG_DIR (found through the
+      pid file in tlsproxy_pid_directory) to re-read its configuration:
+      valid and changed, new sessions get it while sessions in progress
+      finish undisturbed; invalid, it is refused with the reason (printed
+      here, exit 1) and the running configuration stays. Same as SIGHUP.
+  tlsproxy stop [-c CONFIG_DIR] [-o name=value]...
+      Tell that daemon to stop accepting, let sessions finish for up to
+      tlsproxy_drain_timeout, and exit; waits until it is gone. Same as
+      SIGTERM.
   tlsproxy --help
       Show this text.
 `;
@@ -70,7 +82,8 @@ export type Command =
   | { readonly kind: 'start'; readonly configDir?: string; readonly overrides: Override[] }
   | { readonly kind: 'certs'; readonly dir: string }
   | ConfigCommand
-  | { readonly kind: 'check'; readonly configDir?: string; readonly overrides: Override[] };
+  | { readonly kind: 'check'; readonly configDir?: string; readonly overrides: Override[] }
+  | { readonly kind: 'reload' | 'stop'; readonly configDir?: string; readonly overrides: Override[] };
 
 export interface ConfigCommand {
   readonly kind: 'config';
@@ -168,6 +181,12 @@ export function parseCommandLine(argv: readonly string[]): Command {
       const mode: PostconfMode = o.set.has('n') ? 'nondefault' : o.set.has('d') ? 'defaults' : 'all';
       return { kind: 'config', configDir: o.configDir, overrides: o.overrides, mode, expand: o.set.has('x'), valueOnly: o.set.has('h'), services: o.set.has('P'), names: o.operands };
     }
+    case 'reload':
+    case 'stop': {
+      const o = getopt(rest, '');
+      if (o.operands.length) throw new UsageError(`unexpected argument "${o.operands[0]}"`);
+      return { kind: command, configDir: o.configDir, overrides: o.overrides };
+    }
     case 'check': {
       const o = getopt(rest, '');
       if (o.operands.length) throw new UsageError(`unexpected argument "${o.operands[0]}"`);
@@ -229,7 +248,25 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       return configCommand(command, options.env ?? process.env, stdout, stderr);
     case 'check':
       return checkCommand(command.configDir, command.overrides, options.env ?? process.env, stdout, stderr);
+    case 'reload':
+    case 'stop':
+      return controlCommand(command.kind, command.configDir, command.overrides, options.env ?? process.env, stdout, stderr);
   }
+}
+
+/** `tlsproxy reload` / `tlsproxy stop`: the daemon of -c DIR (or of the built-in mode's state directory), through its pid file. */
+async function controlCommand(kind: 'reload' | 'stop', configDir: string | undefined, overrides: Override[], env: NodeJS.ProcessEnv, stdout: (t: string) => void, stderr: (t: string) => void): Promise<number> {
+  let params: ParameterSet;
+  try {
+    params =
+      configDir !== undefined
+        ? configParameters(path.resolve(configDir), overrides)
+        : ParameterSet.defaults({ config_directory: stateDirectory(env) }).withOverrides(overrides, 'command line -o');
+  } catch (e) {
+    stderr(`tlsproxy: ${kind}: ${(e as Error)?.message ?? e}\n`);
+    return 1;
+  }
+  return (kind === 'reload' ? reloadCommand : stopCommand)(params, { stdout, stderr });
 }
 
 /** -c DIR, else $MAIL_CONFIG (as Postfix commands do). */
@@ -302,13 +339,6 @@ async function checkCommand(configDir: string | undefined, overrides: Override[]
   return 0;
 }
 
-/** What runs: one Daemon in this process, or a WorkerPool of worker processes. */
-interface Running {
-  readonly listening: { address: string; port: number }[];
-  reloadKeyFiles(why?: string): number;
-  close(): Promise<void>;
-}
-
 async function start(configDir: string | undefined, overrides: Override[], options: MainOptions): Promise<number> {
   const env = options.env ?? process.env;
   let sink = options.sink ?? stderrSink;
@@ -316,10 +346,9 @@ async function start(configDir: string | undefined, overrides: Override[], optio
   // maillog_file or syslog when configured (log-target.ts); tests pass their own sink.
   let target: LogTarget | undefined;
   let demo: DemoBackend | undefined;
-  let running: Running;
   let configuration: Configuration;
+  let source: ConfigSource;
   try {
-    let source: ConfigSource;
     if (configDir !== undefined) {
       source = { kind: 'dir', dir: path.resolve(configDir), overrides };
       configuration = loadConfiguration(source.dir, overrides);
@@ -345,18 +374,6 @@ async function start(configDir: string | undefined, overrides: Override[], optio
       sink = target.sink;
     }
     logger = loggerFor(configuration.params, sink);
-    // Worker processes when any service wants more than one (workers.ts); else everything here.
-    if (configuration.services.some((s) => s.processes > 1)) {
-      const pool = await WorkerPool.start(configuration, source, { sink });
-      running = { listening: pool.listening, reloadKeyFiles: (why) => pool.reloadKeyFiles(why), close: () => pool.stop() };
-    } else {
-      running = await Daemon.start(configuration, { sink });
-    }
-    if (configDir === undefined) {
-      const l = running.listening[0]!;
-      const ca = path.join(stateDirectory(env), BUILTIN_FILES.ca);
-      logger.info(`try: openssl s_client -connect ${hostPort(l.address, l.port)} -CAfile ${ca} -quiet`);
-    }
   } catch (e) {
     const message = e instanceof ConfigError ? e.message : ((e as Error)?.message ?? String(e));
     logger.fatal(message);
@@ -366,38 +383,32 @@ async function start(configDir: string | undefined, overrides: Override[], optio
     await demo?.close();
     return 1;
   }
-  // SIGHUP reopens maillog_file and re-reads the ticket key files (nothing else is reloaded: restart for that).
-  const hup = () => {
-    if (target && target.description.startsWith('maillog_file')) {
-      target.reopen();
-      logger.info(`reload on signal SIGHUP: reopened ${target.description}`);
-    }
-    logger.info('reload on signal SIGHUP: re-reading session ticket key files');
-    if (!running.reloadKeyFiles('SIGHUP')) logger.info('no tlsproxy_tls_session_ticket_key_file to re-read; other changes need a restart');
-  };
-  process.on('SIGHUP', hup);
-  const signal = await (options.stopSignal ?? waitForSignal)();
-  process.removeListener('SIGHUP', hup);
-  logger.info(`terminating on signal ${signal}`);
-  await running.close();
-  await demo?.close();
-  target?.close();
-  return 0;
-}
-
-/** Resolves with the name of the first SIGINT/SIGTERM; a second one exits at once. */
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.removeListener('SIGINT', on);
-      process.removeListener('SIGTERM', on);
-      const again = () => process.exit(1);
-      process.once('SIGINT', again);
-      process.once('SIGTERM', again);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
+  // The rest (pid file, privileges, worker processes or one process, SIGHUP reload, SIGTERM drain): supervisor-run.ts.
+  const ca = path.join(stateDirectory(env), BUILTIN_FILES.ca);
+  return runDaemon(configuration, source, {
+    sink,
+    stopSignal: options.stopSignal,
+    onListening:
+      configDir === undefined
+        ? (listening) => {
+            const l = listening[0];
+            if (l) logger.info(`try: openssl s_client -connect ${hostPort(l.address, l.port)} -CAfile ${ca} -quiet`);
+          }
+        : undefined,
+    // SIGHUP also reopens maillog_file.
+    onSighup: () => {
+      if (target && target.description.startsWith('maillog_file')) {
+        target.reopen();
+        logger.info(`reload on signal SIGHUP: reopened ${target.description}`);
+      }
+    },
+    onFatal: (message) => {
+      if (target && target.description !== 'stderr') new Logger({ syslogName: logger.syslogName, hostname: logger.hostname, sink: stderrSink }).fatal(message);
+    },
+    cleanup: async () => {
+      await demo?.close();
+      target?.close();
+    },
   });
 }
 

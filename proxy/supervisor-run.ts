@@ -176,6 +176,10 @@ export interface RunOptions {
   readonly onListening?: (listening: readonly Listening[]) => void;
   /** After the daemon stopped or failed to start (the built-in mode closes its demo backend). */
   readonly cleanup?: () => Promise<void> | void;
+  /** On SIGHUP, before the reload (reopen maillog_file). */
+  readonly onSighup?: () => void;
+  /** The start failed with this message (already logged as `fatal:`). */
+  readonly onFatal?: (message: string) => void;
 }
 
 /** Run until stopped; the exit status (0 after a clean stop, 1 when the start failed: one `fatal:` line). */
@@ -195,6 +199,7 @@ export async function runDaemon(configuration: Configuration, source: ConfigSour
     }
     const r = running;
     reloading = reloading.then(async () => {
+      options.onSighup?.();
       logger.info('reload on signal SIGHUP');
       const outcome = await r.reload('SIGHUP');
       if (pidFile) writeStatus(pidFile.dir, { pid: process.pid, seq: ++seq, ok: outcome.ok, message: outcome.message, time: Date.now() });
@@ -216,6 +221,7 @@ export async function runDaemon(configuration: Configuration, source: ConfigSour
     options.onListening?.(running.listening);
   } catch (e) {
     logger.fatal(message(e));
+    options.onFatal?.(message(e));
     process.removeListener('SIGHUP', hup);
     signals.cancel();
     pidFile?.release();

@@ -25,7 +25,10 @@ test('command line parsing', () => {
   assert.equal(parseCommandLine(['start', '--help']), { kind: 'help' });
   const usage = (argv: string[], pattern: RegExp) => assert.throws(() => parseCommandLine(argv), (e: unknown) => e instanceof UsageError && pattern.test((e as Error).message));
   usage([], /missing command/);
-  usage(['stop'], /unknown command "stop"/);
+  usage(['halt'], /unknown command "halt"/);
+  assert.equal(parseCommandLine(['reload', '-c', '/x']), { kind: 'reload', configDir: '/x', overrides: [] });
+  assert.equal(parseCommandLine(['stop']), { kind: 'stop', configDir: undefined, overrides: [] });
+  usage(['stop', 'now'], /unexpected argument "now"/);
   usage(['start', '-x'], /unknown option -x/);
   usage(['start', '-c'], /option -c needs a value/);
   usage(['start', '-c', 'a', '-c', 'b'], /-c given twice/);
