@@ -63,6 +63,8 @@ export class ServerConnection {
   /** Negotiated version; undefined until the ClientHello is processed. */
   private version: number | undefined;
   private renegotiationAttempts = 0;
+  /** TLS 1.2 session-ID cache entry of this connection, dropped if the connection fails (as OpenSSL does). */
+  private cachedSessionId: Uint8Array | undefined;
   private flight: Uint8Array[] = [];
   private secrets: ConnectedSecrets | undefined;
 
@@ -510,6 +512,10 @@ export class ServerConnection {
     this.state = 'failed';
     this.pending = [];
     this.trace(`failed: ${error.reason}`);
+    if (this.cachedSessionId) {
+      this.config.sessionCache?.remove(this.cachedSessionId);
+      this.cachedSessionId = undefined;
+    }
     const closeWaiters = this.closeWaiters;
     this.closeWaiters = [];
     this.out.whenWritten(() => {
@@ -577,6 +583,9 @@ export class ServerConnection {
       },
       warning(message) {
         self.events.warning?.(message);
+      },
+      noteCachedSession(id) {
+        self.cachedSessionId = id.slice();
       },
       keylog(label, clientRandom, secret) {
         self.events.keylog?.(label, clientRandom, secret);

@@ -246,4 +246,35 @@ test('no shared TLS 1.2 suite is handshake_failure', async () => {
   await expectAlert([record(ContentType.handshake, tls12Hello({ suites: [0x002f, 0x0035] }))], AlertDescription.handshake_failure);
 });
 
+test('a failed resumed session is removed from the session cache (as OpenSSL does)', async () => {
+  const { MemorySessionCache, encodeSession } = await import('../engine/session.js');
+  const cache = new MemorySessionCache();
+  const id = new Uint8Array(32).fill(7);
+  cache.put(
+    id,
+    encodeSession({
+      version: 0x0303,
+      cipherSuite: 0xc02b,
+      secret: new Uint8Array(48).fill(1),
+      extendedMasterSecret: true,
+      createdAt: Date.now(),
+      lifetime: 3600,
+      ageAdd: 0,
+      clientAuth: 0,
+    }),
+    3600,
+  );
+  const run = await server({ sessionCache: cache });
+  run.conn.receive(record(ContentType.handshake, tls12Hello({ sessionId: id })));
+  await settle();
+  assert.is(run.failure, undefined);
+  const sh = parseServerHello(messages(run.written)[0]!.body);
+  assert.is(hex(sh.sessionIdEcho), hex(id), 'abbreviated handshake: the session ID is echoed');
+  assert.ok(cache.get(id), 'still cached while the handshake is going on');
+  run.conn.receive(record(ContentType.handshake, fromHex('14000000')));
+  await settle();
+  assert.is(run.failure?.alertName, 'unexpected_message');
+  assert.is(cache.get(id), undefined, 'removed after the failure');
+});
+
 test.run();

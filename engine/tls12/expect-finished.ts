@@ -83,7 +83,10 @@ export class ExpectFinished12 implements State {
         clientAuth: clientAuthStatus(k.info.clientCertificate),
       };
       if (k.issueTicket) await issueTls12Ticket(ctx, k.transcript, session);
-      if (k.sessionId.length) ctx.config.sessionCache?.put(k.sessionId, encodeSession(session), session.lifetime);
+      if (k.sessionId.length && ctx.config.sessionCache) {
+        ctx.config.sessionCache.put(k.sessionId, encodeSession(session), session.lifetime);
+        ctx.noteCachedSession(k.sessionId);
+      }
     }
 
     ctx.sendChangeCipherSpec();

@@ -93,6 +93,7 @@ export async function resumeTls12(
 
   const master = r.session.secret;
   ctx.keylog('CLIENT_RANDOM', hello.random, master);
+  if (r.via === 'session-id') ctx.noteCachedSession(hello.sessionId);
   if (newTicket) await issueTls12Ticket(ctx, transcript, { ...r.session, createdAt: (ctx.config.now ?? Date.now)() });
 
   const ivLength = suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;

@@ -44,6 +44,8 @@ export interface ServerContext {
   setReadProtection(protection: RecordProtection): void;
   /** Send an alert now (after queued handshake messages). */
   sendAlert(level: number, description: number): void;
+  /** TLS 1.2: this connection's session is in the session cache under `id` (removed again if the connection fails). */
+  noteCachedSession(id: Uint8Array): void;
   /** Report a secret for the key log (a no-op unless the owner asked for one). */
   keylog(label: string, clientRandom: Uint8Array, secret: Uint8Array): void;
   /** A non-fatal event worth a log line (invalid SNI...). */
