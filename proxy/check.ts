@@ -3,7 +3,8 @@
  * check, without listening, reporting every problem instead of the first:
  *
  *  1. main.cf line by line (each syntax error), then every parameter's
- *     expansion and typed value, the digest, maillog_file (validate.ts);
+ *     expansion and typed value, the digest, maillog_file (validate.ts),
+ *     the privileges start would take (privileges.ts);
  *  2. master.cf and the tlsproxy services in it;
  *  3. per service, each group of start-up checks on its own, with the
  *     daemon's own functions: crypto provider, security level, log level,
@@ -32,6 +33,7 @@ import { buildConfiguration, type Configuration, type ServiceDefinition } from '
 import { loadServices } from './daemon.js';
 import { strerror } from './errno.js';
 import type { LogRecord } from './log.js';
+import { privilegePlan } from './privileges.js';
 import { selectVersions } from './protocols.js';
 import { ResumptionStore, resumptionSettings } from './resumption.js';
 import { examineSniMaps } from './sni-maps.js';
@@ -165,6 +167,11 @@ export async function checkConfiguration(configDir: string, overrides: readonly 
   if (!main) return { problems: problems.items, warnings: warnings.items, services: [] };
   const params = main.withOverrides(overrides, 'command line -o');
   await group(problems, () => checkMaillogFile(params));
+  // Started as root: tlsproxy_user (or tlsproxy_allow_root), as start decides it (privileges.ts).
+  await group(problems, () => {
+    const plan = privilegePlan(params);
+    if (plan.warning) warnings.add(plan.warning);
+  });
 
   let configuration: Configuration | undefined;
   await group(problems, () => {

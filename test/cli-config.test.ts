@@ -190,10 +190,11 @@ test('config prints what the real postconf(1) prints for the same main.cf (where
 test('check: a good configuration exits 0 with one line on stdout', async () => {
   const pki = await testPki();
   const dir = tempDir('tlsproxy-check-');
-  writeFileSync(path.join(dir, 'main.cf'), `smtpd_tls_eccert_file = ${pki.file('server-ecdsa-p256.pem')}\nsmtpd_tls_eckey_file = ${pki.file('server-ecdsa-p256-key.pem')}\n`);
+  writeFileSync(path.join(dir, 'main.cf'), `smtpd_tls_eccert_file = ${pki.file('server-ecdsa-p256.pem')}\nsmtpd_tls_eckey_file = ${pki.file('server-ecdsa-p256-key.pem')}\ntlsproxy_allow_root = yes\n`);
   writeFileSync(path.join(dir, 'master.cf'), '127.0.0.1:0 inet n - n - 1 tlsproxy -o tlsproxy_backend=inet:127.0.0.1:25\n');
   const r = await tlsproxy('check', '-c', dir);
-  assert.equal(r.err, []);
+  // As root (tests may run so), start would warn that it keeps root privileges: so does check.
+  assert.equal(r.err.filter((l) => !/^tlsproxy: warning: running as root: /.test(l)), []);
   assert.is(r.code, 0);
   assert.equal(r.out, [`${dir}: 1 tlsproxy service checked, no problems`]);
 });
@@ -226,12 +227,13 @@ test('check: several problems at once, one line each, exit 1', async () => {
     ].join('\n'),
   );
   writeFileSync(path.join(dir, 'master.cf'), '127.0.0.1:0 inet n - n - 1 tlsproxy\n');
-  const r = await tlsproxy('check', '-c', dir);
+  const r = await tlsproxy('check', '-c', dir, '-o', `tlsproxy_allow_root = ${process.getuid?.() === 0 ? 'perhaps' : 'no'}`);
   assert.is(r.code, 1);
   assert.equal(r.out, []);
   const expected: RegExp[] = [
     /main\.cf, line 1: missing '=' after attribute name: "this"$/,
     /^tlsproxy: error: bad boolean configuration: tlsproxy_tls_ask_ccert = perhaps$/,
+    ...(process.getuid?.() === 0 ? [/^tlsproxy: error: bad boolean configuration: tlsproxy_allow_root = perhaps$/] : []),
     /^tlsproxy: error: parameter smtpd_tls_session_cache_timeout: bad time value or unit: 1 fortnight$/,
     /^tlsproxy: error: tlsproxy_tls_fingerprint_digest: Digest algorithm "sha3" not found/,
     /^tlsproxy: error: invalid tlsproxy_tls_loglevel value: "chatty"/,
