@@ -213,11 +213,12 @@ export async function runDaemon(configuration: Configuration, source: ConfigSour
     await check(configuration, logger);
     const ops = operationsSettings(configuration);
     drainMs = ops.drainTimeoutMs;
-    if (ops.privileges.warning) logger.warning(ops.privileges.warning);
-    for (const f of ops.keyLogFiles) logger.warning(keyLogWarning(f));
     pidFile = acquirePidFile(ops.pidDirectory, (m) => logger.warning(m));
     running = needsWorkers(configuration, ops) ? new Workers(await WorkerPool.start(configuration, source, { sink })) : await SingleProcess.start(configuration, source, sink, logger);
+    // Said once serving (a start that fails says only why).
     if (ops.privileges.drop) logger.info(`worker processes run as ${ops.privileges.drop.user}:${ops.privileges.drop.group} (uid ${ops.privileges.drop.uid}, gid ${ops.privileges.drop.gid})`);
+    if (ops.privileges.warning) logger.warning(ops.privileges.warning);
+    for (const f of ops.keyLogFiles) logger.warning(keyLogWarning(f));
     options.onListening?.(running.listening);
   } catch (e) {
     logger.fatal(message(e));
