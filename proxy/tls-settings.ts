@@ -219,6 +219,39 @@ export function loadDhParams(params: ParameterSet, read: FileReader = readText):
   }
 }
 
+export interface PolicySettings {
+  /** The effective security level ('' = the legacy switches). */
+  readonly level: string;
+  /** Mandatory TLS: the mandatory grade, exclusions and protocols apply. */
+  readonly mandatory: boolean;
+  readonly versions: readonly number[];
+  readonly ciphers: CipherPolicy & { readonly mandatory: boolean };
+  readonly prioritizeChacha: boolean;
+}
+
+/**
+ * The protocol and cipher policy of a service (§1.2-§1.4, tls_ssl_options):
+ * security level, protocol versions, TLS 1.2 suites. Throws ConfigError
+ * for a bad value (naming the parameter); warnings are appended.
+ * (`tlsproxy check` can call this alone.)
+ */
+export function loadPolicy(params: ParameterSet, warnings: string[]): PolicySettings {
+  const level = checkSecurityLevel(params, warnings);
+  const enforce = params.getBool('tlsproxy_enforce_tls');
+  const versions = selectVersions(level, enforce, params.get('tlsproxy_tls_protocols'), params.get('tlsproxy_tls_mandatory_protocols'), {
+    protocols: 'tlsproxy_tls_protocols',
+    mandatory: 'tlsproxy_tls_mandatory_protocols',
+  });
+  const mandatory = isMandatory(level, enforce);
+  const ciphers = selectCiphers(params, mandatory, warnings);
+  if (!ciphers.tls12Suites.length && !versions.includes(ProtocolVersion.TLS1_3)) {
+    throw new ConfigError(`TLS 1.2 is the only protocol enabled, and the cipher grade selects none of its suites that this server implements (cipher list "${ciphers.cipherList}")`);
+  }
+  const sslOptions = parseSslOptions(params.get('tls_ssl_options'));
+  warnings.push(...sslOptions.warnings);
+  return { level, mandatory, versions, ciphers, prioritizeChacha: sslOptions.prioritizeChacha };
+}
+
 export interface TlsSettingsOptions {
   readonly readFile?: FileReader;
   /** Ticket keys and session cache shared between services (default: this service's own). */
@@ -228,19 +261,8 @@ export interface TlsSettingsOptions {
 /** Everything the engine needs for one service. */
 export async function loadTlsSettings(params: ParameterSet, provider: CryptoProvider, options: TlsSettingsOptions = {}): Promise<TlsSettings> {
   const warnings: string[] = [];
-  const level = checkSecurityLevel(params, warnings);
+  const { versions, ciphers, prioritizeChacha } = loadPolicy(params, warnings);
   const loglevel = parseLogLevel(params.get('tlsproxy_tls_loglevel'), 'tlsproxy_tls_loglevel');
-  const enforce = params.getBool('tlsproxy_enforce_tls');
-  const versions = selectVersions(level, enforce, params.get('tlsproxy_tls_protocols'), params.get('tlsproxy_tls_mandatory_protocols'), {
-    protocols: 'tlsproxy_tls_protocols',
-    mandatory: 'tlsproxy_tls_mandatory_protocols',
-  });
-  const ciphers = selectCiphers(params, isMandatory(level, enforce), warnings);
-  if (!ciphers.tls12Suites.length && !versions.includes(ProtocolVersion.TLS1_3)) {
-    throw new ConfigError(`TLS 1.2 is the only protocol enabled, and the cipher grade selects none of its suites that this server implements (cipher list "${ciphers.cipherList}")`);
-  }
-  const sslOptions = parseSslOptions(params.get('tls_ssl_options'));
-  warnings.push(...sslOptions.warnings);
   const { certificates, loaded } = await loadCertificates(params, provider, warnings, options.readFile ?? readText);
   const sni = await loadSniMaps(params, provider, warnings, options.readFile ?? readText);
   const dhParams = loadDhParams(params, options.readFile ?? readText);
@@ -258,7 +280,7 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     tls12CipherSuites: ciphers.tls12Suites,
     groups: selectGroups(params, provider, warnings),
     preferServerCiphers: params.getBool('tls_preempt_cipherlist'),
-    prioritizeChacha: sslOptions.prioritizeChacha,
+    prioritizeChacha,
     ...(dhParams ? { dhParams } : {}),
     ...resumption,
     ...(alwaysIssue ? { sessionCache: NO_SESSION_CACHE } : {}),
