@@ -168,6 +168,8 @@ test('bad values stop start-up with one fatal line naming the parameter', async 
     [['tlsproxy_tls_ciphers = high', 'tlsproxy_tls_exclude_ciphers = ALL'], /fatal: tlsproxy_tls_ciphers, tlsproxy_tls_exclude_ciphers: error setting cipher grade: "high" \(cipher list ".*:!ALL": no cipher match\)$/],
     [['tlsproxy_tls_protocols = TLSv1.2 TLSv1.4'], /fatal: tlsproxy_tls_protocols: Invalid TLS protocol list "TLSv1\.2 TLSv1\.4": disabling TLS support$/],
     [['tlsproxy_tls_security_level = dane'], /fatal: Invalid TLS level "dane"$/],
+    // An implicit-TLS listener with TLS disabled could serve nobody: start-up stops.
+    [['smtpd_tls_security_level = none'], /fatal: TLS server role is disabled by configuration \(tlsproxy_tls_security_level = none\)$/],
     [['tlsproxy_tls_protocols = TLSv1.2', 'tlsproxy_tls_ciphers = null'], /fatal: TLS 1\.2 is the only protocol enabled, and the cipher grade selects none of its suites/],
   ];
   const results = await Promise.all(cases.map(async ([lines]) => startFails(await configDir(lines))));
