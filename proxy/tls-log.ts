@@ -235,7 +235,8 @@ export class TlsConnectionLog {
     const side = direction === 'read' ? this.read : this.written;
     switch (type) {
       case CONTENT.changeCipherSpec:
-        side.ccs = true;
+        // In TLS 1.3 ChangeCipherSpec changes nothing (a client may even send its second ClientHello after one).
+        if (this.version !== 'TLSv1.3') side.ccs = true;
         if (this.version === 'TLSv1.3') {
           // TLS 1.3 middlebox compatibility CCS: OpenSSL shows ours, ignores the client's.
           if (direction === 'write') this.state(STATE.writeChangeCipherSpec);

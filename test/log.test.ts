@@ -122,6 +122,19 @@ test('level 2, TLS 1.3: OpenSSL state names in order', async () => {
   assert.not.ok(r.lines.some((l) => /^(read from|write to) /.test(l)), 'no dumps at level 2');
 });
 
+test('level 2, TLS 1.3 with a HelloRetryRequest: two client hellos, two server hellos', async () => {
+  const r = await handshake(2, { minVersion: 'TLSv1.3', ecdhCurve: 'P-384:X25519' }, { groups: [0x001d] });
+  assert.equal(states(r).slice(2, 7), [
+    'SSL_accept:SSLv3/TLS read client hello',
+    'SSL_accept:SSLv3/TLS write server hello',
+    'SSL_accept:SSLv3/TLS write change cipher spec',
+    'SSL_accept:SSLv3/TLS read client hello',
+    'SSL_accept:SSLv3/TLS write server hello',
+  ]);
+  assert.ok(r.lines.includes('SSL_accept:SSLv3/TLS read finished'), r.lines.join('\n'));
+  assert.ok(r.lines.some((l) => /^\[127\.0\.0\.1\]:1: HelloRetryRequest for x25519$/.test(l)), r.lines.join('\n'));
+});
+
 test('level 2, TLS 1.2 full handshake, then resumed by session ID', async () => {
   const cache = new Map<string, Uint8Array>();
   const sessionCache = {
