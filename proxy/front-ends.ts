@@ -93,18 +93,18 @@ export function startSession(socket: net.Socket, service: FrontEndService, onFin
   return new UpstreamWait(socket, service, timeout, onFinished);
 }
 
+/** What each kind of session gets of its service, made once per service. */
+const derived = new WeakMap<FrontEndService, PostscreenService | SessionService>();
+
 function dispatch(socket: net.Socket, service: FrontEndService, onFinished: (session: FrontEndSession) => void, endpoints?: ConnectionEndpoints): FrontEndSession {
   const fe = service.frontEnd;
-  if (fe.kind === 'postscreen') {
-    const ps: PostscreenService = {
-      ...service,
-      logger: fe.frontLogger!,
-      backendProxy: fe.backendProxy,
-      postscreen: fe.postscreen!,
-    };
-    return new PostscreenSession(socket, ps, onFinished, endpoints);
+  let view = derived.get(service);
+  if (!view) {
+    view = fe.kind === 'postscreen' ? { ...service, logger: fe.frontLogger!, backendProxy: fe.backendProxy, postscreen: fe.postscreen! } : { ...service, backendProxy: fe.backendProxy };
+    derived.set(service, view);
   }
-  return new Session(socket, { ...service, backendProxy: fe.backendProxy }, onFinished, endpoints);
+  if (fe.kind === 'postscreen') return new PostscreenSession(socket, view as PostscreenService, onFinished, endpoints);
+  return new Session(socket, view, onFinished, endpoints);
 }
 
 /** Reading the upstream PROXY header, then the real front end. */
