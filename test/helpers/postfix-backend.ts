@@ -322,6 +322,12 @@ export class SmtpClient {
 const POSTFIX = '/usr/sbin/postfix';
 const POSTCONF = '/usr/sbin/postconf';
 
+/** Instances still running: stopped even when the test process exits early. */
+const running = new Set<PostfixInstance>();
+process.on('exit', () => {
+  for (const p of running) p.stopSync();
+});
+
 /** Why a private Postfix cannot run here, or undefined when it can. */
 export function postfixUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';
@@ -454,7 +460,10 @@ export class PostfixInstance {
     for (const [cmd, args] of steps) {
       const r = await run(cmd, args);
       if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.code}: ${r.out}`);
-      if (args.includes('start')) this.started = true;
+      if (args.includes('start')) {
+        this.started = true;
+        running.add(this);
+      }
     }
     await this.waitForPort();
   }
@@ -519,9 +528,18 @@ export class PostfixInstance {
     }
   }
 
+  /** `postfix stop` from an exit handler. */
+  stopSync(): void {
+    if (!this.started) return;
+    this.started = false;
+    running.delete(this);
+    spawnSync(POSTFIX, ['-c', this.etc, 'stop'], { timeout: 15_000, stdio: 'ignore' });
+  }
+
   async stop(): Promise<void> {
     if (this.started) {
       this.started = false;
+      running.delete(this);
       await run(POSTFIX, ['-c', this.etc, 'stop']);
       // postfix stop waits for master; make sure nothing of this instance is left.
       const pidFile = path.join(this.spool, 'pid', 'master.pid');
