@@ -272,6 +272,26 @@ test('may, plaintext: the client goes on without TLS: its stored EHLO is replaye
   }
 });
 
+test('bytes are relayed as sent: a UTF-8 address in the command that starts the relay and in the backend reply', async () => {
+  const f = await fixture(await certMainCf('postscreen_tls_security_level = may'), '', { ehlo: ['SMTPUTF8', 'X-\u00e9t\u00e9'] });
+  try {
+    const c = await connect(f.d.port);
+    await c.reply();
+    const mail = Buffer.from('MAIL FROM:<j\u00f6rg@example.net> SMTPUTF8\r\n', 'utf8');
+    c.write(mail);
+    assert.is(await c.reply(), '250 2.1.0 Ok\r\n');
+    assert.is(f.backend.sessions[0]!.commands[0], mail.toString('latin1').trimEnd(), 'the same bytes');
+    // Over TLS the backend's EHLO reply goes through our reply reader (STARTTLS filter): bytes kept.
+    const t = await connect(f.d.port);
+    await t.reply();
+    assert.is(await t.command('STARTTLS'), '220 2.0.0 Ready to start TLS\r\n');
+    await t.tls({ servername: 'localhost' });
+    assert.is(await t.command('EHLO again'), Buffer.from('250-backend.example\r\n250-SMTPUTF8\r\n250 X-\u00e9t\u00e9\r\n', 'utf8').toString('latin1'));
+  } finally {
+    await f.close();
+  }
+});
+
 // ------------------------------------------------------------------ TLS not available
 
 test('TLS unavailable: no certificate → start-up warning, STARTTLS still offered, 454, plaintext goes on; the TLS service logs CONNECT/warning/DISCONNECT', async () => {

@@ -83,6 +83,9 @@ export const POSTSCREEN_SERVER_ID = 'smtpd';
 
 type Phase = 'smtp' | 'relay-setup' | 'relay' | 'closing';
 
+/** Command lines are kept as latin1 text: back to the very bytes the client sent. */
+const latin1 = (text: string) => Buffer.from(text, 'latin1');
+
 export class PostscreenSession {
   readonly endpoint: string;
   private readonly endpoints: ConnectionEndpoints;
@@ -232,7 +235,8 @@ export class PostscreenSession {
     this.relay(line, verb);
   }
 
-  private reply(text: string): void {
+  /** Our own replies (text), or bytes relayed from the backend as they came. */
+  private reply(text: string | Buffer): void {
     if (!this.client.destroyed && !this.client.writableEnded) this.client.write(text);
   }
 
@@ -339,21 +343,21 @@ export class PostscreenSession {
     if (greeting.code < 200 || greeting.code > 299) throw new Error(`unexpected greeting: ${greeting.lines[0]}`);
     if (this.phase !== 'relay-setup') return;
     if (verb === 'EHLO' || verb === 'HELO') {
-      backend.write(`${line}\r\n`);
+      backend.write(latin1(`${line}\r\n`));
       const r = await reader.read(timeout);
       if (this.phase !== 'relay-setup') return;
-      this.reply(formatReply(verb === 'EHLO' ? withoutStarttls(r.lines) : r.lines));
+      this.reply(latin1(formatReply(verb === 'EHLO' ? withoutStarttls(r.lines) : r.lines)));
     } else {
       if (this.helo) {
-        backend.write(`${this.helo}\r\n`);
+        backend.write(latin1(`${this.helo}\r\n`));
         const r = await reader.read(timeout);
         if (r.code >= 400) svc.logger.warning(`backend ${svc.backend.text} for ${this.endpoint}: ${this.helo.split(' ')[0]} rejected: ${r.lines[r.lines.length - 1]}`);
         if (this.phase !== 'relay-setup') return;
       }
-      backend.write(`${line}\r\n`);
+      backend.write(latin1(`${line}\r\n`));
     }
     const rest = reader.detach();
-    if (rest.length) this.reply(rest.toString('latin1'));
+    if (rest.length) this.reply(rest);
     if (this.input.length) {
       backend.write(this.input);
       this.input = Buffer.alloc(0);
