@@ -325,9 +325,15 @@ export class TlsConnectionLog {
     this.options.info(`SSL3 alert ${direction}:${level === 1 ? 'warning' : 'fatal'}:${alertText(description)}`);
   }
 
-  /** An engine trace line; the ones that stand for TLS 1.3 encrypted messages become states. */
+  /**
+   * An engine trace line: logged as `<endpt>: <trace>` (what the engine
+   * did, e.g. the suite and group of a flight: not Postfix's, but worth
+   * having at this level), and the ones that stand for TLS 1.3 encrypted
+   * messages also become states.
+   */
   trace(message: string): void {
     if (!this.stateTrace) return;
+    this.options.info(`${this.options.endpoint}: ${message}`);
     let m: RegExpExecArray | null;
     if ((m = /^sent server flight: .*?(resumed with PSK)?$/.exec(message))) {
       // TLS 1.3: EncryptedExtensions, [CertificateRequest], [Certificate, CertificateVerify], Finished.
@@ -347,10 +353,6 @@ export class TlsConnectionLog {
       this.state(STATE.readCertificateVerify);
     } else if (/^client Finished verified$/.test(message)) {
       this.state(STATE.readFinished);
-    } else if (/^received alert /.test(message) || /^failed: /.test(message) || /^(sent server flight|TLS 1\.2 server flight|TLS 1\.2 (abbreviated )?handshake complete|resuming TLS 1\.2 session by)/.test(message)) {
-      // Shown by the wire (alerts, TLS 1.2 messages) or by the failure line.
-    } else {
-      this.options.info(`${this.options.endpoint}: ${message}`);
     }
   }
 
