@@ -263,8 +263,22 @@ async function controlCommand(kind: 'reload' | 'stop', configDir: string | undef
         ? configParameters(path.resolve(configDir), overrides)
         : ParameterSet.defaults({ config_directory: stateDirectory(env) }).withOverrides(overrides, 'command line -o');
   } catch (e) {
-    stderr(`tlsproxy: ${kind}: ${(e as Error)?.message ?? e}\n`);
-    return 1;
+    if (configDir === undefined) {
+      stderr(`tlsproxy: ${kind}: ${(e as Error)?.message ?? e}\n`);
+      return 1;
+    }
+    // A main.cf the daemon will refuse must not keep us from asking it (it says why): find
+    // the pid directory anyway, from a plain tlsproxy_pid_directory line or the default.
+    const dir = path.resolve(configDir);
+    let pidDir: string | undefined;
+    try {
+      pidDir = /^tlsproxy_pid_directory\s*=\s*([^$\s]+)\s*$/m.exec(readFileSync(path.join(dir, 'main.cf'), 'utf8'))?.[1];
+    } catch {
+      // the default then
+    }
+    params = ParameterSet.defaults({ config_directory: dir })
+      .withOverrides(pidDir ? [{ name: 'tlsproxy_pid_directory', value: pidDir }] : [], 'main.cf')
+      .withOverrides(overrides, 'command line -o');
   }
   return (kind === 'reload' ? reloadCommand : stopCommand)(params, { stdout, stderr });
 }
