@@ -319,13 +319,13 @@ export async function examineServerCertificates(params: ParameterSet, provider: 
     out = sortCandidates(out);
   }
   if (!out.certificates.length && !findings.problems.length) {
+    // Postfix's words; with cert_file = none, why (tlsproxy check shows the warning).
     if (none && !chainFiles.length) {
-      findings.problems.push(
+      findings.warnings.push(
         'tlsproxy_tls_cert_file = none: certificate-less TLS needs anonymous cipher suites, which this engine does not implement: configure tlsproxy_tls_chain_files or a certificate file',
       );
-    } else {
-      findings.problems.push("No server certs available. TLS can't be enabled");
     }
+    findings.problems.push("No server certs available. TLS can't be enabled");
   }
   return { ...out, ...findings };
 }

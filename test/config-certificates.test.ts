@@ -143,7 +143,7 @@ test('start-up errors name the parameter and the file; check reports them all at
   const cases: [string, RegExp][] = [
     [`smtpd_tls_eccert_file = ${pki.certs.p256.certPath}\nsmtpd_tls_eckey_file = ${dir}`, new RegExp(`fatal: tlsproxy_tls_eckey_file=${dir}: cannot read the file: Is a directory`)],
     [`smtpd_tls_cert_file = ${mismatch}`, new RegExp(`fatal: tlsproxy_tls_key_file=${mismatch}: the private key does not match the certificate in tlsproxy_tls_cert_file=${mismatch} \\(rsa key, ecdsa-p256 certificate\\)`)],
-    ['smtpd_tls_cert_file = none', /fatal: tlsproxy_tls_cert_file = none: certificate-less TLS needs anonymous cipher suites/],
+    ['smtpd_tls_cert_file = none', /fatal: No server certs available\. TLS can't be enabled/],
     [`tlsproxy_tls_chain_files = ${certFirst}`, new RegExp(`fatal: tlsproxy_tls_chain_files=${certFirst}: a certificate comes before any private key`)],
     [`tlsproxy_tls_chain_files = ${twoEc}`, new RegExp(`fatal: tlsproxy_tls_chain_files=${twoEc}: a second ECDSA P-256 key \\(the first is in ${twoEc}\\): at most one key per algorithm`)],
   ];
@@ -161,6 +161,11 @@ test('start-up errors name the parameter and the file; check reports them all at
   } finally {
     await d.stop();
   }
+  // check says why `none` alone cannot work.
+  let why = '';
+  assert.is(await main(['check', '-c', writeCfg('smtpd_tls_cert_file = none', service())], { env: {}, stdout: () => undefined, stderr: (t) => (why += t) }), 1);
+  assert.match(why, /tlsproxy: warning: tlsproxy_tls_cert_file = none: certificate-less TLS needs anonymous cipher suites, which this engine does not implement/);
+  assert.match(why, /tlsproxy: error: No server certs available\. TLS can't be enabled/);
   // check: all of them in one run (main.cf for one service with every problem).
   const conf = writeCfg(
     [`smtpd_tls_eccert_file = ${pki.certs.p256.certPath}`, `smtpd_tls_eckey_file = ${dir}`, `smtpd_tls_cert_file = ${mismatch}`, `smtpd_tls_dcert_file = ${dsaCert}`].join('\n'),
