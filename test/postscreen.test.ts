@@ -20,8 +20,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RunningDaemon } from './proxy-helpers.js';
-import { certMainCf, closedPort, delay, run, startDaemon, testPki } from './proxy-helpers.js';
+import { certMainCf, closedPort, delay, run, startDaemon, testPki, writeConfig } from './proxy-helpers.js';
 import { FakeSmtpBackend, SmtpClient } from './helpers/postfix-backend.js';
+import { DaemonProc } from './helpers/daemon-proc.js';
 
 const EHLO_PLAIN =
   '250-testhost.example\r\n250-SIZE 10240000\r\n250-VRFY\r\n250-ETRN\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n';
@@ -547,6 +548,29 @@ test('postscreen_tls_security_level: fingerprint warns and means encrypt; an unk
     }
     assert.is(error?.message, 'Invalid TLS level "dane"');
   } finally {
+    await backend.close();
+  }
+});
+
+test('the real daemon (bin/tlsproxy.js) with 2 worker processes runs a postscreen service: openssl -starttls smtp and swaks through it, lines tagged by worker pid', async () => {
+  const backend = await FakeSmtpBackend.start({ proxy: true });
+  const dir = writeConfig(await certMainCf('postscreen_tls_security_level = may\ntlsproxy_allow_root = yes'), `127.0.0.1:0 inet n - n - 2 postscreen -o tlsproxy_backend=${backend.address} -o tlsproxy_backend_proxy_protocol=v2`);
+  const d = await DaemonProc.start(dir);
+  try {
+    const pki = await testPki();
+    const r = await run('openssl', ['s_client', '-starttls', 'smtp', '-connect', `127.0.0.1:${d.port}`, '-quiet', '-CAfile', pki.ca, '-verify_return_error', '-servername', 'localhost'], 'EHLO w.example\r\nQUIT\r\n', 1500);
+    assert.match(r.stdout, /^250-backend\.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n221 2\.0\.0 Bye\r\n$/, r.stdout + r.stderr);
+    const s = await run('swaks', ['--server', `127.0.0.1:${d.port}`, '--local-interface', '127.0.0.11', '--tls', '--to', 'a@example.com', '--from', 'b@example.net'], '', 0, 20_000);
+    assert.is(s.code, 0, s.stdout + s.stderr);
+    await backend.waitFor(() => backend.sessions.length === 2 && backend.sessions.every((x) => x.closed));
+    assert.is(backend.sessions[1]!.proxy!.source!.address, '127.0.0.11');
+    assert.is(backend.sessions[1]!.messages.length, 1);
+    const ps = await d.waitFor(/^CONNECT from \[127\.0\.0\.11\]:\d+ to /);
+    assert.match(ps.line, /postfix\/postscreen\[\d+\]/);
+    assert.ok(d.workerPids().includes(ps.pid), 'logged by a worker process');
+    await d.waitFor(/^DISCONNECT \[127\.0\.0\.11\]/);
+  } finally {
+    await d.stop();
     await backend.close();
   }
 });
