@@ -93,7 +93,7 @@ export function startThreadWatchdog(timeoutS: number, prefix: string): ThreadWat
   store();
   const timer = setInterval(store, 1000);
   timer.unref();
-  const thread = new Worker(THREAD, { eval: true, workerData: { shared, timeoutS, pid: process.pid, prefix } });
+  const thread = new Worker(THREAD, { eval: true, execArgv: [], workerData: { shared, timeoutS, pid: process.pid, prefix } });
   thread.unref();
   thread.on('error', () => undefined);
   return {

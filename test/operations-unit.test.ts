@@ -206,6 +206,25 @@ test('HeartbeatWatch: overdue after the timeout; a late check forgives everyone'
   assert.is(w.silentFor('a', 22_000), undefined);
 });
 
+test('one process: the watchdog thread kills a process whose event loop is stuck, with `fatal: watchdog timeout`', async () => {
+  const script = `
+    const { startThreadWatchdog } = await import(${JSON.stringify(path.resolve('proxy/watchdog.ts'))});
+    startThreadWatchdog(1, 'testhost postfix/tlsproxy[' + process.pid + ']: ');
+    setTimeout(() => { const end = Date.now() + 20000; while (Date.now() < end); }, 200);
+  `;
+  const t0 = Date.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const hard = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on('close', (c, sig) => r([c, sig])));
+  clearTimeout(hard);
+  const took = Date.now() - t0;
+  assert.equal([code, signal], [null, 'SIGKILL']);
+  assert.ok(took < 10_000, `killed after ${took} ms`);
+  assert.match(stderr, new RegExp(`^[A-Z][a-z]{2} \\d\\d \\d\\d:\\d\\d:\\d\\d testhost postfix/tlsproxy\\[${child.pid}\\]: fatal: watchdog timeout\\n$`));
+});
+
 test('operations settings and the configuration fingerprint (certificate contents count, the ticket key file does not)', async () => {
   const backend = 'inet:127.0.0.1:9';
   const dir = writeConfig(await certMainCf('tlsproxy_drain_timeout = 7s'), tlsproxyService(backend));
