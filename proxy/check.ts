@@ -9,8 +9,8 @@
  *  3. per service, each group of start-up checks on its own, with the
  *     daemon's own functions: crypto provider, security level, log level,
  *     protocols, certificates and keys (chain files included), SNI maps,
- *     DH parameter file, session resumption (ticket key file), groups,
- *     backend address;
+ *     cipher grade and exclusions, client-certificate CAs, DH parameter
+ *     file, session resumption (ticket key file), groups, backend address;
  *  4. per service, the daemon's whole start-up path (loadServices) as a
  *     last pass, so whatever else start-up refuses is reported too.
  *
@@ -24,6 +24,7 @@ import path from 'node:path';
 import type { CryptoProvider } from '../engine/crypto/provider.js';
 import { parseBackend } from './backend.js';
 import { examineServerCertificates, type Findings } from './chain-files.js';
+import { clientAuthConfig } from './client-auth.js';
 import { ConfigError } from './config/errors.js';
 import { logicalLines } from './config/lines.js';
 import { ParameterSet, splitNameValue, type Override, type ParameterValue } from './config/main-cf.js';
@@ -37,7 +38,7 @@ import { privilegePlan } from './privileges.js';
 import { selectVersions } from './protocols.js';
 import { ResumptionStore, resumptionSettings } from './resumption.js';
 import { examineSniMaps } from './sni-maps.js';
-import { checkSecurityLevel, createProvider, loadDhParams, parseLogLevel, selectGroups } from './tls-settings.js';
+import { checkSecurityLevel, createProvider, loadDhParams, loadPolicy, parseLogLevel, selectCiphers, selectGroups } from './tls-settings.js';
 
 export interface CheckReport {
   /** Each problem once, in the order found. */
@@ -115,6 +116,21 @@ async function checkService(service: ServiceDefinition, configuration: Configura
       mandatory: 'tlsproxy_tls_mandatory_protocols',
     }),
   );
+  // Cipher grade and exclusions, then the whole policy (an empty TLS 1.2 selection, tls_ssl_options).
+  await group(problems, () => {
+    const mandatory = level ? level !== 'may' : p.getBool('tlsproxy_enforce_tls');
+    try {
+      selectCiphers(p, mandatory, w);
+    } catch (e) {
+      // A bad grade hides bad exclusions: look at those with a good grade too.
+      problems.add(messageOf(e));
+      const grades = ['tlsproxy_tls_ciphers', 'tlsproxy_tls_mandatory_ciphers'].map((name) => ({ name, value: 'medium' }));
+      selectCiphers(p.withOverrides(grades, 'check'), mandatory, []);
+    }
+  });
+  await group(problems, () => loadPolicy(p, w));
+  // Client certificates: CAfile, CApath, depth... (client-auth.ts)
+  await group(problems, () => clientAuthConfig(p, w));
   if (provider) {
     const certs = await examineServerCertificates(p, provider);
     certs.problems.forEach((m) => problems.add(m));

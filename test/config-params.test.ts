@@ -204,7 +204,7 @@ test('start-up validation: every typed value, the digest, maillog_file; loadConf
     'bad boolean configuration: tlsproxy_tls_ask_ccert = sometimes',
     'bad numerical configuration: tlsproxy_tls_ccert_verifydepth = deep',
     'invalid tlsproxy_watchdog_timeout: 3s (min 10s)',
-    'tlsproxy_tls_fingerprint_digest: Digest algorithm "sha3-256" not found (expected md5, sha1, sha224, sha256, sha384, sha512)',
+    'tlsproxy_tls_fingerprint_digest: Digest algorithm "sha3-256" not found: TLS can\'t be enabled (use md5, sha1, sha224, sha256, sha384 or sha512)',
     "maillog_file value '/tmp/x.log' does not match any prefix in maillog_file_prefixes",
   ]);
   for (const digest of ['md5', 'SHA1', 'sha224', 'sha256', 'Sha384', 'sha512']) assert.equal(serviceParameterProblems(fromText(`tlsproxy_tls_fingerprint_digest = ${digest}\n`)), [], digest);

@@ -57,7 +57,8 @@ export function parameterProblems(params: ParameterSet): string[] {
 export function checkFingerprintDigest(params: ParameterSet, name = 'tlsproxy_tls_fingerprint_digest'): void {
   const value = params.get(name).trim();
   if (!(FINGERPRINT_DIGESTS as readonly string[]).includes(value.toLowerCase())) {
-    throw new ConfigError(`${name}: Digest algorithm "${value}" not found (expected ${FINGERPRINT_DIGESTS.join(', ')})`);
+    // The same words as client-auth.ts, which checks it again when it loads.
+    throw new ConfigError(`${name}: Digest algorithm "${value}" not found: TLS can't be enabled (use ${FINGERPRINT_DIGESTS.slice(0, -1).join(', ')} or ${FINGERPRINT_DIGESTS.at(-1)})`);
   }
 }
 
