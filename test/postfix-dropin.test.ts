@@ -285,6 +285,27 @@ it('a bad main.cf value: postscreen answers 454, our daemon logs the reason; fix
   assert.match(r2.out, /=== TLS started with cipher TLSv1\.3/, r2.out);
 });
 
+it("chroot y (Debian's master.cf line) and -v: the serving process runs inside queue_directory and serves STARTTLS", async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'tlsproxy-postfix-chroot-'));
+  const jailed = await PostfixTlsproxyInstance.start(root, { tlsproxyChroot: true, tlsproxyArgs: '-v' });
+  try {
+    const h = host();
+    const r = await run(
+      '/usr/bin/swaks',
+      ['--server', `127.0.0.1:${jailed.port}`, '--local-interface', h, '--tls', '--to', 'test@example.com', '--from', 'sender@example.net', '--ehlo', 'client.example', '--timeout', '30'],
+      40_000,
+    );
+    assert.match(r.out, /=== TLS started with cipher TLSv1\.3/, r.out);
+    await jailed.waitLog(/postfix\/tlsproxy\[\d+\]: DISCONNECT /);
+    const lines = jailed.linesSince(0);
+    assert.ok(lines.some((l) => /postfix\/tlsproxy\[\d+\]: speaking the tlsproxy protocol of Postfix 3\.\d+/.test(l)), lines.join('\n'));
+    const pid = tlsproxyPidFor(lines, h)!;
+    assert.is((await run('/bin/readlink', [`/proc/${pid}/root`])).out.trim(), jailed.spool);
+  } finally {
+    await jailed.remove();
+  }
+});
+
 it('postfix stop: master and every tlsproxy process of the instance are gone', async () => {
   const master = pfx.masterPid()!;
   const ours = pfx.tlsproxyPids();

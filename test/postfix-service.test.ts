@@ -10,7 +10,7 @@
  * Skipped, with the reason printed, where the native addon is missing.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -163,7 +163,18 @@ class FakeMaster {
 
   async close(): Promise<void> {
     masters.delete(this);
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      // The serving process first (a child of the spawned one), then the spawned one.
+      const r = spawnSync('/usr/bin/pgrep', ['-P', String(this.child.pid)], { encoding: 'utf8' });
+      for (const pid of (r.stdout ?? '').split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      this.child.kill('SIGKILL');
+    }
     this.logs.stop();
     this.statusReader.stop();
     for (const f of [this.listenFd, this.status, this.statusChild, this.logs.fd]) {

@@ -59,19 +59,28 @@ function logSink(native: NativeAddon, params: ParameterSet | undefined, env: Nod
   return sinks.length === 1 ? sinks[0]! : teeSink(...sinks);
 }
 
-/** setgid, setgroups([gid]), setuid, in that order (Postfix set_ugid). */
-function dropPrivileges(native: NativeAddon, user: string): { uid: number; gid: number } {
-  const pw = native.getpwnam(user);
-  if (!pw) throw new Fatal(`file /etc/postfix/main.cf: parameter mail_owner: unknown user name value: ${user}`);
+/** mail_owner's ids, looked up before chroot (the jail has no /etc/passwd). */
+function mailOwner(native: NativeAddon, user: string): { uid: number; gid: number } {
+  let pw;
+  try {
+    pw = native.getpwnam(user);
+  } catch (e) {
+    throw new Fatal(`getpwnam(${user}): ${(e as Error).message}`);
+  }
+  if (!pw) throw new Fatal(`parameter mail_owner: unknown user name value: ${user}`);
   if (pw.uid === 0) throw new Fatal(`mail_owner ${user} has privileged user ID 0`);
+  return { uid: pw.uid, gid: pw.gid };
+}
+
+/** setgid, setgroups([gid]), setuid, in that order (Postfix set_ugid). */
+function dropPrivileges(ids: { uid: number; gid: number }, user: string): void {
   if (process.getuid?.() === 0) {
-    process.setgid!(pw.gid);
-    process.setgroups?.([pw.gid]);
-    process.setuid!(pw.uid);
-  } else if (process.getuid?.() !== pw.uid) {
+    process.setgid!(ids.gid);
+    process.setgroups?.([ids.gid]);
+    process.setuid!(ids.uid);
+  } else if (process.getuid?.() !== ids.uid) {
     throw new Fatal(`cannot become mail_owner ${user}: not running as root`);
   }
-  return { uid: pw.uid, gid: pw.gid };
 }
 
 export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -154,6 +163,7 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
     const maxUse = a.maxUse ?? p.getInt('max_use');
     const watchdog = Math.max(10, timeValue(p, 'tlsproxy_watchdog_timeout'));
     // 5. chroot, then the privilege drop.
+    const owner = a.unprivileged ? mailOwner(native, p.get('mail_owner')) : undefined;
     if (a.chroot) {
       const dir = p.get('queue_directory');
       try {
@@ -162,9 +172,9 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
         throw new Fatal(`chroot(${dir}): ${(e as Error).message}`);
       }
     }
-    if (a.unprivileged) {
-      const ids = dropPrivileges(native, p.get('mail_owner'));
-      send({ type: 'privileges', ...ids });
+    if (owner) {
+      dropPrivileges(owner, p.get('mail_owner'));
+      send({ type: 'privileges', ...owner });
     }
     // The watchdog: a loop iteration longer than tlsproxy_watchdog_timeout ends the process (SIGALRM).
     native.alarm(watchdog);

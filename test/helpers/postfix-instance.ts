@@ -60,6 +60,8 @@ export interface InstanceOptions {
   readonly mainCf?: readonly string[];
   /** Extra words after the tlsproxy command in master.cf (`-o name=value`...). */
   readonly tlsproxyArgs?: string;
+  /** master.cf chroot column `y` for tlsproxy (Debian's default line). */
+  readonly tlsproxyChroot?: boolean;
 }
 
 export class PostfixTlsproxyInstance {
@@ -132,12 +134,12 @@ export class PostfixTlsproxyInstance {
     ].join('\n');
   }
 
-  masterCf(tlsproxyArgs = ''): string {
+  masterCf(tlsproxyArgs = '', chroot = false): string {
     return [
       `127.0.0.1:${this.port} inet n  -       n       -       1       postscreen`,
       'smtpd     pass  -       -       n       -       -       smtpd',
       'dnsblog   unix  -       -       n       -       0       dnsblog',
-      `tlsproxy  unix  -       -       n       -       0       ${this.tlsproxyCommand}${tlsproxyArgs ? ` ${tlsproxyArgs}` : ''}`,
+      `tlsproxy  unix  -       -       ${chroot ? 'y' : 'n'}       -       0       ${this.tlsproxyCommand}${tlsproxyArgs ? ` ${tlsproxyArgs}` : ''}`,
       'pickup    unix  n       -       n       60      1       pickup',
       'cleanup   unix  n       -       n       -       0       cleanup',
       'qmgr      unix  n       -       n       300     1       qmgr',
@@ -170,7 +172,7 @@ export class PostfixTlsproxyInstance {
     if (cert.code !== 0) throw new Error(`openssl req: ${cert.out}`);
     chmodSync(path.join(this.etc, 'key.pem'), 0o600);
     writeFileSync(path.join(this.etc, 'main.cf'), `${this.mainCf(o.mainCf)}\n`);
-    writeFileSync(path.join(this.etc, 'master.cf'), `${this.masterCf(o.tlsproxyArgs)}\n`);
+    writeFileSync(path.join(this.etc, 'master.cf'), `${this.masterCf(o.tlsproxyArgs, o.tlsproxyChroot)}\n`);
     const steps: [string, string[]][] = [
       [POSTFIX, ['-c', this.etc, 'post-install', 'create-missing']],
       ['/bin/chown', ['-R', 'postfix:postfix', this.data]],
