@@ -187,12 +187,12 @@ class FakeMaster {
   }
 }
 
-function baseMainCf(dir: string, extra = ''): string {
+function baseMainCf(dir: string, extra = '', version = '3.7.11'): string {
   return `queue_directory = ${dir}
 maillog_file = ${dir}/maillog
 maillog_file_prefixes = ${dir}
 myhostname = pfx-test.localdomain
-tlsproxy_postfix_version = 3.7.11
+tlsproxy_postfix_version = ${version}
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = ${pki}/server-ecdsa-p256.pem
 smtpd_tls_key_file = ${pki}/server-ecdsa-p256-key.pem
@@ -370,6 +370,36 @@ it('SEND_CONTEXT: the context list comes before any plaintext', async () => {
     assert.is(await r.text(/hello/), 'hello');
     await m.waitLog(/^Anonymous TLS connection established from .*: TLSv1\.2 with cipher ECDHE-ECDSA-AES128-GCM-SHA256 \(128\/128 bits\)$/);
     sock.destroy();
+  } finally {
+    r.socket.destroy();
+    rc.server.close();
+    await m.close();
+  }
+});
+
+it('Postfix 3.3 requester: no greeting, the server_id request form, status 1, TLS', async () => {
+  const m = new FakeMaster().start({ mainCf: baseMainCf(mkdtempSync(path.join(tmpdir(), 'x-')), '', '3.3.4') });
+  const r = new Requester(m.listenPath);
+  const rc = await remoteClient();
+  try {
+    let greeted = true;
+    await r.list(1500).catch(() => (greeted = false));
+    assert.is(greeted, false, 'no greeting before 3.6');
+    const sock = rc.connect();
+    const client = await rc.accepted;
+    r.socket.write(encodeAttrs([['remote_endpoint', `[127.0.0.1]:${client.remotePort}`], ['flags', '1'], ['timeout', '300'], ['server_id', 'smtpd']]));
+    assert.equal(await r.list(), [['status', '1']]);
+    r.pass(client);
+    await new Promise<void>((resolve, reject) => {
+      sock.once('secureConnect', () => resolve());
+      sock.once('error', reject);
+    });
+    sock.write('ping');
+    assert.is(await r.text(/ping/), 'ping');
+    // 3.4-3.9 key exchange naming in the summary
+    await m.waitLog(/^Anonymous TLS connection established from .* key-exchange X25519 /);
+    sock.destroy();
+    await m.waitLog(/^DISCONNECT /);
   } finally {
     r.socket.destroy();
     rc.server.close();
