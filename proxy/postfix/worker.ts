@@ -165,6 +165,8 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
     // 5. chroot, then the privilege drop.
     const owner = a.unprivileged ? mailOwner(native, p.get('mail_owner')) : undefined;
     if (a.chroot) {
+      // Local time zone read now: the jail has no /etc/localtime.
+      void new Date().toString();
       const dir = p.get('queue_directory');
       try {
         native.chroot(dir);
