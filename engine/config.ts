@@ -25,6 +25,10 @@ export interface CertifiedKey {
 /** What the SNI hook learns about the client before ServerHello is built. */
 export interface ClientHelloSummary {
   readonly serverName: string | undefined;
+  /** A server_name that is not a valid host name (RFC 6066 §3); not used for the choice. */
+  readonly invalidServerName?: string;
+  /** signature_algorithms_cert (RFC 8446 §4.2.3), when the client sent it. */
+  readonly signatureAlgorithmsCert?: readonly number[];
   readonly signatureSchemes: readonly number[];
   readonly alpn: readonly string[];
   readonly cipherSuites: readonly number[];

@@ -297,6 +297,8 @@ export function parseClientHello(body: Uint8Array, maxExtensions: number): Clien
 export function summarizeClientHello(hello: ClientHello): ClientHelloSummary {
   return {
     serverName: hello.serverName,
+    invalidServerName: hello.invalidServerName,
+    signatureAlgorithmsCert: hello.signatureAlgorithmsCert,
     signatureSchemes: hello.signatureAlgorithms ?? [],
     alpn: hello.alpn ?? [],
     cipherSuites: hello.cipherSuites,

@@ -233,6 +233,7 @@ export class ExpectClientHello implements State {
     const ee = encodeEncryptedExtensions(exts);
     transcript.add(ee);
     ctx.sendHandshake(ee);
+    ctx.trace('sent EncryptedExtensions');
 
     // {CertificateRequest} §4.3.2 — never with a PSK ("Servers which are authenticating with a PSK
     // MUST NOT send the CertificateRequest message in the main handshake").
@@ -241,6 +242,7 @@ export class ExpectClientHello implements State {
       const cr = encodeCertificateRequest(new Uint8Array(0), clientSchemes(false), ctx.config.clientAuth!.certificateAuthorities);
       transcript.add(cr);
       ctx.sendHandshake(cr);
+      ctx.trace('sent CertificateRequest');
     }
 
     let sig: { signature: string; digest?: string } | undefined;
@@ -250,6 +252,7 @@ export class ExpectClientHello implements State {
       const certMsg = encodeCertificate(new Uint8Array(0), cert.chain);
       transcript.add(certMsg);
       ctx.sendHandshake(certMsg);
+      ctx.trace('sent Certificate');
 
       // {CertificateVerify} §4.4.3
       let signature: Uint8Array;
@@ -262,6 +265,7 @@ export class ExpectClientHello implements State {
       const cv = encodeCertificateVerify(scheme, signature);
       transcript.add(cv);
       ctx.sendHandshake(cv);
+      ctx.trace('sent CertificateVerify');
       sig = describeSignature(cert.key, scheme);
     }
 
@@ -269,6 +273,7 @@ export class ExpectClientHello implements State {
     const fin = encodeFinished(schedule.finishedVerifyData(serverHandshakeSecret, transcript.current()));
     transcript.add(fin);
     ctx.sendHandshake(fin);
+    ctx.trace('sent Finished');
     ctx.flush();
 
     // §7.1: application traffic secrets from the transcript through the server Finished.

@@ -82,6 +82,7 @@ export class ExpectFinished implements State {
       return;
     }
     this.ctx.sendHandshake(encodeNewSessionTicket({ lifetime, ageAdd, nonce, ticket, extensions: [] }));
+    this.ctx.trace('sent NewSessionTicket');
     this.ctx.flush();
   }
 }
