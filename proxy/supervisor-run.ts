@@ -210,8 +210,17 @@ export async function runDaemon(configuration: Configuration, source: ConfigSour
   const stopWanted = signals.wanted;
   let drainMs = 0;
   try {
-    await check(configuration, logger);
-    const ops = operationsSettings(configuration);
+    // The first problem is the one fatal line: certificates and keys before operations parameters.
+    // (With worker processes, WorkerPool.start() loads everything itself before any fork.)
+    let ops: OperationsSettings | undefined;
+    let opsError: unknown;
+    try {
+      ops = operationsSettings(configuration);
+    } catch (e) {
+      opsError = e;
+    }
+    if (!ops || !needsWorkers(configuration, ops)) await check(configuration, logger);
+    if (!ops) throw opsError;
     drainMs = ops.drainTimeoutMs;
     pidFile = acquirePidFile(ops.pidDirectory, (m) => logger.warning(m));
     running = needsWorkers(configuration, ops) ? new Workers(await WorkerPool.start(configuration, source, { sink })) : await SingleProcess.start(configuration, source, sink, logger);
