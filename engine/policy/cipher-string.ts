@@ -26,7 +26,7 @@
  *    other than STRENGTH and SECLEVEL=0..5, makes the whole string invalid.
  * Names are case-sensitive, as in OpenSSL.
  *
- * Pure: no node: imports, no Buffer.
+ * Pure: no Node imports, Uint8Array only.
  */
 
 import { TLS12_SUITES } from '../suites.js';
