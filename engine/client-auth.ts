@@ -15,6 +15,7 @@ import type { CryptoProvider } from './crypto/provider.js';
 import { isPromise } from './crypto/provider.js';
 import { TlsFailure, fail } from './errors.js';
 import type { ClientCertificateInfo } from './events.js';
+import { describeKeySignature } from './tls13/negotiate.js';
 
 /** Hard bound on a client chain, whatever the policy says (a decode-time limit). */
 export const MAX_CLIENT_CHAIN = 16;
@@ -83,28 +84,6 @@ export async function checkClientSignature(
     trusted: verdict.trusted,
     reason: verdict.reason,
     details: verdict.details,
-    ...describeClientKey(verdict, scheme),
+    ...describeKeySignature(verdict.keyAlgorithm, verdict.keyBits, scheme),
   };
-}
-
-function describeClientKey(v: ClientCertificateVerdict, scheme: number): { signature: string; digest?: string } {
-  const digest =
-    scheme === SignatureScheme.ed25519 ? undefined
-    : [SignatureScheme.ecdsa_secp384r1_sha384, SignatureScheme.rsa_pss_rsae_sha384, SignatureScheme.rsa_pkcs1_sha384].includes(scheme as 0x0503) ? 'SHA384'
-    : [SignatureScheme.rsa_pss_rsae_sha512, SignatureScheme.rsa_pkcs1_sha512].includes(scheme as 0x0806) ? 'SHA512'
-    : 'SHA256';
-  switch (v.keyAlgorithm) {
-    case 'ecdsa-p256':
-      return { signature: 'ECDSA (prime256v1)', digest };
-    case 'ecdsa-p384':
-      return { signature: 'ECDSA (secp384r1)', digest };
-    case 'ed25519':
-      return { signature: 'ED25519' };
-    case 'rsa': {
-      const pss = scheme >= SignatureScheme.rsa_pss_rsae_sha256 && scheme <= SignatureScheme.rsa_pss_rsae_sha512;
-      return { signature: `${pss ? 'RSA-PSS' : 'RSA'} (${v.keyBits} bits)`, digest };
-    }
-    default:
-      return { signature: 'unknown', digest };
-  }
 }

@@ -94,21 +94,39 @@ export function chooseAlpn(hello: ClientHello, config: ServerConfig): string | u
   return fail('no_application_protocol', `no common ALPN protocol (client offered ${hello.alpn.join(',')})`);
 }
 
-/** How OpenSSL 3 / Postfix name the server signature in the summary line (spec §4.3). */
-export function describeSignature(key: SigningKey, scheme: number): { signature: string; digest?: string } {
+/**
+ * How OpenSSL 3 / Postfix name a signature in the summary line (spec §4.3):
+ * "ECDSA (prime256v1)", "RSA-PSS (2048 bits)", "RSA (2048 bits)", "ED25519",
+ * with the digest ("SHA256"...) except for EdDSA.
+ */
+export function describeKeySignature(
+  algorithm: SigningKey['algorithm'] | 'other',
+  bits: number,
+  scheme: number,
+): { signature: string; digest?: string } {
+  const S = SignatureScheme;
   const digest =
-    scheme === SignatureScheme.ed25519 ? undefined
-    : scheme === SignatureScheme.ecdsa_secp384r1_sha384 || scheme === SignatureScheme.rsa_pss_rsae_sha384 ? 'SHA384'
-    : scheme === SignatureScheme.rsa_pss_rsae_sha512 ? 'SHA512'
+    scheme === S.ed25519 ? undefined
+    : scheme === S.ecdsa_secp384r1_sha384 || scheme === S.rsa_pss_rsae_sha384 || scheme === S.rsa_pkcs1_sha384 ? 'SHA384'
+    : scheme === S.rsa_pss_rsae_sha512 || scheme === S.rsa_pkcs1_sha512 ? 'SHA512'
     : 'SHA256';
-  switch (key.algorithm) {
+  switch (algorithm) {
     case 'ecdsa-p256':
       return { signature: 'ECDSA (prime256v1)', digest };
     case 'ecdsa-p384':
       return { signature: 'ECDSA (secp384r1)', digest };
     case 'ed25519':
       return { signature: 'ED25519' };
-    case 'rsa':
-      return { signature: `RSA-PSS (${key.bits} bits)`, digest };
+    case 'rsa': {
+      const pss = scheme >= S.rsa_pss_rsae_sha256 && scheme <= S.rsa_pss_rsae_sha512;
+      return { signature: `${pss ? 'RSA-PSS' : 'RSA'} (${bits} bits)`, digest };
+    }
+    default:
+      return { signature: 'unknown', digest };
   }
+}
+
+/** The server's CertificateVerify, described for the summary line. */
+export function describeSignature(key: SigningKey, scheme: number): { signature: string; digest?: string } {
+  return describeKeySignature(key.algorithm, key.bits, scheme);
 }
