@@ -169,6 +169,8 @@ async function startTlsproxy(tmp: string, pki: string, provider: string, backend
       `smtpd_tls_eckey_file = ${path.join(pki, 'server-ecdsa-p256-key.pem')}`,
       'tlsproxy_tls_loglevel = 0',
       `tlsproxy_crypto_provider = ${provider}`,
+      // The node:tls proxy runs as whoever starts the bench; so does this one.
+      'tlsproxy_allow_root = yes',
       '',
     ].join('\n'),
   );
