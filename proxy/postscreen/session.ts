@@ -52,25 +52,17 @@
 
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectBackend, type BackendAddress } from '../backend.js';
+import { connectBackend } from '../backend.js';
 import { formatEndpoint } from '../endpoint.js';
 import { strerror } from '../errno.js';
-import type { Logger } from '../log.js';
-import { encodeProxyHeader, escapeBytes, socketEndpoints, type ConnectionEndpoints, type ProxyProtocolVersion } from '../proxy-protocol.js';
-import type { TlsHandOver, TlsService } from '../tls-service.js';
+import { encodeProxyHeader, escapeBytes, socketEndpoints, type ConnectionEndpoints } from '../proxy-protocol.js';
+import type { SessionService } from '../session.js';
+import type { TlsHandOver } from '../tls-service.js';
 import type { PostscreenSettings } from './settings.js';
 import { ReplyReader, commandArgs, commandVerb, formatReply, withoutStarttls } from './smtp.js';
 
-export interface PostscreenService {
-  readonly name: string;
-  /** `postfix/postscreen` lines. */
-  readonly logger: Logger;
-  readonly tlsService: TlsService;
-  readonly backend: BackendAddress;
-  readonly handshakeTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly connectTimeoutMs: number;
-  readonly backendProxy?: ProxyProtocolVersion;
+/** A session service (proxy/session.ts) whose logger writes `postfix/postscreen` lines, plus postscreen's settings. */
+export interface PostscreenService extends SessionService {
   readonly postscreen: PostscreenSettings;
 }
 
