@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinConfiguration, builtinListen, hasTestPki, stateDirectory, BUILTIN_FILES } from './builtin.js';
 import { ConfigError } from './config/errors.js';
-import { ParameterSet, parseMainCf, parseOverride, type Override } from './config/main-cf.js';
+import { ParameterSet, parseOverride, readMainCf, type Override } from './config/main-cf.js';
 import { loadMasterCf } from './config/master-cf.js';
 import { postconf, postconfServices, type PostconfMode } from './config/postconf.js';
 import { checkConfiguration } from './check.js';
@@ -28,7 +28,6 @@ import { loadConfiguration, type Configuration } from './configuration.js';
 import { loggerFor } from './daemon.js';
 import { startDemoBackend, type DemoBackend } from './demo-backend.js';
 import { hostPort } from './endpoint.js';
-import { strerror } from './errno.js';
 import type { ConfigSource } from './ipc.js';
 import { isMasterInvocation } from './postfix/args.js';
 import { Logger, stderrSink, type LogSink } from './log.js';
@@ -294,14 +293,7 @@ function configDirectory(configDir: string | undefined, env: NodeJS.ProcessEnv):
  * shows it, as postconf does), then main.cf, then -o.
  */
 function configParameters(dir: string, overrides: readonly Override[]): ParameterSet {
-  const file = path.join(dir, 'main.cf');
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`open ${file}: ${strerror(e)}`);
-  }
-  const { layer, warnings } = parseMainCf(source, file);
+  const { layer, warnings } = readMainCf(dir);
   return ParameterSet.defaults()
     .withLayer({ label: 'command line -c', values: new Map([['config_directory', { value: dir, origin: 'command line -c' }]]) })
     .withLayer(layer, warnings)

@@ -206,6 +206,12 @@ export function parseOverride(arg: string, where: string): Override {
  * error, as in Postfix (`open /etc/postfix/main.cf: No such file or directory`).
  */
 export function loadMainCf(dir: string, runtime: Record<string, string> = {}): ParameterSet {
+  const { layer, warnings } = readMainCf(dir);
+  return ParameterSet.defaults({ config_directory: dir, ...runtime }).withLayer(layer, warnings);
+}
+
+/** Parse `dir/main.cf`; a missing or unreadable file is Postfix's `open <file>: <error>`. */
+export function readMainCf(dir: string): ReturnType<typeof parseMainCf> {
   const file = path.join(dir, 'main.cf');
   let source: string;
   try {
@@ -213,6 +219,5 @@ export function loadMainCf(dir: string, runtime: Record<string, string> = {}): P
   } catch (e) {
     throw new ConfigError(`open ${file}: ${strerror(e)}`);
   }
-  const { layer, warnings } = parseMainCf(source, file);
-  return ParameterSet.defaults({ config_directory: dir, ...runtime }).withLayer(layer, warnings);
+  return parseMainCf(source, file);
 }

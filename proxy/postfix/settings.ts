@@ -156,11 +156,4 @@ export async function loadServerRole(params: ParameterSet, version: PostfixVersi
 }
 
 /** maillog_file must start with one of maillog_file_prefixes (else every Postfix program is fatal). */
-export function checkMaillogFile(params: ParameterSet): void {
-  const file = params.get('maillog_file').trim();
-  if (!file) return;
-  const prefixes = params.get('maillog_file_prefixes').split(/[\s,]+/).filter(Boolean);
-  if (!prefixes.some((p) => file.startsWith(p))) {
-    throw new ConfigError(`maillog_file value '${file}' does not match any prefix in maillog_file_prefixes`);
-  }
-}
+export { checkMaillogFile } from '../config/validate.js';
