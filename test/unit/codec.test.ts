@@ -1,0 +1,29 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Reader, Writer, fromHex, hex } from '../../engine/codec.js';
+import { DecodeError } from '../../engine/errors.js';
+
+test('writer back-patches nested length prefixes', () => {
+  const w = new Writer(4);
+  w.u8(1).begin(2).u16(0xabcd).begin(1).bytes(fromHex('0102')).close().close().u24(5);
+  assert.is(hex(w.finish()), '01' + '0005' + 'abcd' + '02' + '0102' + '000005');
+});
+
+test('reader sub-readers are bounded and reject trailing bytes', () => {
+  const r = new Reader(fromHex('0003 aabbcc ff'));
+  const sub = r.sub(2, 0, 10, 'v');
+  assert.is(sub.u8(), 0xaa);
+  assert.throws(() => sub.end('v'), (e: unknown) => e instanceof DecodeError);
+  sub.bytes(2);
+  sub.end();
+  assert.throws(() => sub.u8(), (e: unknown) => e instanceof DecodeError);
+  assert.is(r.u8(), 0xff);
+  r.end();
+});
+
+test('reader rejects vectors outside their declared bounds', () => {
+  assert.throws(() => new Reader(fromHex('0001aa')).vec(2, 2, 10), /outside/);
+  assert.throws(() => new Reader(fromHex('0005aa')).vec(2, 0, 10), /truncated/);
+});
+
+test.run();
