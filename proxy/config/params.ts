@@ -170,7 +170,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
 
   // ---- ours
   p('tlsproxy_backend', '', 'string', 'tlsproxy', 'plaintext backend: inet:HOST:PORT, inet:[ADDR]:PORT or unix:PATH', ours),
-  p('tlsproxy_crypto_provider', 'node', 'string', 'tlsproxy', 'crypto provider of the TLS engine: node or webcrypto', ours),
+  p('tlsproxy_crypto_provider', 'node', 'string', 'tlsproxy', 'crypto provider of the TLS engine: node (node:crypto, OpenSSL), webcrypto (the platform WebCrypto) or js (pure JavaScript: @noble libraries, BigInt RSA)', ours),
   p('tlsproxy_handshake_timeout', '60s', 'time', 'tlsproxy', 'time limit for the whole TLS handshake', { ...ours, unit: 's', min: 1 }),
   p('tlsproxy_session_timeout', '300s', 'time', 'tlsproxy', 'idle limit after the handshake (no ciphertext in either direction)', { ...ours, unit: 's', min: 1 }),
   p('tlsproxy_backend_connect_timeout', '10s', 'time', 'tlsproxy', 'time limit for connecting to the backend', { ...ours, unit: 's', min: 1 }),

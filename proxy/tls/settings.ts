@@ -15,9 +15,9 @@ import { cipherPolicy, PolicyError, type CipherPolicy } from '../../engine/polic
 import { groupPolicy } from '../../engine/policy/groups.js';
 import { parseSslOptions } from '../../engine/policy/options.js';
 import { loadWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
+import { createJsCryptoProvider } from '../../engine/crypto/js.js';
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
-import { createNodeCryptoProvider } from '../../providers/node.js';
 import { strerror } from '../base/errno.js';
 import { loadServerCertificates, type LoadedCertificate } from './chain-files.js';
 
@@ -43,16 +43,26 @@ export type FileReader = (file: string) => string;
 
 const readText: FileReader = (file) => readFileSync(file, 'utf8');
 
-/** tlsproxy_crypto_provider: node (default) or webcrypto. */
+/**
+ * tlsproxy_crypto_provider: node (default), webcrypto or js. Each provider
+ * module is loaded only when chosen: with `js`, node:crypto is never
+ * imported (test/js-provider-isolated.test.ts checks that).
+ */
 export async function createProvider(params: ParameterSet, name = 'tlsproxy_crypto_provider'): Promise<CryptoProvider> {
   const value = params.get(name).trim().toLowerCase();
   switch (value) {
     case 'node':
-      return createNodeCryptoProvider();
+      return (await import('../../providers/node.js')).createNodeCryptoProvider();
     case 'webcrypto':
       return loadWebCryptoProvider();
+    case 'js':
+      try {
+        return createJsCryptoProvider();
+      } catch (e) {
+        throw new ConfigError(`${name} = js: ${e instanceof Error ? e.message : String(e)}; the js provider needs the platform's CSPRNG and has no fallback`);
+      }
     default:
-      throw new ConfigError(`invalid ${name} value: "${value}" (expected node or webcrypto)`);
+      throw new ConfigError(`invalid ${name} value: "${value}" (expected node, webcrypto or js)`);
   }
 }
 

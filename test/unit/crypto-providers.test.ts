@@ -7,6 +7,7 @@ import { fromHex, hex } from '../../engine/codec.js';
 import { isPromise, type AeadAlgorithm, type CryptoProvider, type KeyAlgorithm } from '../../engine/crypto/provider.js';
 import { createWebCryptoProvider, loadWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
+import { createJsCryptoProvider } from '../../engine/crypto/js.js';
 import { FFDHE2048, FFDHE3072 } from '../../engine/ffdhe.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -15,11 +16,13 @@ const node = createNodeCryptoProvider();
 const web = createWebCryptoProvider();
 // The fallback loadWebCryptoProvider uses where there is no global WebCrypto.
 const peculiar = createWebCryptoProvider(new PeculiarCrypto() as unknown as Crypto);
+const js = createJsCryptoProvider();
 
 const PROVIDERS: [string, CryptoProvider][] = [
   ['node', node],
   ['webcrypto', web],
   ['webcrypto/peculiar', peculiar],
+  ['js', js],
 ];
 
 async function rejects(f: () => unknown, what: string): Promise<void> {
@@ -246,6 +249,78 @@ test('webcrypto.ts is portable: no node: imports, no Buffer', () => {
   assert.not.match(src, /['"]node:/);
   assert.not.match(src, /\bBuffer\b/);
   assert.not.match(src, /\b(process|require|__dirname)\b/);
+});
+
+test('the js provider is portable: no node: imports, no Buffer, no WebCrypto', () => {
+  for (const f of ['js.ts', 'rsa.ts', 'bigint.ts', 'der-keys.ts']) {
+    const src = readFileSync(new URL(`../engine/crypto/${f}`, import.meta.url), 'utf8');
+    assert.not.match(src, /['"]node:/, f);
+    assert.not.match(src, /\bBuffer\b/, f);
+    assert.not.match(src, /\b(process|require|__dirname)\b/, f);
+    assert.not.match(src, /\.subtle\b/, f);
+  }
+});
+
+test('the js provider refuses to start without a CSPRNG, and uses the one it is given', () => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto')!;
+  try {
+    Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true, writable: true });
+    assert.throws(() => createJsCryptoProvider(), /no CSPRNG: globalThis\.crypto\.getRandomValues is not available/);
+    Object.defineProperty(globalThis, 'crypto', { value: { subtle: undefined }, configurable: true, writable: true });
+    assert.throws(() => createJsCryptoProvider(), /no CSPRNG/);
+    // Without crypto.subtle, but with getRandomValues: fine (the isolation test runs this way).
+    Object.defineProperty(globalThis, 'crypto', {
+      value: { getRandomValues: (a: Uint8Array) => nodeCrypto.randomFillSync(a) },
+      configurable: true,
+      writable: true,
+    });
+    assert.is(createJsCryptoProvider().random(16).length, 16);
+  } finally {
+    Object.defineProperty(globalThis, 'crypto', saved);
+  }
+  // A stub that writes nothing is refused.
+  assert.throws(() => createJsCryptoProvider({ getRandomValues: () => undefined }), /all-zero/);
+  let calls = 0;
+  const p = createJsCryptoProvider({
+    getRandomValues: (a) => {
+      calls++;
+      nodeCrypto.randomFillSync(a);
+    },
+  });
+  const before = calls;
+  p.random(70_000);
+  assert.is(calls - before, 2, 'two chunks of at most 65536 bytes');
+});
+
+test('the js provider answers synchronously (no promise per record)', () => {
+  const k = js.aeadKey('CHACHA20-POLY1305', new Uint8Array(32));
+  assert.not.ok(isPromise(k));
+  const share = js.generateKeyShare(0x0017);
+  assert.not.ok(isPromise(share));
+  for (const key of KEYS) {
+    const sk = js.importSigningKey(key.pkcs8, key.algorithm);
+    assert.not.ok(isPromise(sk), key.algorithm);
+    if (isPromise(sk)) return;
+    const sig = sk.sign(key.schemes[0]!, enc('x'));
+    assert.not.ok(isPromise(sig), key.algorithm);
+    assert.is(js.verify(key.spki, key.schemes[0]!, enc('x'), sig as Uint8Array), true, key.algorithm);
+  }
+});
+
+test('js RSA: CRT signing matches a plain RSASP1 with d; PKCS#1 v1.5 equals OpenSSL byte for byte', async () => {
+  const k = KEYS[0]!;
+  const sk = js.importSigningKey(k.pkcs8, 'rsa') as Awaited<ReturnType<typeof js.importSigningKey>>;
+  const data = enc('deterministic');
+  for (const [scheme, hash] of [[0x0401, 'sha256'], [0x0501, 'sha384'], [0x0601, 'sha512']] as const) {
+    const ours = await sk.sign(scheme, data);
+    const ref = nodeCrypto.sign(hash, data, { key: nodeCrypto.createPrivateKey({ key: Buffer.from(k.pkcs8), format: 'der', type: 'pkcs8' }) });
+    assert.is(hex(ours), ref.toString('hex'), `0x${scheme.toString(16)}`);
+  }
+  // A PKCS#8 key whose CRT values are inconsistent is refused.
+  const jwk = nodeCrypto.createPrivateKey({ key: Buffer.from(k.pkcs8), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
+  const bad = { ...jwk, dp: jwk.dq };
+  const badDer = new Uint8Array(nodeCrypto.createPrivateKey({ key: bad, format: 'jwk' }).export({ type: 'pkcs8', format: 'der' }));
+  assert.throws(() => js.importSigningKey(badDer, 'rsa'), /inconsistent CRT/);
 });
 
 test('loadWebCryptoProvider uses the global WebCrypto', async () => {
@@ -631,8 +706,8 @@ test('cross-provider DH agreement for ffdhe2048, ffdhe3072 and a custom group', 
   }
 });
 
-test('node and webcrypto DH keygen is synchronous', () => {
-  for (const [name, p] of [['node', node], ['webcrypto', web]] as const) {
+test('node, webcrypto and js DH keygen is synchronous', () => {
+  for (const [name, p] of [['node', node], ['webcrypto', web], ['js', js]] as const) {
     const s = p.dhKeyShare!(FFDHE2048.p, FFDHE2048.g);
     assert.not.ok(isPromise(s), name);
     if (isPromise(s)) return;

@@ -23,6 +23,7 @@ import { Tls13Protection } from '../../engine/record.js';
 import { tls13Suite } from '../../engine/suites.js';
 import { ContentType } from '../../engine/constants.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
+import { createJsCryptoProvider } from '../../engine/crypto/js.js';
 import { createWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
 
 const h = fromHex;
@@ -132,6 +133,7 @@ const TRACE_GROUPS = [0x001d, 0x0017, 0x0018, 0x0019, 0x0100, 0x0101, 0x0102, 0x
 const providers: [string, () => CryptoProvider][] = [
   ['node', createNodeCryptoProvider],
   ['webcrypto', () => createWebCryptoProvider()],
+  ['js', () => createJsCryptoProvider()],
 ];
 
 for (const [name, make] of providers) {
