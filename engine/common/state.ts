@@ -42,8 +42,6 @@ export interface ServerContext {
   /** TLS 1.2: install write protection (flushes first) / read protection (record boundary checked). */
   setWriteProtection(protection: RecordProtection): void;
   setReadProtection(protection: RecordProtection): void;
-  /** Send an alert now (after queued handshake messages). */
-  sendAlert(level: number, description: number): void;
   /** TLS 1.2: this connection's session is in the session cache under `id` (removed again if the connection fails). */
   noteCachedSession(id: Uint8Array): void;
   /** Report a secret for the key log (a no-op unless the owner asked for one). */

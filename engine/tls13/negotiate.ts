@@ -19,7 +19,7 @@ export function chooseSuite(hello: ClientHello, config: ServerConfig): Tls13Suit
   const [first, second] = config.preferServerCiphers ? [ours, theirs] : [theirs, ours];
   for (const s of first) if (second.includes(s)) return TLS13_SUITES.get(s)!;
   // §4.1.1: no common cipher suite -> handshake_failure
-  return fail('handshake_failure', 'no shared TLS 1.3 cipher suite');
+  return fail('NoSharedTls13Suite');
 }
 
 export type GroupChoice = { share: KeyShareEntry } | { retry: number };
@@ -35,7 +35,7 @@ export function chooseGroup(hello: ClientHello, config: ServerConfig, providerGr
   const shares = hello.keyShares ?? [];
   for (const s of shares) {
     // §4.2.8: "Clients MUST NOT offer any KeyShareEntrys for groups not listed in the client's supported_groups extension."
-    if (!supported.includes(s.group)) fail('illegal_parameter', `key_share for group ${s.group} not in supported_groups`);
+    if (!supported.includes(s.group)) fail('KeyShareNotInSupportedGroups', s.group);
   }
   const order = config.preferServerCiphers ? ours : [...supported.filter((g) => ours.includes(g))];
   for (const g of order) {
@@ -43,7 +43,7 @@ export function chooseGroup(hello: ClientHello, config: ServerConfig, providerGr
     if (share) return { share };
   }
   for (const g of ours) if (supported.includes(g)) return { retry: g };
-  return fail('handshake_failure', 'no shared key exchange group');
+  return fail('NoSharedGroup');
 }
 
 /** Expected key_exchange length per group (§4.2.8.1, §4.2.8.2). */
@@ -55,7 +55,7 @@ export function checkKeyShare(entry: KeyShareEntry): void {
     : entry.group === NamedGroup.secp384r1 ? len === 97 && entry.keyExchange[0] === 4
     : false;
   // §4.2.8.2: peers MUST validate each other's public key; failure is illegal_parameter.
-  if (!ok) fail('illegal_parameter', `malformed key share for group ${entry.group} (${len} bytes)`);
+  if (!ok) fail('MalformedKeyShare', entry.group, len);
 }
 
 /** The TLS 1.3 signature schemes a key can produce (§4.2.3; RSA only as rsa_pss_rsae_*). */
@@ -83,7 +83,7 @@ export function chooseCertificate(
   for (const scheme of clientSchemes) {
     for (const cert of candidates) if (tls13SchemesFor(cert.key).includes(scheme)) return { cert, scheme };
   }
-  return fail('handshake_failure', 'no certificate for any signature scheme the client offered');
+  return fail('NoCertificateForSignatureSchemes');
 }
 
 /** RFC 7301 §3.2: our preference order; no overlap is no_application_protocol. */
@@ -91,7 +91,7 @@ export function chooseAlpn(hello: ClientHello, config: ServerConfig): string | u
   const ours = config.alpn ?? [];
   if (!hello.alpn || ours.length === 0) return undefined;
   for (const p of ours) if (hello.alpn.includes(p)) return p;
-  return fail('no_application_protocol', `no common ALPN protocol (client offered ${hello.alpn.join(',')})`);
+  return fail('NoSharedAlpn', hello.alpn);
 }
 
 /**

@@ -89,7 +89,7 @@ export async function acceptPsk(
     const truncated = raw.subarray(0, raw.length - offered.bindersLength);
     const th = prefix ? prefix.currentWith(truncated) : hashOf(ctx, suite, truncated);
     const expected = schedule.finishedVerifyData(binderKey, th);
-    if (!constantTimeEqual(expected, offered.binders[i]!)) fail('decrypt_error', 'PSK binder does not verify');
+    if (!constantTimeEqual(expected, offered.binders[i]!)) fail('BinderMismatch');
     return { index: i, session, schedule };
   }
   return undefined;
