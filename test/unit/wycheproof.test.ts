@@ -19,12 +19,12 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fromHex, hex } from '../engine/codec.js';
-import type { AeadAlgorithm, CryptoProvider, HashAlgorithm } from '../engine/crypto/provider.js';
-import { createJsCryptoProvider } from '../engine/crypto/js.js';
-import { createWebCryptoProvider, ecdsaRawToDer } from '../engine/crypto/webcrypto.js';
-import { hkdfExpand, hkdfExtract } from '../engine/hkdf.js';
-import { createNodeCryptoProvider } from '../proxy/crypto-node.js';
+import { fromHex, hex } from '../../engine/codec.js';
+import type { AeadAlgorithm, CryptoProvider, HashAlgorithm } from '../../engine/crypto/provider.js';
+import { createJsCryptoProvider } from '../../engine/crypto/js.js';
+import { createWebCryptoProvider, ecdsaRawToDer } from '../../engine/crypto/webcrypto.js';
+import { hkdfExpand, hkdfExtract } from '../../engine/hkdf.js';
+import { createNodeCryptoProvider } from '../../providers/node.js';
 
 const PROVIDERS: [string, CryptoProvider][] = [
   ['node', createNodeCryptoProvider()],
@@ -45,7 +45,7 @@ interface Group {
 }
 
 function load(name: string): Group[] {
-  const file = new URL(`./fixtures/wycheproof/${name}_test.json`, import.meta.url);
+  const file = new URL(`../fixtures/wycheproof/${name}_test.json`, import.meta.url);
   return (JSON.parse(readFileSync(file, 'utf8')) as { testGroups: Group[] }).testGroups;
 }
 
