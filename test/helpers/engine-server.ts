@@ -13,7 +13,7 @@ import { ServerConnection } from '../../engine/connection.js';
 import type { CryptoProvider } from '../../engine/crypto/provider.js';
 import { createWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
 import type { ConnectionError, HandshakeInfo } from '../../engine/events.js';
-import { createNodeCryptoProvider } from '../../proxy/crypto-node.js';
+import { createNodeCryptoProvider } from '../../providers/node.js';
 import { type AnyKind, certifiedKeys } from './pki.js';
 
 export type ProviderName = 'node' | 'webcrypto';
