@@ -8,6 +8,7 @@ import { CipherSuite, NamedGroup } from './constants.js';
 import type { CertificateRefusal } from './errors.js';
 import type { DhParams } from './ffdhe.js';
 import type { SessionCache, TicketProtector } from './session.js';
+import type { ClientCertificateDetails } from './events.js';
 
 /** A certificate chain (leaf first, DER) with its private key. */
 export interface CertifiedKey {
@@ -57,8 +58,8 @@ export interface ClientCertificateVerdict {
   readonly alert?: CertificateRefusal;
   /** Why not trusted, for the log ("untrusted issuer /CN=...", "certificate has expired"). */
   readonly reason?: string;
-  /** Anything the owner wants back in HandshakeInfo (subject, fingerprints...). */
-  readonly details?: unknown;
+  /** What the owner wants back in HandshakeInfo (subject, CNs, fingerprints). */
+  readonly details?: ClientCertificateDetails;
 }
 
 /** Client certificate policy (Postfix ask_ccert / req_ccert). */
