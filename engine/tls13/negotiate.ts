@@ -33,16 +33,19 @@ export function chooseGroup(hello: ClientHello, config: ServerConfig, providerGr
   const ours = config.groups.filter((g) => providerGroups.includes(g));
   const supported = hello.supportedGroups ?? [];
   const shares = hello.keyShares ?? [];
+  // Sets and maps: a legal hello may list ~32,000 groups and ~6,000 shares (linear, not their product).
+  const offered = new Set(supported);
+  const byGroup = new Map(shares.map((s) => [s.group, s]));
   for (const s of shares) {
     // §4.2.8: "Clients MUST NOT offer any KeyShareEntrys for groups not listed in the client's supported_groups extension."
-    if (!supported.includes(s.group)) fail('KeyShareNotInSupportedGroups', s.group);
+    if (!offered.has(s.group)) fail('KeyShareNotInSupportedGroups', s.group);
   }
-  const order = config.preferServerCiphers ? ours : [...supported.filter((g) => ours.includes(g))];
+  const order = config.preferServerCiphers ? ours : [...new Set(supported)].filter((g) => ours.includes(g));
   for (const g of order) {
-    const share = shares.find((s) => s.group === g);
+    const share = byGroup.get(g);
     if (share) return { share };
   }
-  for (const g of ours) if (supported.includes(g)) return { retry: g };
+  for (const g of ours) if (offered.has(g)) return { retry: g };
   return fail('NoSharedGroup');
 }
 
@@ -108,7 +111,8 @@ export function describeKeySignature(
   const digest =
     scheme === S.ed25519 ? undefined
     : scheme === S.ecdsa_secp384r1_sha384 || scheme === S.rsa_pss_rsae_sha384 || scheme === S.rsa_pkcs1_sha384 ? 'SHA384'
-    : scheme === S.rsa_pss_rsae_sha512 || scheme === S.rsa_pkcs1_sha512 ? 'SHA512'
+    : scheme === S.rsa_pss_rsae_sha512 || scheme === S.rsa_pkcs1_sha512 || scheme === S.ecdsa_secp521r1_sha512 ? 'SHA512'
+    : scheme === S.ecdsa_sha224 ? 'SHA224'
     : 'SHA256';
   switch (algorithm) {
     case 'ecdsa-p256':
