@@ -18,8 +18,8 @@ import { encodeFinished, parseFinished } from '../messages/finished.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls12Protection } from '../record.js';
 import type { Tls12Suite } from '../suites.js';
-import type { ServerContext, State } from '../tls13/state.js';
-import type { Transcript } from '../tls13/transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 import { Tls12Connected } from './connected.js';
 import { finishedVerifyData } from './prf.js';
 

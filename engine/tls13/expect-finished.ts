@@ -16,8 +16,8 @@ import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls13Suite } from '../suites.js';
 import { Connected } from './connected.js';
 import type { KeySchedule } from './key-schedule.js';
-import type { ServerContext, State } from './state.js';
-import type { Transcript } from './transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 
 export interface AwaitingFinished {
   readonly suite: Tls13Suite;

@@ -21,8 +21,8 @@ import { Writer } from '../codec.js';
 import { type ClientAuthStatus, decodeSession, encodeSession, resumableUnder, sessionFresh, type SessionState } from '../session.js';
 import type { Tls13Suite } from '../suites.js';
 import { KeySchedule } from './key-schedule.js';
-import type { ServerContext } from './state.js';
-import type { Transcript } from './transcript.js';
+import type { ServerContext } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 
 export interface AcceptedPsk {
   readonly index: number;

@@ -23,7 +23,7 @@ export type ProviderName = 'node' | 'webcrypto' | 'js';
 let createNodeCryptoProvider: (() => CryptoProvider) | undefined;
 let nodeUnavailable: unknown;
 try {
-  createNodeCryptoProvider = (await import('../../proxy/crypto-node.js')).createNodeCryptoProvider;
+  createNodeCryptoProvider = (await import('../../providers/node.js')).createNodeCryptoProvider;
 } catch (e) {
   nodeUnavailable = e;
 }
