@@ -31,7 +31,7 @@ import {
 import type { Tls13Suite } from './suites.js';
 import { ExpectClientHello } from './tls13/expect-client-hello.js';
 import { nextTrafficSecret, trafficKeys } from './tls13/key-schedule.js';
-import type { ConnectedSecrets, ServerContext, State } from './tls13/state.js';
+import type { ConnectedSecrets, ServerContext, State } from './common/state.js';
 
 export type ConnectionState = 'handshake' | 'open' | 'closed' | 'failed';
 

@@ -8,7 +8,7 @@
 import { HandshakeType } from '../constants.js';
 import { fail } from '../errors.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
-import type { ServerContext, State } from '../tls13/state.js';
+import type { ServerContext, State } from '../common/state.js';
 
 export class Tls12Connected implements State {
   readonly name = 'Tls12Connected';

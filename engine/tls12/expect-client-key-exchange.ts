@@ -20,8 +20,8 @@ import { parseCertificateVerify } from '../messages/certificate-verify.js';
 import { Tls12Protection } from '../record.js';
 import type { Tls12Suite } from '../suites.js';
 import { checkKeyShare } from '../tls13/negotiate.js';
-import type { ServerContext, State } from '../tls13/state.js';
-import type { Transcript } from '../tls13/transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 import { ExpectChangeCipherSpec } from './expect-finished.js';
 import { extendedMasterSecret, keyBlock, masterSecret } from './prf.js';
 

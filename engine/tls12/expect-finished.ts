@@ -10,7 +10,7 @@
 
 import { constantTimeEqual } from '../codec.js';
 import { HandshakeType, ProtocolVersion } from '../constants.js';
-import { clientAuthStatus, encodeSession, type SessionState } from '../session.js';
+import { clientAuthStatus, encodeSession, resumptionContext, type SessionState } from '../session.js';
 import { issueTls12Ticket } from './tickets.js';
 import { fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
@@ -18,8 +18,8 @@ import { encodeFinished, parseFinished } from '../messages/finished.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls12Protection } from '../record.js';
 import type { Tls12Suite } from '../suites.js';
-import type { ServerContext, State } from '../tls13/state.js';
-import type { Transcript } from '../tls13/transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 import { Tls12Connected } from './connected.js';
 import { finishedVerifyData } from './prf.js';
 
@@ -81,6 +81,7 @@ export class ExpectFinished12 implements State {
         serverName: k.info.serverName,
         alpn: k.info.alpn,
         clientAuth: clientAuthStatus(k.info.clientCertificate),
+        context: resumptionContext(ctx.config),
       };
       if (k.issueTicket) await issueTls12Ticket(ctx, k.transcript, session);
       if (k.sessionId.length && ctx.config.sessionCache) {

@@ -22,8 +22,8 @@ import { dheParams, ecdheParams, encodeServerKeyExchange, signedParams } from '.
 import { encodeServerHello } from '../messages/server-hello.js';
 import { defaultCertificateChoice } from '../sni.js';
 import { chooseAlpn } from '../tls13/negotiate.js';
-import type { ServerContext, State } from '../tls13/state.js';
-import { Transcript } from '../tls13/transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import { Transcript } from '../common/transcript.js';
 import { ExpectClientCertificate12, ExpectClientKeyExchange } from './expect-client-key-exchange.js';
 import { clientSchemes } from '../client-auth.js';
 import { encodeCertificateRequest12 } from '../messages/certificate-request.js';

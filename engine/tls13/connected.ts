@@ -9,7 +9,7 @@ import { HandshakeType } from '../constants.js';
 import { fail } from '../errors.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { parseKeyUpdate } from '../messages/key-update.js';
-import type { ServerContext, State } from './state.js';
+import type { ServerContext, State } from '../common/state.js';
 
 export class Connected implements State {
   readonly name = 'Connected';

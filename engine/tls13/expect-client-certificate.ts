@@ -12,7 +12,7 @@ import { parseCertificate } from '../messages/certificate.js';
 import { CLIENT_CV_CONTEXT, parseCertificateVerify, signedContent } from '../messages/certificate-verify.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { type AwaitingFinished, ExpectFinished } from './expect-finished.js';
-import type { ServerContext, State } from './state.js';
+import type { ServerContext, State } from '../common/state.js';
 
 export class ExpectClientCertificate implements State {
   readonly name = 'ExpectClientCertificate';

@@ -45,8 +45,8 @@ import { encodeCertificateRequest } from '../messages/certificate-request.js';
 import { KeySchedule } from './key-schedule.js';
 import { checkKeyShare, chooseAlpn, chooseCertificate, chooseGroup, chooseSuite, describeSignature } from './negotiate.js';
 import { acceptPsk, preSharedKeyExtension } from './psk.js';
-import type { ServerContext, State } from './state.js';
-import { Transcript } from './transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import { Transcript } from '../common/transcript.js';
 
 /** What we remember between a HelloRetryRequest and ClientHello2. */
 interface RetryState {

@@ -11,13 +11,13 @@ import { isPromise } from '../crypto/provider.js';
 import { parseFinished } from '../messages/finished.js';
 import { encodeNewSessionTicket, MAX_TICKET_LIFETIME } from '../messages/new-session-ticket.js';
 import { ticketSession } from './psk.js';
-import { clientAuthStatus } from '../session.js';
+import { clientAuthStatus, resumptionContext } from '../session.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls13Suite } from '../suites.js';
 import { Connected } from './connected.js';
 import type { KeySchedule } from './key-schedule.js';
-import type { ServerContext, State } from './state.js';
-import type { Transcript } from './transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 
 export interface AwaitingFinished {
   readonly suite: Tls13Suite;
@@ -75,7 +75,7 @@ export class ExpectFinished implements State {
     );
     let ticket: Uint8Array;
     try {
-      const t = tickets.seal(blob);
+      const t = tickets.seal(blob, resumptionContext(this.ctx.config));
       ticket = isPromise(t) ? await t : t;
     } catch (e) {
       this.ctx.trace(`no ticket issued: ${(e as Error).message}`);
