@@ -26,18 +26,18 @@ import { X509Certificate, verify as nodeVerify } from 'node:crypto';
 import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AlertDescription, ContentType, ExtensionType, HandshakeType } from '../engine/constants.js';
-import type { ServerConfig } from '../engine/config.js';
-import { ServerConnection } from '../engine/connection.js';
-import type { CryptoProvider } from '../engine/crypto/provider.js';
-import { createJsCryptoProvider } from '../engine/crypto/js.js';
-import { createWebCryptoProvider } from '../engine/crypto/webcrypto.js';
-import type { ConnectionError } from '../engine/events.js';
-import { MAX_CLIENT_HELLO } from '../engine/handshake-buffer.js';
-import { parseEcdheServerKeyExchange } from '../engine/messages/server-key-exchange.js';
-import { createNodeCryptoProvider } from '../proxy/crypto-node.js';
-import { record as rec12, tls12Hello } from './helpers/client-hello.js';
-import { type EngineServer, type ProviderName, type Session, startEngineServer } from './helpers/engine-server.js';
+import { AlertDescription, ContentType, ExtensionType, HandshakeType } from '../../engine/constants.js';
+import type { ServerConfig } from '../../engine/config.js';
+import { ServerConnection } from '../../engine/connection.js';
+import type { CryptoProvider } from '../../engine/crypto/provider.js';
+import { createJsCryptoProvider } from '../../engine/crypto/js.js';
+import { createWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
+import type { ConnectionError } from '../../engine/events.js';
+import { MAX_CLIENT_HELLO } from '../../engine/handshake-buffer.js';
+import { parseEcdheServerKeyExchange } from '../../engine/messages/server-key-exchange.js';
+import { createNodeCryptoProvider } from '../../providers/node.js';
+import { record as rec12, tls12Hello } from '../helpers/client-hello.js';
+import { type EngineServer, type ProviderName, type Session, startEngineServer } from '../helpers/engine-server.js';
 import {
   baseHello,
   cat,
@@ -57,9 +57,9 @@ import {
   vec,
   withExt,
   x25519Key,
-} from './helpers/hello.js';
-import { certifiedKeys, testPki } from './helpers/pki.js';
-import { RawConn, Tls13Client } from './helpers/tls13-client.js';
+} from '../helpers/hello.js';
+import { certifiedKeys, testPki } from '../helpers/pki.js';
+import { RawConn, Tls13Client } from '../helpers/tls13-client.js';
 
 const pki = testPki();
 let srv: EngineServer;
