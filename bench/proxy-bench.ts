@@ -28,7 +28,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { writeTestPki } from '../proxy/certs-command.js';
+import { writeTestPki } from '../proxy/cli/certs.js';
 import type { ProfileName } from './client.js';
 import { Rpc } from './ipc.js';
 
@@ -181,7 +181,7 @@ async function startTlsproxy(tmp: string, pki: string, provider: string, backend
   const label = `tlsproxy(${provider})`;
   let rpc: Rpc;
   try {
-    rpc = forkChild(label, 'proxy/cli.ts', ['start', '-c', dir], { probe: true, logFd: fd });
+    rpc = forkChild(label, 'proxy/cli/main.ts', ['start', '-c', dir], { probe: true, logFd: fd });
   } finally {
     closeSync(fd);
   }

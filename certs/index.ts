@@ -20,5 +20,6 @@ export { importParams, importPrivateKey, importPublicKey, signatureParams } from
 export {
   type ChainVerification, type DepthReport, FINGERPRINT_DIGESTS, type FingerprintDigest, type VerifiableCertificate,
   type VerifyAlert, type VerifyError, type VerifyOptions, TrustStore, X509_ERRORS, digestText, parseFingerprintDigest,
-  parseTrustAnchors, prepareCertificate, verificationFailureText, verifyClientChain,
+  parseTrustAnchors, prepareCertificate, verificationFailureText, verifyClientChain, DEFAULT_MIN_RSA_BITS, MAX_VERIFY_RSA_BITS,
+  unusableRsaKey,
 } from './verify.js';

@@ -14,23 +14,49 @@
  * it (tls_verify.c), so that the verdict, the error depth and the logged
  * reason are those an operator knows:
  *
+ *  0. the leaf's key (check_key_level before build_chain): an RSA key
+ *     below `minRsaBits` (OpenSSL security level 2: 2048 bits;
+ *     tlsproxy_tls_ccert_rsa_min_bits) is 66. An RSA key we will not use at
+ *     all (public exponent even, below 3 or above 2^32; modulus above 8192
+ *     bits) makes the certificate unusable: CertificateError, so the engine
+ *     sends bad_certificate and never verifies CertificateVerify with it.
  *  1. build_chain: from the leaf, look for each issuer first among the
  *     trust anchors (X509_V_FLAG_TRUSTED_FIRST), then among the other
- *     certificates the client sent. The chain is trusted when it ends in a
- *     self-signed anchor (or the self-signed leaf is itself an anchor; no
- *     partial chains). Otherwise: 18 (self-signed leaf), 19 (self-signed
- *     certificate in chain), 2 (an anchor that is not self-signed and whose
- *     issuer is unknown) or 20 (issuer unknown), at the top of the chain.
- *  2. check_extensions, leaf first: unhandled critical extension (34), CA
- *     certificates (basicConstraints cA, keyUsage keyCertSign: 79), the
- *     purpose "TLS client" (26: extKeyUsage clientAuth when present, here
- *     also at CAs as OpenSSL does; keyUsage digitalSignature for the leaf
- *     when present, stricter than OpenSSL which also takes keyAgreement),
+ *     certificates the client sent. Issuers are chosen from names, key
+ *     identifiers, key type and key usage alone (OpenSSL check_issued and
+ *     find_issuer: no signature is verified while building); among several,
+ *     one that may sign certificates (cA, keyCertSign) and is valid now.
+ *     Only several trust anchors of the same name are told apart by their
+ *     signature, within MAX_ANCHOR_PROBES operations. The chain is built to
+ *     verifyDepth + 2 certificates at most (anything deeper is 22 anyway).
+ *     It is trusted when it ends in a self-signed anchor (or the self-signed
+ *     leaf is itself an anchor; no partial chains). Otherwise: 18
+ *     (self-signed leaf), 19 (self-signed certificate in chain), 2 (an
+ *     anchor that is not self-signed and whose issuer is unknown) or 20
+ *     (issuer unknown), at the top of the chain.
+ *  2. check_extensions, leaf first: unhandled critical extension (34), a
+ *     malformed nameConstraints or subjectAltName (41), CA certificates
+ *     (basicConstraints cA, keyUsage keyCertSign: 79), the purpose "TLS
+ *     client" (26: extKeyUsage clientAuth when present, here also at CAs as
+ *     OpenSSL does; keyUsage digitalSignature for the leaf when present,
+ *     stricter than OpenSSL which also takes keyAgreement),
  *     pathLenConstraint (25).
- *  3. internal_verify, top down: each signature with its issuer's key (7,
- *     6; SHA-1 and MD5 signatures refused as 68), then validity times
- *     against the injected clock (9 not yet valid, 10 expired), anchors
- *     included.
+ *  2b. check_auth_level: a CA (anchors included) with an RSA key below
+ *     `minRsaBits` is 67.
+ *  3. internal_verify, top down: each signature with its issuer's key,
+ *     once per link (7, 6; SHA-1 and MD5 signatures refused as 68; an RSA
+ *     issuer key with an unusable exponent or size is 6 without any
+ *     operation), then validity times against the injected clock (9 not yet
+ *     valid, 10 expired), anchors included. Links deeper than verifyDepth
+ *     are not verified (they are 22 already).
+ *  4. check_name_constraints (RFC 5280 §4.2.1.10, name-constraints.ts):
+ *     each certificate (self-issued CAs skipped) against the
+ *     nameConstraints of every CA above it, anchors included: 47, 48, 49,
+ *     51, 53, 1 (see name-constraints.ts).
+ *
+ * Public-key operations are therefore at most verifyDepth + 1 (one per
+ * link) plus MAX_ANCHOR_PROBES, whatever the client sends; the count is in
+ * ChainVerification.publicKeyOperations.
  *
  * Each report goes through an emulation of Postfix's verify callback: a
  * report at a depth beyond ccert_verifydepth becomes 22 "certificate chain
@@ -38,8 +64,7 @@
  * anything deeper), and the error kept is the one nearest the leaf (the first
  * at equal depth). The chain is trusted when no error was kept.
  *
- * Deliberate limits: no CRL/OCSP, no policy processing; nameConstraints is
- * not enforced and therefore counts as an unhandled critical extension.
+ * Deliberate limits: no CRL/OCSP, no policy processing.
  *
  * Pure: no Node APIs. Fingerprints use @noble/hashes (MD5 and SHA-1 are not
  * in WebCrypto).
@@ -48,9 +73,14 @@ import * as asn1js from 'asn1js';
 import { md5, sha1 } from '@noble/hashes/legacy.js';
 import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import * as pkijs from 'pkijs';
-import { decodeDer, equalBytes, hex, isUniversal, oid, sequence, setOf, TAG } from './der.js';
+import { decodeDer, equalBytes, hex, isUniversal, oid, sequence, TAG } from './der.js';
 import { CertificateError, withSource } from './errors.js';
-import { OID_BASIC_CONSTRAINTS, OID_COMMON_NAME, OID_KP_CLIENT_AUTH, OID_ORGANIZATION } from './oids.js';
+import {
+  type GeneralName, NameCheckBudget, type NameConstraints, OID_NAME_CONSTRAINTS, checkNameConstraints, parseNameConstraints,
+  readGeneralNames,
+} from './name-constraints.js';
+import { type ReadName, readName } from './names.js';
+import { OID_BASIC_CONSTRAINTS, OID_COMMON_NAME, OID_KP_CLIENT_AUTH, OID_ORGANIZATION, OID_SUBJECT_ALT_NAME } from './oids.js';
 import { webCrypto } from './webcrypto.js';
 import { type CertificateInfo, parseCertificate, parseCertificateChain } from './x509.js';
 
@@ -108,6 +138,12 @@ export interface VerifiableCertificate {
   /** OIDs of all extensions, and of the critical ones. */
   readonly extensions: readonly string[];
   readonly critical: readonly string[];
+  /** The subject as read for name constraints. */
+  readonly subjectName: ReadName;
+  /** subjectAltName entries (all forms); 'invalid' when the extension does not decode as GeneralNames. */
+  readonly altNames: readonly GeneralName[] | 'invalid';
+  /** nameConstraints (RFC 5280 §4.2.1.10), when present; 'invalid' when it does not decode. */
+  readonly nameConstraints?: NameConstraints | 'invalid';
 }
 
 /** Prepares a DER certificate; throws a CertificateError (without source) when it is malformed. */
@@ -123,6 +159,12 @@ export function prepareCertificate(der: Uint8Array): VerifiableCertificate {
   const issuerDer = new Uint8Array(cert.issuer.valueBeforeDecode);
   const subject = readName(subjectDer, 'subject');
   const issuer = readName(issuerDer, 'issuer');
+  const extValue = (id: string): Uint8Array | undefined => {
+    const e = (cert.extensions ?? []).find((x) => x.extnID === id);
+    return e ? new Uint8Array(e.extnValue.valueBlock.valueHexView) : undefined;
+  };
+  const san = extValue(OID_SUBJECT_ALT_NAME);
+  const nc = extValue(OID_NAME_CONSTRAINTS);
   return {
     der,
     info,
@@ -138,48 +180,18 @@ export function prepareCertificate(der: Uint8Array): VerifiableCertificate {
     signature: new Uint8Array(cert.signatureValue.valueBlock.valueHexView),
     extensions: (cert.extensions ?? []).map((e) => e.extnID),
     critical: (cert.extensions ?? []).filter((e) => e.critical).map((e) => e.extnID),
+    subjectName: subject,
+    altNames: san ? attempt(() => readGeneralNames(san, 'subjectAltName')) : [],
+    ...(nc ? { nameConstraints: attempt(() => parseNameConstraints(nc)) } : {}),
   };
 }
 
-const STRING_TAGS = new Set<number>([
-  TAG.UTF8_STRING, TAG.PRINTABLE_STRING, TAG.TELETEX_STRING, TAG.IA5_STRING, TAG.VISIBLE_STRING,
-  TAG.UNIVERSAL_STRING, TAG.BMP_STRING, TAG.NUMERIC_STRING,
-]);
-
-/** The attribute values of a Name and a canonical form (values case-folded, spaces collapsed, as X509_NAME_cmp). */
-function readName(der: Uint8Array, what: string): { canonical: string; first(type: string): string } {
-  const attrs: [string, string | undefined][] = [];
-  const rdns: string[] = [];
-  for (const rdn of sequence(decodeDer(der, what), what)) {
-    const parts: string[] = [];
-    for (const atv of setOf(rdn, `${what} RDN`)) {
-      const [t, v] = sequence(atv, `${what} attribute`, 2, 2) as [asn1js.BaseBlock, asn1js.BaseBlock];
-      const type = oid(t, `${what} attribute type`);
-      const text = stringValue(v);
-      attrs.push([type, text]);
-      const canon = text === undefined
-        ? `#${hex(new Uint8Array(v.toBER(false)))}`
-        : text.trim().replace(/\s+/g, ' ').replace(/[A-Z]/g, (c) => c.toLowerCase());
-      parts.push(`${type}=${JSON.stringify(canon)}`);
-    }
-    rdns.push(parts.sort().join('+'));
+function attempt<T>(f: () => T): T | 'invalid' {
+  try {
+    return f();
+  } catch {
+    return 'invalid';
   }
-  return {
-    canonical: rdns.join('/'),
-    first(type) {
-      const v = attrs.find(([t]) => t === type)?.[1];
-      // tls_text_name(): no value, or non-printable ASCII in it, gives no name.
-      // eslint-disable-next-line no-control-regex
-      if (v === undefined || /[\x00-\x1f\x7f]/.test(v)) return '';
-      return v;
-    },
-  };
-}
-
-function stringValue(v: asn1js.BaseBlock): string | undefined {
-  if (v.idBlock.tagClass !== 1 || v.idBlock.isConstructed || !STRING_TAGS.has(v.idBlock.tagNumber)) return undefined;
-  const value = (v.valueBlock as unknown as { value?: unknown }).value;
-  return typeof value === 'string' ? value : undefined;
 }
 
 // ---------------------------------------------------------------- trust store
@@ -235,6 +247,7 @@ export function parseTrustAnchors(pemText: string, source: string): VerifiableCe
 
 /** OpenSSL X509_V_ERR_* codes used here, with X509_verify_cert_error_string() texts (OpenSSL 3.0). */
 export const X509_ERRORS: Readonly<Record<number, string>> = {
+  1: 'unspecified certificate verification error',
   2: 'unable to get issuer certificate',
   6: 'unable to decode issuer public key',
   7: 'certificate signature failure',
@@ -248,11 +261,21 @@ export const X509_ERRORS: Readonly<Record<number, string>> = {
   25: 'path length constraint exceeded',
   26: 'unsuitable certificate purpose',
   34: 'unhandled critical extension',
+  41: 'invalid or inconsistent certificate extension',
+  47: 'permitted subtree violation',
+  48: 'excluded subtree violation',
+  49: 'name constraints minimum and maximum not supported',
+  51: 'unsupported name constraint type',
+  52: 'unsupported or invalid name constraint syntax',
+  53: 'unsupported or invalid name syntax',
+  66: 'EE certificate key too weak',
+  67: 'CA certificate key too weak',
   68: 'CA signature digest algorithm too weak',
   79: 'invalid CA certificate',
 };
 
 const E = {
+  UNSPECIFIED: 1,
   UNABLE_TO_GET_ISSUER_CERT: 2,
   UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: 6,
   CERT_SIGNATURE_FAILURE: 7,
@@ -261,10 +284,20 @@ const E = {
   DEPTH_ZERO_SELF_SIGNED_CERT: 18,
   SELF_SIGNED_CERT_IN_CHAIN: 19,
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 20,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 21,
   CERT_CHAIN_TOO_LONG: 22,
   PATH_LENGTH_EXCEEDED: 25,
   INVALID_PURPOSE: 26,
   UNHANDLED_CRITICAL_EXTENSION: 34,
+  INVALID_EXTENSION: 41,
+  PERMITTED_VIOLATION: 47,
+  EXCLUDED_VIOLATION: 48,
+  SUBTREE_MINMAX: 49,
+  UNSUPPORTED_CONSTRAINT_TYPE: 51,
+  UNSUPPORTED_CONSTRAINT_SYNTAX: 52,
+  UNSUPPORTED_NAME_SYNTAX: 53,
+  EE_KEY_TOO_SMALL: 66,
+  CA_KEY_TOO_SMALL: 67,
   CA_MD_TOO_WEAK: 68,
   INVALID_CA: 79,
 } as const;
@@ -272,10 +305,12 @@ const E = {
 /** The TLS alert a strict server sends for a verification error (OpenSSL's ssl_verify_alarm_type, within what the engine takes). */
 export type VerifyAlert = 'bad_certificate' | 'unsupported_certificate' | 'certificate_expired' | 'certificate_unknown' | 'unknown_ca';
 
+/** OpenSSL 3.0 ssl_x509err2alert() (statem_lib.c x509table), restricted to the codes we produce. */
 function alertFor(code: number): VerifyAlert {
   switch (code) {
     case E.UNABLE_TO_GET_ISSUER_CERT:
     case E.UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case E.UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     case E.DEPTH_ZERO_SELF_SIGNED_CERT:
     case E.SELF_SIGNED_CERT_IN_CHAIN:
     case E.CERT_CHAIN_TOO_LONG:
@@ -291,6 +326,13 @@ function alertFor(code: number): VerifyAlert {
     case E.CERT_SIGNATURE_FAILURE: // OpenSSL: decrypt_error
     case E.CA_MD_TOO_WEAK:
     case E.UNHANDLED_CRITICAL_EXTENSION:
+    case E.PERMITTED_VIOLATION:
+    case E.EXCLUDED_VIOLATION:
+    case E.UNSUPPORTED_CONSTRAINT_TYPE:
+    case E.UNSUPPORTED_CONSTRAINT_SYNTAX:
+    case E.UNSUPPORTED_NAME_SYNTAX:
+    case E.EE_KEY_TOO_SMALL:
+    case E.CA_KEY_TOO_SMALL:
       return 'bad_certificate';
     default:
       return 'certificate_unknown';
@@ -331,7 +373,16 @@ export interface ChainVerification {
   /** Depth lines in callback order (reports deeper than the limit are not logged, as in Postfix). */
   readonly depthReports: readonly DepthReport[];
   readonly leaf: VerifiableCertificate;
+  /** Public-key (signature verification) operations this verification made. */
+  readonly publicKeyOperations: number;
 }
+
+/** OpenSSL security level 2 (112-bit security): the default of tlsproxy_tls_ccert_rsa_min_bits. */
+export const DEFAULT_MIN_RSA_BITS = 2048;
+/** Largest RSA modulus we verify with, in the chain or for CertificateVerify. */
+export const MAX_VERIFY_RSA_BITS = 8192;
+/** Largest RSA public exponent we verify with (a large exponent makes each operation as slow as a private one). */
+export const MAX_RSA_EXPONENT = 2 ** 32;
 
 export interface VerifyOptions {
   readonly anchors: TrustStore;
@@ -339,10 +390,14 @@ export interface VerifyOptions {
   readonly verifyDepth?: number;
   /** Verification time (default: now). */
   readonly now?: Date;
+  /** Smallest RSA modulus in the chain, in bits (default DEFAULT_MIN_RSA_BITS): 66 at the leaf, 67 at a CA below it. */
+  readonly minRsaBits?: number;
 }
 
 /** Hard bound on the chain we build (client certificates + anchors), whatever the depth limit. */
 const MAX_BUILT_CHAIN = 32;
+/** Signature checks spent telling apart several trust anchors with the same name and key identifier, per verification. */
+const MAX_ANCHOR_PROBES = 4;
 
 /** Postfix's line for a verification error: "[client ]certificate verification failed for <endpt>: <reason>". */
 export function verificationFailureText(error: VerifyError, endpoint: string): string {
@@ -391,9 +446,26 @@ function printable(s: string): string {
 }
 
 /**
+ * Why an RSA key is not used at all (public exponent even, below 3 or
+ * above 2^32, modulus above MAX_VERIFY_RSA_BITS), or undefined.
+ */
+export function unusableRsaKey(info: CertificateInfo): string | undefined {
+  if (info.keyAlgorithm !== 'rsa') return undefined;
+  if (info.keyBits > MAX_VERIFY_RSA_BITS) return `RSA key of ${info.keyBits} bits is larger than ${MAX_VERIFY_RSA_BITS} bits`;
+  const e = info.rsaPublicExponent;
+  if (!e || e.length === 0) return 'RSA key without a public exponent';
+  if (e.length > 5) return 'RSA public exponent is larger than 2^32';
+  let v = 0;
+  for (const b of e) v = v * 256 + b;
+  if (v > MAX_RSA_EXPONENT) return 'RSA public exponent is larger than 2^32';
+  if (v < 3 || v % 2 === 0) return `RSA public exponent ${v} is not an odd number of 3 or more`;
+  return undefined;
+}
+
+/**
  * Verifies a client chain (leaf first, DER). Throws a CertificateError when
- * a certificate cannot be decoded at all (a TLS bad_certificate); any other
- * problem is a verdict.
+ * a certificate cannot be decoded at all, or the leaf's key is one we will
+ * not verify with (a TLS bad_certificate); any other problem is a verdict.
  */
 export async function verifyClientChain(chainDer: readonly Uint8Array[], options: VerifyOptions): Promise<ChainVerification> {
   if (chainDer.length === 0) throw new CertificateError(undefined, 'empty certificate chain');
@@ -407,16 +479,44 @@ export async function verifyClientChain(chainDer: readonly Uint8Array[], options
   });
   const verifyDepth = options.verifyDepth ?? 9;
   const now = options.now ?? new Date();
+  const minRsaBits = options.minRsaBits ?? DEFAULT_MIN_RSA_BITS;
   const store = options.anchors;
   const sig = new SignatureChecker();
-
-  // ---- 1. build_chain
   const leaf = presented[0]!;
+  const unusable = unusableRsaKey(leaf.info);
+  if (unusable) throw new CertificateError(undefined, `client certificate: ${unusable}`);
+
   const chain: VerifiableCertificate[] = [leaf];
+
+  // ---- reports through Postfix's callback
+  let kept: VerifyError | undefined;
+  const depthReports: DepthReport[] = [];
+  const record = (code: number, depth: number, cert: VerifiableCertificate | undefined) => {
+    if (kept && kept.depth <= depth) return;
+    kept = makeError(code, depth, cert, verifyDepth);
+  };
+  const report = (depth: number, code: number) => {
+    const cert = chain[depth];
+    if (depth > verifyDepth) {
+      // tls_verify_certificate_callback: "depth > max_depth" -> chain too long, nothing logged.
+      record(E.CERT_CHAIN_TOO_LONG, depth, cert);
+      return;
+    }
+    if (code !== 0) record(code, depth, cert);
+    let ok = code === 0;
+    if (depth === 0) ok = kept === undefined;
+    depthReports.push({ depth, ok, subject: printable(cert?.info.subject ?? '<unknown>') });
+  };
+
+  // ---- 0. the leaf's key (X509_verify_cert: check_key_level(ctx->cert) before build_chain)
+  if (leaf.info.keyAlgorithm === 'rsa' && leaf.info.keyBits < minRsaBits) report(0, E.EE_KEY_TOO_SMALL);
+
+  // ---- 1. build_chain, without signatures
   /** Index in `chain` of the first certificate that came from the trust store (chain.length if none). */
   let firstTrusted = Number.POSITIVE_INFINITY;
   let trusted = false;
   const untrusted = presented.slice(1);
+  const maxLength = Math.min(MAX_BUILT_CHAIN, verifyDepth + 2);
   for (;;) {
     const cur = chain[chain.length - 1]!;
     if (isSelfSigned(cur)) {
@@ -432,7 +532,7 @@ export async function verifyClientChain(chainDer: readonly Uint8Array[], options
       }
       break;
     }
-    if (chain.length >= MAX_BUILT_CHAIN) break;
+    if (chain.length >= maxLength) break;
     const fromStore = await pickIssuer(cur, store.withSubject(cur.issuerKey), now, sig);
     if (fromStore) {
       chain.push(fromStore);
@@ -442,30 +542,10 @@ export async function verifyClientChain(chainDer: readonly Uint8Array[], options
     // Once in the trust store, the chain continues there only.
     if (chain.length - 1 >= firstTrusted) break;
     const candidates = untrusted.filter((c) => c.subjectKey === cur.issuerKey && !chain.includes(c));
-    const fromPeer = await pickIssuer(cur, candidates, now, sig);
+    const fromPeer = await pickIssuer(cur, candidates, now);
     if (!fromPeer) break;
     chain.push(fromPeer);
   }
-
-  // ---- reports through Postfix's callback
-  let kept: VerifyError | undefined;
-  const depthReports: DepthReport[] = [];
-  const report = (depth: number, code: number) => {
-    const cert = chain[depth];
-    if (depth > verifyDepth) {
-      // tls_verify_certificate_callback: "depth > max_depth" -> chain too long, nothing logged.
-      record(E.CERT_CHAIN_TOO_LONG, depth, cert);
-      return;
-    }
-    if (code !== 0) record(code, depth, cert);
-    let ok = code === 0;
-    if (depth === 0) ok = kept === undefined;
-    depthReports.push({ depth, ok, subject: printable(cert?.info.subject ?? '<unknown>') });
-  };
-  const record = (code: number, depth: number, cert: VerifiableCertificate | undefined) => {
-    if (kept && kept.depth <= depth) return;
-    kept = makeError(code, depth, cert, verifyDepth);
-  };
 
   const top = chain.length - 1;
   if (!trusted) {
@@ -482,6 +562,7 @@ export async function verifyClientChain(chainDer: readonly Uint8Array[], options
     const c = chain[i]!;
     const unhandled = c.critical.find((o) => !HANDLED_CRITICAL.has(o));
     if (unhandled !== undefined) report(i, E.UNHANDLED_CRITICAL_EXTENSION);
+    if (c.nameConstraints === 'invalid' || c.altNames === 'invalid') report(i, E.INVALID_EXTENSION);
     if (i > 0) {
       const ca = checkCa(c, isSelfSigned(c));
       // OpenSSL: X509_V_FLAG_X509_STRICT is implicit for intermediate CAs.
@@ -492,6 +573,12 @@ export async function verifyClientChain(chainDer: readonly Uint8Array[], options
     if (i > 0 && !c.info.selfIssued) plen++;
   }
 
+  // ---- 2b. check_auth_level: issuer keys (the leaf's was checked first)
+  for (let i = 1; i < chain.length; i++) {
+    const c = chain[i]!;
+    if (c.info.keyAlgorithm === 'rsa' && c.info.keyBits < minRsaBits) report(i, E.CA_KEY_TOO_SMALL);
+  }
+
   // ---- 3. internal_verify (top down): signatures, then times
   let n = top;
   let issuer = chain[n]!;
@@ -500,14 +587,15 @@ export async function verifyClientChain(chainDer: readonly Uint8Array[], options
     subject = issuer;
   } else if (n === 0) {
     // An incomplete chain of one: nothing to check the leaf's signature with.
-    report(0, 21);
+    report(0, E.UNABLE_TO_VERIFY_LEAF_SIGNATURE);
     subject = issuer;
   } else {
     n--;
     subject = chain[n]!;
   }
   while (n >= 0) {
-    if (subject !== issuer) {
+    // A link deeper than the limit is reported as too long whatever its signature: not worth an operation.
+    if (subject !== issuer && n <= verifyDepth) {
       const r = await sig.check(subject, issuer);
       if (r === 'bad-key') report(n + 1, E.UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY);
       else if (r === 'weak') report(n, E.CA_MD_TOO_WEAK);
@@ -523,16 +611,42 @@ export async function verifyClientChain(chainDer: readonly Uint8Array[], options
     }
   }
 
+  // ---- 4. check_name_constraints (RFC 5280 §4.2.1.10), top down
+  const budget = new NameCheckBudget();
+  for (let i = top; i >= 0; i--) {
+    const x = chain[i]!;
+    // Self-issued CA certificates are not subject to the constraints (§6.1.3 (b)), unless last.
+    if (i !== 0 && x.info.selfIssued) continue;
+    if (x.altNames === 'invalid') continue; // reported as 41
+    for (let j = top; j > i; j--) {
+      const nc = chain[j]!.nameConstraints;
+      if (nc === undefined || nc === 'invalid') continue; // 'invalid': reported as 41 at j
+      const rv = checkNameConstraints({ subject: x.subjectName, altNames: x.altNames }, nc, i === 0, budget);
+      if (rv !== 0) {
+        report(i, rv === E.UNSPECIFIED ? E.UNSPECIFIED : rv);
+        break;
+      }
+    }
+  }
+
   const error = kept as VerifyError | undefined;
-  return { trusted: trusted && error === undefined, ...(error ? { error } : {}), chain, depthReports, leaf };
+  return {
+    trusted: trusted && error === undefined,
+    ...(error ? { error } : {}),
+    chain,
+    depthReports,
+    leaf,
+    publicKeyOperations: sig.operations,
+  };
 }
 
-/** Critical extensions we process (OpenSSL's X509_supported_extension() list, without nameConstraints which we do not enforce). */
+/** Critical extensions we process (OpenSSL's X509_supported_extension() list). */
 const HANDLED_CRITICAL = new Set([
   '2.16.840.1.113730.1.1', // netscape-cert-type
   '2.5.29.15', // keyUsage
   '2.5.29.17', // subjectAltName
   '2.5.29.19', // basicConstraints
+  OID_NAME_CONSTRAINTS, // nameConstraints, RFC 5280 §4.2.1.10 (name-constraints.ts)
   '2.5.29.32', // certificatePolicies (not processed: no policy checking requested, as in Postfix)
   '2.5.29.37', // extKeyUsage
   '2.5.29.33', // policyMappings
@@ -571,11 +685,11 @@ function akidMatches(child: VerifiableCertificate, issuer: VerifiableCertificate
   return !aki || !ski || equalBytes(aki, ski);
 }
 
-/** Names, key identifiers and key usage say `issuer` may have issued `child` (OpenSSL check_issued). */
+/** Names, key identifiers and the key type say `issuer` may have issued `child` (OpenSSL x509_likely_issued). */
 function likelyIssued(child: VerifiableCertificate, issuer: VerifiableCertificate): boolean {
   if (child.issuerKey !== issuer.subjectKey) return false;
   if (!akidMatches(child, issuer)) return false;
-  return true;
+  return signatureFitsKey(child.signatureAlgorithm, issuer.info.spki);
 }
 
 /**
@@ -585,19 +699,38 @@ function likelyIssued(child: VerifiableCertificate, issuer: VerifiableCertificat
  * it adds nothing for a trust anchor, and an untrusted one fails anyway).
  */
 function isSelfSigned(c: VerifiableCertificate): boolean {
-  return likelyIssued(c, c)
-    && (!c.info.keyUsage || c.info.keyUsage.includes('keyCertSign'))
-    && signatureFitsKey(c.signatureAlgorithm, c.info.spki);
+  return likelyIssued(c, c) && (!c.info.keyUsage || c.info.keyUsage.includes('keyCertSign'));
 }
 
-/** Among candidate issuers: one whose signature on `child` verifies and that is valid now, else one that verifies, else the first likely one. */
-async function pickIssuer(child: VerifiableCertificate, candidates: readonly VerifiableCertificate[], now: Date, sig: SignatureChecker): Promise<VerifiableCertificate | undefined> {
+/** A candidate that may sign certificates: keyUsage (when present) has keyCertSign, basicConstraints (when present) says cA. */
+function maySignCertificates(c: VerifiableCertificate): boolean {
+  if (c.info.keyUsage && !c.info.keyUsage.includes('keyCertSign')) return false;
+  return !c.extensions.includes(OID_BASIC_CONSTRAINTS) || c.info.isCA;
+}
+
+/**
+ * The issuer of `child` among `candidates`, from names, key identifiers,
+ * key type and key usage (no signature): those that may sign certificates
+ * first, then OpenSSL's find_issuer() rule (the first valid now, else the
+ * one that expires last). With `sig` (trust anchors only, whose number the
+ * operator controls), several remaining candidates are told apart by their
+ * signature on `child`, within MAX_ANCHOR_PROBES operations per verification.
+ */
+async function pickIssuer(child: VerifiableCertificate, candidates: readonly VerifiableCertificate[], now: Date, sig?: SignatureChecker): Promise<VerifiableCertificate | undefined> {
   const likely = candidates.filter((c) => c !== child && likelyIssued(child, c));
   if (likely.length === 0) return undefined;
-  const verifying: VerifiableCertificate[] = [];
-  for (const c of likely) if ((await sig.check(child, c)) === 'ok') verifying.push(c);
+  let pool = likely.filter(maySignCertificates);
+  if (pool.length === 0) pool = likely;
+  if (sig && pool.length > 1) {
+    const verifying: VerifiableCertificate[] = [];
+    for (const c of pool) {
+      if (!sig.probe()) break;
+      if ((await sig.check(child, c)) === 'ok') verifying.push(c);
+    }
+    if (verifying.length > 0) pool = verifying;
+  }
   const valid = (c: VerifiableCertificate) => now >= c.info.notBefore && now <= c.info.notAfter;
-  return verifying.find(valid) ?? verifying[0] ?? likely[0];
+  return pool.find(valid) ?? pool.reduce((a, b) => (b.info.notAfter > a.info.notAfter ? b : a));
 }
 
 // ---------------------------------------------------------------- signatures
@@ -653,27 +786,32 @@ function signatureFitsKey(signatureAlgorithm: string, spki: Uint8Array): boolean
 }
 
 /**
- * Public-key operations one verification may make: a client sending many
- * certificates with the same names cannot make us try every pair.
+ * Signature checks with a per-verification memo (a link is verified once,
+ * however often it is asked about) and a count of the public-key operations
+ * made. RSA issuer keys we will not use (unusableRsaKey) cost nothing: 'bad-key'.
  */
-const MAX_SIGNATURE_CHECKS = 48;
-/** Largest RSA key we verify with (larger keys cost too much per operation). */
-const MAX_RSA_BITS = 8192;
-
-/** Signature checks with a per-verification memo (building and verifying ask the same questions) and a bound. */
 class SignatureChecker {
   private readonly memo = new Map<string, Promise<SignatureResult>>();
   private readonly ids = new WeakMap<VerifiableCertificate, number>();
   private next = 0;
-  private made = 0;
+  private probes = 0;
+  /** Public-key operations made. */
+  operations = 0;
+
+  /** Whether one more anchor may be told apart by its signature (MAX_ANCHOR_PROBES). */
+  probe(): boolean {
+    return ++this.probes <= MAX_ANCHOR_PROBES;
+  }
 
   check(child: VerifiableCertificate, issuer: VerifiableCertificate): Promise<SignatureResult> {
     const key = `${this.id(child)}/${this.id(issuer)}`;
     let r = this.memo.get(key);
     if (!r) {
-      if (issuer.info.keyAlgorithm === 'rsa' && issuer.info.keyBits > MAX_RSA_BITS) r = Promise.resolve('bad-key' as const);
-      else if (++this.made > MAX_SIGNATURE_CHECKS) r = Promise.resolve('bad' as const);
-      else r = verifySignature(child, issuer.info.spki).catch(() => 'bad' as const);
+      if (unusableRsaKey(issuer.info)) {
+        r = Promise.resolve('bad-key' as const);
+      } else {
+        r = verifySignature(child, issuer.info.spki, () => this.operations++).catch(() => 'bad' as const);
+      }
       this.memo.set(key, r);
     }
     return r;
@@ -703,7 +841,7 @@ function spkiParts(spki: Uint8Array): SpkiParts {
 }
 
 /** Checks `child`'s signature with the public key `issuerSpki`. */
-export async function verifySignature(child: VerifiableCertificate, issuerSpki: Uint8Array): Promise<SignatureResult> {
+export async function verifySignature(child: VerifiableCertificate, issuerSpki: Uint8Array, counted: () => void = () => {}): Promise<SignatureResult> {
   const subtle = webCrypto().subtle;
   let key: SpkiParts;
   try {
@@ -732,6 +870,7 @@ export async function verifySignature(child: VerifiableCertificate, issuerSpki: 
       const hash = { [OID.sha256WithRSA]: 'SHA-256', [OID.sha384WithRSA]: 'SHA-384', [OID.sha512WithRSA]: 'SHA-512' }[child.signatureAlgorithm];
       const k = await importKey({ name: 'RSASSA-PKCS1-v1_5', hash });
       if (!k) return 'bad-key';
+      counted();
       return (await subtle.verify({ name: 'RSASSA-PKCS1-v1_5' }, k, signature.slice(), data)) ? 'ok' : 'bad';
     }
     case OID.rsassaPss: {
@@ -741,6 +880,7 @@ export async function verifySignature(child: VerifiableCertificate, issuerSpki: 
       if (pss.hash === 'SHA-1') return 'weak';
       const k = await importKey({ name: 'RSA-PSS', hash: pss.hash });
       if (!k) return 'bad-key';
+      counted();
       return (await subtle.verify({ name: 'RSA-PSS', saltLength: pss.saltLength }, k, signature.slice(), data)) ? 'ok' : 'bad';
     }
     case OID.ecdsaSha256:
@@ -754,12 +894,14 @@ export async function verifySignature(child: VerifiableCertificate, issuerSpki: 
       if (!raw) return 'bad';
       const k = await importKey({ name: 'ECDSA', namedCurve: curve.name });
       if (!k) return 'bad-key';
+      counted();
       return (await subtle.verify({ name: 'ECDSA', hash }, k, raw, data)) ? 'ok' : 'bad';
     }
     case OID.ed25519: {
       if (key.algorithm !== OID.ed25519) return 'bad';
       const k = await importKey({ name: 'Ed25519' });
       if (!k) return 'bad-key';
+      counted();
       return (await subtle.verify({ name: 'Ed25519' }, k, signature.slice(), data)) ? 'ok' : 'bad';
     }
     default:

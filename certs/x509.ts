@@ -44,6 +44,8 @@ export interface CertificateInfo {
   keyBits: number;
   /** EC curve: WebCrypto name for P-256/P-384, a descriptive name otherwise. */
   curveName?: string;
+  /** RSA public exponent, unsigned big-endian without leading zeros (RSA keys only). */
+  rsaPublicExponent?: Uint8Array;
   /** basicConstraints cA. */
   isCA: boolean;
   pathLength?: number;
@@ -414,7 +416,7 @@ export function formatIpv6(bytes: Uint8Array): string {
 
 // --- public keys --------------------------------------------------------------
 
-type KeyDescription = Pick<CertificateInfo, 'keyAlgorithm' | 'keyAlgorithmName' | 'keyBits'> & { curveName?: string };
+type KeyDescription = Pick<CertificateInfo, 'keyAlgorithm' | 'keyAlgorithmName' | 'keyBits'> & { curveName?: string; rsaPublicExponent?: Uint8Array };
 
 /** RFC 5280 §4.1.2.7 SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }. */
 export function describePublicKey(spki: Asn1): KeyDescription {
@@ -428,8 +430,8 @@ export function describePublicKey(spki: Asn1): KeyDescription {
       // RFC 8017 A.1.1 RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
       const rsa = sequence(decodeDer(key, 'RSAPublicKey'), 'RSAPublicKey', 2, 2);
       const modulus = unsignedInteger(rsa[0], 'RSA modulus');
-      unsignedInteger(rsa[1], 'RSA publicExponent');
-      return { keyAlgorithm: 'rsa', keyAlgorithmName: 'RSA', keyBits: bitLength(modulus) };
+      const rsaPublicExponent = unsignedInteger(rsa[1], 'RSA publicExponent');
+      return { keyAlgorithm: 'rsa', keyAlgorithmName: 'RSA', keyBits: bitLength(modulus), rsaPublicExponent };
     }
     case OID_EC_PUBLIC_KEY: {
       // RFC 5480 §2.1.1: namedCurve parameters; ECPoint in the BIT STRING.

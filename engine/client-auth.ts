@@ -13,7 +13,7 @@ import type { ClientAuthPolicy, ClientCertificateVerdict } from './config.js';
 import { SignatureScheme } from './constants.js';
 import type { CryptoProvider } from './crypto/provider.js';
 import { isPromise } from './crypto/provider.js';
-import { TlsFailure, fail } from './errors.js';
+import { REFUSAL_CAUSES, failure, fail } from './errors.js';
 import type { ClientCertificateInfo } from './events.js';
 import { describeKeySignature } from './tls13/negotiate.js';
 
@@ -56,10 +56,10 @@ export async function examineClientChain(policy: ClientAuthPolicy, chain: readon
     verdict = isPromise(v) ? await v : v;
   } catch (e) {
     // §6.2 bad_certificate: "A certificate was corrupt, contained signatures that did not verify correctly, etc."
-    throw new TlsFailure('bad_certificate', `client certificate unusable: ${(e as Error).message}`);
+    throw failure('ClientCertificateUnusable', (e as Error).message);
   }
   if (!verdict.trusted && policy.requireTrusted) {
-    fail(verdict.alert ?? 'bad_certificate', `client certificate not trusted: ${verdict.reason ?? 'verification failed'}`);
+    fail(verdict.alert ? REFUSAL_CAUSES[verdict.alert] : 'ClientCertificateBad', verdict.reason ?? 'verification failed');
   }
   return verdict;
 }
@@ -75,11 +75,11 @@ export async function checkClientSignature(
 ): Promise<ClientCertificateInfo> {
   // §4.4.3: the scheme must be one we offered in CertificateRequest, and fit the key.
   if (!clientSchemes(tls12).includes(scheme) || !schemeFits(scheme, verdict.keyAlgorithm, tls12)) {
-    fail('illegal_parameter', `client CertificateVerify with scheme 0x${scheme.toString(16)} for a ${verdict.keyAlgorithm} key`);
+    fail('ClientSignatureSchemeMismatch', scheme, verdict.keyAlgorithm);
   }
   const ok = provider.verify(verdict.spki, scheme, signed, signature, { tls12 });
   // §4.4.3: "If the verification fails, the receiver MUST terminate the handshake with a decrypt_error alert."
-  if (!(isPromise(ok) ? await ok : ok)) fail('decrypt_error', 'client CertificateVerify signature does not verify');
+  if (!(isPromise(ok) ? await ok : ok)) fail('ClientSignatureInvalid');
   return {
     trusted: verdict.trusted,
     reason: verdict.reason,

@@ -10,7 +10,7 @@
  * as placeholders and back-patched when the vector closes.
  */
 
-import { DecodeError } from './errors.js';
+import { fail } from './errors.js';
 
 export class Reader {
   private pos: number;
@@ -30,7 +30,7 @@ export class Reader {
   }
 
   private need(n: number, what: string): void {
-    if (n > this.limit - this.pos) throw new DecodeError(`truncated ${what}`);
+    if (n > this.limit - this.pos) fail('FieldOverrun', what);
   }
 
   u8(what = 'uint8'): number {
@@ -77,14 +77,14 @@ export class Reader {
   /** opaque v<min..max> with a `lenBytes`-byte length prefix. */
   vec(lenBytes: 1 | 2 | 3, min: number, max: number, what = 'vector'): Uint8Array {
     const n = this.len(lenBytes, what);
-    if (n < min || n > max) throw new DecodeError(`${what}: length ${n} outside ${min}..${max}`);
+    if (n < min || n > max) fail('VectorLengthOutOfRange', what, n, min, max);
     return this.bytes(n, what);
   }
 
   /** A bounded sub-reader over a length-prefixed vector. */
   sub(lenBytes: 1 | 2 | 3, min: number, max: number, what = 'vector'): Reader {
     const n = this.len(lenBytes, what);
-    if (n < min || n > max) throw new DecodeError(`${what}: length ${n} outside ${min}..${max}`);
+    if (n < min || n > max) fail('VectorLengthOutOfRange', what, n, min, max);
     this.need(n, what);
     const r = new Reader(this.buf, this.pos, this.pos + n);
     this.pos += n;
@@ -97,7 +97,7 @@ export class Reader {
 
   /** Reject trailing bytes. */
   end(what = 'structure'): void {
-    if (this.pos !== this.limit) throw new DecodeError(`${this.limit - this.pos} trailing bytes after ${what}`);
+    if (this.pos !== this.limit) fail('TrailingBytes', what, this.limit - this.pos);
   }
 }
 

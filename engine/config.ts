@@ -5,6 +5,7 @@
 
 import type { CryptoProvider, MaybePromise, SigningKey } from './crypto/provider.js';
 import { CipherSuite, NamedGroup } from './constants.js';
+import type { CertificateRefusal } from './errors.js';
 import type { DhParams } from './ffdhe.js';
 import type { SessionCache, TicketProtector } from './session.js';
 
@@ -53,7 +54,7 @@ export interface ClientCertificateVerdict {
   /** The chain verified against the trust anchors. */
   readonly trusted: boolean;
   /** When not trusted: the alert a strict server sends (RFC 8446 §6.2). */
-  readonly alert?: 'bad_certificate' | 'unsupported_certificate' | 'certificate_expired' | 'certificate_unknown' | 'unknown_ca' | 'access_denied';
+  readonly alert?: CertificateRefusal;
   /** Why not trusted, for the log ("untrusted issuer /CN=...", "certificate has expired"). */
   readonly reason?: string;
   /** Anything the owner wants back in HandshakeInfo (subject, fingerprints...). */

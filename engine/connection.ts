@@ -14,7 +14,7 @@ import { DEFAULT_LIMITS } from './config.js';
 import { concat } from './codec.js';
 import { AlertDescription, AlertLevel, ContentType, ProtocolVersion, RecordLimits, alertName } from './constants.js';
 import { isPromise, type MaybePromise } from './crypto/provider.js';
-import { PeerAlert, TlsFailure, fail } from './errors.js';
+import { PeerAlert, RENEGOTIATION_REFUSED_WARNING, TlsFailure, failure, fail } from './errors.js';
 import type { ConnectionError, ConnectionEvents, HandshakeInfo } from './events.js';
 import { HandshakeBuffer } from './handshake-buffer.js';
 import { parseAlert } from './messages/alert.js';
@@ -31,7 +31,7 @@ import {
 import type { Tls13Suite } from './suites.js';
 import { ExpectClientHello } from './tls13/expect-client-hello.js';
 import { nextTrafficSecret, trafficKeys } from './tls13/key-schedule.js';
-import type { ConnectedSecrets, ServerContext, State } from './tls13/state.js';
+import type { ConnectedSecrets, ServerContext, State } from './common/state.js';
 
 export type ConnectionState = 'handshake' | 'open' | 'closed' | 'failed';
 
@@ -99,7 +99,7 @@ export class ServerConnection {
     this.hs = new HandshakeBuffer(this.limits.maxHandshakeMessage);
     this.out = new OutputQueue(
       (b) => this.events.write(b),
-      (e) => this.fatal(new TlsFailure('internal_error', `record protection failed: ${(e as Error)?.message ?? e}`)),
+      (e) => this.fatal(failure('RecordProtectionFailed', String((e as Error)?.message ?? e))),
     );
     this.ctx = this.makeContext();
     this.hsState = new ExpectClientHello(this.ctx);
@@ -216,7 +216,7 @@ export class ServerConnection {
           this.requeued.unshift(...batch.slice(i));
           return;
         }
-        if (!opened) fail('bad_record_mac', 'record failed authentication');
+        if (!opened) fail('RecordAuthenticationFailed');
         prot.advance();
         const r = this.version === ProtocolVersion.TLS1_2 ? this.dispatchTls12(opened.type, opened.content) : this.onOpened(batch[i]!, opened);
         if (isPromise(r)) await r;
@@ -233,7 +233,7 @@ export class ServerConnection {
       case ContentType.application_data: {
         if (this.earlyData === 'all' || !this.readProt) {
           if (this.earlyData !== 'off') return this.skipEarlyData(rec);
-          return fail('unexpected_message', 'protected record before the handshake keys exist');
+          return fail('ProtectedRecordBeforeKeys');
         }
         const opened = this.readProt.open(rec);
         if (isPromise(opened)) this.asyncOpen = true;
@@ -241,15 +241,15 @@ export class ServerConnection {
       }
       case ContentType.handshake:
         // §5: once keys are in use, every record is protected.
-        if (this.readProt) fail('unexpected_message', 'plaintext handshake record after the keys changed');
+        if (this.readProt) fail('PlaintextHandshakeAfterKeyChange');
         return this.onHandshakeFragment(rec.fragment);
       case ContentType.alert:
         // A client that cannot read our ServerHello answers in plaintext; after the
         // handshake an unprotected alert is an unexpected record.
-        if (this.readProt && this.state !== 'handshake') fail('unexpected_message', 'plaintext alert after the handshake');
+        if (this.readProt && this.state !== 'handshake') fail('PlaintextAlertAfterHandshake');
         return this.onAlert(rec.fragment);
       default:
-        return fail('unexpected_message', `record type ${rec.type}`);
+        return fail('UnexpectedRecordType', rec.type);
     }
   }
 
@@ -260,24 +260,24 @@ export class ServerConnection {
   private processTls12Record(rec: RawRecord): MaybePromise<void> {
     if (rec.type === ContentType.change_cipher_spec) {
       // RFC 5246 §7.1: one byte of value 1; a CCS under protection would start a renegotiation, which we refuse.
-      if (this.readProt) fail('unexpected_message', 'ChangeCipherSpec after the keys changed');
-      if (rec.fragment.length !== 1 || rec.fragment[0] !== 1) fail('unexpected_message', 'malformed ChangeCipherSpec');
+      if (this.readProt) fail('ChangeCipherSpecAfterKeyChange');
+      if (rec.fragment.length !== 1 || rec.fragment[0] !== 1) fail('MalformedChangeCipherSpec');
       // §7.1 with §5.1's rule that handshake messages must not span a key change.
-      if (this.hs.hasPartial) fail('unexpected_message', 'ChangeCipherSpec inside a fragmented handshake message');
+      if (this.hs.hasPartial) fail('ChangeCipherSpecInsideMessage');
       const next = this.hsState.changeCipherSpec?.();
-      if (!next) return fail('unexpected_message', `ChangeCipherSpec in state ${this.hsState.name}`);
+      if (!next) return fail('ChangeCipherSpecInWrongState', this.hsState.name);
       this.hsState = next;
       return;
     }
     if (!this.readProt) {
-      if (rec.type === ContentType.application_data) fail('unexpected_message', 'application data before the handshake completed');
+      if (rec.type === ContentType.application_data) fail('ApplicationDataBeforeHandshake');
       return this.dispatchTls12(rec.type, rec.fragment);
     }
     const opened = this.readProt.open(rec);
     if (isPromise(opened)) this.asyncOpen = true;
     const go = (p: InnerPlaintext | null): MaybePromise<void> => {
       // RFC 5246 §7.2.2: a record that fails authentication is bad_record_mac.
-      if (!p) return fail('bad_record_mac', 'record failed authentication');
+      if (!p) return fail('RecordAuthenticationFailed');
       return this.dispatchTls12(p.type, p.content);
     };
     return isPromise(opened) ? opened.then(go) : go(opened);
@@ -292,7 +292,7 @@ export class ServerConnection {
       case ContentType.application_data:
         return this.onApplicationData(content);
       default:
-        return fail('unexpected_message', `record type ${type}`);
+        return fail('UnexpectedRecordType', type);
     }
   }
 
@@ -300,7 +300,7 @@ export class ServerConnection {
     if (!inner) {
       if (this.earlyData === 'trial') return this.skipEarlyData(rec);
       // §5.2: "If the decryption fails, the receiver MUST terminate the connection with a bad_record_mac alert."
-      return fail('bad_record_mac', 'record failed authentication');
+      return fail('RecordAuthenticationFailed');
     }
     // The first record that authenticates under the handshake key ends early-data skipping (§4.2.10).
     if (this.earlyData === 'trial') this.earlyData = 'off';
@@ -313,9 +313,9 @@ export class ServerConnection {
         return this.onApplicationData(inner.content);
       case ContentType.change_cipher_spec:
         // §5: "... or which receives a protected change_cipher_spec record MUST abort the handshake with an unexpected_message alert."
-        return fail('unexpected_message', 'protected change_cipher_spec record');
+        return fail('ProtectedChangeCipherSpec');
       default:
-        return fail('unexpected_message', `inner content type ${inner.type}`);
+        return fail('UnknownInnerContentType', inner.type);
     }
   }
 
@@ -324,7 +324,7 @@ export class ServerConnection {
     this.earlySkipped += rec.fragment.length;
     if (this.earlySkipped > this.limits.maxEarlyDataSkip) {
       // §4.2.10: beyond max_early_data_size, "terminate the connection with an unexpected_message alert".
-      fail('unexpected_message', `more than ${this.limits.maxEarlyDataSkip} bytes of early data`);
+      fail('EarlyDataOverLimit', this.limits.maxEarlyDataSkip);
     }
     this.trace(`skipped ${rec.fragment.length} bytes of early data`);
   }
@@ -332,10 +332,10 @@ export class ServerConnection {
   private onChangeCipherSpec(fragment: Uint8Array): void {
     // §5: a single 0x01 byte may arrive after the first ClientHello and before the peer's Finished;
     // anything else is unexpected_message.
-    if (!this.sawClientHello || this.state !== 'handshake') fail('unexpected_message', 'change_cipher_spec outside the handshake');
-    if (fragment.length !== 1 || fragment[0] !== 1) fail('unexpected_message', 'malformed change_cipher_spec');
-    if (this.hs.hasPartial) fail('unexpected_message', 'change_cipher_spec inside a fragmented handshake message');
-    if (++this.changeCipherSpecs > this.limits.maxChangeCipherSpec) fail('unexpected_message', 'repeated change_cipher_spec');
+    if (!this.sawClientHello || this.state !== 'handshake') fail('ChangeCipherSpecOutsideHandshake');
+    if (fragment.length !== 1 || fragment[0] !== 1) fail('MalformedChangeCipherSpec');
+    if (this.hs.hasPartial) fail('ChangeCipherSpecInsideMessage');
+    if (++this.changeCipherSpecs > this.limits.maxChangeCipherSpec) fail('RepeatedChangeCipherSpec');
   }
 
   private async onHandshakeFragment(fragment: Uint8Array): Promise<void> {
@@ -349,7 +349,7 @@ export class ServerConnection {
 
   private onAlert(fragment: Uint8Array): void {
     // §5.1: "Handshake messages MUST NOT be interleaved with other record types."
-    if (this.hs.hasPartial) fail('unexpected_message', 'alert inside a fragmented handshake message');
+    if (this.hs.hasPartial) fail('AlertInsideMessage');
     const alert = parseAlert(fragment);
     this.trace(`received alert ${alert.level === AlertLevel.warning ? 'warning' : 'fatal'}:${alertName(alert.description)}`);
     if (alert.description === AlertDescription.close_notify) {
@@ -367,7 +367,7 @@ export class ServerConnection {
       // RFC 5246 §7.2: in TLS 1.2 any warning alert may be ignored.
       (alert.description === AlertDescription.user_canceled || this.version === ProtocolVersion.TLS1_2);
     if (tolerated) {
-      if (++this.warningAlerts > this.limits.maxWarningAlerts) fail('limit_exceeded', 'too many warning alerts');
+      if (++this.warningAlerts > this.limits.maxWarningAlerts) fail('TooManyWarningAlerts');
       return;
     }
     // RFC 8446 §6: every other alert, whatever its level, is an error alert in TLS 1.3.
@@ -375,10 +375,10 @@ export class ServerConnection {
   }
 
   private onApplicationData(content: Uint8Array): void {
-    if (this.state !== 'open') fail('unexpected_message', 'application data before the handshake completed');
-    if (this.hs.hasPartial) fail('unexpected_message', 'application data inside a fragmented handshake message');
+    if (this.state !== 'open') fail('ApplicationDataBeforeHandshake');
+    if (this.hs.hasPartial) fail('ApplicationDataInsideMessage');
     if (content.length === 0) {
-      if (++this.emptyRecords > this.limits.maxEmptyRecords) fail('limit_exceeded', 'too many empty records');
+      if (++this.emptyRecords > this.limits.maxEmptyRecords) fail('TooManyEmptyRecords');
       return;
     }
     this.emptyRecords = 0;
@@ -497,7 +497,7 @@ export class ServerConnection {
         duringHandshake,
       };
     } else {
-      const f = e instanceof TlsFailure ? e : new TlsFailure('internal_error', (e as Error)?.message ?? String(e));
+      const f = e instanceof TlsFailure ? e : failure('InternalError', (e as Error)?.message ?? String(e));
       if (!(e instanceof TlsFailure)) this.trace(`internal error: ${(e as Error)?.stack ?? e}`);
       this.flight = [];
       if (!this.sentClose) {
@@ -574,12 +574,8 @@ export class ServerConnection {
         self.writeProt = protection;
       },
       setReadProtection(protection) {
-        if (self.hs.hasPartial) fail('unexpected_message', 'handshake data follows a key change in the same record');
+        if (self.hs.hasPartial) fail('HandshakeSpansKeyChange');
         self.readProt = protection;
-      },
-      sendAlert(level, description) {
-        this.flush();
-        self.sendAlert(level, description);
       },
       warning(message) {
         self.events.warning?.(message);
@@ -594,9 +590,9 @@ export class ServerConnection {
         // RFC 5746 §4.4 / RFC 5246 §7.4.1.2: a server that will not renegotiate answers with a
         // no_renegotiation warning and the session goes on; repeated attempts end it.
         if (++self.renegotiationAttempts > self.limits.maxRenegotiationAttempts) {
-          fail('no_renegotiation', `renegotiation attempted ${self.renegotiationAttempts} times`);
+          fail('RenegotiationRepeated', self.renegotiationAttempts);
         }
-        self.sendAlert(AlertLevel.warning, AlertDescription.no_renegotiation);
+        self.sendAlert(AlertLevel.warning, RENEGOTIATION_REFUSED_WARNING);
         self.events.warning?.('client attempted renegotiation: refused with a no_renegotiation warning');
       },
       setWriteSecret(suite, secret) {
@@ -606,7 +602,7 @@ export class ServerConnection {
       setReadSecret(suite, secret) {
         // §5.1: "Handshake messages MUST NOT span key changes ... If a handshake message is followed
         // by a key change, it MUST be aligned to a record boundary", else unexpected_message.
-        if (self.hs.hasPartial) fail('unexpected_message', 'handshake data follows a key change in the same record');
+        if (self.hs.hasPartial) fail('HandshakeSpansKeyChange');
         self.readProt = self.protection(suite, secret);
       },
       setPeerRecordSizeLimit(limit) {
@@ -632,8 +628,8 @@ export class ServerConnection {
       },
       peerKeyUpdate(requested) {
         // §4.6.3 with §5.1: KeyUpdate must end its record, since the key changes after it.
-        if (self.hs.hasPartial) fail('unexpected_message', 'data after KeyUpdate in the same record');
-        if (++self.keyUpdatesWithoutData > self.limits.maxKeyUpdatesWithoutData) fail('limit_exceeded', 'too many KeyUpdates');
+        if (self.hs.hasPartial) fail('KeyUpdateNotAtRecordEnd');
+        if (++self.keyUpdatesWithoutData > self.limits.maxKeyUpdatesWithoutData) fail('TooManyKeyUpdates');
         const s = self.secrets!;
         const next = nextTrafficSecret(self.config.provider, s.suite, s.clientTrafficSecret);
         s.clientTrafficSecret.fill(0);

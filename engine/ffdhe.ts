@@ -82,7 +82,7 @@ function toBigInt(b: Uint8Array): bigint {
 export function checkDhPublic(params: DhParams, y: Uint8Array): void {
   const Y = toBigInt(y);
   const p = toBigInt(params.p);
-  if (y.length > params.p.length || Y <= 1n || Y >= p - 1n) fail('illegal_parameter', 'DH public value out of range (1 < Y < p-1)');
+  if (y.length > params.p.length || Y <= 1n || Y >= p - 1n) fail('DhPublicValueOutOfRange');
 }
 
 /** RFC 5246 §8.1.2: leading zero bytes of Z are stripped before it is used as the pre-master secret. */

@@ -5,7 +5,6 @@
  * the 4-byte header is in, so a peer cannot make us buffer more.
  */
 
-import { handshakeTypeName } from './constants.js';
 import { fail } from './errors.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 
@@ -21,7 +20,7 @@ export class HandshakeBuffer {
 
   push(fragment: Uint8Array): void {
     // §5.1: "Implementations MUST NOT send zero-length fragments of Handshake types."
-    if (fragment.length === 0) fail('unexpected_message', 'zero-length handshake fragment');
+    if (fragment.length === 0) fail('EmptyHandshakeRecord');
     if (this.buf.length === 0) {
       this.buf = fragment.slice();
     } else {
@@ -36,7 +35,7 @@ export class HandshakeBuffer {
   private checkLength(): void {
     const len = (this.buf[1]! << 16) | (this.buf[2]! << 8) | this.buf[3]!;
     if (len > this.maxMessage) {
-      fail('illegal_parameter', `${handshakeTypeName(this.buf[0]!)} message of ${len} bytes exceeds the limit of ${this.maxMessage}`);
+      fail('HandshakeMessageTooLong', this.buf[0]!, len, this.maxMessage);
     }
   }
 

@@ -106,14 +106,14 @@ export class RecordReader {
       type !== ContentType.application_data
     ) {
       // §5: "If a TLS implementation receives an unexpected record type, it MUST terminate the connection with an unexpected_message alert."
-      fail('unexpected_message', `record of unknown content type ${type}`);
+      fail('UnknownRecordType', type);
     }
     if ((version >>> 8) !== 0x03) {
       // legacy_record_version is otherwise ignored (§5.1), but a first byte other than 3 is not TLS at all.
-      fail('unexpected_message', `record with version 0x${version.toString(16)}`);
+      fail('RecordVersionNotTls', version);
     }
     // §5.1 / §5.2: "MUST terminate the connection with a record_overflow alert".
-    if (length > maxLength) fail('record_overflow', `record of ${length} bytes exceeds ${maxLength}`);
+    if (length > maxLength) fail('RecordOverflow', length, maxLength);
     if (this.total < RecordLimits.headerLength + length) return undefined;
     const whole = this.take(RecordLimits.headerLength + length);
     return { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5) };
@@ -188,7 +188,7 @@ export class Tls13Protection implements RecordProtection {
   }
 
   private nextSeq(): number {
-    if (this.seq >= MAX_SEQUENCE) fail('internal_error', 'record sequence number exhausted');
+    if (this.seq >= MAX_SEQUENCE) fail('SequenceExhausted');
     return this.seq++;
   }
 
@@ -228,7 +228,7 @@ export class Tls13Protection implements RecordProtection {
 
   openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null> {
     // §5.2: the AEAD output is at most 2^14 + 256 bytes; the tag alone is 16.
-    if (record.fragment.length < AEAD_TAG_LENGTH + 1) fail('bad_record_mac', 'protected record shorter than its tag');
+    if (record.fragment.length < AEAD_TAG_LENGTH + 1) fail('RecordShorterThanTag');
     const nonce = recordNonce(this.iv, seq);
     const withKey = (k: AeadKey): MaybePromise<InnerPlaintext | null> => {
       const opened = k.open(nonce, record.header, record.fragment);
@@ -267,7 +267,7 @@ export class Tls12Protection implements RecordProtection {
   }
 
   private nextSeq(): number {
-    if (this.seq >= MAX_SEQUENCE) fail('internal_error', 'record sequence number exhausted');
+    if (this.seq >= MAX_SEQUENCE) fail('SequenceExhausted');
     return this.seq++;
   }
 
@@ -303,10 +303,10 @@ export class Tls12Protection implements RecordProtection {
 
   openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null> {
     const overhead = (this.explicitNonce ? 8 : 0) + AEAD_TAG_LENGTH;
-    if (record.fragment.length < overhead) fail('bad_record_mac', 'protected record shorter than its nonce and tag');
+    if (record.fragment.length < overhead) fail('RecordShorterThanNonceAndTag');
     const plainLength = record.fragment.length - overhead;
     // RFC 5246 §6.2.1: TLSPlaintext.length MUST NOT exceed 2^14.
-    if (plainLength > RecordLimits.maxPlaintext) fail('record_overflow', `record of ${plainLength} plaintext bytes`);
+    if (plainLength > RecordLimits.maxPlaintext) fail('Tls12PlaintextOverflow', plainLength);
     let nonce: Uint8Array;
     let ct: Uint8Array;
     if (this.explicitNonce) {
@@ -362,9 +362,9 @@ function parseInner(plain: Uint8Array | null): InnerPlaintext | null {
   let i = plain.length - 1;
   while (i >= 0 && plain[i] === 0) i--;
   // "If a receiving implementation does not find a non-zero octet in the cleartext, it MUST terminate the connection with an unexpected_message alert."
-  if (i < 0) fail('unexpected_message', 'protected record with no content type');
+  if (i < 0) fail('NoInnerContentType');
   // §5.4: "The full encoded TLSInnerPlaintext MUST NOT exceed 2^14 + 1 octets."
-  if (plain.length > RecordLimits.maxPlaintext + 1) fail('record_overflow', `inner plaintext of ${plain.length} bytes`);
+  if (plain.length > RecordLimits.maxPlaintext + 1) fail('InnerPlaintextOverflow', plain.length);
   return { type: plain[i]!, content: plain.subarray(0, i) };
 }
 

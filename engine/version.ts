@@ -7,7 +7,7 @@
  * §4.2.1 says for a client offering no version the server supports.
  */
 
-import { CipherSuite, ProtocolVersion, versionName } from './constants.js';
+import { CipherSuite, ProtocolVersion } from './constants.js';
 import { fail } from './errors.js';
 import type { ClientHello } from './messages/client-hello.js';
 
@@ -17,6 +17,10 @@ export const IMPLEMENTED_VERSIONS: readonly number[] = [ProtocolVersion.TLS1_3, 
 export function negotiateVersion(hello: ClientHello, enabled: readonly number[] = IMPLEMENTED_VERSIONS): number {
   const ours = IMPLEMENTED_VERSIONS.filter((v) => enabled.includes(v));
   let chosen: number | undefined;
+  // §4.1.2 / §D: a TLS ClientHello has a legacy_version of at least TLS 1.0 (0x0301); below that it is
+  // SSL (or garbage) wearing a supported_versions extension, refused with protocol_version as OpenSSL
+  // and node:tls do. (Without supported_versions such a hello offers no version we speak anyway.)
+  if (hello.supportedVersions && hello.legacyVersion < ProtocolVersion.TLS1_0) fail('LegacyVersionTooLow', hello.legacyVersion);
   if (hello.supportedVersions) {
     // §4.2.1: "If this extension is present in the ClientHello, servers MUST NOT use the
     // ClientHello.legacy_version value for version negotiation and MUST use only the
@@ -30,11 +34,11 @@ export function negotiateVersion(hello: ClientHello, enabled: readonly number[] 
     ? Math.max(0, ...hello.supportedVersions.filter((v) => v >>> 8 === 3))
     : hello.legacyVersion;
   if (chosen === undefined) {
-    return fail('protocol_version', `client offers ${offered ? versionName(offered) : 'no TLS version'}; enabled: ${ours.map(versionName).join(', ') || 'none'}`);
+    return fail('NoSharedVersion', offered, ours);
   }
   // RFC 7507 §3: TLS_FALLBACK_SCSV from a client below our highest version is a downgrade.
   if (hello.cipherSuites.includes(CipherSuite.TLS_FALLBACK_SCSV) && chosen < ours[0]!) {
-    fail('inappropriate_fallback', `fallback to ${versionName(chosen)} while ${versionName(ours[0]!)} is enabled`);
+    fail('InappropriateFallback', chosen, ours[0]!);
   }
   return chosen;
 }

@@ -1,14 +1,21 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts under uvu (TypeScript through tsx) and ends
-// with the plain closing line "N passed, N failed" that CI reads.
-// Usage: node test/run.mjs [pattern]   e.g. node test/run.mjs interop
+// Runs test/**/*.test.ts under uvu (TypeScript through tsx) and ends with the
+// plain closing line "N passed, N failed" that CI reads.
+//   node test/run.mjs                 every test
+//   node test/run.mjs unit            in-process unit tests (seconds)
+//   node test/run.mjs engine          the engine against real peers (openssl, gnutls-cli, node:tls)
+//   node test/run.mjs daemon          the daemon: front ends, workers, Postfix, operations
+//   node test/run.mjs <pattern>       test files whose path matches the pattern, e.g. interop
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const pattern = process.argv[2] ? `${process.argv[2]}.*\\.test\\.ts$` : '\\.test\\.ts$';
-const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'node_modules/uvu/bin.js'), 'test', pattern],
+const GROUPS = new Set(['unit', 'engine', 'daemon', 'runtimes']);
+const arg = process.argv[2];
+const dir = arg && GROUPS.has(arg) ? `test/${arg}` : 'test';
+const pattern = arg && !GROUPS.has(arg) ? `${arg}.*\\.test\\.ts$` : '\\.test\\.ts$';
+const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'node_modules/uvu/bin.js'), dir, pattern],
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } });
 let out = '';
 child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });

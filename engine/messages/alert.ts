@@ -5,7 +5,7 @@
  * exactly two bytes.
  */
 
-import { DecodeError } from '../errors.js';
+import { fail } from '../errors.js';
 
 export interface Alert {
   readonly level: number;
@@ -17,6 +17,8 @@ export function encodeAlert(level: number, description: number): Uint8Array {
 }
 
 export function parseAlert(fragment: Uint8Array): Alert {
-  if (fragment.length !== 2) throw new DecodeError(`alert record of ${fragment.length} bytes`);
+  // RFC 8446 §5.4 / RFC 5246 §6.2.1: an Alert record with no content at all is unexpected_message, not a decode_error.
+  if (fragment.length === 0) fail('EmptyAlertRecord');
+  if (fragment.length !== 2) fail('AlertWrongLength', fragment.length);
   return { level: fragment[0]!, description: fragment[1]! };
 }

@@ -51,7 +51,7 @@ export function parseCertificate(body: Uint8Array, maxEntries: number): Certific
     const certData = list.vec(3, 1, 0xffffff, 'cert_data');
     const extensions = parseExtensions(list.sub(2, 0, 0xffff, 'CertificateEntry extensions'), 16, 'CertificateEntry');
     entries.push({ certData, extensions });
-    if (entries.length > maxEntries) fail('illegal_parameter', `certificate chain longer than ${maxEntries}`);
+    if (entries.length > maxEntries) fail('CertificateChainTooLong', maxEntries);
   }
   return { context, entries };
 }

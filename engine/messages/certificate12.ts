@@ -30,7 +30,7 @@ export function parseCertificate12(body: Uint8Array, maxEntries: number): Uint8A
   const out: Uint8Array[] = [];
   while (list.remaining) {
     out.push(list.vec(3, 1, 0xffffff, 'ASN.1Cert'));
-    if (out.length > maxEntries) fail('illegal_parameter', `certificate chain longer than ${maxEntries}`);
+    if (out.length > maxEntries) fail('CertificateChainTooLong', maxEntries);
   }
   return out;
 }

@@ -17,7 +17,7 @@
 import { Reader } from '../codec.js';
 import type { ClientHelloSummary } from '../config.js';
 import { ExtensionType } from '../constants.js';
-import { DecodeError, fail } from '../errors.js';
+import { fail } from '../errors.js';
 import { type Extension, parseExtensions } from './extensions.js';
 
 export interface KeyShareEntry {
@@ -82,7 +82,7 @@ function u16List(data: Uint8Array, min: number, max: number, what: string): numb
   const r = new Reader(data);
   const v = r.sub(2, min, max, what);
   r.end(what);
-  if (v.remaining % 2) throw new DecodeError(`${what}: odd length`);
+  if (v.remaining % 2) fail('OddLengthList', what);
   const out: number[] = [];
   while (v.remaining) out.push(v.u16(what));
   return out;
@@ -100,7 +100,7 @@ function parseServerName(data: Uint8Array): { name?: string; invalid?: string } 
     const name = list.vec(2, 1, 0xffff, 'server_name');
     if (type === 0) {
       // "The ServerNameList MUST NOT contain more than one name of the same name_type."
-      if (host) fail('illegal_parameter', 'server_name: two host_name entries');
+      if (host) fail('DuplicateServerName');
       host = name;
     }
   }
@@ -123,7 +123,7 @@ function parseKeyShares(data: Uint8Array): KeyShareEntry[] {
     // tls13/key-exchange.ts checkClientShare), as conformance suites expect, not as a decode_error.
     const keyExchange = list.vec(2, 0, 0xffff, 'key_exchange');
     // §4.2.8: "Clients MUST NOT offer multiple KeyShareEntry values for the same group."
-    if (seen.has(group)) fail('illegal_parameter', `key_share: two entries for group ${group}`);
+    if (seen.has(group)) fail('DuplicateKeyShare', group);
     seen.add(group);
     out.push({ group, keyExchange });
   }
@@ -155,12 +155,12 @@ function parsePreSharedKey(data: Uint8Array): OfferedPsks {
   const bindersLength = r.offset - bindersStart;
   r.end('pre_shared_key');
   // §4.2.11: the number of binders must match the number of identities.
-  if (binders.length !== identities.length) fail('illegal_parameter', 'pre_shared_key: binder count differs from identity count');
+  if (binders.length !== identities.length) fail('PskBinderCountMismatch');
   return { identities, binders, bindersLength };
 }
 
 function expectEmpty(data: Uint8Array, what: string): void {
-  if (data.length) throw new DecodeError(`${what}: extension must be empty`);
+  if (data.length) fail('ExtensionNotEmpty', what);
 }
 
 export function parseClientHello(body: Uint8Array, maxExtensions: number): ClientHello {
@@ -169,7 +169,7 @@ export function parseClientHello(body: Uint8Array, maxExtensions: number): Clien
   const random = r.bytes(32, 'random');
   const sessionId = r.vec(1, 0, 32, 'legacy_session_id');
   const suitesReader = r.sub(2, 2, 0xfffe, 'cipher_suites');
-  if (suitesReader.remaining % 2) throw new DecodeError('cipher_suites: odd length');
+  if (suitesReader.remaining % 2) fail('OddLengthList', 'cipher_suites');
   const cipherSuites: number[] = [];
   while (suitesReader.remaining) cipherSuites.push(suitesReader.u16());
   const compressionMethods = r.vec(1, 1, 0xff, 'legacy_compression_methods');
@@ -212,7 +212,7 @@ export function parseClientHello(body: Uint8Array, maxExtensions: number): Clien
         const vr = new Reader(d);
         const list = vr.sub(1, 2, 254, 'supported_versions');
         vr.end('supported_versions');
-        if (list.remaining % 2) throw new DecodeError('supported_versions: odd length');
+        if (list.remaining % 2) fail('OddLengthList', 'supported_versions');
         const versions: number[] = [];
         while (list.remaining) versions.push(list.u16());
         hello.supportedVersions = versions;
@@ -252,7 +252,7 @@ export function parseClientHello(body: Uint8Array, maxExtensions: number): Clien
         break;
       case ExtensionType.pre_shared_key:
         // §4.2.11: "The "pre_shared_key" extension MUST be the last extension in the ClientHello."
-        if (index !== extensions.length - 1) fail('illegal_parameter', 'pre_shared_key is not the last extension');
+        if (index !== extensions.length - 1) fail('PskNotLastExtension');
         hello.preSharedKey = parsePreSharedKey(d);
         break;
       case ExtensionType.renegotiation_info: {
@@ -283,7 +283,7 @@ export function parseClientHello(body: Uint8Array, maxExtensions: number): Clien
         const limit = lr.u16('record_size_limit');
         lr.end('record_size_limit');
         // RFC 8449 §4: "Endpoints MUST NOT send a value lower than 64 ... MUST treat receipt of a smaller value as a fatal error ... illegal_parameter".
-        if (limit < 64) fail('illegal_parameter', `record_size_limit ${limit} below 64`);
+        if (limit < 64) fail('RecordSizeLimitTooSmall', limit);
         hello.recordSizeLimit = limit;
         break;
       }

@@ -21,10 +21,10 @@ export function parseExtensions(r: Reader, maxCount: number, what: string): Exte
   while (r.remaining > 0) {
     const type = r.u16(`${what} extension type`);
     const data = r.vec(2, 0, 0xffff, `${what} extension data`);
-    if (seen.has(type)) fail('illegal_parameter', `${what}: duplicate extension ${type}`);
+    if (seen.has(type)) fail('DuplicateExtension', what, type);
     seen.add(type);
     out.push({ type, data });
-    if (out.length > maxCount) fail('illegal_parameter', `${what}: more than ${maxCount} extensions`);
+    if (out.length > maxCount) fail('TooManyExtensions', what, maxCount);
   }
   return out;
 }

@@ -3,7 +3,7 @@
  */
 
 import { HandshakeType } from '../constants.js';
-import { DecodeError } from '../errors.js';
+import { fail } from '../errors.js';
 import { encodeHandshake } from './handshake.js';
 
 export function encodeFinished(verifyData: Uint8Array): Uint8Array {
@@ -12,6 +12,6 @@ export function encodeFinished(verifyData: Uint8Array): Uint8Array {
 
 /** The body is verify_data itself; its length is checked against Hash.length by the caller (§4.4.4). */
 export function parseFinished(body: Uint8Array, hashLength: number): Uint8Array {
-  if (body.length !== hashLength) throw new DecodeError(`Finished of ${body.length} bytes, expected ${hashLength}`);
+  if (body.length !== hashLength) fail('FinishedWrongLength', body.length, hashLength);
   return body;
 }

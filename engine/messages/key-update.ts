@@ -22,7 +22,7 @@ export function parseKeyUpdate(body: Uint8Array): boolean {
   r.end('KeyUpdate');
   // §4.6.3: "If an implementation receives any other value, it MUST terminate the connection with an "illegal_parameter" alert."
   if (v !== KeyUpdateRequest.update_not_requested && v !== KeyUpdateRequest.update_requested) {
-    fail('illegal_parameter', `KeyUpdate request_update ${v}`);
+    fail('KeyUpdateBadRequest', v);
   }
   return v === KeyUpdateRequest.update_requested;
 }

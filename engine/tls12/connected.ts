@@ -5,10 +5,10 @@
  * it. Any other handshake message is an unexpected_message.
  */
 
-import { HandshakeType, handshakeTypeName } from '../constants.js';
+import { HandshakeType } from '../constants.js';
 import { fail } from '../errors.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
-import type { ServerContext, State } from '../tls13/state.js';
+import type { ServerContext, State } from '../common/state.js';
 
 export class Tls12Connected implements State {
   readonly name = 'Tls12Connected';
@@ -20,6 +20,6 @@ export class Tls12Connected implements State {
       this.ctx.refuseRenegotiation();
       return this;
     }
-    return fail('unexpected_message', `${handshakeTypeName(m.type)} after the handshake`);
+    return fail('HandshakeMessageAfterHandshake', m.type);
   }
 }

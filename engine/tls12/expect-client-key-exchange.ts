@@ -6,9 +6,9 @@
  * CertificateVerify from the client is an unexpected_message.
  */
 
-import { HandshakeType, groupName, handshakeTypeName } from '../constants.js';
+import { HandshakeType, groupName } from '../constants.js';
 import { isPromise, type KeyShare } from '../crypto/provider.js';
-import { TlsFailure, fail } from '../errors.js';
+import { failure, fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
 import { checkDhPublic, type DhParams, stripLeadingZeros } from '../ffdhe.js';
 import { parseDheClientKeyExchange, parseEcdheClientKeyExchange } from '../messages/client-key-exchange.js';
@@ -20,8 +20,8 @@ import { parseCertificateVerify } from '../messages/certificate-verify.js';
 import { Tls12Protection } from '../record.js';
 import type { Tls12Suite } from '../suites.js';
 import { checkKeyShare } from '../tls13/negotiate.js';
-import type { ServerContext, State } from '../tls13/state.js';
-import type { Transcript } from '../tls13/transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 import { ExpectChangeCipherSpec } from './expect-finished.js';
 import { extendedMasterSecret, keyBlock, masterSecret } from './prf.js';
 
@@ -51,13 +51,13 @@ export class ExpectClientCertificate12 implements State {
   constructor(private readonly ctx: ServerContext, private readonly s: Tls12Pending) {}
 
   async handle(m: HandshakeMessage): Promise<State> {
-    if (m.type !== HandshakeType.certificate) fail('unexpected_message', `${handshakeTypeName(m.type)} instead of the client Certificate`);
+    if (m.type !== HandshakeType.certificate) fail('UnexpectedHandshakeMessage', m.type, 'the client Certificate');
     const policy = this.ctx.config.clientAuth!;
     const chain = parseCertificate12(m.body, MAX_CLIENT_CHAIN);
     this.s.transcript.add(m.raw);
     if (chain.length === 0) {
       // RFC 5246 §7.4.6: without a certificate the server may go on, or answer handshake_failure.
-      if (policy.mode === 'require') fail('handshake_failure', 'the client sent no certificate');
+      if (policy.mode === 'require') fail('Tls12ClientCertificateMissing');
       return new ExpectClientKeyExchange(this.ctx, this.s);
     }
     const clientVerdict = await examineClientChain(policy, chain);
@@ -77,7 +77,7 @@ class ExpectCertificateVerify12 implements State {
   ) {}
 
   async handle(m: HandshakeMessage): Promise<State> {
-    if (m.type !== HandshakeType.certificate_verify) fail('unexpected_message', `${handshakeTypeName(m.type)} instead of CertificateVerify`);
+    if (m.type !== HandshakeType.certificate_verify) fail('UnexpectedHandshakeMessage', m.type, 'CertificateVerify');
     const { scheme, signature } = parseCertificateVerify(m.body);
     const clientCertificate = await checkClientSignature(this.ctx.provider, this.s.clientVerdict!, scheme, signature, this.s.transcript.messages(), true);
     this.s.transcript.add(m.raw);
@@ -93,7 +93,7 @@ export class ExpectClientKeyExchange implements State {
   async handle(m: HandshakeMessage): Promise<State> {
     // An unrequested client Certificate (or CertificateVerify) lands here too: unexpected_message.
     if (m.type !== HandshakeType.client_key_exchange) {
-      fail('unexpected_message', `${handshakeTypeName(m.type)} instead of ClientKeyExchange`);
+      fail('UnexpectedHandshakeMessage', m.type, 'ClientKeyExchange');
     }
     const { s, ctx } = this;
     let peer: Uint8Array;
@@ -110,9 +110,9 @@ export class ExpectClientKeyExchange implements State {
       const d = s.share.deriveSecret(peer);
       z = isPromise(d) ? await d : d;
     } catch (e) {
-      throw new TlsFailure('illegal_parameter', `invalid ${s.group !== undefined ? groupName(s.group) : 'DH'} public value: ${(e as Error).message}`);
+      throw failure('InvalidPublicValue', s.group !== undefined ? groupName(s.group) : 'DH', (e as Error).message);
     }
-    if (z.every((b) => b === 0)) fail('illegal_parameter', 'shared secret is all zeros');
+    if (z.every((b) => b === 0)) fail('AllZeroSharedSecret', s.group !== undefined ? groupName(s.group) : 'DH');
     // RFC 5246 §8.1.2: leading zero bytes of a DH Z are stripped; RFC 8422 §5.10: the ECDH x-coordinate is used as is.
     const preMaster = s.group === undefined ? stripLeadingZeros(z) : z;
 

@@ -9,7 +9,7 @@
  */
 
 import { constantTimeEqual } from '../codec.js';
-import { HandshakeType, ProtocolVersion, handshakeTypeName } from '../constants.js';
+import { HandshakeType, ProtocolVersion } from '../constants.js';
 import { clientAuthStatus, encodeSession, type SessionState } from '../session.js';
 import { issueTls12Ticket } from './tickets.js';
 import { fail } from '../errors.js';
@@ -18,8 +18,8 @@ import { encodeFinished, parseFinished } from '../messages/finished.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls12Protection } from '../record.js';
 import type { Tls12Suite } from '../suites.js';
-import type { ServerContext, State } from '../tls13/state.js';
-import type { Transcript } from '../tls13/transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 import { Tls12Connected } from './connected.js';
 import { finishedVerifyData } from './prf.js';
 
@@ -44,7 +44,7 @@ export class ExpectChangeCipherSpec implements State {
   constructor(private readonly ctx: ServerContext, private readonly k: Tls12Keys) {}
 
   async handle(m: HandshakeMessage): Promise<State> {
-    return fail('unexpected_message', `${handshakeTypeName(m.type)} before the client's ChangeCipherSpec`);
+    return fail('MessageBeforeChangeCipherSpec', m.type);
   }
 
   changeCipherSpec(): State {
@@ -59,13 +59,13 @@ export class ExpectFinished12 implements State {
   constructor(private readonly ctx: ServerContext, private readonly k: Tls12Keys) {}
 
   async handle(m: HandshakeMessage): Promise<State> {
-    if (m.type !== HandshakeType.finished) fail('unexpected_message', `${handshakeTypeName(m.type)} instead of Finished`);
+    if (m.type !== HandshakeType.finished) fail('UnexpectedHandshakeMessage', m.type, 'Finished');
     const { ctx, k } = this;
     const hash = k.suite.hash;
     const verifyData = parseFinished(m.body, VERIFY_DATA_LENGTH);
     const expected = finishedVerifyData(ctx.provider, hash, k.master, 'client finished', k.transcript.current());
     // RFC 5246 §7.4.9: a Finished that does not verify is a decrypt_error.
-    if (!constantTimeEqual(expected, verifyData)) fail('decrypt_error', 'client Finished does not verify');
+    if (!constantTimeEqual(expected, verifyData)) fail('FinishedMismatch');
     k.transcript.add(m.raw);
 
     // Resumable state (RFC 5077 ticket before our CCS; session-ID cache entry).

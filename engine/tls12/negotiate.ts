@@ -113,7 +113,7 @@ export function chooseTls12(
 ): Tls12Choice {
   // RFC 8422 §5.1.2: a client that lists point formats must include uncompressed.
   if (hello.ecPointFormats && !hello.ecPointFormats.includes(0)) {
-    fail('illegal_parameter', 'ec_point_formats without the uncompressed format');
+    fail('PointFormatsWithoutUncompressed');
   }
   const enabled = (config.tls12CipherSuites ?? DEFAULT_TLS12_SUITES).filter((s) => TLS12_SUITES.has(s));
   const ours = config.prioritizeChacha ? prioritizeChacha(enabled, hello.cipherSuites) : enabled;
@@ -134,5 +134,5 @@ export function chooseTls12(
     }
   }
   // RFC 5246 §7.4.1.3: no acceptable choices -> handshake_failure.
-  return fail('handshake_failure', 'no shared TLS 1.2 cipher suite for our certificates and groups');
+  return fail('NoSharedTls12Suite');
 }

@@ -13,7 +13,7 @@
  */
 
 import { constantTimeEqual } from '../codec.js';
-import { ExtensionType, HandshakeType, ProtocolVersion, handshakeTypeName } from '../constants.js';
+import { ExtensionType, HandshakeType, ProtocolVersion } from '../constants.js';
 import { isPromise } from '../crypto/provider.js';
 import { fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
@@ -25,8 +25,8 @@ import { encodeServerHello } from '../messages/server-hello.js';
 import { Tls12Protection } from '../record.js';
 import { decodeSession, resumableUnder, sessionFresh, type SessionState } from '../session.js';
 import { DEFAULT_TLS12_SUITES, TLS12_SUITES, type Tls12Suite } from '../suites.js';
-import type { ServerContext, State } from '../tls13/state.js';
-import { Transcript } from '../tls13/transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import { Transcript } from '../common/transcript.js';
 import { Tls12Connected } from './connected.js';
 import { finishedVerifyData, keyBlock } from './prf.js';
 import { issueTls12Ticket } from './tickets.js';
@@ -56,7 +56,7 @@ export async function findTls12Session(ctx: ServerContext, hello: ClientHello): 
   // RFC 7627 §5.3: a session without the extended master secret is never resumed ...
   if (!session.extendedMasterSecret) return undefined;
   // ... and one with it cannot be resumed by a hello without it.
-  if (!hello.extendedMasterSecret) fail('handshake_failure', 'resumption of an extended-master-secret session without the extension');
+  if (!hello.extendedMasterSecret) fail('ResumptionWithoutExtendedMasterSecret');
   const ours = ctx.config.tls12CipherSuites ?? DEFAULT_TLS12_SUITES;
   if (!hello.cipherSuites.includes(session.cipherSuite) || !ours.includes(session.cipherSuite)) return undefined;
   if ((session.serverName ?? '') !== (hello.serverName ?? '')) return undefined;
@@ -136,7 +136,7 @@ class ResumedExpectChangeCipherSpec implements State {
   constructor(private readonly ctx: ServerContext, private readonly k: ResumedKeys) {}
 
   async handle(m: HandshakeMessage): Promise<State> {
-    return fail('unexpected_message', `${handshakeTypeName(m.type)} before the client's ChangeCipherSpec`);
+    return fail('MessageBeforeChangeCipherSpec', m.type);
   }
 
   changeCipherSpec(): State {
@@ -151,11 +151,11 @@ class ResumedExpectFinished implements State {
   constructor(private readonly ctx: ServerContext, private readonly k: ResumedKeys) {}
 
   async handle(m: HandshakeMessage): Promise<State> {
-    if (m.type !== HandshakeType.finished) fail('unexpected_message', `${handshakeTypeName(m.type)} instead of Finished`);
+    if (m.type !== HandshakeType.finished) fail('UnexpectedHandshakeMessage', m.type, 'Finished');
     const { ctx, k } = this;
     const verifyData = parseFinished(m.body, 12);
     const expected = finishedVerifyData(ctx.provider, k.suite.hash, k.master, 'client finished', k.transcript.current());
-    if (!constantTimeEqual(expected, verifyData)) fail('decrypt_error', 'client Finished does not verify');
+    if (!constantTimeEqual(expected, verifyData)) fail('FinishedMismatch');
     ctx.trace('TLS 1.2 abbreviated handshake complete');
     ctx.handshakeComplete(k.info);
     return new Tls12Connected(ctx);

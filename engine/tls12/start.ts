@@ -11,7 +11,7 @@
 import { Writer, fromHex } from '../codec.js';
 import { CipherSuite, ExtensionType, ProtocolVersion, groupName } from '../constants.js';
 import { isPromise, type KeyShare } from '../crypto/provider.js';
-import { TlsFailure, fail } from '../errors.js';
+import { failure, fail } from '../errors.js';
 import { encodeCertificate12 } from '../messages/certificate12.js';
 import { type ClientHello, summarizeClientHello } from '../messages/client-hello.js';
 import { alpnSelected, recordSizeLimitExtension, serverNameAck } from '../messages/encrypted-extensions.js';
@@ -22,8 +22,8 @@ import { dheParams, ecdheParams, encodeServerKeyExchange, signedParams } from '.
 import { encodeServerHello } from '../messages/server-hello.js';
 import { defaultCertificateChoice } from '../sni.js';
 import { chooseAlpn } from '../tls13/negotiate.js';
-import type { ServerContext, State } from '../tls13/state.js';
-import { Transcript } from '../tls13/transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import { Transcript } from '../common/transcript.js';
 import { ExpectClientCertificate12, ExpectClientKeyExchange } from './expect-client-key-exchange.js';
 import { clientSchemes } from '../client-auth.js';
 import { encodeCertificateRequest12 } from '../messages/certificate-request.js';
@@ -37,10 +37,10 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
   ctx.setVersion(ProtocolVersion.TLS1_2);
 
   // RFC 5246 §7.4.1.2: the null compression method MUST be offered; we select it (no compression, ever).
-  if (!hello.compressionMethods.includes(0)) fail('illegal_parameter', 'ClientHello without the null compression method');
+  if (!hello.compressionMethods.includes(0)) fail('Tls12NoNullCompression');
   // RFC 5746 §3.6: on an initial handshake the renegotiation_info extension must be empty.
   if (hello.renegotiationInfo && hello.renegotiationInfo.length > 0) {
-    fail('handshake_failure', 'non-empty renegotiation_info on an initial handshake');
+    fail('RenegotiationInfoNotEmpty');
   }
   const secureRenegotiation =
     hello.renegotiationInfo !== undefined || hello.cipherSuites.includes(CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV);
@@ -117,14 +117,14 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
       params = dheParams(dh.p, dh.g, share.publicKey);
     }
   } catch (e) {
-    throw new TlsFailure('internal_error', `key share generation failed: ${(e as Error).message}`);
+    throw failure('KeyShareGenerationFailed', (e as Error).message);
   }
   let signature: Uint8Array;
   try {
     const sig = choice.cert.key.sign(choice.scheme, signedParams(hello.random, serverRandom, params), { tls12: true });
     signature = isPromise(sig) ? await sig : sig;
   } catch (e) {
-    throw new TlsFailure('internal_error', `signing ServerKeyExchange failed: ${(e as Error).message}`);
+    throw failure('SigningFailed', 'ServerKeyExchange', (e as Error).message);
   }
   const ske = encodeServerKeyExchange(params, choice.scheme, signature);
   transcript.add(ske);

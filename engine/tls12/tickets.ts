@@ -6,8 +6,8 @@
 import { isPromise } from '../crypto/provider.js';
 import { encodeNewSessionTicket12 } from '../messages/new-session-ticket.js';
 import { encodeSession, type SessionState } from '../session.js';
-import type { ServerContext } from '../tls13/state.js';
-import type { Transcript } from '../tls13/transcript.js';
+import type { ServerContext } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 
 export async function issueTls12Ticket(ctx: ServerContext, transcript: Transcript, session: SessionState): Promise<void> {
   const tickets = ctx.config.tickets!;

@@ -5,11 +5,11 @@
  * TLS 1.3 does not have: unexpected_message (§4.1.2 / §6.2).
  */
 
-import { HandshakeType, handshakeTypeName } from '../constants.js';
+import { HandshakeType } from '../constants.js';
 import { fail } from '../errors.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { parseKeyUpdate } from '../messages/key-update.js';
-import type { ServerContext, State } from './state.js';
+import type { ServerContext, State } from '../common/state.js';
 
 export class Connected implements State {
   readonly name = 'Connected';
@@ -21,6 +21,6 @@ export class Connected implements State {
       this.ctx.peerKeyUpdate(parseKeyUpdate(m.body));
       return this;
     }
-    return fail('unexpected_message', `${handshakeTypeName(m.type)} after the handshake`);
+    return fail('HandshakeMessageAfterHandshake', m.type);
   }
 }

@@ -4,7 +4,7 @@
  * empty), then CertificateVerify when it sent a certificate, then Finished.
  */
 
-import { HandshakeType, handshakeTypeName } from '../constants.js';
+import { HandshakeType } from '../constants.js';
 import { examineClientChain, checkClientSignature, MAX_CLIENT_CHAIN } from '../client-auth.js';
 import type { ClientCertificateVerdict } from '../config.js';
 import { fail } from '../errors.js';
@@ -12,7 +12,7 @@ import { parseCertificate } from '../messages/certificate.js';
 import { CLIENT_CV_CONTEXT, parseCertificateVerify, signedContent } from '../messages/certificate-verify.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { type AwaitingFinished, ExpectFinished } from './expect-finished.js';
-import type { ServerContext, State } from './state.js';
+import type { ServerContext, State } from '../common/state.js';
 
 export class ExpectClientCertificate implements State {
   readonly name = 'ExpectClientCertificate';
@@ -20,17 +20,17 @@ export class ExpectClientCertificate implements State {
   constructor(private readonly ctx: ServerContext, private readonly s: AwaitingFinished) {}
 
   async handle(m: HandshakeMessage): Promise<State> {
-    if (m.type !== HandshakeType.certificate) fail('unexpected_message', `${handshakeTypeName(m.type)} instead of the client Certificate`);
+    if (m.type !== HandshakeType.certificate) fail('UnexpectedHandshakeMessage', m.type, 'the client Certificate');
     const policy = this.ctx.config.clientAuth!;
     const cert = parseCertificate(m.body, MAX_CLIENT_CHAIN);
     // §4.4.2: the context echoes the CertificateRequest's, which was empty.
-    if (cert.context.length !== 0) fail('illegal_parameter', 'client Certificate with a certificate_request_context we did not send');
+    if (cert.context.length !== 0) fail('ClientCertificateContextNotEmpty');
     this.s.transcript.add(m.raw);
     if (cert.entries.length === 0) {
       // §4.4.2.4: "If the client does not send any certificates ... the server MAY at its discretion
       // either continue the handshake without client authentication, or abort the handshake with a
       // certificate_required alert."
-      if (policy.mode === 'require') fail('certificate_required', 'the client sent no certificate');
+      if (policy.mode === 'require') fail('ClientCertificateMissing');
       this.ctx.trace('client sent no certificate');
       return new ExpectFinished(this.ctx, this.s);
     }
@@ -47,7 +47,7 @@ class ExpectClientCertificateVerify implements State {
 
   async handle(m: HandshakeMessage): Promise<State> {
     // §4.4.3: a client that sent a certificate MUST send CertificateVerify next.
-    if (m.type !== HandshakeType.certificate_verify) fail('unexpected_message', `${handshakeTypeName(m.type)} instead of the client CertificateVerify`);
+    if (m.type !== HandshakeType.certificate_verify) fail('UnexpectedHandshakeMessage', m.type, 'the client CertificateVerify');
     const { scheme, signature } = parseCertificateVerify(m.body);
     const signed = signedContent(CLIENT_CV_CONTEXT, this.s.transcript.current());
     const clientCertificate = await checkClientSignature(this.ctx.provider, this.verdict, scheme, signature, signed, false);

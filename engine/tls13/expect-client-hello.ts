@@ -10,9 +10,9 @@
  */
 
 import { constantTimeEqual } from '../codec.js';
-import { ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode, RecordLimits, groupName, handshakeTypeName } from '../constants.js';
+import { ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode, RecordLimits, groupName } from '../constants.js';
 import { isPromise } from '../crypto/provider.js';
-import { TlsFailure, fail } from '../errors.js';
+import { failure, fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
 import { encodeCertificate } from '../messages/certificate.js';
 import { encodeCertificateVerify, SERVER_CV_CONTEXT, signedContent } from '../messages/certificate-verify.js';
@@ -46,8 +46,8 @@ import { KeySchedule } from './key-schedule.js';
 import { chooseAlpn, chooseCertificate, chooseGroup, chooseSuite, describeSignature } from './negotiate.js';
 import { checkClientShare, serverKeyExchange, tls13Groups } from './key-exchange.js';
 import { acceptPsk, preSharedKeyExtension } from './psk.js';
-import type { ServerContext, State } from './state.js';
-import { Transcript } from './transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import { Transcript } from '../common/transcript.js';
 
 /** What we remember between a HelloRetryRequest and ClientHello2. */
 interface RetryState {
@@ -76,14 +76,14 @@ export class ExpectClientHello implements State {
 
   async handle(m: HandshakeMessage): Promise<State> {
     if (m.type !== HandshakeType.client_hello) {
-      fail('unexpected_message', `${handshakeTypeName(m.type)} instead of ClientHello`);
+      fail('UnexpectedHandshakeMessage', m.type, 'ClientHello');
     }
     const hello = parseClientHello(m.body, this.ctx.limits.maxExtensions);
     const enabled = this.ctx.config.versions ?? IMPLEMENTED_VERSIONS;
     const version = negotiateVersion(hello, enabled);
     if (version === ProtocolVersion.TLS1_2) {
       // §4.1.4: after a HelloRetryRequest the client must go on with TLS 1.3.
-      if (this.retry) fail('illegal_parameter', 'ClientHello2 does not offer TLS 1.3');
+      if (this.retry) fail('Hello2NotTls13');
       return startTls12(this.ctx, hello, m, enabled.includes(ProtocolVersion.TLS1_3));
     }
     this.ctx.setVersion(ProtocolVersion.TLS1_3);
@@ -93,7 +93,7 @@ export class ExpectClientHello implements State {
     const suite = this.retry ? this.retry.suite : chooseSuite(hello, this.ctx.config);
     if (this.retry && !hello.cipherSuites.includes(suite.id)) {
       // §4.1.4: the server MUST ensure the same cipher suite is negotiated after the retry.
-      fail('illegal_parameter', 'ClientHello2 dropped the cipher suite chosen for the retry');
+      fail('Hello2DroppedSuite');
     }
     // §4.2.8: every key share the client sent must be well formed, also those we do not pick.
     for (const share of hello.keyShares!) checkClientShare(share, this.ctx.provider);
@@ -101,12 +101,12 @@ export class ExpectClientHello implements State {
 
     if ('retry' in groupChoice) {
       // §4.1.4: at most one HelloRetryRequest; a second would loop.
-      if (this.retry) fail('illegal_parameter', 'ClientHello2 still has no acceptable key share');
+      if (this.retry) fail('Hello2StillNoKeyShare');
       return this.sendHelloRetryRequest(hello, m, suite, groupChoice.retry);
     }
     if (this.retry && (hello.keyShares!.length !== 1 || groupChoice.share.group !== this.retry.group)) {
       // §4.2.8: after a retry the client sends exactly one share, for the selected group.
-      fail('illegal_parameter', 'ClientHello2 key share does not match the HelloRetryRequest');
+      fail('Hello2KeyShareMismatch');
     }
     return this.negotiated(hello, m, suite, groupChoice.share);
   }
@@ -117,16 +117,16 @@ export class ExpectClientHello implements State {
     // If a TLS 1.3 ClientHello is received with any other value in this field, the server MUST abort
     // the handshake with an "illegal_parameter" alert."
     if (hello.compressionMethods.length !== 1 || hello.compressionMethods[0] !== 0) {
-      fail('illegal_parameter', 'TLS 1.3 ClientHello with compression methods other than null');
+      fail('Tls13CompressionNotNull');
     }
     // §9.2: "If not containing a pre_shared_key extension, it MUST contain both a signature_algorithms
     // extension and a supported_groups extension"; supported_groups and key_share go together.
-    if (!hello.signatureAlgorithms && !hello.preSharedKey) fail('missing_extension', 'ClientHello without signature_algorithms');
-    if (!hello.supportedGroups) fail('missing_extension', 'ClientHello without supported_groups');
-    if (!hello.keyShares) fail('missing_extension', 'ClientHello without key_share');
+    if (!hello.signatureAlgorithms && !hello.preSharedKey) fail('MissingSignatureAlgorithms');
+    if (!hello.supportedGroups) fail('MissingSupportedGroups');
+    if (!hello.keyShares) fail('MissingKeyShare');
     if (hello.preSharedKey && !hello.pskModes) {
       // §4.2.9: a client offering pre_shared_key MUST also send psk_key_exchange_modes.
-      fail('missing_extension', 'pre_shared_key without psk_key_exchange_modes');
+      fail('MissingPskModes');
     }
   }
 
@@ -140,15 +140,15 @@ export class ExpectClientHello implements State {
       h1.cipherSuites.length === h2.cipherSuites.length &&
       h1.cipherSuites.every((s, i) => h2.cipherSuites[i] === s) &&
       constantTimeEqual(h1.compressionMethods, h2.compressionMethods);
-    if (!same) fail('illegal_parameter', 'ClientHello2 changed fields a retry may not change');
+    if (!same) fail('Hello2ChangedFields');
     const rest = (h: ClientHello) => h.extensions.filter((e) => !MAY_CHANGE_AFTER_RETRY.has(e.type));
     const r1 = rest(h1);
     const r2 = rest(h2);
     if (r1.length !== r2.length || r1.some((e, i) => e.type !== r2[i]!.type || !constantTimeEqual(e.data, r2[i]!.data))) {
-      fail('illegal_parameter', 'ClientHello2 changed its extensions');
+      fail('Hello2ChangedExtensions');
     }
     // §4.2.10: "A client MUST NOT include the "early_data" extension in its followup ClientHello."
-    if (h2.earlyData) fail('illegal_parameter', 'early_data in ClientHello2');
+    if (h2.earlyData) fail('EarlyDataInHello2');
     this.ctx.skipEarlyData('off');
   }
 
@@ -183,7 +183,7 @@ export class ExpectClientHello implements State {
     // §4.2.11: resume when an offered ticket is acceptable; otherwise authenticate with a certificate.
     const psk = await acceptPsk(ctx, hello, m.raw, suite, this.retry?.transcript);
     // A PSK-only hello whose PSK we do not accept cannot authenticate us with a certificate (§9.2).
-    if (!psk && !hello.signatureAlgorithms) fail('missing_extension', 'no acceptable PSK and no signature_algorithms');
+    if (!psk && !hello.signatureAlgorithms) fail('NoPskNoSignatureAlgorithms');
     const auth = psk ? undefined : chooseCertificate(choice.certificates, summary.signatureSchemes);
 
     // Key exchange (§4.2.8, §7.4): ECDHE, FFDHE or hybrid ML-KEM (key-exchange.ts).
@@ -262,7 +262,7 @@ export class ExpectClientHello implements State {
         const s = cert.key.sign(scheme, signedContent(SERVER_CV_CONTEXT, transcript.current()));
         signature = isPromise(s) ? await s : s;
       } catch (e) {
-        throw new TlsFailure('internal_error', `signing CertificateVerify failed: ${(e as Error).message}`);
+        throw failure('SigningFailed', 'CertificateVerify', (e as Error).message);
       }
       const cv = encodeCertificateVerify(scheme, signature);
       transcript.add(cv);

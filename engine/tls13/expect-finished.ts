@@ -4,7 +4,7 @@
  */
 
 import { constantTimeEqual } from '../codec.js';
-import { HandshakeType, handshakeTypeName } from '../constants.js';
+import { HandshakeType } from '../constants.js';
 import { fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
 import { isPromise } from '../crypto/provider.js';
@@ -16,8 +16,8 @@ import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls13Suite } from '../suites.js';
 import { Connected } from './connected.js';
 import type { KeySchedule } from './key-schedule.js';
-import type { ServerContext, State } from './state.js';
-import type { Transcript } from './transcript.js';
+import type { ServerContext, State } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 
 export interface AwaitingFinished {
   readonly suite: Tls13Suite;
@@ -37,14 +37,14 @@ export class ExpectFinished implements State {
 
   async handle(m: HandshakeMessage): Promise<State> {
     if (m.type !== HandshakeType.finished) {
-      fail('unexpected_message', `${handshakeTypeName(m.type)} while waiting for the client Finished`);
+      fail('UnexpectedHandshakeMessage', m.type, 'the client Finished');
     }
     const { schedule, transcript } = this.s;
     const expected = schedule.finishedVerifyData(this.s.clientHandshakeSecret, transcript.current());
     const verifyData = parseFinished(m.body, expected.length);
     // §4.4.4: "Recipients of Finished messages MUST verify that the contents are correct and if
     // incorrect MUST terminate the connection with a "decrypt_error" alert."
-    if (!constantTimeEqual(expected, verifyData)) fail('decrypt_error', 'client Finished does not verify');
+    if (!constantTimeEqual(expected, verifyData)) fail('FinishedMismatch');
     transcript.add(m.raw);
     const resumptionMasterSecret = schedule.derive('res master', transcript.current());
     schedule.erase();

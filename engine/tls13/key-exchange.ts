@@ -15,7 +15,7 @@
 
 import { NamedGroup, groupName } from '../constants.js';
 import { type CryptoProvider, isPromise, type MaybePromise } from '../crypto/provider.js';
-import { TlsFailure, fail } from '../errors.js';
+import { TlsFailure, fail, failure } from '../errors.js';
 import { FFDHE_GROUPS } from '../ffdhe.js';
 import type { KeyShareEntry } from '../messages/client-hello.js';
 
@@ -88,7 +88,7 @@ function toBigInt(b: Uint8Array): bigint {
 
 function checkEcPoint(group: number, key: Uint8Array, what: string): void {
   // §4.2.8.2: only the uncompressed form (legacy_form = 4) is allowed for the NIST curves.
-  if (group !== G.x25519 && group !== G.x448 && key[0] !== 0x04) fail('illegal_parameter', `${what}: not an uncompressed point`);
+  if (group !== G.x25519 && group !== G.x448 && key[0] !== 0x04) fail('KeyShareNotUncompressedPoint', what);
 }
 
 /**
@@ -102,27 +102,27 @@ function checkEcPoint(group: number, key: Uint8Array, what: string): void {
 export function checkClientShare(entry: KeyShareEntry, provider: CryptoProvider): void {
   const { group, keyExchange: key } = entry;
   const name = groupName(group);
-  if (isObsoleteGroup(group)) fail('illegal_parameter', `key share for ${name}, which is not a TLS 1.3 group (RFC 8446 §4.2.7)`);
+  if (isObsoleteGroup(group)) fail('KeyShareForObsoleteGroup', name);
   const expected = clientShareLength(group);
   if (expected === undefined) return;
-  if (key.length !== expected) fail('illegal_parameter', `malformed key share for group ${name} (${key.length} bytes, expected ${expected})`);
+  if (key.length !== expected) fail('KeyShareWrongLength', name, key.length, expected);
   const dh = FFDHE_GROUPS.get(group);
   if (dh) {
     // RFC 7919 §5.1 / RFC 8446 §4.2.8.1: 1 < Y < p-1.
     const y = toBigInt(key);
-    if (y <= 1n || y >= toBigInt(dh.p) - 1n) fail('illegal_parameter', `${name} key share out of range (1 < Y < p-1)`);
+    if (y <= 1n || y >= toBigInt(dh.p) - 1n) fail('FfdheKeyShareOutOfRange', name);
     return;
   }
   const h = HYBRID_GROUPS.get(group);
   if (h) {
     const { classical, kem } = splitHybrid(h, key);
-    checkEcPoint(h.classical, classical, `${name} key share`);
+    checkEcPoint(h.classical, classical, name);
     // draft-ietf-tls-ecdhe-mlkem §4: the server MUST check the encapsulation key as FIPS 203 §7.2 says.
     const check = provider.mlKem768?.checkEncapsulationKey ?? (() => true);
-    if (!check(kem)) fail('illegal_parameter', `${name} key share: ML-KEM-768 encapsulation key fails the FIPS 203 modulus check`);
+    if (!check(kem)) fail('MlKemEncapsulationKeyInvalid', name);
     return;
   }
-  checkEcPoint(group, key, `${name} key share`);
+  checkEcPoint(group, key, name);
 }
 
 function splitHybrid(h: Hybrid, key: Uint8Array): { classical: Uint8Array; kem: Uint8Array } {
@@ -149,7 +149,7 @@ async function ecdhe(provider: CryptoProvider, group: number, peer: Uint8Array):
   const secret = await settle(ours.deriveSecret(peer));
   // §7.4.2: for X25519, "implementations MUST check whether the computed Diffie-Hellman shared secret is
   // the all-zero value and abort if so".
-  if (secret.every((b) => b === 0)) throw new TlsFailure('illegal_parameter', `${groupName(group)} shared secret is all zeros`);
+  if (secret.every((b) => b === 0)) fail('AllZeroSharedSecret', groupName(group));
   return { share: ours.publicKey, secret };
 }
 
@@ -164,7 +164,7 @@ export async function serverKeyExchange(provider: CryptoProvider, entry: KeyShar
   try {
     const dh = FFDHE_GROUPS.get(group);
     if (dh) {
-      if (!provider.dhKeyShare) throw new TlsFailure('internal_error', `${groupName(group)} chosen without a DH provider`);
+      if (!provider.dhKeyShare) fail('InternalError', `${groupName(group)} chosen without a DH provider`);
       const ours = await settle(provider.dhKeyShare(dh.p, dh.g));
       // §4.2.8.1: Y padded to the size of p; §7.4.1: Z padded to the size of p, leading zeros kept.
       const share = zeroPad(ours.publicKey, dh.p.length);
@@ -174,11 +174,11 @@ export async function serverKeyExchange(provider: CryptoProvider, entry: KeyShar
     const h = HYBRID_GROUPS.get(group);
     if (h) {
       const kem = provider.mlKem768;
-      if (!kem) throw new TlsFailure('internal_error', `${groupName(group)} chosen without ML-KEM`);
+      if (!kem) fail('InternalError', `${groupName(group)} chosen without ML-KEM`);
       const parts = splitHybrid(h, peer);
       const ec = await ecdhe(provider, h.classical, parts.classical);
       const { ciphertext, sharedSecret } = await settle(kem.encapsulate(parts.kem));
-      if (ciphertext.length !== MLKEM768_CT) throw new TlsFailure('internal_error', `ML-KEM-768 ciphertext of ${ciphertext.length} bytes`);
+      if (ciphertext.length !== MLKEM768_CT) fail('InternalError', `ML-KEM-768 ciphertext of ${ciphertext.length} bytes`);
       // draft-ietf-tls-ecdhe-mlkem §3: the shares and the secrets are concatenated in the same order.
       const share = h.kemFirst ? concat(ciphertext, ec.share) : concat(ec.share, ciphertext);
       const secret = h.kemFirst ? concat(sharedSecret, ec.secret) : concat(ec.secret, sharedSecret);
@@ -190,7 +190,7 @@ export async function serverKeyExchange(provider: CryptoProvider, entry: KeyShar
   } catch (e) {
     if (e instanceof TlsFailure) throw e;
     // §4.2.8.2: an invalid peer public value is an illegal_parameter.
-    throw new TlsFailure('illegal_parameter', `invalid ${groupName(group)} key share: ${(e as Error).message}`);
+    throw failure('InvalidKeyShare', groupName(group), (e as Error).message);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 
 import type { CertifiedKey, ServerConfig } from '../config.js';
-import { groupName, NamedGroup, SignatureScheme } from '../constants.js';
+import { NamedGroup, SignatureScheme } from '../constants.js';
 import type { SigningKey } from '../crypto/provider.js';
 import { fail } from '../errors.js';
 import type { ClientHello, KeyShareEntry } from '../messages/client-hello.js';
@@ -19,7 +19,7 @@ export function chooseSuite(hello: ClientHello, config: ServerConfig): Tls13Suit
   const [first, second] = config.preferServerCiphers ? [ours, theirs] : [theirs, ours];
   for (const s of first) if (second.includes(s)) return TLS13_SUITES.get(s)!;
   // §4.1.1: no common cipher suite -> handshake_failure
-  return fail('handshake_failure', 'no shared TLS 1.3 cipher suite');
+  return fail('NoSharedTls13Suite');
 }
 
 export type GroupChoice = { share: KeyShareEntry } | { retry: number };
@@ -41,7 +41,7 @@ export function chooseGroup(hello: ClientHello, config: ServerConfig, available:
     // §4.2.8: "Clients MUST NOT offer any KeyShareEntrys for groups not listed in the client's supported_groups
     // extension. Servers MAY check for violations of these rules and abort the handshake with an
     // "illegal_parameter" alert if one is violated."
-    if (!supported.includes(s.group)) fail('illegal_parameter', `key_share for group ${groupName(s.group)} not in supported_groups`);
+    if (!supported.includes(s.group)) fail('KeyShareNotInSupportedGroups', s.group);
   }
   const usable = (g: number) => available.includes(g) && supported.includes(g);
   for (const tuple of config.groupTuples ?? [config.groups]) {
@@ -54,7 +54,7 @@ export function chooseGroup(hello: ClientHello, config: ServerConfig, available:
     }
     return { retry: ours[0]! };
   }
-  return fail('handshake_failure', 'no shared key exchange group');
+  return fail('NoSharedGroup');
 }
 
 /** ECDHE point length per curve (§4.2.8.2; the TLS 1.2 ClientKeyExchange uses it too, RFC 8422 §5.7). */
@@ -66,7 +66,7 @@ export function checkKeyShare(entry: KeyShareEntry): void {
     : entry.group === NamedGroup.secp384r1 ? len === 97 && entry.keyExchange[0] === 4
     : false;
   // §4.2.8.2: peers MUST validate each other's public key; failure is illegal_parameter.
-  if (!ok) fail('illegal_parameter', `malformed key share for group ${entry.group} (${len} bytes)`);
+  if (!ok) fail('MalformedKeyShare', entry.group, len);
 }
 
 /** The TLS 1.3 signature schemes a key can produce (§4.2.3; RSA only as rsa_pss_rsae_*). */
@@ -94,7 +94,7 @@ export function chooseCertificate(
   for (const scheme of clientSchemes) {
     for (const cert of candidates) if (tls13SchemesFor(cert.key).includes(scheme)) return { cert, scheme };
   }
-  return fail('handshake_failure', 'no certificate for any signature scheme the client offered');
+  return fail('NoCertificateForSignatureSchemes');
 }
 
 /** RFC 7301 §3.2: our preference order; no overlap is no_application_protocol. */
@@ -102,7 +102,7 @@ export function chooseAlpn(hello: ClientHello, config: ServerConfig): string | u
   const ours = config.alpn ?? [];
   if (!hello.alpn || ours.length === 0) return undefined;
   for (const p of ours) if (hello.alpn.includes(p)) return p;
-  return fail('no_application_protocol', `no common ALPN protocol (client offered ${hello.alpn.join(',')})`);
+  return fail('NoSharedAlpn', hello.alpn);
 }
 
 /**

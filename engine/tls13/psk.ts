@@ -21,8 +21,8 @@ import { Writer } from '../codec.js';
 import { type ClientAuthStatus, decodeSession, encodeSession, resumableUnder, sessionFresh, type SessionState } from '../session.js';
 import type { Tls13Suite } from '../suites.js';
 import { KeySchedule } from './key-schedule.js';
-import type { ServerContext } from './state.js';
-import type { Transcript } from './transcript.js';
+import type { ServerContext } from '../common/state.js';
+import type { Transcript } from '../common/transcript.js';
 
 export interface AcceptedPsk {
   readonly index: number;
@@ -89,7 +89,7 @@ export async function acceptPsk(
     const truncated = raw.subarray(0, raw.length - offered.bindersLength);
     const th = prefix ? prefix.currentWith(truncated) : hashOf(ctx, suite, truncated);
     const expected = schedule.finishedVerifyData(binderKey, th);
-    if (!constantTimeEqual(expected, offered.binders[i]!)) fail('decrypt_error', 'PSK binder does not verify');
+    if (!constantTimeEqual(expected, offered.binders[i]!)) fail('BinderMismatch');
     return { index: i, session, schedule };
   }
   return undefined;

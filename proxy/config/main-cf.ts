@@ -12,7 +12,7 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { strerror } from '../errno.js';
+import { strerror } from '../base/errno.js';
 import { ConfigError } from './errors.js';
 import { expand } from './expand.js';
 import { logicalLines } from './lines.js';

@@ -13,7 +13,7 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { strerror } from '../errno.js';
+import { strerror } from '../base/errno.js';
 import { ConfigError } from './errors.js';
 import { logicalLines } from './lines.js';
 import { parseOverride, type Override } from './main-cf.js';

@@ -172,7 +172,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
 
   // ---- ours
   p('tlsproxy_backend', '', 'string', 'tlsproxy', 'plaintext backend: inet:HOST:PORT, inet:[ADDR]:PORT or unix:PATH', ours),
-  p('tlsproxy_crypto_provider', 'node', 'string', 'tlsproxy', 'crypto provider of the TLS engine: node or webcrypto', ours),
+  p('tlsproxy_crypto_provider', 'node', 'string', 'tlsproxy', 'crypto provider of the TLS engine: node (node:crypto, OpenSSL), webcrypto (the platform WebCrypto) or js (pure JavaScript: @noble libraries, BigInt RSA)', ours),
   p('tlsproxy_handshake_timeout', '60s', 'time', 'tlsproxy', 'time limit for the whole TLS handshake', { ...ours, unit: 's', min: 1 }),
   p('tlsproxy_session_timeout', '300s', 'time', 'tlsproxy', 'idle limit after the handshake (no ciphertext in either direction)', { ...ours, unit: 's', min: 1 }),
   p('tlsproxy_backend_connect_timeout', '10s', 'time', 'tlsproxy', 'time limit for connecting to the backend', { ...ours, unit: 's', min: 1 }),
@@ -180,6 +180,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tlsproxy_session_cache_size', '10000', 'int', 'tlsproxy', 'most TLS 1.2 sessions in the (daemon-wide, in-memory) session-ID cache', { ...ours, min: 1 }),
   p('tlsproxy_tls_session_ticket_key_file', '', 'string', 'tlsproxy', 'session ticket keys shared by a fleet: lines "<unix time> <base64 of 48 bytes>", oldest first; no automatic rotation', ours),
   p('tlsproxy_tls_dh_min_bits', '2048', 'int', 'tlsproxy', 'smallest DH prime accepted in tlsproxy_tls_dh1024_param_file', { ...ours, min: 1024 }),
+  p('tlsproxy_tls_ccert_rsa_min_bits', '2048', 'int', 'tlsproxy', 'smallest RSA key in a client certificate chain (leaf: X509 error 66, CA: 67, so the certificate is untrusted); 2048 is OpenSSL security level 2, 1024 for old Postfix clients', { ...ours, min: 1024 }),
   p('tlsproxy_tls_require_trusted_ccert', 'no', 'bool', 'tlsproxy', 'client certificates for services that are not SMTP: ask for one, and end the handshake when it is missing (TLS 1.3 certificate_required, 1.2 handshake_failure) or does not verify against tlsproxy_tls_CAfile/CApath (the alert of the reason: unknown_ca, certificate_expired, unsupported_certificate...)', ours),
 
   // ---- front ends and the PROXY protocol (issue 5: proxy/tls-service.ts, proxy/postscreen/, proxy/proxy-protocol.ts)

@@ -30,10 +30,10 @@ import { closeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMainCf } from '../config/main-cf.js';
-import { Logger, stderrSink } from '../log.js';
-import { appendFileSink, teeSink } from './log-sinks.js';
+import { Logger, stderrSink } from '../log/log.js';
+import { appendFileSink, teeSink } from '../log/sinks.js';
 import { LISTEN_FD, STATUS_FD } from './master-status.js';
-import { loadNative } from './native.js';
+import { loadNative } from '../base/native.js';
 import { configDirectory } from './settings.js';
 import { ENV_COMMAND, ENV_PARENT_PID, type WorkerMessage } from './process.js';
 

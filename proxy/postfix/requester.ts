@@ -24,15 +24,15 @@
 
 import net from 'node:net';
 import type { HandshakeInfo } from '../../engine/events.js';
-import { strerror } from '../errno.js';
-import type { Logger } from '../log.js';
-import type { ResumptionStore } from '../resumption.js';
-import { ResumptionLog } from '../resumption-log.js';
-import { TlsServerStream, TlsStreamError } from '../stream.js';
-import { summaryLine } from '../summary.js';
-import type { TlsSettings } from '../tls-settings.js';
+import { strerror } from '../base/errno.js';
+import type { Logger } from '../log/log.js';
+import type { ResumptionStore } from '../tls/resumption.js';
+import { ResumptionLog } from '../tls/resumption-log.js';
+import { TlsServerStream, TlsStreamError } from '../tls/stream.js';
+import { summaryLine } from '../tls/summary.js';
+import type { TlsSettings } from '../tls/settings.js';
 import { AttrError, AttrListReader } from './attr.js';
-import type { NativeAddon, Poller } from './native.js';
+import type { NativeAddon, Poller } from '../base/native.js';
 import {
   atLeast,
   connectLine,

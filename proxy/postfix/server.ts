@@ -19,9 +19,9 @@
  * never read. fds 3 and 4 are never touched.
  */
 
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/log.js';
 import { LISTEN_FD, MasterStatus, STATUS_FD } from './master-status.js';
-import type { NativeAddon, Poller } from './native.js';
+import type { NativeAddon, Poller } from '../base/native.js';
 
 export interface EventServerOptions {
   readonly native: NativeAddon;

@@ -18,12 +18,12 @@
 
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
-import { Logger, stderrSink, type LogSink } from '../log.js';
-import { ResumptionStore } from '../resumption.js';
+import { Logger, stderrSink, type LogSink } from '../log/log.js';
+import { ResumptionStore } from '../tls/resumption.js';
 import { MasterArgsError, parseMasterArgs, type MasterArgs } from './args.js';
-import { DatagramLog, DEV_LOG, postlogSink, syslogFacility, syslogSink, teeSink } from './log-sinks.js';
+import { DatagramLog, DEV_LOG, postlogSink, syslogFacility, syslogSink, teeSink } from '../log/sinks.js';
 import { LISTEN_FD, MasterStatus, parseGeneration, STATUS_FD } from './master-status.js';
-import { requireNative, type NativeAddon } from './native.js';
+import { requireNative, type NativeAddon } from '../base/native.js';
 import { ENV_COMMAND, ENV_PARENT_PID, type WorkerMessage } from './process.js';
 import { RequesterSession } from './requester.js';
 import { EventServer, retirementSeconds } from './server.js';

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { run, type ProcResult } from '../proxy-helpers.js';
+import { run, type ProcResult } from './proxy.js';
 
 const root = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 export const BIN = path.join(root, 'bin/tlsproxy.js');

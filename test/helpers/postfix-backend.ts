@@ -16,7 +16,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, wr
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { parseProxyHeader, type ProxyHeader } from '../../proxy/proxy-protocol.js';
+import { parseProxyHeader, type ProxyHeader } from '../../proxy/front-ends/proxy-protocol.js';
 
 // ------------------------------------------------------------------ fake backend
 

@@ -1,0 +1,196 @@
+/**
+ * The pid file, so that `tlsproxy reload` and `tlsproxy stop` find the
+ * daemon, and the reload status file, so that `tlsproxy reload` can say
+ * what became of its request.
+ *
+ *   <tlsproxy_pid_directory>/tlsproxy.pid     "<pid>\n<start time>\n"
+ *   <tlsproxy_pid_directory>/tlsproxy.status  {"pid":..,"seq":..,"ok":..,"message":".."}
+ *
+ * tlsproxy_pid_directory defaults to $config_directory: the -c directory,
+ * or the state directory of the built-in mode (one daemon per
+ * configuration). The start time is the process's (from /proc/<pid>/stat,
+ * in clock ticks since boot) so that a pid reused by another process after
+ * a crash is recognized: a pid file whose process is gone, or is another
+ * process now, is stale; start-up replaces it with a warning, and reload or
+ * stop say so instead of signalling a stranger.
+ *
+ * The pid file is created exclusively (O_EXCL): two daemons on the same
+ * configuration cannot both start. It is removed at exit when it still
+ * names this process.
+ */
+
+import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../config/errors.js';
+import type { ParameterSet } from '../config/main-cf.js';
+import { strerror } from '../base/errno.js';
+
+export const PID_DIRECTORY_PARAMETER = 'tlsproxy_pid_directory';
+export const PID_FILE = 'tlsproxy.pid';
+export const STATUS_FILE = 'tlsproxy.status';
+
+export function pidDirectory(params: ParameterSet): string {
+  const dir = params.get(PID_DIRECTORY_PARAMETER).trim();
+  if (!dir) throw new ConfigError(`${PID_DIRECTORY_PARAMETER} is empty`);
+  return path.resolve(dir);
+}
+
+/** The start time of process `pid` (clock ticks since boot), undefined when unknown (no /proc, no such process). */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ..." : comm may hold spaces and parentheses; field 22 is starttime.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface PidFileContents {
+  readonly pid: number;
+  readonly startTime?: string;
+}
+
+/** What the pid file says; undefined when there is none; throws ConfigError when unreadable or malformed. */
+export function readPidFile(dir: string): PidFileContents | undefined {
+  const file = path.join(dir, PID_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(`open ${file}: ${strerror(e)}`);
+  }
+  const [pidText, startTime] = text.split('\n').map((l) => l.trim());
+  if (!pidText || !/^\d+$/.test(pidText) || Number(pidText) < 1) throw new ConfigError(`${file}: not a pid file`);
+  return { pid: Number(pidText), startTime: startTime || undefined };
+}
+
+/** The process the pid file names still runs (the same process: the start time matches when both are known; not a zombie). */
+export function isRunning(c: PidFileContents): boolean {
+  if (!exists(c.pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${c.pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
+  } catch {
+    // no /proc: kill(0) said it exists
+  }
+  const now = processStartTime(c.pid);
+  return c.startTime === undefined || now === undefined || now === c.startTime;
+}
+
+export interface PidFile {
+  readonly file: string;
+  readonly dir: string;
+  /** Remove the pid and status files if they are still ours. */
+  release(): void;
+}
+
+/**
+ * Create the pid file for this process. Throws ConfigError when another
+ * daemon runs with it; a stale one is replaced (`warn` says so). Warns
+ * about a directory others can write (they could make `tlsproxy stop`
+ * signal any process).
+ */
+export function acquirePidFile(dir: string, warn: (m: string) => void, pid = process.pid): PidFile {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    throw new ConfigError(`${PID_DIRECTORY_PARAMETER}: mkdir ${dir}: ${strerror(e)}`);
+  }
+  try {
+    const st = statSync(dir);
+    if (st.mode & 0o022 && !(st.mode & 0o1000)) warn(`${PID_DIRECTORY_PARAMETER} = ${dir}: the directory is writable by group or others (mode 0${(st.mode & 0o777).toString(8)}); use one only the daemon's owner can write`);
+  } catch {
+    // reported by the open below
+  }
+  const file = path.join(dir, PID_FILE);
+  const contents = `${pid}\n${processStartTime(pid) ?? ''}\n`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      try {
+        writeSync(fd, contents);
+      } finally {
+        closeSync(fd);
+      }
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw new ConfigError(`create pid file ${file}: ${strerror(e)}`);
+    }
+    let old: PidFileContents | undefined;
+    try {
+      old = readPidFile(dir);
+    } catch {
+      old = undefined;
+    }
+    if (old && old.pid !== pid && isRunning(old)) throw new ConfigError(`the daemon is already running (pid ${old.pid}, pid file ${file})`);
+    warn(`removing stale pid file ${file}${old ? ` (pid ${old.pid} is not running)` : ' (unreadable)'}`);
+    try {
+      unlinkSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`remove stale pid file ${file}: ${strerror(e)}`);
+    }
+  }
+  return {
+    file,
+    dir,
+    release() {
+      try {
+        if (readPidFile(dir)?.pid === pid) unlinkSync(file);
+      } catch {
+        // gone already, or never ours
+      }
+      try {
+        if (readStatus(dir)?.pid === pid) unlinkSync(path.join(dir, STATUS_FILE));
+      } catch {
+        // same
+      }
+    },
+  };
+}
+
+export interface ReloadStatus {
+  readonly pid: number;
+  /** Counts reload attempts of this daemon. */
+  readonly seq: number;
+  readonly ok: boolean;
+  readonly message: string;
+  readonly time: number;
+}
+
+export function writeStatus(dir: string, status: ReloadStatus): void {
+  const file = path.join(dir, STATUS_FILE);
+  const tmp = `${file}.${status.pid}.tmp`;
+  try {
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    try {
+      writeSync(fd, `${JSON.stringify(status)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch {
+    // the log has the outcome too
+  }
+}
+
+export function readStatus(dir: string): ReloadStatus | undefined {
+  try {
+    const s = JSON.parse(readFileSync(path.join(dir, STATUS_FILE), 'utf8')) as Partial<ReloadStatus>;
+    if (typeof s.pid !== 'number' || typeof s.seq !== 'number' || typeof s.ok !== 'boolean' || typeof s.message !== 'string') return undefined;
+    return { pid: s.pid, seq: s.seq, ok: s.ok, message: s.message, time: Number(s.time) || 0 };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * TlsServerStream: a stream.Duplex of plaintext over a net.Socket of
+ * ciphertext, driving the engine's sans-I/O ServerConnection.
+ *
+ * Backpressure:
+ *  - peer → us: decrypted data is push()ed; when push() says stop, the
+ *    socket is paused until _read() asks for more. The socket is also
+ *    paused while the engine holds more than `maxBacklog` bytes of
+ *    unprocessed ciphertext (an asynchronous provider can fall behind).
+ *  - us → peer: a _write() completes when its records were handed to the
+ *    socket and the socket does not need a 'drain'.
+ *
+ * Closing (tlsproxy-postfix.md §2.9):
+ *  - end() on our side: pending writes are flushed, close_notify is sent,
+ *    the socket is ended (half-close); reading continues until the peer
+ *    closes.
+ *  - the peer's close_notify (or a plain TCP EOF after the handshake, which
+ *    Postfix does not treat as an error): push(null); we may still write
+ *    until our side ends.
+ *  - a fatal TLS error, a socket error or a timeout: already-decrypted data
+ *    is still delivered ('end' first), then the stream is destroyed with a
+ *    TlsStreamError ('error', then 'close'). During the handshake there is
+ *    no data, so 'error' comes at once. The alert the engine sent is flushed
+ *    before the socket is closed.
+ *
+ * The socket should allow half-open connections (net.Server/net.connect
+ * with allowHalfOpen: true), otherwise Node ends our sending side as soon
+ * as the peer's FIN arrives.
+ *
+ * Events besides the Duplex ones: 'secure' (HandshakeInfo) once the
+ * handshake completed.
+ */
+
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import type { ServerConfig } from '../../engine/config.js';
+import { ServerConnection } from '../../engine/connection.js';
+import type { ConnectionError, HandshakeInfo } from '../../engine/events.js';
+
+export interface TlsServerStreamOptions {
+  /** Milliseconds for the whole handshake; 0 or undefined = no limit. */
+  handshakeTimeout?: number;
+  /** Milliseconds without socket activity after the handshake; 0 or undefined = no limit. */
+  idleTimeout?: number;
+  /** Unprocessed ciphertext (bytes) above which the socket is paused. Default 256 KiB. */
+  maxBacklog?: number;
+  /** Readable side high-water mark (bytes). */
+  readableHighWaterMark?: number;
+  /** Engine trace lines (verbose logging). */
+  trace?: (message: string) => void;
+  /**
+   * Sees every ciphertext chunk read from the socket (before the engine)
+   * and written to it, for the level 2-4 log lines (tls-log.ts). Must not
+   * throw; it cannot change the data.
+   */
+  observe?: (direction: 'read' | 'write', bytes: Uint8Array) => void;
+  /** Non-fatal protocol events an operator should see (refused renegotiation...). */
+  warning?: (message: string) => void;
+  /** Session secrets in NSS key log form (tlsproxy_tls_keylog_file, keylog.ts); absent = none are exported. */
+  keylog?: (label: string, clientRandom: Uint8Array, secret: Uint8Array) => void;
+}
+
+export type TlsStreamErrorKind =
+  /** The engine failed: we sent an alert, or received one. */
+  | 'tls'
+  /** The peer closed the TCP connection before the handshake completed. */
+  | 'eof'
+  | 'handshake-timeout'
+  | 'idle-timeout'
+  /** The socket reported an error or closed under us. */
+  | 'socket';
+
+export class TlsStreamError extends Error {
+  override readonly name = 'TlsStreamError';
+  constructor(
+    readonly kind: TlsStreamErrorKind,
+    message: string,
+    readonly duringHandshake: boolean,
+    /** For kind 'tls': the engine's account. */
+    readonly tls?: ConnectionError,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const DEFAULT_MAX_BACKLOG = 256 * 1024;
+/** How long a failed session's last bytes (the alert) may take to leave before the socket is dropped. */
+const LINGER_MS = 2000;
+
+type Callback = (error?: Error | null) => void;
+
+export class TlsServerStream extends Duplex {
+  readonly conn: ServerConnection;
+  /** Set once the session failed (the 'error' may still be pending behind unread data). */
+  failure: TlsStreamError | undefined;
+
+  private readonly maxBacklog: number;
+  private readonly idleTimeout: number;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  /** Paused because the reader does not want more. */
+  private readerPaused = false;
+  /** Paused because the engine has too much unprocessed ciphertext. */
+  private backlogPaused = false;
+  /** push(null) done. */
+  private readDone = false;
+  /** Writes (and _final) waiting for the handshake to complete. */
+  private waitingForHandshake: (() => void)[] = [];
+  /** The callback of the write in progress, so a failure can release it. */
+  private pendingWriteCallback: Callback | undefined;
+  private socketClosing = false;
+  private readonly observe: ((direction: 'read' | 'write', bytes: Uint8Array) => void) | undefined;
+
+  constructor(readonly socket: Socket, config: ServerConfig, options: TlsServerStreamOptions = {}) {
+    super({ allowHalfOpen: true, readableHighWaterMark: options.readableHighWaterMark });
+    this.maxBacklog = options.maxBacklog ?? DEFAULT_MAX_BACKLOG;
+    this.idleTimeout = options.idleTimeout ?? 0;
+    this.observe = options.observe;
+    const trace = options.trace;
+    this.conn = new ServerConnection(config, {
+      write: (bytes) => this.onCiphertext(bytes),
+      handshake: (info) => this.onHandshake(info),
+      data: (plaintext) => this.onPlaintext(plaintext),
+      peerClosed: () => this.onPeerClosed(),
+      failed: (error) => this.onEngineFailed(error),
+      trace: trace ? (m) => trace(m) : undefined,
+      warning: options.warning ? (m) => options.warning!(m) : undefined,
+      ...(options.keylog ? { keylog: options.keylog } : {}),
+    });
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on('end', () => this.onSocketEnd());
+    socket.on('error', (e) => this.abort(new TlsStreamError('socket', `ciphertext read/write error: ${e.message}`, this.inHandshake, undefined, { cause: e })));
+    socket.on('close', () => {
+      if (!this.failure && !this.destroyed && !(this.readDone && this.writableFinished)) {
+        this.abort(new TlsStreamError('socket', 'connection closed', this.inHandshake));
+      }
+    });
+    socket.on('timeout', () => {
+      this.abort(new TlsStreamError('idle-timeout', 'ciphertext read/write timeout', false));
+    });
+    if (options.handshakeTimeout) {
+      this.handshakeTimer = setTimeout(() => {
+        this.abort(new TlsStreamError('handshake-timeout', 'TLS handshake timeout', true));
+      }, options.handshakeTimeout);
+    }
+  }
+
+  /** The negotiated parameters, once the handshake completed. */
+  get info(): HandshakeInfo | undefined {
+    return this.conn.info;
+  }
+
+  get inHandshake(): boolean {
+    return this.conn.state === 'handshake';
+  }
+
+  /** Ask for a KeyUpdate (RFC 8446 §4.6.3). */
+  keyUpdate(requestPeerUpdate: boolean): void {
+    this.conn.keyUpdate(requestPeerUpdate);
+  }
+
+  // ------------------------------------------------------------ engine events
+
+  private onCiphertext(bytes: Uint8Array): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.observe?.('write', bytes);
+    this.socket.write(bytes);
+  }
+
+  private onHandshake(info: HandshakeInfo): void {
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    if (this.idleTimeout) this.socket.setTimeout(this.idleTimeout);
+    this.emit('secure', info);
+    const waiting = this.waitingForHandshake;
+    this.waitingForHandshake = [];
+    for (const w of waiting) w();
+  }
+
+  private onPlaintext(plaintext: Uint8Array): void {
+    // After an EOF-induced end, a record still in an asynchronous provider cannot be delivered.
+    if (this.readDone) return;
+    const chunk = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+    if (!this.push(chunk)) {
+      this.readerPaused = true;
+      this.updateFlow();
+    }
+  }
+
+  private onPeerClosed(): void {
+    this.endReadable();
+  }
+
+  private onEngineFailed(error: ConnectionError): void {
+    const message =
+      error.direction === 'received'
+        ? `${error.reason}`
+        : `${error.reason}${error.alertName ? ` (sent ${error.alertName} alert)` : ''}`;
+    this.abort(new TlsStreamError('tls', message, error.duringHandshake, error));
+  }
+
+  // ------------------------------------------------------------ socket events
+
+  private onSocketData(chunk: Buffer): void {
+    if (this.failure) return;
+    this.observe?.('read', chunk);
+    this.conn.receive(chunk);
+    if (this.conn.backlog > this.maxBacklog && !this.backlogPaused && !this.failure) {
+      this.backlogPaused = true;
+      this.updateFlow();
+      const check = () => {
+        if (this.failure || this.destroyed) return;
+        if (this.conn.backlog > this.maxBacklog / 2) {
+          setTimeout(check, 1);
+          return;
+        }
+        this.backlogPaused = false;
+        this.updateFlow();
+      };
+      setTimeout(check, 1);
+    }
+  }
+
+  private onSocketEnd(): void {
+    if (this.failure) return;
+    if (this.conn.state === 'handshake') {
+      this.abort(new TlsStreamError('eof', 'lost connection during TLS handshake', true));
+      return;
+    }
+    // Unexpected EOF (no close_notify) is not an error (Postfix). Let the engine
+    // finish what it has buffered, then end the readable side.
+    this.conn.whenIdle(() => {
+      if (!this.failure) this.endReadable();
+    });
+  }
+
+  private endReadable(): void {
+    if (this.readDone) return;
+    this.readDone = true;
+    this.push(null);
+    this.updateFlow();
+  }
+
+  private updateFlow(): void {
+    if (this.socket.destroyed) return;
+    const pause = this.readerPaused || this.backlogPaused || this.readDone || !!this.failure;
+    if (pause && !this.socket.isPaused()) this.socket.pause();
+    else if (!pause && this.socket.isPaused()) this.socket.resume();
+  }
+
+  // ------------------------------------------------------------ Duplex side
+
+  override _read(): void {
+    if (this.readerPaused) {
+      this.readerPaused = false;
+      this.updateFlow();
+    }
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
+    this.writeChunks([chunk], callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: Callback): void {
+    this.writeChunks(
+      chunks.map((c) => c.chunk),
+      callback,
+    );
+  }
+
+  private writeChunks(chunks: Buffer[], callback: Callback): void {
+    if (this.failure || !this.conn.writable) {
+      // The failure is reported once the reader has the data that arrived before it.
+      callback();
+      return;
+    }
+    if (this.conn.state === 'handshake') {
+      this.waitingForHandshake.push(() => this.writeChunks(chunks, callback));
+      return;
+    }
+    this.pendingWriteCallback = callback;
+    const done = () => {
+      if (this.pendingWriteCallback !== callback) return;
+      if (this.socket.writableNeedDrain && !this.socket.destroyed) {
+        this.socket.once('drain', () => this.releaseWrite(callback));
+      } else {
+        this.releaseWrite(callback);
+      }
+    };
+    this.socket.cork();
+    try {
+      for (let i = 0; i < chunks.length; i++) this.conn.write(chunks[i]!, i === chunks.length - 1 ? done : undefined);
+    } catch {
+      // The connection stopped being writable under us (it failed): the failure path reports it.
+      this.releaseWrite(callback);
+    } finally {
+      this.socket.uncork();
+    }
+  }
+
+  private releaseWrite(callback: Callback): void {
+    if (this.pendingWriteCallback !== callback) return;
+    this.pendingWriteCallback = undefined;
+    callback();
+  }
+
+  override _final(callback: Callback): void {
+    if (this.failure) {
+      callback();
+      return;
+    }
+    if (this.conn.state === 'handshake') {
+      this.waitingForHandshake.push(() => this._final(callback));
+      return;
+    }
+    const endSocket = () => {
+      if (this.socket.destroyed || this.socket.writableEnded) {
+        callback();
+        return;
+      }
+      this.socket.end(() => callback());
+    };
+    if (!this.conn.writable) {
+      endSocket();
+      return;
+    }
+    // close(done) runs `done` once the close_notify record itself has been
+    // written, even when an asynchronous provider is still sealing records.
+    this.conn.close(endSocket);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    // Writers still waiting for the handshake are dropped with the stream.
+    this.waitingForHandshake = [];
+    if (!this.socketClosing) this.socket.destroy();
+    callback(error);
+  }
+
+  // ------------------------------------------------------------ failure
+
+  /**
+   * End the session because of `error`: stop reading, let the engine's
+   * alert (if any) leave, release waiting writers, deliver what was already
+   * decrypted, then destroy with the error.
+   */
+  private abort(error: TlsStreamError): void {
+    if (this.failure || this.destroyed) return;
+    this.failure = error;
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    this.updateFlow();
+    if (!this.socket.destroyed) {
+      this.socket.setTimeout(0);
+      if (error.kind === 'tls' && error.tls?.direction === 'sent') {
+        // The engine's alert is in the socket's queue: flush it, then close.
+        this.socketClosing = true;
+        this.socket.destroySoon();
+        this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+        this.lingerTimer.unref();
+        this.socket.once('close', () => clearTimeout(this.lingerTimer));
+      } else {
+        this.socket.destroy();
+      }
+    }
+    const pendingWrite = this.pendingWriteCallback;
+    if (pendingWrite) this.releaseWrite(pendingWrite);
+    const waiting = this.waitingForHandshake;
+    this.waitingForHandshake = [];
+    for (const w of waiting) w();
+
+    if (error.duringHandshake || this.readableEnded) {
+      this.destroy(error);
+      return;
+    }
+    // Let the reader have what was decrypted before the failure, and its end.
+    this.once('end', () => this.destroy(error));
+    this.endReadable();
+    const fallback = setTimeout(() => this.destroy(error), LINGER_MS * 5);
+    fallback.unref();
+    this.once('close', () => clearTimeout(fallback));
+  }
+}

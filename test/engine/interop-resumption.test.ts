@@ -1,0 +1,365 @@
+/**
+ * TLS 1.3 resumption (RFC 8446 §2.2, §4.2.11, §4.6.1) against real peers
+ * (openssl s_client -sess_out/-sess_in, node:tls session reuse, gnutls-cli
+ * --resume) and against the scripted client: binders, ticket ages, SNI
+ * binding, PSK after HelloRetryRequest, and hostile PSK offers.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TicketKeyRing } from '../../engine/tickets.js';
+import { type EngineServer, type EngineServerOptions, provider, type ProviderName, startEngineServer } from '../helpers/engine-server.js';
+import { baseHello, cat, EXT, ext, fatalAlertRecord, GROUP, helloRecord, SUITE, u16, vec, withExt, x25519Key } from '../helpers/hello.js';
+import { testPki } from '../helpers/pki.js';
+import { killAll, Proc } from '../helpers/proc.js';
+import { offerFor, RawConn, type Ticket, Tls13Client } from '../helpers/tls13-client.js';
+
+const pki = testPki();
+const servers: EngineServer[] = [];
+const sockets = new Set<{ destroy(): void }>();
+const dir = mkdtempSync(path.join(tmpdir(), 'tlsproxy-resume-'));
+
+async function server(providerName: ProviderName = 'node', opts: EngineServerOptions = {}): Promise<EngineServer> {
+  const s = await startEngineServer({
+    provider: providerName,
+    echoPrefix: 'echo:',
+    ...opts,
+    config: { tickets: new TicketKeyRing(provider(providerName)), ...opts.config },
+  });
+  servers.push(s);
+  return s;
+}
+
+test.after(async () => {
+  for (const s of sockets) s.destroy();
+  await killAll();
+  await Promise.all(servers.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}
+
+// ------------------------------------------------------------ real peers
+
+for (const providerName of ['node', 'webcrypto'] as ProviderName[]) {
+  test(`[${providerName}] openssl s_client: ticket, then -sess_in resumes (no certificate, "Reused")`, async () => {
+    const srv = await server(providerName);
+    const sess = path.join(dir, `openssl-${providerName}.pem`);
+    const common = ['s_client', '-connect', `127.0.0.1:${srv.port}`, '-tls1_3', '-CAfile', pki.caPath, '-servername', 'localhost'];
+    for (const [i, extra] of [['-sess_out', sess], ['-sess_in', sess]].entries()) {
+      const p = new Proc('openssl', [...common, ...extra]);
+      try {
+        await p.waitFor('Verify return code', 5000);
+        p.write(`round${i}\n`);
+        await p.waitFor(`echo:round${i}`, 3000);
+        p.end();
+        assert.is(await p.wait(5000), 0, p.all);
+      } finally {
+        p.kill();
+      }
+      if (i === 0) {
+        assert.ok(p.all.includes('New, TLSv1.3'), p.all);
+        assert.ok(p.all.includes('Post-Handshake New Session Ticket arrived'), p.all);
+      }
+      else assert.ok(p.all.includes('Reused, TLSv1.3'), p.all);
+    }
+    const [first, second] = await srv.allDone(2);
+    assert.is(first!.info?.resumed, false);
+    assert.is(second!.info?.resumed, true);
+    assert.is(second!.info?.serverSignature, undefined);
+  });
+}
+
+test('node:tls: session from the first connection is reused by the second', async () => {
+  const srv = await server();
+  const connect = (session?: Buffer) =>
+    new Promise<{ reused: boolean; session?: Buffer }>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: srv.port, minVersion: 'TLSv1.3', ca: pki.caPem, servername: 'localhost', session });
+      sockets.add(s);
+      let ticket: Buffer | undefined;
+      const timer = setTimeout(() => reject(new Error('timeout')), 5000);
+      s.on('session', (t: Buffer) => (ticket = t));
+      s.once('secureConnect', () => s.write('x'));
+      s.once('data', () => {
+        const reused = s.isSessionReused();
+        s.end();
+        s.once('close', () => {
+          clearTimeout(timer);
+          resolve({ reused, session: ticket });
+        });
+      });
+      s.once('error', reject);
+    });
+  const a = await connect();
+  assert.ok(a.session, 'a ticket arrived');
+  assert.not.ok(a.reused);
+  const b = await connect(a.session);
+  assert.ok(b.reused, 'second connection resumed');
+  const [, second] = await srv.allDone(2);
+  assert.is(second!.info?.resumed, true);
+});
+
+test('gnutls-cli --resume resumes', async () => {
+  const srv = await server();
+  const p = new Proc('gnutls-cli', ['-p', String(srv.port), '127.0.0.1', '--x509cafile', pki.caPath, '--sni-hostname', 'localhost', '--verify-hostname', 'localhost', '--priority', 'NORMAL:-VERS-ALL:+VERS-TLS1.3', '--resume']);
+  try {
+    await p.waitFor(/This is a resumed session|Resume Handshake was completed/, 8000);
+    p.end();
+    await p.wait(5000).catch(() => undefined);
+  } finally {
+    p.kill();
+  }
+  assert.match(p.all, /This is a resumed session/);
+  await srv.allDone(2);
+  assert.is(srv.sessions[1]!.info?.resumed, true);
+});
+
+// ------------------------------------------------------------ scripted client
+
+/** A full handshake that ends with a ticket. */
+async function getTicket(srv: EngineServer, serverName = 'localhost'): Promise<Ticket> {
+  const { spec, keys } = baseHello({ serverName });
+  const c = await Tls13Client.connect(srv.port);
+  sockets.add(c.raw);
+  await c.handshake(spec, keys);
+  c.finish();
+  const t = await c.waitTicket();
+  c.close();
+  return t;
+}
+
+async function resumeWith(srv: EngineServer, build: (c: Tls13Client) => { spec: ReturnType<typeof baseHello>['spec']; keys: ReturnType<typeof baseHello>['keys'] }) {
+  const n = srv.sessions.length + 1;
+  const c = await Tls13Client.connect(srv.port);
+  sockets.add(c.raw);
+  const { spec, keys } = build(c);
+  const f = await c.handshake(spec, keys);
+  c.finish();
+  c.sendData('resumed?');
+  assert.is(Buffer.from(await c.readData(13)).toString(), 'echo:resumed?');
+  c.close();
+  const s = await srv.sessionDone(n);
+  return { f, s };
+}
+
+let srv: EngineServer;
+let ticket: Ticket;
+
+test('NewSessionTicket is well-formed (§4.6.1) and each ticket is distinct', async () => {
+  srv = await server();
+  ticket = await getTicket(srv);
+  const t2 = await getTicket(srv);
+  assert.ok(ticket.lifetime > 0 && ticket.lifetime <= 604800, `lifetime ${ticket.lifetime}`);
+  assert.ok(ticket.ticket.length > 0);
+  assert.is.not(hex(ticket.ticket), hex(t2.ticket));
+  assert.is.not(ticket.ageAdd, t2.ageAdd);
+});
+
+test('resumption with the ticket: psk_dhe_ke, no Certificate, selected identity 0', async () => {
+  const { f, s } = await resumeWith(srv, (c) => {
+    const { spec, keys } = baseHello();
+    return { spec: c.withPsk(spec, [offerFor(ticket)], ticket.hash), keys };
+  });
+  assert.is(f.selectedPsk, 0);
+  assert.not.ok(f.messages.some((m) => m.type === 11 || m.type === 15), 'no Certificate / CertificateVerify');
+  assert.is(s.info?.resumed, true);
+});
+
+test('the same ticket resumes again (no 0-RTT, reuse is allowed)', async () => {
+  const { s } = await resumeWith(srv, (c) => {
+    const { spec, keys } = baseHello();
+    return { spec: c.withPsk(spec, [offerFor(ticket)], ticket.hash), keys };
+  });
+  assert.is(s.info?.resumed, true);
+});
+
+test('an unknown first identity is skipped: the server selects identity 1', async () => {
+  const { f, s } = await resumeWith(srv, (c) => {
+    const { spec, keys } = baseHello();
+    const junk = { identity: new Uint8Array(60).fill(7), obfuscatedAge: 0, psk: new Uint8Array(32) };
+    return { spec: c.withPsk(spec, [junk, offerFor(ticket)], ticket.hash), keys };
+  });
+  assert.is(f.selectedPsk, 1);
+  assert.is(s.info?.resumed, true);
+});
+
+for (const [name, mutate] of [
+  ['a tampered ticket', (c: Tls13Client, spec: ReturnType<typeof baseHello>['spec']) => {
+    const id = ticket.ticket.slice();
+    id[id.length - 1] ^= 1;
+    return c.withPsk(spec, [{ ...offerFor(ticket), identity: id }], ticket.hash);
+  }],
+  ['a ticket age off by 60 s', (c: Tls13Client, spec: ReturnType<typeof baseHello>['spec']) => c.withPsk(spec, [offerFor(ticket, 60_000)], ticket.hash)],
+  ['psk_ke mode only (no DHE)', (c: Tls13Client, spec: ReturnType<typeof baseHello>['spec']) =>
+    c.withPsk(withExt(spec, EXT.psk_key_exchange_modes, vec(1, Uint8Array.of(0))), [offerFor(ticket)], ticket.hash)],
+  ['only a SHA-384 suite for a SHA-256 ticket', (c: Tls13Client, spec: ReturnType<typeof baseHello>['spec']) =>
+    c.withPsk({ ...spec, cipherSuites: [SUITE.aes256] }, [offerFor(ticket)], ticket.hash)],
+] as const) {
+  test(`${name}: full handshake instead of resumption`, async () => {
+    const { f, s } = await resumeWith(srv, (c) => {
+      const { spec, keys } = baseHello();
+      return { spec: mutate(c, spec), keys };
+    });
+    assert.is(f.selectedPsk, undefined);
+    assert.ok(f.messages.some((m) => m.type === 11), 'a Certificate was sent');
+    assert.is(s.info?.resumed, false);
+  });
+}
+
+test('a ticket for localhost offered with SNI a.example.test: full handshake', async () => {
+  const { s } = await resumeWith(srv, (c) => {
+    const { spec, keys } = baseHello({ serverName: 'a.example.test' });
+    return { spec: c.withPsk(spec, [offerFor(ticket)], ticket.hash), keys };
+  });
+  assert.is(s.info?.resumed, false);
+});
+
+test('a ticket from another server (other ticket keys): full handshake', async () => {
+  const other = await server();
+  const { s } = await resumeWith(other, (c) => {
+    const { spec, keys } = baseHello();
+    return { spec: c.withPsk(spec, [offerFor(ticket)], ticket.hash), keys };
+  });
+  assert.is(s.info?.resumed, false);
+});
+
+test('resumption after a HelloRetryRequest: binder over message_hash + HRR + ClientHello2', async () => {
+  const n = srv.sessions.length + 1;
+  const c = await Tls13Client.connect(srv.port);
+  sockets.add(c.raw);
+  const { spec } = baseHello();
+  const spec1 = c.withPsk(withExt(spec, EXT.key_share, vec(2, new Uint8Array(0))), [offerFor(ticket)], ticket.hash);
+  const f1 = await c.handshake(spec1, []);
+  assert.ok(f1.helloRetry);
+  const k = x25519Key();
+  const f2 = await c.retry(
+    () => c.withPsk(withExt(spec, EXT.key_share, ext.keyShare([{ group: k.group, key: k.publicKey }]).data), [offerFor(ticket)], ticket.hash),
+    [k],
+    f1.serverHello,
+  );
+  assert.is(f2.selectedPsk, 0);
+  c.finish();
+  c.sendData('hrr+psk');
+  assert.is(Buffer.from(await c.readData(12)).toString(), 'echo:hrr+psk');
+  c.close();
+  const s = await srv.sessionDone(n);
+  assert.is(s.info?.resumed, true);
+  assert.is(s.info?.helloRetry, true);
+});
+
+test('regression (engine bug fixed in 947b929): PSK hello without signature_algorithms resumes (§9.2 requires it only without pre_shared_key)', async () => {
+  const { s } = await resumeWith(srv, (c) => {
+    const { spec, keys } = baseHello();
+    return { spec: c.withPsk(withExt(spec, EXT.signature_algorithms, null), [offerFor(ticket)], ticket.hash), keys };
+  });
+  assert.is(s.info?.resumed, true);
+});
+
+async function ticketsFor(srvX: EngineServer, modes: number[] | null): Promise<number> {
+  const { spec, keys } = baseHello();
+  const s2 = modes === null ? withExt(spec, EXT.psk_key_exchange_modes, null) : withExt(spec, EXT.psk_key_exchange_modes, vec(1, Uint8Array.from(modes)));
+  const c = await Tls13Client.connect(srvX.port);
+  sockets.add(c.raw);
+  await c.handshake(s2, keys);
+  c.finish();
+  c.sendData('t');
+  await c.readData(6);
+  await new Promise((r) => setTimeout(r, 50));
+  const n = c.tickets.length;
+  c.close();
+  return n;
+}
+
+test('tickets are sent to a client offering psk_dhe_ke', async () => {
+  assert.is(await ticketsFor(srv, [1]), 1);
+});
+
+test('regression (engine bug fixed in 947b929): no NewSessionTicket for a client without psk_key_exchange_modes (§4.2.9/§4.6.1 SHOULD NOT: it can never use it)', async () => {
+  assert.is(await ticketsFor(srv, null), 0);
+});
+
+test('regression (engine bug fixed in 947b929): no NewSessionTicket for a psk_ke-only client (§4.2.9 SHOULD NOT: we only resume with psk_dhe_ke)', async () => {
+  assert.is(await ticketsFor(srv, [0]), 0);
+});
+
+// ------------------------------------------------------------ hostile PSK offers
+
+test('PSK hello without signature_algorithms whose PSK is unusable -> missing_extension (109)', async () => {
+  const c = new Tls13Client(await RawConn.open(srv.port));
+  c.raw.destroy();
+  const { spec } = baseHello();
+  const junk = { identity: new Uint8Array(60).fill(9), obfuscatedAge: 0, psk: new Uint8Array(32) };
+  await expectPlainAlert(srv, helloRecord(c.withPsk(withExt(spec, EXT.signature_algorithms, null), [junk], 'sha256')), 109);
+});
+
+async function expectPlainAlert(srvX: EngineServer, bytes: Uint8Array, desc: number): Promise<void> {
+  const n = srvX.sessions.length + 1;
+  const c = await RawConn.open(srvX.port);
+  sockets.add(c);
+  c.send(bytes);
+  const { data, eof } = await c.readToEnd(3000);
+  assert.is(hex(data), hex(fatalAlertRecord(desc)));
+  assert.ok(eof);
+  const s = await srvX.sessionDone(n);
+  assert.is(s.failure?.alert, desc, s.failure?.reason);
+  c.destroy();
+}
+
+test('wrong binder for the selected PSK -> decrypt_error (51), before ServerHello', async () => {
+  const c = new Tls13Client(await RawConn.open(srv.port));
+  c.raw.destroy();
+  const { spec } = baseHello();
+  const bad = c.withPsk(spec, [offerFor(ticket)], ticket.hash, (_i, b) => {
+    const x = b.slice();
+    x[0] ^= 1;
+    return x;
+  });
+  await expectPlainAlert(srv, helloRecord(bad), 51);
+});
+
+test('wrong binder for identity 1 when identity 0 is unusable -> decrypt_error (51)', async () => {
+  const c = new Tls13Client(await RawConn.open(srv.port));
+  c.raw.destroy();
+  const { spec } = baseHello();
+  const junk = { identity: new Uint8Array(60).fill(7), obfuscatedAge: 0, psk: new Uint8Array(32) };
+  const bad = c.withPsk(spec, [junk, offerFor(ticket)], ticket.hash, (i, b) => (i === 1 ? new Uint8Array(b.length) : b));
+  await expectPlainAlert(srv, helloRecord(bad), 51);
+});
+
+test('binder count differs from identity count -> illegal_parameter (47)', async () => {
+  const { spec } = baseHello();
+  const id = cat(vec(2, ticket.ticket), new Uint8Array(4));
+  const data = cat(vec(2, id), vec(2, cat(vec(1, new Uint8Array(32)), vec(1, new Uint8Array(32)))));
+  await expectPlainAlert(srv, helloRecord({ ...spec, extensions: [...spec.extensions!, { type: EXT.pre_shared_key, data }] }), 47);
+});
+
+test('binder of 31 bytes -> decode_error (50)', async () => {
+  const { spec } = baseHello();
+  const data = cat(vec(2, cat(vec(2, ticket.ticket), new Uint8Array(4))), vec(2, vec(1, new Uint8Array(31))));
+  await expectPlainAlert(srv, helloRecord({ ...spec, extensions: [...spec.extensions!, { type: EXT.pre_shared_key, data }] }), 50);
+});
+
+test('empty PSK identity list -> decode_error (50)', async () => {
+  const { spec } = baseHello();
+  const data = cat(u16(0), vec(2, vec(1, new Uint8Array(32))));
+  await expectPlainAlert(srv, helloRecord({ ...spec, extensions: [...spec.extensions!, { type: EXT.pre_shared_key, data }] }), 50);
+});
+
+test('server still serves a full handshake after the hostile offers', async () => {
+  const { spec, keys } = baseHello({ groups: [GROUP.x25519] });
+  const c = await Tls13Client.connect(srv.port);
+  sockets.add(c.raw);
+  await c.handshake(spec, keys);
+  c.finish();
+  c.sendData('ok');
+  assert.is(Buffer.from(await c.readData(7)).toString(), 'echo:ok');
+  c.close();
+});
+
+test.run();
