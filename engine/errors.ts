@@ -132,7 +132,7 @@ export const CAUSES = {
     `malformed key share for group ${group} (${length} bytes, expected ${expected})`),
   KeyShareNotUncompressedPoint: cause('illegal_parameter', 'RFC 8446 §4.2.8.2', (group: string) => `${group} key share: not an uncompressed point`),
   FfdheKeyShareOutOfRange: cause('illegal_parameter', 'RFC 8446 §4.2.8.1; RFC 7919 §5.1', (group: string) => `${group} key share out of range (1 < Y < p-1)`),
-  MlKemEncapsulationKeyInvalid: cause('illegal_parameter', 'draft-ietf-tls-ecdhe-mlkem §4; FIPS 203 §7.2', (group: string) =>
+  MlKemEncapsulationKeyInvalid: cause('illegal_parameter', 'RFC 8446 §4.2.8 (draft-ietf-tls-ecdhe-mlkem §4: the FIPS 203 §7.2 check of the encapsulation key)', (group: string) =>
     `${group} key share: ML-KEM-768 encapsulation key fails the FIPS 203 modulus check`),
   NoCertificateForSignatureSchemes: cause('handshake_failure', 'RFC 8446 §4.4.2.2', () => 'no certificate for any signature scheme the client offered'),
   NoSharedAlpn: cause('no_application_protocol', 'RFC 7301 §3.2', (offered: readonly string[]) => `no common ALPN protocol (client offered ${offered.join(',')})`),
