@@ -178,6 +178,15 @@ export interface ServerConfig {
   readonly sessionCache?: SessionCache;
   /** Session tickets (RFC 5077 for TLS 1.2, NewSessionTicket for TLS 1.3); without it none are issued or accepted. */
   readonly tickets?: TicketProtector;
+  /**
+   * Bytes naming the service and its client-certificate policy (at most 64;
+   * e.g. a digest of the service name, CAfile contents and verification
+   * parameters). Tickets are sealed with it as AEAD associated data and
+   * cached sessions carry it: a session made under one context is never
+   * resumed under another, so a "trusted" verdict does not travel to a
+   * service that trusts other CAs. Default: empty.
+   */
+  readonly resumptionContext?: Uint8Array;
   /** Seconds a cached TLS 1.2 session may be resumed (Postfix smtpd_tls_session_cache_timeout, default 3600). */
   readonly sessionLifetime?: number;
   /** Record padding policy: bytes of padding to add to a record of `length` content bytes. Default 0. */

@@ -5,6 +5,7 @@
  * whose message names the parameter (and the file).
  */
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CertificateError, parseDhParams } from '../../certs/index.js';
 import { DEFAULT_TLS13_SUITES, type CertifiedKey, type ServerConfig } from '../../engine/config.js';
@@ -23,7 +24,7 @@ import { strerror } from '../base/errno.js';
 import { loadServerCertificates, type LoadedCertificate } from './chain-files.js';
 
 export type { LoadedCertificate } from './chain-files.js';
-import { clientAuthConfig } from './client-auth.js';
+import { clientAuthConfig, clientAuthFingerprint } from './client-auth.js';
 import { isMandatory, selectVersions } from './protocols.js';
 import { NO_SESSION_CACHE, ResumptionStore, resumptionSettings } from './resumption.js';
 import { certificateSelector, loadSniMaps } from './sni-maps.js';
@@ -276,6 +277,20 @@ function groupSettings(policy: GroupPolicy): Pick<ServerConfig, 'groups' | 'grou
   return { groups: policy.groups, groupTuples: policy.tuples, advertiseGroupsAuto: true };
 }
 
+/**
+ * The engine's resumptionContext for a service: SHA-256 of its master.cf
+ * name and its client-certificate policy (clientAuthFingerprint). Tickets
+ * are sealed with it and cached sessions carry it, so a ticket or session
+ * made by one service (or by this one before its CAfile changed) is not
+ * resumed by another, even with shared ticket keys (issue 10). The same
+ * configuration gives the same context in every worker and every daemon of
+ * a fleet sharing tlsproxy_tls_session_ticket_key_file.
+ */
+export function resumptionContextOf(params: ParameterSet, clientAuth: ServerConfig['clientAuth']): Uint8Array {
+  const text = `tlsproxy resumption context 1\0${params.get('service_name') || 'tlsproxy'}\0${clientAuthFingerprint(clientAuth)}`;
+  return new Uint8Array(createHash('sha256').update(text).digest());
+}
+
 /** Everything the engine needs for one service. */
 export async function loadTlsSettings(params: ParameterSet, provider: CryptoProvider, options: TlsSettingsOptions = {}): Promise<TlsSettings> {
   const warnings: string[] = [];
@@ -288,6 +303,7 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
   // Postfix: without a cache, tlsproxy_tls_always_issue_session_ids still
   // sends session IDs (clients that want one get one; it never resumes).
   const alwaysIssue = !resumption.sessionCache && params.getBool('tlsproxy_tls_always_issue_session_ids');
+  const clientAuth = await clientAuthConfig(params, warnings, { readFile: options.readFile ?? readText });
   const config: ServerConfig = {
     provider,
     certificates,
@@ -302,7 +318,8 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     ...(dhParams ? { dhParams } : {}),
     ...resumption,
     ...(alwaysIssue ? { sessionCache: NO_SESSION_CACHE } : {}),
-    ...(await clientAuthConfig(params, warnings, { readFile: options.readFile ?? readText })),
+    ...clientAuth,
+    resumptionContext: resumptionContextOf(params, clientAuth.clientAuth),
   };
   return { config, loglevel, certificates: loaded, warnings, sniMaps: sni !== undefined, ciphers };
 }
