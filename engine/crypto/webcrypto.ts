@@ -8,6 +8,7 @@
  */
 
 import { p256, p384 } from '@noble/curves/nist.js';
+import { mlKem768 } from './mlkem.js';
 import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
@@ -743,6 +744,8 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
 
     generateKeyShare,
     dhKeyShare,
+    // FIPS 203 ML-KEM-768 for X25519MLKEM768 / SecP256r1MLKEM768 (pure JS, shared by every provider).
+    mlKem768,
     importSigningKey,
 
     verify(spki, scheme, data, signature, options) {
