@@ -176,7 +176,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tlsproxy_backend_connect_timeout', '10s', 'time', 'tlsproxy', 'time limit for connecting to the backend', { ...ours, unit: 's', min: 1 }),
   p('tlsproxy_worker_processes', '', 'string', 'tlsproxy', 'worker processes for the service: empty = the master.cf maxproc column ("-": default_process_limit capped at the number of CPUs, at least 2; 0: the number of CPUs, at least 2); 1 = serve in the main process', ours),
   p('tlsproxy_session_cache_size', '10000', 'int', 'tlsproxy', 'most TLS 1.2 sessions in the (daemon-wide, in-memory) session-ID cache', { ...ours, min: 1 }),
-  p('tlsproxy_tls_session_ticket_key_file', '', 'string', 'tlsproxy', 'session ticket keys shared by a fleet: lines "<unix time> <base64 of 48 bytes>", oldest first; no automatic rotation', ours),
+  p('tlsproxy_tls_session_ticket_key_file', '', 'string', 'tlsproxy', 'session ticket keys shared by a fleet: lines "<unix time> <base64 of 48 bytes>", oldest first; made and rotated with tlsproxy ticket-keys (a key dated ahead is staged: it decrypts at once, encrypts from its time)', ours),
   p('tlsproxy_tls_dh_min_bits', '2048', 'int', 'tlsproxy', 'smallest DH prime accepted in tlsproxy_tls_dh1024_param_file', { ...ours, min: 1024 }),
   p('tlsproxy_tls_require_trusted_ccert', 'no', 'bool', 'tlsproxy', 'client certificates for services that are not SMTP: ask for one, and end the handshake when it is missing (TLS 1.3 certificate_required, 1.2 handshake_failure) or does not verify against tlsproxy_tls_CAfile/CApath (the alert of the reason: unknown_ca, certificate_expired, unsupported_certificate...)', ours),
 
