@@ -142,6 +142,13 @@ export interface ServerConfig {
   readonly dhParams?: DhParams;
   /** Groups in server preference order. */
   readonly groups: readonly number[];
+  /**
+   * `groups` cut into OpenSSL 3.5 tuples (engine/policy/groups.ts): TLS 1.3
+   * takes the first tuple with a group the client supports, uses a key share
+   * the client sent for a group of that tuple, or asks for the tuple's best
+   * group with a HelloRetryRequest. Default: one tuple, `groups`.
+   */
+  readonly groupTuples?: readonly (readonly number[])[];
   /** true: server order wins (Postfix tls_preempt_cipherlist); false: client order. */
   readonly preferServerCiphers: boolean;
   /**
@@ -152,6 +159,12 @@ export interface ServerConfig {
   readonly prioritizeChacha?: boolean;
   /** Groups announced in EncryptedExtensions (§4.2.7); default: not sent. */
   readonly advertiseGroups?: readonly number[];
+  /**
+   * Without advertiseGroups: announce our TLS 1.3 groups in
+   * EncryptedExtensions when the negotiated group is not our first choice
+   * (OpenSSL's rule), so the client can send the right share next time.
+   */
+  readonly advertiseGroupsAuto?: boolean;
   /** ALPN protocols the server speaks, in preference order; empty = ALPN ignored. */
   readonly alpn?: readonly string[];
   /** Randomness source (defaults to provider.random). Tests inject fixed bytes. */

@@ -8,12 +8,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CertificateError, parseDhParams } from '../../certs/index.js';
-import { DEFAULT_GROUPS, DEFAULT_TLS13_SUITES, type CertifiedKey, type ServerConfig } from '../../engine/config.js';
-import { NamedGroup, ProtocolVersion } from '../../engine/constants.js';
+import { DEFAULT_TLS13_SUITES, type CertifiedKey, type ServerConfig } from '../../engine/config.js';
+import { ProtocolVersion } from '../../engine/constants.js';
 import type { CryptoProvider } from '../../engine/crypto/provider.js';
-import type { DhParams } from '../../engine/ffdhe.js';
+import { type DhParams, FFDHE_GROUPS } from '../../engine/ffdhe.js';
 import { cipherPolicy, PolicyError, type CipherPolicy } from '../../engine/policy/grades.js';
-import { groupPolicy } from '../../engine/policy/groups.js';
+import { type GroupPolicy, groupPolicy, OPENSSL_DEFAULT_GROUPS } from '../../engine/policy/groups.js';
+import { tls13Groups } from '../../engine/tls13/key-exchange.js';
 import { parseSslOptions } from '../../engine/policy/options.js';
 import { loadWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
 import { createJsCryptoProvider } from '../../engine/crypto/js.js';
@@ -136,19 +137,26 @@ export function checkSecurityLevel(params: ParameterSet, warnings: string[]): st
  * the Postfix defaults.
  */
 export function selectGroups(params: ParameterSet, provider: CryptoProvider, warnings: string[]): number[] {
-  const supported = new Set<number>(DEFAULT_GROUPS);
-  const ffdhe = new Set<number>([NamedGroup.ffdhe2048, NamedGroup.ffdhe3072, NamedGroup.ffdhe4096]);
-  const usable = (g: number) => supported.has(g) && (ffdhe.has(g) || provider.groups.includes(g));
+  return [...selectGroupPolicy(params, provider, warnings).groups];
+}
+
+/** selectGroups with the OpenSSL 3.5 tuples (engine/policy/groups.ts) the TLS 1.3 choice follows. */
+export function selectGroupPolicy(params: ParameterSet, provider: CryptoProvider, warnings: string[]): GroupPolicy {
+  // TLS 1.3 groups the engine can do with this provider (ECDHE, FFDHE, hybrids), and the
+  // RFC 7919 groups, which TLS 1.2 DHE uses whatever the provider.
+  const tls13 = new Set(tls13Groups(provider));
+  const usable = (g: number) => tls13.has(g) || FFDHE_GROUPS.has(g);
   const policy = groupPolicy({
     eecdhGrade: params.get('tlsproxy_tls_eecdh_grade'),
     eecdhGradeParameter: 'tlsproxy_tls_eecdh_grade',
     autoCurves: params.get('tls_eecdh_auto_curves'),
     ffdheGroups: params.get('tls_ffdhe_auto_groups'),
     usable,
-    libraryDefaults: DEFAULT_GROUPS,
+    // Postfix 3.10+: both lists empty leaves the choice to the library (OpenSSL 3.5's DEFAULT).
+    libraryDefaults: OPENSSL_DEFAULT_GROUPS,
   });
   warnings.push(...policy.warnings);
-  return [...policy.groups];
+  return policy;
 }
 
 /**
@@ -264,6 +272,11 @@ export interface TlsSettingsOptions {
   readonly resumption?: ResumptionStore;
 }
 
+/** The engine's group settings: preference, tuples, and supported_groups in EncryptedExtensions as OpenSSL sends it. */
+function groupSettings(policy: GroupPolicy): Pick<ServerConfig, 'groups' | 'groupTuples' | 'advertiseGroupsAuto'> {
+  return { groups: policy.groups, groupTuples: policy.tuples, advertiseGroupsAuto: true };
+}
+
 /**
  * The engine's resumptionContext for a service: SHA-256 of its master.cf
  * name and its client-certificate policy (clientAuthFingerprint). Tickets
@@ -299,7 +312,7 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     // §1.3: grades and exclusions restrict TLS 1.2 only; the TLS 1.3 suites are always all three.
     cipherSuites: DEFAULT_TLS13_SUITES,
     tls12CipherSuites: ciphers.tls12Suites,
-    groups: selectGroups(params, provider, warnings),
+    ...groupSettings(selectGroupPolicy(params, provider, warnings)),
     preferServerCiphers: params.getBool('tls_preempt_cipherlist'),
     prioritizeChacha,
     ...(dhParams ? { dhParams } : {}),
