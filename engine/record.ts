@@ -84,7 +84,7 @@ export class RecordReader {
    * A record inside one chunk is a view of it (no copy); only a record that
    * spans chunks is copied together.
    */
-  next(maxLength: number): RawRecord | undefined {
+  next(maxLength: number, maxApplicationData = maxLength): RawRecord | undefined {
     if (this.total < RecordLimits.headerLength) return undefined;
     const first = this.chunks[0]!;
     const p = this.pos;
@@ -115,7 +115,8 @@ export class RecordReader {
       fail('RecordVersionNotTls', version);
     }
     // §5.1 / §5.2: "MUST terminate the connection with a record_overflow alert".
-    if (length > maxLength) fail('RecordOverflow', length, maxLength);
+    const max = type === ContentType.application_data ? maxApplicationData : maxLength;
+    if (length > max) fail('RecordOverflow', length, max);
     const n = RecordLimits.headerLength + length;
     if (this.total < n) return undefined;
     let whole: Uint8Array;

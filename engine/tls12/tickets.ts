@@ -5,7 +5,7 @@
 
 import { isPromise } from '../crypto/provider.js';
 import { encodeNewSessionTicket12 } from '../messages/new-session-ticket.js';
-import { encodeSession, type SessionState } from '../session.js';
+import { encodeSession, resumptionContext, type SessionState } from '../session.js';
 import type { ServerContext } from '../common/state.js';
 import type { Transcript } from '../common/transcript.js';
 
@@ -13,13 +13,16 @@ export async function issueTls12Ticket(ctx: ServerContext, transcript: Transcrip
   const tickets = ctx.config.tickets!;
   let ticket: Uint8Array;
   try {
-    const t = tickets.seal(encodeSession({ ...session, lifetime: tickets.lifetime }));
+    const context = resumptionContext(ctx.config);
+    const t = tickets.seal(encodeSession({ ...session, lifetime: tickets.lifetime, context }), context);
     ticket = isPromise(t) ? await t : t;
   } catch (e) {
     // RFC 5077 §3.3: having promised a ticket, an empty one says "no ticket this time".
     ctx.trace(`no ticket issued: ${(e as Error).message}`);
+    ctx.event({ kind: 'ticket', issued: false, reason: (e as Error).message });
     ticket = new Uint8Array(0);
   }
+  if (ticket.length) ctx.event({ kind: 'ticket', issued: true });
   const nst = encodeNewSessionTicket12(tickets.lifetime, ticket);
   transcript.add(nst);
   ctx.sendHandshake(nst);

@@ -11,7 +11,7 @@ import { isPromise } from '../crypto/provider.js';
 import { parseFinished } from '../messages/finished.js';
 import { encodeNewSessionTicket, MAX_TICKET_LIFETIME } from '../messages/new-session-ticket.js';
 import { ticketSession } from './psk.js';
-import { clientAuthStatus } from '../session.js';
+import { clientAuthStatus, resumptionContext } from '../session.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls13Suite } from '../suites.js';
 import { Connected } from './connected.js';
@@ -66,7 +66,11 @@ export class ExpectFinished implements State {
   private async issueTicket(resumptionMasterSecret: Uint8Array): Promise<void> {
     const tickets = this.ctx.config.tickets;
     // §4.2.9: "Servers SHOULD NOT send NewSessionTicket with tickets that are not compatible with the advertised modes."
-    if (!tickets || !this.s.info.ticketsUsable) return;
+    if (!tickets) return;
+    if (!this.s.info.ticketsUsable) {
+      this.ctx.event({ kind: 'ticket', issued: false, reason: 'the client does not offer psk_dhe_ke' });
+      return;
+    }
     const lifetime = Math.min(tickets.lifetime, MAX_TICKET_LIFETIME);
     const nonce = new Uint8Array(1);
     const { blob, ageAdd } = ticketSession(
@@ -75,14 +79,16 @@ export class ExpectFinished implements State {
     );
     let ticket: Uint8Array;
     try {
-      const t = tickets.seal(blob);
+      const t = tickets.seal(blob, resumptionContext(this.ctx.config));
       ticket = isPromise(t) ? await t : t;
     } catch (e) {
       this.ctx.trace(`no ticket issued: ${(e as Error).message}`);
+      this.ctx.event({ kind: 'ticket', issued: false, reason: (e as Error).message });
       return;
     }
     this.ctx.sendHandshake(encodeNewSessionTicket({ lifetime, ageAdd, nonce, ticket, extensions: [] }));
     this.ctx.trace('sent NewSessionTicket');
+    this.ctx.event({ kind: 'ticket', issued: true });
     this.ctx.flush();
   }
 }

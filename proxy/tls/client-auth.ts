@@ -14,6 +14,8 @@
  *   tlsproxy_tls_CApath             a directory: every certificate in every file is an
  *                                   anchor (hashed names or not); names not advertised
  *   tlsproxy_tls_ccert_verifydepth  deepest certificate accepted (leaf = 0), default 9
+ *   tlsproxy_tls_ccert_rsa_min_bits (ours) smallest RSA key in the chain, default 2048 (OpenSSL
+ *                                   security level 2); a smaller one is untrusted (66 leaf, 67 CA)
  *   tlsproxy_tls_fingerprint_digest md5, sha1, sha224, sha256, sha384, sha512; anything
  *                                   else stops start-up (Postfix: TLS unavailable)
  *   tlsproxy_tls_require_trusted_ccert (ours, default no): a missing or untrusted client
@@ -40,6 +42,7 @@
  * the summary line's (summary.ts).
  */
 
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -47,23 +50,14 @@ import {
   type ChainVerification, type FingerprintDigest, type VerifiableCertificate, type VerifyError,
 } from '../../certs/index.js';
 import type { ClientAuthPolicy, ClientCertificateVerdict, ServerConfig } from '../../engine/config.js';
-import type { HandshakeInfo } from '../../engine/events.js';
+import type { ClientCertificateDetails as EngineCertificateDetails, HandshakeInfo } from '../../engine/events.js';
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
 import { strerror } from '../base/errno.js';
 import type { Logger } from '../log/log.js';
 
-/** What the verifier hands back through HandshakeInfo.clientCertificate.details. */
-export interface ClientCertificateDetails {
-  /** OpenSSL one-line DNs of the client's certificate. */
-  readonly subject: string;
-  readonly issuer: string;
-  /** Subject CN ('' when none), issuer CN (else issuer O). */
-  readonly subjectCN: string;
-  readonly issuerCN: string;
-  /** Fingerprints of the certificate and of its public key, tlsproxy_tls_fingerprint_digest, "AB:CD:...". */
-  readonly certFingerprint: string;
-  readonly pkeyFingerprint: string;
+/** What our verifier hands back through HandshakeInfo.clientCertificate.details (the engine's type, narrowed). */
+export interface ClientCertificateDetails extends EngineCertificateDetails {
   readonly digest: FingerprintDigest;
   /** Why it is not trusted. */
   readonly error?: VerifyError;
@@ -73,6 +67,7 @@ export interface ClientCertificateDetails {
 interface PolicyInternals {
   readonly anchors: TrustStore;
   readonly verifyDepth: number;
+  readonly minRsaBits: number;
   readonly digest: FingerprintDigest;
   /** Log verification failures (Postfix TLS_LOG_UNTRUSTED). */
   readonly logUntrusted: boolean;
@@ -120,6 +115,8 @@ export async function clientAuthConfig(params: ParameterSet, warnings: string[],
   }
   const verifyDepth = params.getInt('tlsproxy_tls_ccert_verifydepth');
   if (verifyDepth < 0) throw new ConfigError(`invalid tlsproxy_tls_ccert_verifydepth value: ${verifyDepth} (expected 0 or more)`);
+  const minRsaBits = params.getInt('tlsproxy_tls_ccert_rsa_min_bits');
+  if (minRsaBits < 1024) throw new ConfigError(`invalid tlsproxy_tls_ccert_rsa_min_bits value: ${minRsaBits} (expected 1024 or more)`);
   const mandatory = mandatoryTls(params);
   const ask = params.getBool('tlsproxy_tls_ask_ccert');
   const req = params.getBool('tlsproxy_tls_req_ccert');
@@ -140,6 +137,7 @@ export async function clientAuthConfig(params: ParameterSet, warnings: string[],
   const inner: PolicyInternals = {
     anchors,
     verifyDepth,
+    minRsaBits,
     digest,
     logUntrusted: (mandatory && req) || strict || keywords.has('untrusted'),
     logPeercert: keywords.has('peercert'),
@@ -238,8 +236,28 @@ function caNames(anchors: readonly VerifiableCertificate[], source: string, warn
   return names;
 }
 
+/**
+ * Text that changes whenever the verdict on a client certificate could:
+ * asked or not, strict or not, the trust anchors (their DER, in any order),
+ * the depth limit and the RSA minimum. Part of the service's resumption
+ * context (settings.ts), so that a session whose certificate was trusted
+ * under one policy is not resumed under another.
+ */
+export function clientAuthFingerprint(policy: ClientAuthPolicy | undefined): string {
+  if (!policy) return 'no client certificates';
+  const inner = internals.get(policy);
+  const anchors = inner ? inner.anchors.anchors.map((a) => createHash('sha256').update(a.der).digest('hex')).sort() : [];
+  return JSON.stringify({
+    mode: policy.mode,
+    requireTrusted: policy.requireTrusted ?? false,
+    verifyDepth: inner?.verifyDepth,
+    minRsaBits: inner?.minRsaBits,
+    anchors,
+  });
+}
+
 function verifyWith(inner: PolicyInternals, chain: readonly Uint8Array[]): Promise<ChainVerification> {
-  return verifyClientChain(chain, { anchors: inner.anchors, verifyDepth: inner.verifyDepth, now: inner.now() });
+  return verifyClientChain(chain, { anchors: inner.anchors, verifyDepth: inner.verifyDepth, minRsaBits: inner.minRsaBits, now: inner.now() });
 }
 
 const KEY_ALGORITHMS = new Set(['rsa', 'ecdsa-p256', 'ecdsa-p384', 'ed25519']);
@@ -266,14 +284,13 @@ function verdictOf(r: ChainVerification, digest: FingerprintDigest): ClientCerti
   };
 }
 
-/** The details our verifier put in HandshakeInfo.clientCertificate, if they are ours. */
-export function clientCertificateDetails(info: HandshakeInfo): ClientCertificateDetails | undefined {
-  const d = info.clientCertificate?.details as Partial<ClientCertificateDetails> | undefined;
-  return d && typeof d.certFingerprint === 'string' && typeof d.subject === 'string' ? (d as ClientCertificateDetails) : undefined;
+/** The details the verifier put in HandshakeInfo.clientCertificate (undefined for a resumed session). */
+export function clientCertificateDetails(info: HandshakeInfo): EngineCertificateDetails | undefined {
+  return info.clientCertificate?.details;
 }
 
 /** `<endpt>: subject_CN=<cn>, issuer=<icn>, cert fingerprint=<fp>, pkey fingerprint=<fp>` (Postfix 3.9+, empty parts omitted). */
-export function peerCertificateLine(endpoint: string, d: ClientCertificateDetails): string {
+export function peerCertificateLine(endpoint: string, d: EngineCertificateDetails): string {
   const parts = [
     d.subjectCN ? `subject_CN=${d.subjectCN}` : '',
     d.issuerCN ? `issuer=${d.issuerCN}` : '',

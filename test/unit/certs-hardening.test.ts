@@ -18,8 +18,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TrustStore, X509_ERRORS, parseTrustAnchors, verifyClientChain, type ChainVerification } from '../certs/index.js';
-import { clientPki } from './helpers/client-pki.js';
+import { TrustStore, X509_ERRORS, parseTrustAnchors, verifyClientChain, type ChainVerification } from '../../certs/index.js';
+import { clientPki } from '../helpers/client-pki.js';
 
 const pki = clientPki();
 const file = (n: string) => path.join(pki.dir, n);
@@ -264,8 +264,8 @@ test('nameConstraints: a self-issued intermediate is not itself constrained, the
 });
 
 test('nameConstraints: minimum or maximum in a subtree is 49 (hand-made DER)', async () => {
-  const { parseNameConstraints, checkNameConstraints, NameCheckBudget } = await import('../certs/name-constraints.js');
-  const { readName } = await import('../certs/names.js');
+  const { parseNameConstraints, checkNameConstraints, NameCheckBudget } = await import('../../certs/name-constraints.js');
+  const { readName } = await import('../../certs/names.js');
   // SEQUENCE { [0] { SEQUENCE { [2] "example.com", [1] 3 } } }: maximum present.
   const base = [0x82, 11, ...new TextEncoder().encode('example.com')];
   const subtree = [0x30, base.length + 3, ...base, 0x81, 1, 3];
@@ -278,6 +278,25 @@ test('nameConstraints: minimum or maximum in a subtree is 49 (hand-made DER)', a
   assert.is(code, 49);
   // The budget: a name x constraint product beyond it is refused (1).
   assert.is(checkNameConstraints({ subject, altNames: [{ type: 2, text: 'a.example.com' }] }, nc, true, new NameCheckBudget(0)), 1);
+});
+
+test('tlsproxy_tls_ccert_rsa_min_bits reaches the verifier: default 2048 (66), 1024 accepts a 1024-bit client key; below 1024 stops start-up', async () => {
+  const { clientAuthConfig } = await import('../../proxy/tls/client-auth.js');
+  const { ParameterSet } = await import('../../proxy/config/main-cf.js');
+  const params = (o: Record<string, string>) => ParameterSet.defaults().withOverrides(Object.entries(o).map(([name, value]) => ({ name, value })), 'test');
+  const root = make('p-root', { subject: '/CN=param root', ext: CA });
+  const small = make('p-small', { key: KEY.rsa1024, subject: '/CN=param 1024', issuer: root, ext: LEAF });
+  const base = { tlsproxy_tls_ask_ccert: 'yes', tlsproxy_tls_CAfile: root.certPath };
+  const strict = (await clientAuthConfig(params(base), [])).clientAuth!;
+  const v1 = await strict.verify([small.der]);
+  assert.is(v1.trusted, false);
+  assert.is(v1.reason, 'num=66:EE certificate key too weak');
+  const lax = (await clientAuthConfig(params({ ...base, tlsproxy_tls_ccert_rsa_min_bits: '1024' }), [])).clientAuth!;
+  assert.is((await lax.verify([small.der])).trusted, true);
+  await clientAuthConfig(params({ ...base, tlsproxy_tls_ccert_rsa_min_bits: '512' }), []).then(
+    () => assert.unreachable('512 must be refused'),
+    (e: Error) => assert.match(e.message, /tlsproxy_tls_ccert_rsa_min_bits/),
+  );
 });
 
 test.run();
