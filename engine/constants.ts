@@ -152,9 +152,20 @@ export const NamedGroup = {
   ffdhe2048: 0x0100,
   ffdhe3072: 0x0101,
   ffdhe4096: 0x0102,
+  ffdhe6144: 0x0103,
+  ffdhe8192: 0x0104,
+  /** draft-ietf-tls-ecdhe-mlkem: P-256 point then ML-KEM-768 (TLS 1.3 only). */
+  SecP256r1MLKEM768: 0x11eb,
+  /** draft-ietf-tls-ecdhe-mlkem: ML-KEM-768 then X25519 (TLS 1.3 only). */
+  X25519MLKEM768: 0x11ec,
 } as const;
 export type NamedGroupValue = number;
 
+/**
+ * The group's name as OpenSSL 3 reports it (SSL_get0_group_name) and so as
+ * Postfix 3.10+ logs it after "key-exchange": x25519, secp256r1, ffdhe2048,
+ * X25519MLKEM768...
+ */
 export function groupName(g: number): string {
   for (const [k, v] of Object.entries(NamedGroup)) if (v === g) return k;
   return `0x${g.toString(16).padStart(4, '0')}`;

@@ -126,6 +126,14 @@ export const CAUSES = {
   MalformedKeyShare: cause('illegal_parameter', 'RFC 8446 §4.2.8, §4.2.8.2', (group: number, length: number) => `malformed key share for group ${group} (${length} bytes)`),
   InvalidKeyShare: cause('illegal_parameter', 'RFC 8446 §4.2.8.2', (group: string, why: string) => `invalid ${group} key share: ${why}`),
   AllZeroSharedSecret: cause('illegal_parameter', 'RFC 8446 §7.4.2; RFC 8422 §5.11', (group: string) => `${group} shared secret is all zeros`),
+  KeyShareForObsoleteGroup: cause('illegal_parameter', 'RFC 8446 §4.2.7, §4.2.8 (obsolete_RESERVED and TLS 1.2-only curves are not TLS 1.3 groups)', (group: string) =>
+    `key share for ${group}, which is not a TLS 1.3 group`),
+  KeyShareWrongLength: cause('illegal_parameter', 'RFC 8446 §4.2.8, §4.2.8.1, §4.2.8.2; draft-ietf-tls-ecdhe-mlkem §4', (group: string, length: number, expected: number) =>
+    `malformed key share for group ${group} (${length} bytes, expected ${expected})`),
+  KeyShareNotUncompressedPoint: cause('illegal_parameter', 'RFC 8446 §4.2.8.2', (group: string) => `${group} key share: not an uncompressed point`),
+  FfdheKeyShareOutOfRange: cause('illegal_parameter', 'RFC 8446 §4.2.8.1; RFC 7919 §5.1', (group: string) => `${group} key share out of range (1 < Y < p-1)`),
+  MlKemEncapsulationKeyInvalid: cause('illegal_parameter', 'RFC 8446 §4.2.8 (draft-ietf-tls-ecdhe-mlkem §4: the FIPS 203 §7.2 check of the encapsulation key)', (group: string) =>
+    `${group} key share: ML-KEM-768 encapsulation key fails the FIPS 203 modulus check`),
   NoCertificateForSignatureSchemes: cause('handshake_failure', 'RFC 8446 §4.4.2.2', () => 'no certificate for any signature scheme the client offered'),
   NoSharedAlpn: cause('no_application_protocol', 'RFC 7301 §3.2', (offered: readonly string[]) => `no common ALPN protocol (client offered ${offered.join(',')})`),
   BinderMismatch: cause('decrypt_error', 'RFC 8446 §4.2.11, §6.2', () => 'PSK binder does not verify'),

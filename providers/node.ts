@@ -8,6 +8,7 @@
  * differs, and the engine should see the same types from every provider.
  */
 
+import { mlKem768 } from '../engine/crypto/mlkem.js';
 import {
   constants,
   createCipheriv,
@@ -500,6 +501,8 @@ export function createNodeCryptoProvider(): CryptoProvider {
     },
 
     dhKeyShare,
+    // FIPS 203 ML-KEM-768 for X25519MLKEM768 / SecP256r1MLKEM768 (pure JS, shared by every provider).
+    mlKem768,
     importSigningKey,
     verify,
 

@@ -27,6 +27,7 @@ import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, modPowSecret } from './bigint.js';
+import { mlKem768 } from './mlkem.js';
 import { parsePkcs8, parseSpki, type EcCurve } from './der-keys.js';
 import {
   AEAD_KEY_LENGTH,
@@ -417,6 +418,8 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
     },
 
     dhKeyShare,
+    // FIPS 203 ML-KEM-768 for X25519MLKEM768 / SecP256r1MLKEM768 (pure JS, shared by every provider).
+    mlKem768,
     importSigningKey,
 
     verify(spki, scheme, data, signature, options) {

@@ -7,6 +7,7 @@
  * Portable on purpose: Uint8Array only, no runtime-specific imports.
  */
 
+import { mlKem768 } from './mlkem.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
@@ -726,6 +727,8 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
 
     generateKeyShare,
     dhKeyShare,
+    // FIPS 203 ML-KEM-768 for X25519MLKEM768 / SecP256r1MLKEM768 (pure JS, shared by every provider).
+    mlKem768,
     importSigningKey,
 
     verify(spki, scheme, data, signature, options) {

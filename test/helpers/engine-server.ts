@@ -13,17 +13,39 @@ import { ServerConnection } from '../../engine/connection.js';
 import type { CryptoProvider } from '../../engine/crypto/provider.js';
 import { createWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
 import type { ConnectionError, HandshakeInfo } from '../../engine/events.js';
-import { createNodeCryptoProvider } from '../../providers/node.js';
+import { createJsCryptoProvider } from '../../engine/crypto/js.js';
 import { type AnyKind, certifiedKeys } from './pki.js';
 
-export type ProviderName = 'node' | 'webcrypto';
+export type ProviderName = 'node' | 'webcrypto' | 'js';
+
+// node:crypto is loaded here only if it can be: in the process of
+// test/js-provider-isolated.test.ts it is refused, and provider('node') throws.
+let createNodeCryptoProvider: (() => CryptoProvider) | undefined;
+let nodeUnavailable: unknown;
+try {
+  createNodeCryptoProvider = (await import('../../providers/node.js')).createNodeCryptoProvider;
+} catch (e) {
+  nodeUnavailable = e;
+}
 
 const providers = new Map<ProviderName, CryptoProvider>();
+
+function makeProvider(name: ProviderName): CryptoProvider {
+  switch (name) {
+    case 'node':
+      if (!createNodeCryptoProvider) throw new Error(`the node provider is unavailable: ${nodeUnavailable instanceof Error ? nodeUnavailable.message : String(nodeUnavailable)}`);
+      return createNodeCryptoProvider();
+    case 'webcrypto':
+      return createWebCryptoProvider();
+    case 'js':
+      return createJsCryptoProvider();
+  }
+}
 
 export function provider(name: ProviderName = 'node'): CryptoProvider {
   let p = providers.get(name);
   if (!p) {
-    p = name === 'node' ? createNodeCryptoProvider() : createWebCryptoProvider();
+    p = makeProvider(name);
     providers.set(name, p);
   }
   return p;
