@@ -141,36 +141,52 @@ export class TlsmgrClient {
   /** tls_mgr_policy: is the cache type enabled in tlsmgr, and its timeout (s). */
   async policy(cacheType: string): Promise<{ status: number; cachable: boolean; timeout: number }> {
     const r = await this.request([['request', 'policy'], ['cache_type', cacheType]]);
-    if (!r) return { status: TLS_MGR_STAT_FAIL, cachable: false, timeout: 0 };
-    return { status: r.int('status'), cachable: r.has('cachable') && r.int('cachable') !== 0, timeout: r.has('timeout') ? r.int('timeout') : 0 };
+    const fail = { status: TLS_MGR_STAT_FAIL, cachable: false, timeout: 0 };
+    return this.parse(r, fail, (x) => ({ status: x.int('status'), cachable: x.has('cachable') && x.int('cachable') !== 0, timeout: x.has('timeout') ? x.int('timeout') : 0 }));
   }
 
   /** tls_mgr_key: the current encryption key (no name) or the named decryption key. */
   async ticketKey(name?: Uint8Array): Promise<TlsmgrTicketKey | undefined> {
     if (name && name.length !== TICKET_NAME_LENGTH) return undefined;
     const r = await this.request([['request', 'tktkey'], ['keyname', b64(name ?? new Uint8Array(0))]]);
-    if (!r || r.int('status') !== TLS_MGR_STAT_OK || !r.has('keybuf')) return undefined;
-    return decodeTicketKey(r.data('keybuf'));
+    return this.parse(r, undefined, (x) => (x.int('status') === TLS_MGR_STAT_OK && x.has('keybuf') ? decodeTicketKey(x.data('keybuf')) : undefined));
   }
 
   /** tls_mgr_lookup: the cached session, or undefined (not found, cache off, tlsmgr down). */
   async lookup(cacheType: string, cacheId: string): Promise<Uint8Array | undefined> {
     const r = await this.request([['request', 'lookup'], ['cache_type', cacheType], ['cache_id', cacheId]]);
-    if (!r || r.int('status') !== TLS_MGR_STAT_OK || !r.has('session')) return undefined;
-    const s = r.data('session');
-    return s.length ? s : undefined;
+    return this.parse(r, undefined, (x) => {
+      if (x.int('status') !== TLS_MGR_STAT_OK || !x.has('session')) return undefined;
+      const s = x.data('session');
+      return s.length ? s : undefined;
+    });
   }
 
   /** tls_mgr_update: store a session (status returned; callers ignore failures, as Postfix does). */
   async update(cacheType: string, cacheId: string, session: Uint8Array): Promise<number> {
     const r = await this.request([['request', 'update'], ['cache_type', cacheType], ['cache_id', cacheId], ['session', b64(session)]]);
-    return r ? r.int('status') : TLS_MGR_STAT_FAIL;
+    return this.parse(r, TLS_MGR_STAT_FAIL, (x) => x.int('status'));
   }
 
   /** tls_mgr_delete. */
   async delete(cacheType: string, cacheId: string): Promise<number> {
     const r = await this.request([['request', 'delete'], ['cache_type', cacheType], ['cache_id', cacheId]]);
-    return r ? r.int('status') : TLS_MGR_STAT_FAIL;
+    return this.parse(r, TLS_MGR_STAT_FAIL, (x) => x.int('status'));
+  }
+
+  /** Read a reply; one that lacks what the request needs is a failure (logged once), never an exception. */
+  private parse<T>(r: Reply | undefined, failure: T, read: (r: Reply) => T): T {
+    if (!r) return failure;
+    try {
+      return read(r);
+    } catch (e) {
+      this.counts.failed++;
+      if (!this.warned) {
+        this.warned = true;
+        this.options.warn?.(`bad reply from tlsmgr (${this.options.path}): ${(e as Error).message}`);
+      }
+      return failure;
+    }
   }
 
   close(): void {

@@ -46,19 +46,19 @@ export class FetchingRing implements TicketProtector {
     return this.ring.lifetime;
   }
 
-  seal(session: Uint8Array): MaybePromise<Uint8Array> {
-    if (this.source.hasEncryptionKey()) return this.ring.seal(session);
+  seal(session: Uint8Array, context?: Uint8Array): MaybePromise<Uint8Array> {
+    if (this.source.hasEncryptionKey()) return this.ring.seal(session, context);
     return this.source.currentKey().then((ok) => {
       if (!ok) throw new Error('no ticket key from the key service');
-      return this.ring.seal(session);
+      return this.ring.seal(session, context);
     });
   }
 
-  open(ticket: Uint8Array): MaybePromise<Uint8Array | undefined> {
+  open(ticket: Uint8Array, context?: Uint8Array): MaybePromise<Uint8Array | undefined> {
     if (ticket.length < NAME) return undefined;
     const name = ticket.subarray(0, NAME);
     const known = this.source.keys().some((k) => k.name.every((b, i) => b === name[i]));
-    if (known) return this.ring.open(ticket);
+    if (known) return this.ring.open(ticket, context);
     const id = Buffer.from(name).toString('hex');
     let asked = this.byName.get(id);
     if (!asked) {
@@ -68,7 +68,7 @@ export class FetchingRing implements TicketProtector {
     }
     return asked.then((ok) => {
       if (!ok) return undefined;
-      const r = this.ring.open(ticket);
+      const r = this.ring.open(ticket, context);
       return isPromise(r) ? r.catch(() => undefined) : r;
     });
   }
