@@ -7,6 +7,7 @@ import type { CryptoProvider, MaybePromise, SigningKey } from './crypto/provider
 import { CipherSuite, NamedGroup } from './constants.js';
 import type { CertificateRefusal } from './errors.js';
 import type { DhParams } from './ffdhe.js';
+import { MAX_CLIENT_HELLO } from './handshake-buffer.js';
 import type { SessionCache, TicketProtector } from './session.js';
 
 /** A certificate chain (leaf first, DER) with its private key. */
@@ -81,7 +82,7 @@ export interface ClientAuthPolicy {
 
 /** Bounds on what a peer can make us hold or repeat (DEVELOPERS.md: bound everything). */
 export interface Limits {
-  /** Largest handshake message we accept (ClientHello, client Certificate...). */
+  /** Largest handshake message we accept (ClientHello, client Certificate...); longer is decode_error. */
   maxHandshakeMessage: number;
   /** Most extensions in one ClientHello. */
   maxExtensions: number;
@@ -106,8 +107,10 @@ export interface Limits {
 }
 
 export const DEFAULT_LIMITS: Limits = {
-  maxHandshakeMessage: 64 * 1024,
-  maxExtensions: 64,
+  // The longest legal ClientHello (131,396 bytes, ~128 KiB like OpenSSL's bound): every large but legal hello fits.
+  maxHandshakeMessage: MAX_CLIENT_HELLO,
+  // As many as a 65,535-byte extensions block can hold (4 bytes each): the count is bounded by the size.
+  maxExtensions: 16384,
   maxWarningAlerts: 4,
   maxEmptyRecords: 32,
   maxKeyUpdatesWithoutData: 32,
@@ -142,6 +145,13 @@ export interface ServerConfig {
   readonly dhParams?: DhParams;
   /** Groups in server preference order. */
   readonly groups: readonly number[];
+  /**
+   * `groups` cut into OpenSSL 3.5 tuples (engine/policy/groups.ts): TLS 1.3
+   * takes the first tuple with a group the client supports, uses a key share
+   * the client sent for a group of that tuple, or asks for the tuple's best
+   * group with a HelloRetryRequest. Default: one tuple, `groups`.
+   */
+  readonly groupTuples?: readonly (readonly number[])[];
   /** true: server order wins (Postfix tls_preempt_cipherlist); false: client order. */
   readonly preferServerCiphers: boolean;
   /**
@@ -152,6 +162,12 @@ export interface ServerConfig {
   readonly prioritizeChacha?: boolean;
   /** Groups announced in EncryptedExtensions (§4.2.7); default: not sent. */
   readonly advertiseGroups?: readonly number[];
+  /**
+   * Without advertiseGroups: announce our TLS 1.3 groups in
+   * EncryptedExtensions when the negotiated group is not our first choice
+   * (OpenSSL's rule), so the client can send the right share next time.
+   */
+  readonly advertiseGroupsAuto?: boolean;
   /** ALPN protocols the server speaks, in preference order; empty = ALPN ignored. */
   readonly alpn?: readonly string[];
   /** Randomness source (defaults to provider.random). Tests inject fixed bytes. */
@@ -165,6 +181,15 @@ export interface ServerConfig {
   readonly sessionCache?: SessionCache;
   /** Session tickets (RFC 5077 for TLS 1.2, NewSessionTicket for TLS 1.3); without it none are issued or accepted. */
   readonly tickets?: TicketProtector;
+  /**
+   * Bytes naming the service and its client-certificate policy (at most 64;
+   * e.g. a digest of the service name, CAfile contents and verification
+   * parameters). Tickets are sealed with it as AEAD associated data and
+   * cached sessions carry it: a session made under one context is never
+   * resumed under another, so a "trusted" verdict does not travel to a
+   * service that trusts other CAs. Default: empty.
+   */
+  readonly resumptionContext?: Uint8Array;
   /** Seconds a cached TLS 1.2 session may be resumed (Postfix smtpd_tls_session_cache_timeout, default 3600). */
   readonly sessionLifetime?: number;
   /** Record padding policy: bytes of padding to add to a record of `length` content bytes. Default 0. */

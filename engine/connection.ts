@@ -83,6 +83,8 @@ export class ServerConnection {
   private emptyRecords = 0;
   private warningAlerts = 0;
   private keyUpdatesWithoutData = 0;
+  /** §4.6.3: the peer asked for a KeyUpdate; ours goes out before our next application data record. */
+  private keyUpdateOwed = false;
 
   /** Largest content per outgoing protected record (RFC 8449 lowers it). */
   private maxFragment: number = RecordLimits.maxPlaintext;
@@ -140,9 +142,11 @@ export class ServerConnection {
     if (this.busy) return;
     try {
       while (this.state !== 'failed' && !this.receivedClose) {
-        // §5.1: a plaintext record is at most 2^14 bytes; §5.2: a protected one at most 2^14 + 256.
+        // §5.1: a plaintext record is at most 2^14 bytes; §5.2: a protected one at most 2^14 + 256,
+        // and so is an early-data record skipped after a HelloRetryRequest (no read key yet, §4.2.10).
         const max = this.readProt ? RecordLimits.maxCiphertext : RecordLimits.maxPlaintext;
-        const rec = this.requeued.shift() ?? this.reader.next(max);
+        const maxAppData = this.earlyData === 'all' ? RecordLimits.maxCiphertext : max;
+        const rec = this.requeued.shift() ?? this.reader.next(max, maxAppData);
         if (!rec) break;
         const r = this.pipelined(rec) ?? this.processRecord(rec);
         if (isPromise(r)) {
@@ -420,6 +424,11 @@ export class ServerConnection {
     const prot = () => this.writeProt!;
     const max = this.maxFragment;
     const tls13 = this.version === ProtocolVersion.TLS1_3;
+    if (this.keyUpdateOwed && data.length) {
+      // §4.6.3: one KeyUpdate answers every update_requested received since our last data
+      // ("an implementation which receives multiple KeyUpdates while it is silent ... respond[s] with a single update").
+      this.sendKeyUpdate(false);
+    }
     for (let off = 0; off < data.length; off += max) {
       if (tls13 && prot().sequence >= KEY_UPDATE_AFTER_RECORDS) this.sendKeyUpdate(false);
       const chunk = data.subarray(off, Math.min(data.length, off + max));
@@ -464,6 +473,8 @@ export class ServerConnection {
 
   private sendKeyUpdate(requestPeer: boolean): void {
     const s = this.secrets!;
+    // Any KeyUpdate of ours, whatever prompted it, answers the requests received so far (§4.6.3).
+    this.keyUpdateOwed = false;
     this.out.push(this.writeProt!.seal(ContentType.handshake, encodeKeyUpdate(requestPeer)));
     const next = nextTrafficSecret(this.config.provider, s.suite, s.serverTrafficSecret);
     s.serverTrafficSecret.fill(0);
@@ -636,8 +647,9 @@ export class ServerConnection {
         s.clientTrafficSecret = next;
         self.readProt = self.protection(s.suite, next);
         self.trace(`received KeyUpdate${requested ? ' (update_requested)' : ''}`);
-        // §4.6.3: answer update_requested with our own KeyUpdate before our next application data.
-        if (requested && !self.sentClose) self.sendKeyUpdate(false);
+        // §4.6.3: answer update_requested with our own KeyUpdate "prior to sending its next Application
+        // Data record": once for all the requests received until then (sealApplicationData).
+        if (requested && !self.sentClose) self.keyUpdateOwed = true;
       },
     };
   }

@@ -152,9 +152,20 @@ export const NamedGroup = {
   ffdhe2048: 0x0100,
   ffdhe3072: 0x0101,
   ffdhe4096: 0x0102,
+  ffdhe6144: 0x0103,
+  ffdhe8192: 0x0104,
+  /** draft-ietf-tls-ecdhe-mlkem: P-256 point then ML-KEM-768 (TLS 1.3 only). */
+  SecP256r1MLKEM768: 0x11eb,
+  /** draft-ietf-tls-ecdhe-mlkem: ML-KEM-768 then X25519 (TLS 1.3 only). */
+  X25519MLKEM768: 0x11ec,
 } as const;
 export type NamedGroupValue = number;
 
+/**
+ * The group's name as OpenSSL 3 reports it (SSL_get0_group_name) and so as
+ * Postfix 3.10+ logs it after "key-exchange": x25519, secp256r1, ffdhe2048,
+ * X25519MLKEM768...
+ */
 export function groupName(g: number): string {
   for (const [k, v] of Object.entries(NamedGroup)) if (v === g) return k;
   return `0x${g.toString(16).padStart(4, '0')}`;
@@ -162,9 +173,11 @@ export function groupName(g: number): string {
 
 /** RFC 8446 §4.2.3 SignatureScheme */
 export const SignatureScheme = {
-  /** TLS 1.2 only: the RFC 5246 §7.4.1.4.1 defaults for clients that send no signature_algorithms. */
+  /** TLS 1.2's RFC 5246 §7.4.1.4.1 defaults for clients that send no signature_algorithms; RFC 9155: never used. */
   rsa_pkcs1_sha1: 0x0201,
   ecdsa_sha1: 0x0203,
+  /** TLS 1.2 only (RFC 5246 §7.4.1.4.1 hash sha224 + ecdsa); OpenSSL signs with it. */
+  ecdsa_sha224: 0x0303,
   rsa_pkcs1_sha256: 0x0401,
   rsa_pkcs1_sha384: 0x0501,
   rsa_pkcs1_sha512: 0x0601,

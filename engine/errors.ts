@@ -76,8 +76,8 @@ export const CAUSES = {
   AlertWrongLength: cause('decode_error', 'RFC 8446 §6, §6.2', (length: number) => `alert record of ${length} bytes`),
   FinishedWrongLength: cause('decode_error', 'RFC 8446 §4.4.4, §6.2', (length: number, expected: number) => `Finished of ${length} bytes, expected ${expected}`),
   HandshakeMessageTooLong: cause(
-    'illegal_parameter',
-    'RFC 8446 §6.2 (ours: a bound on what we buffer)',
+    'decode_error',
+    'RFC 8446 §6.2 ("the length of the message was incorrect"): the bound is the longest legal ClientHello (131,396 bytes)',
     (type: number, length: number, max: number) => `${hs(type)} message of ${length} bytes exceeds the limit of ${max}`,
   ),
 
@@ -126,6 +126,14 @@ export const CAUSES = {
   MalformedKeyShare: cause('illegal_parameter', 'RFC 8446 §4.2.8, §4.2.8.2', (group: number, length: number) => `malformed key share for group ${group} (${length} bytes)`),
   InvalidKeyShare: cause('illegal_parameter', 'RFC 8446 §4.2.8.2', (group: string, why: string) => `invalid ${group} key share: ${why}`),
   AllZeroSharedSecret: cause('illegal_parameter', 'RFC 8446 §7.4.2; RFC 8422 §5.11', (group: string) => `${group} shared secret is all zeros`),
+  KeyShareForObsoleteGroup: cause('illegal_parameter', 'RFC 8446 §4.2.7, §4.2.8 (obsolete_RESERVED and TLS 1.2-only curves are not TLS 1.3 groups)', (group: string) =>
+    `key share for ${group}, which is not a TLS 1.3 group`),
+  KeyShareWrongLength: cause('illegal_parameter', 'RFC 8446 §4.2.8, §4.2.8.1, §4.2.8.2; draft-ietf-tls-ecdhe-mlkem §4', (group: string, length: number, expected: number) =>
+    `malformed key share for group ${group} (${length} bytes, expected ${expected})`),
+  KeyShareNotUncompressedPoint: cause('illegal_parameter', 'RFC 8446 §4.2.8.2', (group: string) => `${group} key share: not an uncompressed point`),
+  FfdheKeyShareOutOfRange: cause('illegal_parameter', 'RFC 8446 §4.2.8.1; RFC 7919 §5.1', (group: string) => `${group} key share out of range (1 < Y < p-1)`),
+  MlKemEncapsulationKeyInvalid: cause('illegal_parameter', 'RFC 8446 §4.2.8 (draft-ietf-tls-ecdhe-mlkem §4: the FIPS 203 §7.2 check of the encapsulation key)', (group: string) =>
+    `${group} key share: ML-KEM-768 encapsulation key fails the FIPS 203 modulus check`),
   NoCertificateForSignatureSchemes: cause('handshake_failure', 'RFC 8446 §4.4.2.2', () => 'no certificate for any signature scheme the client offered'),
   NoSharedAlpn: cause('no_application_protocol', 'RFC 7301 §3.2', (offered: readonly string[]) => `no common ALPN protocol (client offered ${offered.join(',')})`),
   BinderMismatch: cause('decrypt_error', 'RFC 8446 §4.2.11, §6.2', () => 'PSK binder does not verify'),
@@ -136,6 +144,8 @@ export const CAUSES = {
   RenegotiationInfoNotEmpty: cause('handshake_failure', 'RFC 5746 §3.6', () => 'non-empty renegotiation_info on an initial handshake'),
   PointFormatsWithoutUncompressed: cause('illegal_parameter', 'RFC 8422 §5.1.2', () => 'ec_point_formats without the uncompressed format'),
   NoSharedTls12Suite: cause('handshake_failure', 'RFC 5246 §7.4.1.3', () => 'no shared TLS 1.2 cipher suite for our certificates and groups'),
+  Tls12NoSignatureAlgorithms: cause('handshake_failure', 'RFC 9155 §5 (without signature_algorithms only SHA-1 would do, RFC 5246 §7.4.1.4.1)', () =>
+    'TLS 1.2 ClientHello without signature_algorithms: SHA-1 signatures are refused (RFC 9155)'),
   ResumptionWithoutExtendedMasterSecret: cause('handshake_failure', 'RFC 7627 §5.3', () => 'resumption of an extended-master-secret session without the extension'),
   InvalidPublicValue: cause('illegal_parameter', 'RFC 8422 §5.11; RFC 7919 §5.1', (group: string, why: string) => `invalid ${group} public value: ${why}`),
   DhPublicValueOutOfRange: cause('illegal_parameter', 'RFC 7919 §5.1', () => 'DH public value out of range (1 < Y < p-1)'),

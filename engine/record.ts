@@ -94,7 +94,7 @@ export class RecordReader {
    * The next complete record, or undefined. `maxLength` is checked on the
    * header alone, so an oversized record is refused before it is buffered.
    */
-  next(maxLength: number): RawRecord | undefined {
+  next(maxLength: number, maxApplicationData = maxLength): RawRecord | undefined {
     if (this.total < RecordLimits.headerLength) return undefined;
     const type = this.peek(0);
     const version = (this.peek(1) << 8) | this.peek(2);
@@ -113,7 +113,8 @@ export class RecordReader {
       fail('RecordVersionNotTls', version);
     }
     // §5.1 / §5.2: "MUST terminate the connection with a record_overflow alert".
-    if (length > maxLength) fail('RecordOverflow', length, maxLength);
+    const max = type === ContentType.application_data ? maxApplicationData : maxLength;
+    if (length > max) fail('RecordOverflow', length, max);
     if (this.total < RecordLimits.headerLength + length) return undefined;
     const whole = this.take(RecordLimits.headerLength + length);
     return { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5) };

@@ -29,11 +29,31 @@ export interface SessionState {
   readonly alpn?: string;
   /** Client certificate of the original handshake: none, untrusted, trusted. */
   readonly clientAuth: ClientAuthStatus;
+  /** ServerConfig.resumptionContext of the service that made the session (empty when none). */
+  readonly context?: Uint8Array;
+}
+
+/** Longest ServerConfig.resumptionContext. */
+export const MAX_RESUMPTION_CONTEXT = 64;
+
+const NO_CONTEXT = new Uint8Array(0);
+
+/** A config's resumption context (empty when none). */
+export function resumptionContext(config: { readonly resumptionContext?: Uint8Array }): Uint8Array {
+  const c = config.resumptionContext ?? NO_CONTEXT;
+  if (c.length > MAX_RESUMPTION_CONTEXT) throw new RangeError(`resumptionContext is longer than ${MAX_RESUMPTION_CONTEXT} bytes`);
+  return c;
+}
+
+/** Was `s` made under `context`? (Both are ours: no secret, no need for a constant-time comparison.) */
+export function sameResumptionContext(s: SessionState, context: Uint8Array): boolean {
+  const c = s.context ?? NO_CONTEXT;
+  return c.length === context.length && c.every((b, i) => b === context[i]);
 }
 
 export type ClientAuthStatus = 0 | 1 | 2;
 
-const FORMAT = 2;
+const FORMAT = 3;
 
 export function encodeSession(s: SessionState): Uint8Array {
   const w = new Writer(128)
@@ -49,6 +69,7 @@ export function encodeSession(s: SessionState): Uint8Array {
     .u8(s.clientAuth);
   w.vec(1, utf8.encode(s.serverName ?? ''));
   w.vec(1, utf8.encode(s.alpn ?? ''));
+  w.vec(1, s.context ?? NO_CONTEXT);
   return w.finish();
 }
 
@@ -68,8 +89,9 @@ export function decodeSession(b: Uint8Array): SessionState | undefined {
     if (clientAuth > 2) return undefined;
     const serverName = utf8.decode(r.vec(1, 0, 255)) || undefined;
     const alpn = utf8.decode(r.vec(1, 0, 255)) || undefined;
+    const context = r.vec(1, 0, MAX_RESUMPTION_CONTEXT).slice();
     r.end('session');
-    return { version, cipherSuite, secret, extendedMasterSecret, createdAt, lifetime, ageAdd, serverName, alpn, clientAuth: clientAuth as ClientAuthStatus };
+    return { version, cipherSuite, secret, extendedMasterSecret, createdAt, lifetime, ageAdd, serverName, alpn, clientAuth: clientAuth as ClientAuthStatus, context };
   } catch {
     return undefined;
   }
@@ -86,9 +108,10 @@ export interface SessionCache {
 export interface TicketProtector {
   /** Seconds a ticket issued now stays decryptable. */
   readonly lifetime: number;
-  seal(session: Uint8Array): MaybePromise<Uint8Array>;
-  /** The session blob, or undefined for a ticket we cannot (or no longer) open. */
-  open(ticket: Uint8Array): MaybePromise<Uint8Array | undefined>;
+  /** `context` (ServerConfig.resumptionContext) is authenticated with the ticket: open() with another context fails. */
+  seal(session: Uint8Array, context?: Uint8Array): MaybePromise<Uint8Array>;
+  /** The session blob, or undefined for a ticket we cannot (or no longer) open, or that was sealed under another context. */
+  open(ticket: Uint8Array, context?: Uint8Array): MaybePromise<Uint8Array | undefined>;
 }
 
 /** True while `s` may still be resumed at time `now` (ms). */

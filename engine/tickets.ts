@@ -2,7 +2,11 @@
  * Session ticket keys (RFC 5077 §4's recommended construction, with an
  * AEAD instead of CBC+HMAC) and their rotation.
  *
- *   ticket = key_name[16] || nonce[12] || AES-256-GCM(key, nonce, aad = key_name, session_state)
+ *   ticket = key_name[16] || nonce[12] || AES-256-GCM(key, nonce, aad = key_name || context, session_state)
+ *
+ * `context` is the service's ServerConfig.resumptionContext (its name and
+ * client-certificate policy): it is not in the ticket, so a ticket opens
+ * only where it was made, even when services share the keys.
  *
  * Rotation, as Postfix's tlsmgr does it: each key *encrypts* for half the
  * ticket key lifetime after it is made, and *decrypts* until the full
@@ -106,26 +110,34 @@ export class TicketKeyRing implements TicketProtector {
     return a;
   }
 
+  /**
+   * The newest key that exists already: a key whose creation time is still
+   * ahead is STAGED (a key file prepared by `tlsproxy ticket-keys rotate`):
+   * it opens tickets at once, so that every member of a fleet can open the
+   * tickets of the first one to use it, and seals only from its time on.
+   */
   private encryptionKey(): TicketKey | undefined {
     this.rotate();
-    const k = this.keys[this.keys.length - 1];
-    if (!k || this.now() - k.created >= (this.keyLifetime * 1000) / 2) return undefined;
+    const now = this.now();
+    let k: TicketKey | undefined;
+    for (let i = this.keys.length - 1; i >= 0 && !k; i--) if (this.keys[i]!.created <= now) k = this.keys[i];
+    if (!k || now - k.created >= (this.keyLifetime * 1000) / 2) return undefined;
     return k;
   }
 
-  seal(session: Uint8Array): MaybePromise<Uint8Array> {
+  seal(session: Uint8Array, context: Uint8Array = new Uint8Array(0)): MaybePromise<Uint8Array> {
     const k = this.encryptionKey();
     if (!k) throw new Error('no ticket key is in its encryption window');
     const nonce = this.random(NONCE).slice();
     const build = (a: AeadKey): MaybePromise<Uint8Array> => {
-      const ct = a.seal(nonce, k.name, session);
+      const ct = a.seal(nonce, concat(k.name, context), session);
       return isPromise(ct) ? ct.then((c) => concat(k.name, nonce, c)) : concat(k.name, nonce, ct);
     };
     const a = this.aeadFor(k);
     return isPromise(a) ? a.then(build) : build(a);
   }
 
-  open(ticket: Uint8Array): MaybePromise<Uint8Array | undefined> {
+  open(ticket: Uint8Array, context: Uint8Array = new Uint8Array(0)): MaybePromise<Uint8Array | undefined> {
     if (ticket.length < NAME + NONCE + TAG) return undefined;
     const name = ticket.subarray(0, NAME);
     const now = this.now();
@@ -135,7 +147,7 @@ export class TicketKeyRing implements TicketProtector {
     const body = ticket.subarray(NAME + NONCE);
     const done = (p: Uint8Array | null) => p ?? undefined;
     const go = (a: AeadKey): MaybePromise<Uint8Array | undefined> => {
-      const p = a.open(nonce, k.name, body);
+      const p = a.open(nonce, concat(k.name, context), body);
       return isPromise(p) ? p.then(done) : done(p);
     };
     const a = this.aeadFor(k);

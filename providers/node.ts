@@ -8,6 +8,7 @@
  * differs, and the engine should see the same types from every provider.
  */
 
+import { mlKem768 } from '../engine/crypto/mlkem.js';
 import {
   constants,
   createCipheriv,
@@ -363,7 +364,7 @@ interface SchemeInfo {
   curve?: string;
   /** ECDSA: in TLS 1.2 the scheme names only the hash, any curve will do (RFC 5246 §7.4.1.4.1, RFC 8422 §5.4). */
   ecdsa?: boolean;
-  /** SHA-1 schemes: TLS 1.2 only (RFC 8446 §4.2.3 does not define them for handshake signatures). */
+  /** SHA-1 and SHA-224 schemes: TLS 1.2 only (RFC 8446 §4.2.3 does not define them for handshake signatures). */
   tls12Only?: boolean;
 }
 
@@ -383,6 +384,8 @@ const SCHEMES: Record<number, SchemeInfo> = {
   0x0503: { key: 'ecdsa-p384', hash: 'sha384', pss: false, curve: 'secp384r1', ecdsa: true },
   0x0603: { key: null, hash: 'sha512', pss: false, curve: 'secp521r1', ecdsa: true },
   0x0203: { key: null, hash: 'sha1', pss: false, ecdsa: true, tls12Only: true },
+  // ecdsa_sha224: TLS 1.2 only (RFC 5246 §7.4.1.4.1 HashAlgorithm sha224); OpenSSL signs with it.
+  0x0303: { key: null, hash: 'sha224', pss: false, ecdsa: true, tls12Only: true },
   0x0807: { key: 'ed25519', hash: null, pss: false },
 };
 
@@ -500,6 +503,8 @@ export function createNodeCryptoProvider(): CryptoProvider {
     },
 
     dhKeyShare,
+    // FIPS 203 ML-KEM-768 for X25519MLKEM768 / SecP256r1MLKEM768 (pure JS, shared by every provider).
+    mlKem768,
     importSigningKey,
     verify,
 

@@ -25,9 +25,10 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { p256, p384 } from '@noble/curves/nist.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
-import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, modPowSecret } from './bigint.js';
 import { chacha20Poly1305Key } from './chacha20-poly1305.js';
+import { mlKem768 } from './mlkem.js';
 import { parsePkcs8, parseSpki, type EcCurve } from './der-keys.js';
 import {
   AEAD_KEY_LENGTH,
@@ -75,8 +76,11 @@ function nobleHash(algorithm: HashAlgorithm) {
   return h;
 }
 
-function hashFn(hash: RsaHash): (m: Uint8Array) => Uint8Array {
-  return hash === 'SHA-1' ? sha1 : NOBLE_HASH[hash];
+/** ECDSA also knows SHA-224 (TLS 1.2 ecdsa_sha224). */
+type SchemeHash = RsaHash | 'SHA-224';
+
+function hashFn(hash: SchemeHash): (m: Uint8Array) => Uint8Array {
+  return hash === 'SHA-1' ? sha1 : hash === 'SHA-224' ? sha224 : NOBLE_HASH[hash];
 }
 
 function isAllZero(b: Uint8Array): boolean {
@@ -168,7 +172,7 @@ const CURVE_OF: Record<EcCurve, { curve: Weierstrass; size: number; key: 'ecdsa-
 interface Scheme {
   /** Key type the scheme needs in TLS 1.3 (RFC 8446 §4.2.3); null when none of ours fits (P-521, SHA-1 ECDSA). */
   key: KeyAlgorithm | null;
-  hash: RsaHash | null;
+  hash: SchemeHash | null;
   rsa?: RsaPadding;
   /** rsa_pss_pss_*: verify only, with a key labelled id-RSASSA-PSS. */
   pssKey?: boolean;
@@ -185,7 +189,7 @@ const pss = (hash: 'SHA-256' | 'SHA-384' | 'SHA-512', pssKey = false): Scheme =>
   pssKey,
 });
 const pkcs1 = (hash: RsaHash): Scheme => ({ key: 'rsa', hash, rsa: { kind: 'pkcs1', hash }, tls12Only: hash === 'SHA-1' });
-const ecdsa = (key: 'ecdsa-p256' | 'ecdsa-p384' | null, hash: RsaHash): Scheme => ({ key, hash, ecdsa: true, tls12Only: hash === 'SHA-1' });
+const ecdsa = (key: 'ecdsa-p256' | 'ecdsa-p384' | null, hash: SchemeHash): Scheme => ({ key, hash, ecdsa: true, tls12Only: hash === 'SHA-1' || hash === 'SHA-224' });
 
 /** RFC 8446 §4.2.3 SignatureScheme values this provider handles. */
 const SCHEMES: Record<number, Scheme> = {
@@ -203,6 +207,7 @@ const SCHEMES: Record<number, Scheme> = {
   0x0503: ecdsa('ecdsa-p384', 'SHA-384'),
   0x0603: ecdsa(null, 'SHA-512'),
   0x0203: ecdsa(null, 'SHA-1'),
+  0x0303: ecdsa(null, 'SHA-224'),
   0x0807: { key: 'ed25519', hash: null },
 };
 
@@ -463,6 +468,8 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
     },
 
     dhKeyShare,
+    // FIPS 203 ML-KEM-768 for X25519MLKEM768 / SecP256r1MLKEM768 (pure JS, shared by every provider).
+    mlKem768,
     importSigningKey,
 
     verify(spki, scheme, data, signature, options) {

@@ -74,6 +74,25 @@ export interface KeyShare {
   deriveSecret(peerPublicKey: Uint8Array): MaybePromise<Uint8Array>;
 }
 
+/**
+ * A key encapsulation mechanism (FIPS 203 ML-KEM-768) as the hybrid TLS 1.3
+ * groups use it (draft-ietf-tls-ecdhe-mlkem). The server only encapsulates
+ * to the client's encapsulation key; keygen and decapsulate serve clients
+ * and known-answer tests. Every provider can share engine/crypto/mlkem.ts.
+ */
+export interface Kem {
+  readonly name: string;
+  readonly encapsulationKeyLength: number;
+  readonly ciphertextLength: number;
+  readonly sharedSecretLength: number;
+  /** FIPS 203 §7.2 input checks (length, modulus); false means refuse the key. */
+  checkEncapsulationKey(ek: Uint8Array): boolean;
+  /** `m`: the 32-byte randomness, for known-answer tests only. Throws on a key that fails the checks. */
+  encapsulate(ek: Uint8Array, m?: Uint8Array): MaybePromise<{ ciphertext: Uint8Array; sharedSecret: Uint8Array }>;
+  keygen(seed?: Uint8Array): MaybePromise<{ encapsulationKey: Uint8Array; decapsulationKey: Uint8Array }>;
+  decapsulate(ciphertext: Uint8Array, dk: Uint8Array): MaybePromise<Uint8Array>;
+}
+
 export type KeyAlgorithm = 'rsa' | 'ecdsa-p256' | 'ecdsa-p384' | 'ed25519';
 
 /** A private key ready to sign. Signatures are in TLS wire format (DER for ECDSA). */
@@ -112,6 +131,13 @@ export interface CryptoProvider {
    * RFC 5246 §8.1.2 says). Optional: without it, DHE suites are not offered.
    */
   dhKeyShare?(p: Uint8Array, g: Uint8Array): MaybePromise<KeyShare>;
+
+  /**
+   * ML-KEM-768 for the hybrid groups X25519MLKEM768 and SecP256r1MLKEM768
+   * (TLS 1.3 only). Optional: without it those groups are not offered.
+   * Plug the portable one: `mlKem768` from engine/crypto/mlkem.ts.
+   */
+  readonly mlKem768?: Kem;
 
   /** Import a PKCS#8 DER private key. */
   importSigningKey(pkcs8: Uint8Array, algorithm: KeyAlgorithm): MaybePromise<SigningKey>;

@@ -119,7 +119,9 @@ function parseKeyShares(data: Uint8Array): KeyShareEntry[] {
   const seen = new Set<number>();
   while (list.remaining) {
     const group = list.u16('key_share group');
-    const keyExchange = list.vec(2, 1, 0xffff, 'key_exchange');
+    // key_exchange<1..2^16-1>: an empty one is refused as a bad share (illegal_parameter,
+    // tls13/key-exchange.ts checkClientShare), as conformance suites expect, not as a decode_error.
+    const keyExchange = list.vec(2, 0, 0xffff, 'key_exchange');
     // §4.2.8: "Clients MUST NOT offer multiple KeyShareEntry values for the same group."
     if (seen.has(group)) fail('DuplicateKeyShare', group);
     seen.add(group);

@@ -10,7 +10,7 @@
 
 import { constantTimeEqual } from '../codec.js';
 import { HandshakeType, ProtocolVersion } from '../constants.js';
-import { clientAuthStatus, encodeSession, type SessionState } from '../session.js';
+import { clientAuthStatus, encodeSession, resumptionContext, type SessionState } from '../session.js';
 import { issueTls12Ticket } from './tickets.js';
 import { fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
@@ -81,6 +81,7 @@ export class ExpectFinished12 implements State {
         serverName: k.info.serverName,
         alpn: k.info.alpn,
         clientAuth: clientAuthStatus(k.info.clientCertificate),
+        context: resumptionContext(ctx.config),
       };
       if (k.issueTicket) await issueTls12Ticket(ctx, k.transcript, session);
       if (k.sessionId.length && ctx.config.sessionCache) {

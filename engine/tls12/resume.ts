@@ -23,7 +23,7 @@ import { encodeFinished, parseFinished } from '../messages/finished.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { encodeServerHello } from '../messages/server-hello.js';
 import { Tls12Protection } from '../record.js';
-import { decodeSession, resumableUnder, sessionFresh, type SessionState } from '../session.js';
+import { decodeSession, resumableUnder, resumptionContext, sameResumptionContext, sessionFresh, type SessionState } from '../session.js';
 import { DEFAULT_TLS12_SUITES, TLS12_SUITES, type Tls12Suite } from '../suites.js';
 import type { ServerContext, State } from '../common/state.js';
 import { Transcript } from '../common/transcript.js';
@@ -40,8 +40,9 @@ export interface Resumable {
 export async function findTls12Session(ctx: ServerContext, hello: ClientHello): Promise<Resumable | undefined> {
   let blob: Uint8Array | undefined;
   let via: Resumable['via'] = 'ticket';
+  const context = resumptionContext(ctx.config);
   if (ctx.config.tickets && hello.sessionTicket && hello.sessionTicket.length > 0) {
-    const t = ctx.config.tickets.open(hello.sessionTicket);
+    const t = ctx.config.tickets.open(hello.sessionTicket, context);
     blob = isPromise(t) ? await t : t;
   }
   if (!blob && ctx.config.sessionCache && hello.sessionId.length > 0) {
@@ -51,6 +52,11 @@ export async function findTls12Session(ctx: ServerContext, hello: ClientHello): 
   }
   const session = blob && decodeSession(blob);
   if (!session || session.version !== ProtocolVersion.TLS1_2) return undefined;
+  // A session of another service, or of this one under another client-certificate policy (a cache entry; a ticket would not open).
+  if (!sameResumptionContext(session, context)) {
+    ctx.trace('session made under another resumption context');
+    return undefined;
+  }
   const now = (ctx.config.now ?? Date.now)();
   if (!sessionFresh(session, now)) return undefined;
   // RFC 7627 §5.3: a session without the extended master secret is never resumed ...

@@ -5,7 +5,7 @@
 
 import { isPromise } from '../crypto/provider.js';
 import { encodeNewSessionTicket12 } from '../messages/new-session-ticket.js';
-import { encodeSession, type SessionState } from '../session.js';
+import { encodeSession, resumptionContext, type SessionState } from '../session.js';
 import type { ServerContext } from '../common/state.js';
 import type { Transcript } from '../common/transcript.js';
 
@@ -13,7 +13,8 @@ export async function issueTls12Ticket(ctx: ServerContext, transcript: Transcrip
   const tickets = ctx.config.tickets!;
   let ticket: Uint8Array;
   try {
-    const t = tickets.seal(encodeSession({ ...session, lifetime: tickets.lifetime }));
+    const context = resumptionContext(ctx.config);
+    const t = tickets.seal(encodeSession({ ...session, lifetime: tickets.lifetime, context }), context);
     ticket = isPromise(t) ? await t : t;
   } catch (e) {
     // RFC 5077 §3.3: having promised a ticket, an empty one says "no ticket this time".

@@ -11,7 +11,7 @@
 
 import { constantTimeEqual } from '../codec.js';
 import { ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode, RecordLimits, groupName } from '../constants.js';
-import { isPromise, type KeyShare } from '../crypto/provider.js';
+import { isPromise } from '../crypto/provider.js';
 import { failure, fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
 import { encodeCertificate } from '../messages/certificate.js';
@@ -43,7 +43,8 @@ import { ExpectFinished } from './expect-finished.js';
 import { clientSchemes } from '../client-auth.js';
 import { encodeCertificateRequest } from '../messages/certificate-request.js';
 import { KeySchedule } from './key-schedule.js';
-import { checkKeyShare, chooseAlpn, chooseCertificate, chooseGroup, chooseSuite, describeSignature } from './negotiate.js';
+import { chooseAlpn, chooseCertificate, chooseGroup, chooseSuite, describeSignature } from './negotiate.js';
+import { checkClientShare, serverKeyExchange, tls13Groups } from './key-exchange.js';
 import { acceptPsk, preSharedKeyExtension } from './psk.js';
 import type { ServerContext, State } from '../common/state.js';
 import { Transcript } from '../common/transcript.js';
@@ -94,7 +95,9 @@ export class ExpectClientHello implements State {
       // §4.1.4: the server MUST ensure the same cipher suite is negotiated after the retry.
       fail('Hello2DroppedSuite');
     }
-    const groupChoice = chooseGroup(hello, this.ctx.config, this.ctx.provider.groups);
+    // §4.2.8: every key share the client sent must be well formed, also those we do not pick.
+    for (const share of hello.keyShares!) checkClientShare(share, this.ctx.provider);
+    const groupChoice = chooseGroup(hello, this.ctx.config, tls13Groups(this.ctx.provider));
 
     if ('retry' in groupChoice) {
       // §4.1.4: at most one HelloRetryRequest; a second would loop.
@@ -183,10 +186,8 @@ export class ExpectClientHello implements State {
     if (!psk && !hello.signatureAlgorithms) fail('NoPskNoSignatureAlgorithms');
     const auth = psk ? undefined : chooseCertificate(choice.certificates, summary.signatureSchemes);
 
-    // Key exchange (§4.2.8, §7.4).
-    checkKeyShare(share);
-    const ours = await ctx.provider.generateKeyShare(share.group);
-    const shared = await deriveShared(ours, share);
+    // Key exchange (§4.2.8, §7.4): ECDHE, FFDHE or hybrid ML-KEM (key-exchange.ts).
+    const { share: serverShare, secret: shared } = await serverKeyExchange(ctx.provider, share);
 
     const transcript = this.retry ? this.retry.transcript : new Transcript(ctx.provider, suite.hash);
     transcript.add(m.raw);
@@ -196,7 +197,7 @@ export class ExpectClientHello implements State {
       sessionIdEcho: hello.sessionId,
       cipherSuite: suite.id,
       extensions: [
-        keyShareServer(share.group, ours.publicKey),
+        keyShareServer(share.group, serverShare),
         supportedVersionsSelected(ProtocolVersion.TLS1_3),
         ...(psk ? [preSharedKeyExtension(psk.index)] : []),
       ],
@@ -222,7 +223,8 @@ export class ExpectClientHello implements State {
     // {EncryptedExtensions} §4.3.1
     const exts: Extension[] = [];
     // §4.2.7: the server may tell the client which groups it prefers.
-    if (ctx.config.advertiseGroups?.length) exts.push(supportedGroupsExtension(ctx.config.advertiseGroups));
+    const advertise = ctx.config.advertiseGroups ?? (ctx.config.advertiseGroupsAuto ? advertisedGroups(ctx.config.groups, tls13Groups(ctx.provider), share.group) : undefined);
+    if (advertise?.length) exts.push(supportedGroupsExtension(advertise));
     if (hello.recordSizeLimit !== undefined) {
       // RFC 8449 §4: honour the client's limit, and state ours (2^14 + 1 in TLS 1.3: content plus type).
       ctx.setPeerRecordSizeLimit(hello.recordSizeLimit);
@@ -324,17 +326,11 @@ export class ExpectClientHello implements State {
   }
 }
 
-async function deriveShared(ours: KeyShare, peer: KeyShareEntry): Promise<Uint8Array> {
-  let shared: Uint8Array;
-  try {
-    const s = ours.deriveSecret(peer.keyExchange);
-    shared = isPromise(s) ? await s : s;
-  } catch (e) {
-    // §4.2.8.2: an invalid peer public value is an illegal_parameter.
-    throw failure('InvalidKeyShare', groupName(peer.group), (e as Error).message);
-  }
-  // §7.4.2: for X25519, "implementations MUST check whether the computed Diffie-Hellman shared secret is
-  // the all-zero value and abort if so".
-  if (shared.every((b) => b === 0)) fail('AllZeroSharedSecret', groupName(peer.group));
-  return shared;
+/**
+ * §4.2.7 as OpenSSL does it: our TLS 1.3 groups in preference order, sent
+ * only when the negotiated group is not the first of them.
+ */
+function advertisedGroups(groups: readonly number[], available: readonly number[], negotiated: number): number[] | undefined {
+  const ours = groups.filter((g) => available.includes(g));
+  return ours.length && ours[0] !== negotiated ? ours : undefined;
 }

@@ -11,7 +11,7 @@ import { isPromise } from '../crypto/provider.js';
 import { parseFinished } from '../messages/finished.js';
 import { encodeNewSessionTicket, MAX_TICKET_LIFETIME } from '../messages/new-session-ticket.js';
 import { ticketSession } from './psk.js';
-import { clientAuthStatus } from '../session.js';
+import { clientAuthStatus, resumptionContext } from '../session.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { Tls13Suite } from '../suites.js';
 import { Connected } from './connected.js';
@@ -75,7 +75,7 @@ export class ExpectFinished implements State {
     );
     let ticket: Uint8Array;
     try {
-      const t = tickets.seal(blob);
+      const t = tickets.seal(blob, resumptionContext(this.ctx.config));
       ticket = isPromise(t) ? await t : t;
     } catch (e) {
       this.ctx.trace(`no ticket issued: ${(e as Error).message}`);

@@ -25,28 +25,43 @@ export function chooseSuite(hello: ClientHello, config: ServerConfig): Tls13Suit
 export type GroupChoice = { share: KeyShareEntry } | { retry: number };
 
 /**
- * §4.1.1 / §4.2.8: use a key share the client sent for a group we accept,
- * preferring our own order; otherwise ask for our most preferred group
- * the client supports with a HelloRetryRequest.
+ * §4.1.1 / §4.2.8 with OpenSSL 3.5's tuples (ServerConfig.groupTuples):
+ * the first of our tuples with a group the client supports decides; a key
+ * share the client sent for a group of that tuple is used (our order with
+ * preferServerCiphers, else the client's), otherwise a HelloRetryRequest
+ * asks for the tuple's most preferred group the client supports. One tuple
+ * (the default) is RFC 8446's plain rule: any acceptable share is used.
+ * `available`: the groups the engine can do with its provider
+ * (key-exchange.ts tls13Groups).
  */
-export function chooseGroup(hello: ClientHello, config: ServerConfig, providerGroups: readonly number[]): GroupChoice {
-  const ours = config.groups.filter((g) => providerGroups.includes(g));
+export function chooseGroup(hello: ClientHello, config: ServerConfig, available: readonly number[]): GroupChoice {
   const supported = hello.supportedGroups ?? [];
   const shares = hello.keyShares ?? [];
+  // Sets and maps: a legal hello may list ~32,000 groups and ~6,000 shares (linear, not their product).
+  const offered = new Set(supported);
+  const byGroup = new Map(shares.map((s) => [s.group, s]));
   for (const s of shares) {
-    // §4.2.8: "Clients MUST NOT offer any KeyShareEntrys for groups not listed in the client's supported_groups extension."
-    if (!supported.includes(s.group)) fail('KeyShareNotInSupportedGroups', s.group);
+    // §4.2.8: "Clients MUST NOT offer any KeyShareEntrys for groups not listed in the client's supported_groups
+    // extension. Servers MAY check for violations of these rules and abort the handshake with an
+    // "illegal_parameter" alert if one is violated."
+    if (!offered.has(s.group)) fail('KeyShareNotInSupportedGroups', s.group);
   }
-  const order = config.preferServerCiphers ? ours : [...supported.filter((g) => ours.includes(g))];
-  for (const g of order) {
-    const share = shares.find((s) => s.group === g);
-    if (share) return { share };
+  const usable = (g: number) => available.includes(g) && offered.has(g);
+  for (const tuple of config.groupTuples ?? [config.groups]) {
+    const ours = tuple.filter(usable);
+    if (!ours.length) continue;
+    // [...offered]: the client's order without repetitions.
+    const order = config.preferServerCiphers ? ours : [...offered].filter((g) => ours.includes(g));
+    for (const g of order) {
+      const share = byGroup.get(g);
+      if (share) return { share };
+    }
+    return { retry: ours[0]! };
   }
-  for (const g of ours) if (supported.includes(g)) return { retry: g };
   return fail('NoSharedGroup');
 }
 
-/** Expected key_exchange length per group (§4.2.8.1, §4.2.8.2). */
+/** ECDHE point length per curve (§4.2.8.2; the TLS 1.2 ClientKeyExchange uses it too, RFC 8422 §5.7). */
 export function checkKeyShare(entry: KeyShareEntry): void {
   const len = entry.keyExchange.length;
   const ok =
@@ -108,7 +123,8 @@ export function describeKeySignature(
   const digest =
     scheme === S.ed25519 ? undefined
     : scheme === S.ecdsa_secp384r1_sha384 || scheme === S.rsa_pss_rsae_sha384 || scheme === S.rsa_pkcs1_sha384 ? 'SHA384'
-    : scheme === S.rsa_pss_rsae_sha512 || scheme === S.rsa_pkcs1_sha512 ? 'SHA512'
+    : scheme === S.rsa_pss_rsae_sha512 || scheme === S.rsa_pkcs1_sha512 || scheme === S.ecdsa_secp521r1_sha512 ? 'SHA512'
+    : scheme === S.ecdsa_sha224 ? 'SHA224'
     : 'SHA256';
   switch (algorithm) {
     case 'ecdsa-p256':

@@ -18,7 +18,7 @@ import { fail } from '../errors.js';
 import type { ClientHello } from '../messages/client-hello.js';
 import type { Extension } from '../messages/extensions.js';
 import { Writer } from '../codec.js';
-import { type ClientAuthStatus, decodeSession, encodeSession, resumableUnder, sessionFresh, type SessionState } from '../session.js';
+import { type ClientAuthStatus, decodeSession, encodeSession, resumableUnder, resumptionContext, sameResumptionContext, sessionFresh, type SessionState } from '../session.js';
 import type { Tls13Suite } from '../suites.js';
 import { KeySchedule } from './key-schedule.js';
 import type { ServerContext } from '../common/state.js';
@@ -52,13 +52,15 @@ export async function acceptPsk(
     return undefined;
   }
   const now = (ctx.config.now ?? Date.now)();
+  const context = resumptionContext(ctx.config);
   const n = Math.min(offered.identities.length, ctx.limits.maxPskIdentities);
   for (let i = 0; i < n; i++) {
     const id = offered.identities[i]!;
-    const opened = tickets.open(id.identity);
+    const opened = tickets.open(id.identity, context);
     const blob = isPromise(opened) ? await opened : opened;
     const session = blob && decodeSession(blob);
     if (!session) continue;
+    if (!sameResumptionContext(session, context)) continue;
     if (session.version !== ProtocolVersion.TLS1_3) continue;
     if (!sessionFresh(session, now)) {
       ctx.trace('ticket expired');
@@ -135,6 +137,7 @@ export function ticketSession(
     serverName,
     alpn,
     clientAuth,
+    context: resumptionContext(ctx.config),
   };
   return { blob: encodeSession(state), ageAdd };
 }

@@ -128,8 +128,10 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('max_use', '100', 'int', '1.0', 'generic daemon connection limit (not used: tlsproxy here is a long-running daemon)', { min: 1 }),
   p('parent_domain_matches_subdomains', 'debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps', 'string', '1.1', 'lists where "example.com" also matches subdomains (does not apply to tls_server_sni_maps, which looks up ".example.com" explicitly)'),
   p('tls_preempt_cipherlist', 'no', 'bool', '2.8', 'server cipher preference (also for TLS 1.3)'),
-  p('tls_eecdh_auto_curves', 'X25519 X448 prime256v1 secp384r1 secp521r1', 'string', '3.2', 'key exchange groups in server preference order'),
-  p('tls_ffdhe_auto_groups', 'ffdhe2048 ffdhe3072', 'string', '3.8', 'FFDHE groups'),
+  // Postfix 3.11 built with OpenSSL 3.5 or later (3.8-3.10, or OpenSSL < 3.5: X25519 X448 prime256v1
+  // secp384r1 secp521r1 and ffdhe2048 ffdhe3072). The engine has ML-KEM, so it is "OpenSSL 3.5".
+  p('tls_eecdh_auto_curves', '?X25519MLKEM768:DEFAULT', 'string', '3.2', 'key exchange groups in server preference order, OpenSSL 3.5 syntax (?name, DEFAULT, / between tuples; engine/policy/groups.ts)'),
+  p('tls_ffdhe_auto_groups', '', 'string', '3.8', 'FFDHE groups after tls_eecdh_auto_curves (TLS 1.3 key shares and TLS 1.2 DHE); empty with OpenSSL 3.5, whose DEFAULT has ffdhe2048 ffdhe3072'),
   p('tls_server_sni_maps', '', 'string', '3.4', 'SNI name to key and chain'),
   p('tls_high_cipherlist', 'aNULL:-aNULL:HIGH:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:@STRENGTH', 'string', '2.3', 'high grade cipher list'),
   p('tls_medium_cipherlist', 'aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH', 'string', '2.3', 'medium grade cipher list'),
@@ -176,7 +178,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tlsproxy_backend_connect_timeout', '10s', 'time', 'tlsproxy', 'time limit for connecting to the backend', { ...ours, unit: 's', min: 1 }),
   p('tlsproxy_worker_processes', '', 'string', 'tlsproxy', 'worker processes for the service: empty = the master.cf maxproc column ("-": default_process_limit capped at the number of CPUs, at least 2; 0: the number of CPUs, at least 2); 1 = serve in the main process', ours),
   p('tlsproxy_session_cache_size', '10000', 'int', 'tlsproxy', 'most TLS 1.2 sessions in the (daemon-wide, in-memory) session-ID cache', { ...ours, min: 1 }),
-  p('tlsproxy_tls_session_ticket_key_file', '', 'string', 'tlsproxy', 'session ticket keys shared by a fleet: lines "<unix time> <base64 of 48 bytes>", oldest first; no automatic rotation', ours),
+  p('tlsproxy_tls_session_ticket_key_file', '', 'string', 'tlsproxy', 'session ticket keys shared by a fleet: lines "<unix time> <base64 of 48 bytes>", oldest first; made and rotated with tlsproxy ticket-keys (a key dated ahead is staged: it decrypts at once, encrypts from its time)', ours),
   p('tlsproxy_tls_dh_min_bits', '2048', 'int', 'tlsproxy', 'smallest DH prime accepted in tlsproxy_tls_dh1024_param_file', { ...ours, min: 1024 }),
   p('tlsproxy_tls_ccert_rsa_min_bits', '2048', 'int', 'tlsproxy', 'smallest RSA key in a client certificate chain (leaf: X509 error 66, CA: 67, so the certificate is untrusted); 2048 is OpenSSL security level 2, 1024 for old Postfix clients', { ...ours, min: 1024 }),
   p('tlsproxy_tls_require_trusted_ccert', 'no', 'bool', 'tlsproxy', 'client certificates for services that are not SMTP: ask for one, and end the handshake when it is missing (TLS 1.3 certificate_required, 1.2 handshake_failure) or does not verify against tlsproxy_tls_CAfile/CApath (the alert of the reason: unknown_ca, certificate_expired, unsupported_certificate...)', ours),

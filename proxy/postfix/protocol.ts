@@ -161,7 +161,10 @@ const CURVE_NAMES: Record<string, string> = { secp256r1: 'prime256v1', secp384r1
 export function keyExchange(group: string, version: PostfixVersion): { name: string; curve: string; bits: number } {
   const g = group.toLowerCase();
   if (!g) return { name: '', curve: '', bits: 0 };
-  if (atLeast(version, 3, 10)) return { name: g, curve: '', bits: 0 };
+  // 3.10+: OpenSSL's group name as it is (x25519, secp256r1, ffdhe2048, X25519MLKEM768: engine groupName).
+  if (atLeast(version, 3, 10)) return { name: group, curve: '', bits: 0 };
+  // A hybrid ML-KEM group has no classic ephemeral key to describe: its name (unverified against 3.4-3.9 with OpenSSL 3.5).
+  if (g.includes('mlkem')) return { name: group, curve: '', bits: 0 };
   if (g === 'x25519' || g === 'x448') return { name: g.toUpperCase(), curve: '', bits: 0 };
   const ff = /^ffdhe(\d+)$/.exec(g);
   if (ff) return { name: 'DHE', curve: '', bits: Number(ff[1]) };

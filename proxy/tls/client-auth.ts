@@ -42,6 +42,7 @@
  * the summary line's (summary.ts).
  */
 
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -242,6 +243,26 @@ function caNames(anchors: readonly VerifiableCertificate[], source: string, warn
     names.push(a.subjectDer);
   }
   return names;
+}
+
+/**
+ * Text that changes whenever the verdict on a client certificate could:
+ * asked or not, strict or not, the trust anchors (their DER, in any order),
+ * the depth limit and the RSA minimum. Part of the service's resumption
+ * context (settings.ts), so that a session whose certificate was trusted
+ * under one policy is not resumed under another.
+ */
+export function clientAuthFingerprint(policy: ClientAuthPolicy | undefined): string {
+  if (!policy) return 'no client certificates';
+  const inner = internals.get(policy);
+  const anchors = inner ? inner.anchors.anchors.map((a) => createHash('sha256').update(a.der).digest('hex')).sort() : [];
+  return JSON.stringify({
+    mode: policy.mode,
+    requireTrusted: policy.requireTrusted ?? false,
+    verifyDepth: inner?.verifyDepth,
+    minRsaBits: inner?.minRsaBits,
+    anchors,
+  });
 }
 
 function verifyWith(inner: PolicyInternals, chain: readonly Uint8Array[]): Promise<ChainVerification> {

@@ -5,14 +5,16 @@
  * whose message names the parameter (and the file).
  */
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CertificateError, parseDhParams } from '../../certs/index.js';
-import { DEFAULT_GROUPS, DEFAULT_TLS13_SUITES, type CertifiedKey, type ServerConfig } from '../../engine/config.js';
-import { NamedGroup, ProtocolVersion } from '../../engine/constants.js';
+import { DEFAULT_TLS13_SUITES, type CertifiedKey, type ServerConfig } from '../../engine/config.js';
+import { ProtocolVersion } from '../../engine/constants.js';
 import type { CryptoProvider } from '../../engine/crypto/provider.js';
-import type { DhParams } from '../../engine/ffdhe.js';
+import { type DhParams, FFDHE_GROUPS } from '../../engine/ffdhe.js';
 import { cipherPolicy, PolicyError, type CipherPolicy } from '../../engine/policy/grades.js';
-import { groupPolicy } from '../../engine/policy/groups.js';
+import { type GroupPolicy, groupPolicy, OPENSSL_DEFAULT_GROUPS } from '../../engine/policy/groups.js';
+import { tls13Groups } from '../../engine/tls13/key-exchange.js';
 import { parseSslOptions } from '../../engine/policy/options.js';
 import { loadWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
 import { createJsCryptoProvider } from '../../engine/crypto/js.js';
@@ -22,7 +24,7 @@ import { strerror } from '../base/errno.js';
 import { loadServerCertificates, type LoadedCertificate } from './chain-files.js';
 
 export type { LoadedCertificate } from './chain-files.js';
-import { clientAuthConfig } from './client-auth.js';
+import { clientAuthConfig, clientAuthFingerprint } from './client-auth.js';
 import { isMandatory, selectVersions } from './protocols.js';
 import { NO_SESSION_CACHE, ResumptionStore, resumptionSettings } from './resumption.js';
 import { certificateSelector, loadSniMaps } from './sni-maps.js';
@@ -135,19 +137,26 @@ export function checkSecurityLevel(params: ParameterSet, warnings: string[]): st
  * the Postfix defaults.
  */
 export function selectGroups(params: ParameterSet, provider: CryptoProvider, warnings: string[]): number[] {
-  const supported = new Set<number>(DEFAULT_GROUPS);
-  const ffdhe = new Set<number>([NamedGroup.ffdhe2048, NamedGroup.ffdhe3072, NamedGroup.ffdhe4096]);
-  const usable = (g: number) => supported.has(g) && (ffdhe.has(g) || provider.groups.includes(g));
+  return [...selectGroupPolicy(params, provider, warnings).groups];
+}
+
+/** selectGroups with the OpenSSL 3.5 tuples (engine/policy/groups.ts) the TLS 1.3 choice follows. */
+export function selectGroupPolicy(params: ParameterSet, provider: CryptoProvider, warnings: string[]): GroupPolicy {
+  // TLS 1.3 groups the engine can do with this provider (ECDHE, FFDHE, hybrids), and the
+  // RFC 7919 groups, which TLS 1.2 DHE uses whatever the provider.
+  const tls13 = new Set(tls13Groups(provider));
+  const usable = (g: number) => tls13.has(g) || FFDHE_GROUPS.has(g);
   const policy = groupPolicy({
     eecdhGrade: params.get('tlsproxy_tls_eecdh_grade'),
     eecdhGradeParameter: 'tlsproxy_tls_eecdh_grade',
     autoCurves: params.get('tls_eecdh_auto_curves'),
     ffdheGroups: params.get('tls_ffdhe_auto_groups'),
     usable,
-    libraryDefaults: DEFAULT_GROUPS,
+    // Postfix 3.10+: both lists empty leaves the choice to the library (OpenSSL 3.5's DEFAULT).
+    libraryDefaults: OPENSSL_DEFAULT_GROUPS,
   });
   warnings.push(...policy.warnings);
-  return [...policy.groups];
+  return policy;
 }
 
 /**
@@ -263,6 +272,25 @@ export interface TlsSettingsOptions {
   readonly resumption?: ResumptionStore;
 }
 
+/** The engine's group settings: preference, tuples, and supported_groups in EncryptedExtensions as OpenSSL sends it. */
+function groupSettings(policy: GroupPolicy): Pick<ServerConfig, 'groups' | 'groupTuples' | 'advertiseGroupsAuto'> {
+  return { groups: policy.groups, groupTuples: policy.tuples, advertiseGroupsAuto: true };
+}
+
+/**
+ * The engine's resumptionContext for a service: SHA-256 of its master.cf
+ * name and its client-certificate policy (clientAuthFingerprint). Tickets
+ * are sealed with it and cached sessions carry it, so a ticket or session
+ * made by one service (or by this one before its CAfile changed) is not
+ * resumed by another, even with shared ticket keys (issue 10). The same
+ * configuration gives the same context in every worker and every daemon of
+ * a fleet sharing tlsproxy_tls_session_ticket_key_file.
+ */
+export function resumptionContextOf(params: ParameterSet, clientAuth: ServerConfig['clientAuth']): Uint8Array {
+  const text = `tlsproxy resumption context 1\0${params.get('service_name') || 'tlsproxy'}\0${clientAuthFingerprint(clientAuth)}`;
+  return new Uint8Array(createHash('sha256').update(text).digest());
+}
+
 /** Everything the engine needs for one service. */
 export async function loadTlsSettings(params: ParameterSet, provider: CryptoProvider, options: TlsSettingsOptions = {}): Promise<TlsSettings> {
   const warnings: string[] = [];
@@ -275,6 +303,7 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
   // Postfix: without a cache, tlsproxy_tls_always_issue_session_ids still
   // sends session IDs (clients that want one get one; it never resumes).
   const alwaysIssue = !resumption.sessionCache && params.getBool('tlsproxy_tls_always_issue_session_ids');
+  const clientAuth = await clientAuthConfig(params, warnings, { readFile: options.readFile ?? readText });
   const config: ServerConfig = {
     provider,
     certificates,
@@ -283,13 +312,14 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     // §1.3: grades and exclusions restrict TLS 1.2 only; the TLS 1.3 suites are always all three.
     cipherSuites: DEFAULT_TLS13_SUITES,
     tls12CipherSuites: ciphers.tls12Suites,
-    groups: selectGroups(params, provider, warnings),
+    ...groupSettings(selectGroupPolicy(params, provider, warnings)),
     preferServerCiphers: params.getBool('tls_preempt_cipherlist'),
     prioritizeChacha,
     ...(dhParams ? { dhParams } : {}),
     ...resumption,
     ...(alwaysIssue ? { sessionCache: NO_SESSION_CACHE } : {}),
-    ...(await clientAuthConfig(params, warnings, { readFile: options.readFile ?? readText })),
+    ...clientAuth,
+    resumptionContext: resumptionContextOf(params, clientAuth.clientAuth),
   };
   return { config, loglevel, certificates: loaded, warnings, sniMaps: sni !== undefined, ciphers };
 }

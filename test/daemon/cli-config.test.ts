@@ -117,8 +117,9 @@ test('config -x expands; -d shows defaults (-dx against defaults only); -h value
   const d = await tlsproxy('config', '-c', conf, '-d', 'smtpd_tls_cert_file', 'compatibility_level', 'tlsproxy_tls_security_level', 'syslog_name');
   assert.equal(d.out, ['smtpd_tls_cert_file =', 'compatibility_level = 0', 'tlsproxy_tls_security_level = $smtpd_tls_security_level', 'syslog_name = ${multi_instance_name?{$multi_instance_name}:{postfix}}']);
   assert.equal(d.err, [], '-d ignores main.cf: no unused-parameter warning');
-  const dx = await tlsproxy('config', '-dx', 'smtpd_tls_fingerprint_digest', 'syslog_name', 'tlsproxy_client_security_level', 'tls_ffdhe_auto_groups');
-  assert.equal(dx.out, ['smtpd_tls_fingerprint_digest = md5', 'syslog_name = postfix', 'tlsproxy_client_security_level =', 'tls_ffdhe_auto_groups = ffdhe2048 ffdhe3072']);
+  const dx = await tlsproxy('config', '-dx', 'smtpd_tls_fingerprint_digest', 'syslog_name', 'tlsproxy_client_security_level', 'tls_ffdhe_auto_groups', 'tls_eecdh_auto_curves');
+  // Postfix 3.11 built with OpenSSL 3.5: the hybrid first, then OpenSSL's DEFAULT; FFDHE is in DEFAULT.
+  assert.equal(dx.out, ['smtpd_tls_fingerprint_digest = md5', 'syslog_name = postfix', 'tlsproxy_client_security_level =', 'tls_ffdhe_auto_groups =', 'tls_eecdh_auto_curves = ?X25519MLKEM768:DEFAULT']);
   const h = await tlsproxy('config', '-c', conf, '-h', 'tlsproxy_tls_cert_file', 'tlsproxy_tls_protocols');
   assert.equal(h.out, ['$smtpd_tls_cert_file', '>=TLSv1.2, <=TLSv1.3']);
   const o = await tlsproxy('config', '-c', conf, '-x', '-o', 'smtpd_tls_cert_file=/other.pem', 'tlsproxy_tls_key_file');

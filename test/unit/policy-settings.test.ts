@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NamedGroup, ProtocolVersion } from '../../engine/constants.js';
+import type { CryptoProvider } from '../../engine/crypto/provider.js';
 import { cipherPolicy, DEFAULT_CIPHER_LISTS, exclusionElements, parseGrade, PolicyError } from '../../engine/policy/grades.js';
 import { groupPolicy } from '../../engine/policy/groups.js';
 import { parseSslOptions, prioritizeChacha } from '../../engine/policy/options.js';
@@ -19,7 +20,7 @@ import { ConfigError } from '../../proxy/config/errors.js';
 import { ParameterSet } from '../../proxy/config/main-cf.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
 import { isMandatory, parseProtocolList, selectVersions } from '../../proxy/tls/protocols.js';
-import { checkSecurityLevel, selectCiphers, selectGroups } from '../../proxy/tls/settings.js';
+import { checkSecurityLevel, selectCiphers, selectGroupPolicy, selectGroups } from '../../proxy/tls/settings.js';
 
 const params = (o: Record<string, string>) => ParameterSet.defaults().withOverrides(Object.entries(o).map(([name, value]) => ({ name, value })), 'test');
 const isConfigError = (pattern: RegExp) => (e: unknown) => e instanceof ConfigError && pattern.test(e.message);
@@ -206,26 +207,41 @@ test('protocol lists: both syntaxes, hex bounds, clamped to TLS 1.2-1.3, mandato
 test('groups: auto curves then ffdhe groups in server order, unknown skipped, eecdh grade values, Postfix fallback', () => {
   const provider = createNodeCryptoProvider();
   const G = NamedGroup;
+  // Postfix 3.11's default ?X25519MLKEM768:DEFAULT (OpenSSL 3.5's DEFAULT, what the engine can do).
+  const D = [G.X25519MLKEM768, G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072];
+  const legacy = [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072];
   const cases: [Record<string, string>, number[], string[]][] = [
-    [{}, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072], []],
-    [{ tls_eecdh_auto_curves: 'X25519 X448 prime256v1 secp521r1 secp384r1' }, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072], []],
+    [{}, D, []],
+    [{ tls_eecdh_auto_curves: 'X25519 X448 prime256v1 secp521r1 secp384r1', tls_ffdhe_auto_groups: 'ffdhe2048 ffdhe3072' }, legacy, []],
     [{ tls_eecdh_auto_curves: 'prime256v1', tls_ffdhe_auto_groups: '' }, [G.secp256r1], []],
-    [{ tls_eecdh_auto_curves: 'secp384r1, P-256:x25519 secp384r1', tls_ffdhe_auto_groups: 'ffdhe3072 ffdhe4096 ffdhe2048' }, [G.secp384r1, G.secp256r1, G.x25519, G.ffdhe3072, G.ffdhe2048], []],
-    [{ tls_eecdh_auto_curves: '?X25519MLKEM768:DEFAULT:?x25519:brainpoolP256r1' }, [G.x25519, G.ffdhe2048, G.ffdhe3072], []],
-    [{ tlsproxy_tls_eecdh_grade: 'auto' }, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072], []],
-    [{ tlsproxy_tls_eecdh_grade: 'none' }, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072], ['The "none" eecdh grade is no longer supported, using "auto" instead']],
-    [{ smtpd_tls_eecdh_grade: 'strong', tls_eecdh_strong_curve: 'secp384r1' }, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072], ['tlsproxy_tls_eecdh_grade = strong is ignored, as in Postfix 3.6 and later: the groups are tls_eecdh_auto_curves and tls_ffdhe_auto_groups (tls_eecdh_strong_curve is not used)']],
-    [{ tlsproxy_tls_eecdh_grade: 'ultra' }, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072], ['tlsproxy_tls_eecdh_grade = ultra is ignored, as in Postfix 3.6 and later: the groups are tls_eecdh_auto_curves and tls_ffdhe_auto_groups (tls_eecdh_ultra_curve is not used)']],
-    [{ tlsproxy_tls_eecdh_grade: 'bogus' }, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072], ['Invalid TLS eecdh grade "bogus" in tlsproxy_tls_eecdh_grade: ignored, as in Postfix 3.6 and later, using "auto"']],
-    [{ tls_eecdh_auto_curves: 'X448 secp521r1' }, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072], ['none of the configured key exchange groups are supported', 'using Postfix default key exchange groups instead']],
-    [{ tls_eecdh_auto_curves: '', tls_ffdhe_auto_groups: 'ffdhe2048' }, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072], ['none of the configured key exchange groups are supported', 'using Postfix default key exchange groups instead']],
-    [{ tls_eecdh_auto_curves: '', tls_ffdhe_auto_groups: '' }, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.ffdhe3072], []],
+    [{ tls_eecdh_auto_curves: 'secp384r1, P-256:x25519 secp384r1', tls_ffdhe_auto_groups: 'ffdhe3072 ffdhe4096 ffdhe2048' }, [G.secp384r1, G.secp256r1, G.x25519, G.ffdhe3072, G.ffdhe4096, G.ffdhe2048], []],
+    [{ tls_eecdh_auto_curves: '?X25519MLKEM768:DEFAULT:?x25519:brainpoolP256r1' }, D, []],
+    [{ tls_eecdh_auto_curves: 'DEFAULT:-X25519MLKEM768:-ffdhe3072 ?SecP256r1MLKEM768' }, [G.x25519, G.secp256r1, G.secp384r1, G.ffdhe2048, G.SecP256r1MLKEM768], []],
+    [{ tls_eecdh_auto_curves: 'x25519mlkem768 / *x25519 secp256r1 / ffdhe8192', tls_ffdhe_auto_groups: 'ffdhe6144' }, [G.X25519MLKEM768, G.x25519, G.secp256r1, G.ffdhe8192, G.ffdhe6144], []],
+    [{ tlsproxy_tls_eecdh_grade: 'auto' }, D, []],
+    [{ tlsproxy_tls_eecdh_grade: 'none' }, D, ['The "none" eecdh grade is no longer supported, using "auto" instead']],
+    [{ smtpd_tls_eecdh_grade: 'strong', tls_eecdh_strong_curve: 'secp384r1' }, D, ['tlsproxy_tls_eecdh_grade = strong is ignored, as in Postfix 3.6 and later: the groups are tls_eecdh_auto_curves and tls_ffdhe_auto_groups (tls_eecdh_strong_curve is not used)']],
+    [{ tlsproxy_tls_eecdh_grade: 'ultra' }, D, ['tlsproxy_tls_eecdh_grade = ultra is ignored, as in Postfix 3.6 and later: the groups are tls_eecdh_auto_curves and tls_ffdhe_auto_groups (tls_eecdh_ultra_curve is not used)']],
+    [{ tlsproxy_tls_eecdh_grade: 'bogus' }, D, ['Invalid TLS eecdh grade "bogus" in tlsproxy_tls_eecdh_grade: ignored, as in Postfix 3.6 and later, using "auto"']],
+    [{ tls_eecdh_auto_curves: 'X448 secp521r1' }, D, ['none of the configured key exchange groups are supported', 'using Postfix default key exchange groups instead']],
+    // TLS 1.3 FFDHE: an FFDHE-only list is usable (Postfix 3.8+ with OpenSSL 3).
+    [{ tls_eecdh_auto_curves: '', tls_ffdhe_auto_groups: 'ffdhe2048' }, [G.ffdhe2048], []],
+    // Both empty (Postfix 3.10+): the library's choice, OpenSSL 3.5's DEFAULT.
+    [{ tls_eecdh_auto_curves: '', tls_ffdhe_auto_groups: '' }, D, []],
   ];
   for (const [o, expected, warnings] of cases) {
     const w: string[] = [];
     assert.equal(selectGroups(params(o), provider, w), expected, JSON.stringify(o));
     assert.equal(w, warnings, JSON.stringify(o));
   }
+  // Tuples (OpenSSL 3.5): DEFAULT keeps its own; a list without / is one tuple; FFDHE groups join the last tuple.
+  const tuples = (o: Record<string, string>) => selectGroupPolicy(params(o), provider, []).tuples;
+  assert.equal(tuples({}), [[G.X25519MLKEM768], [G.x25519, G.secp256r1], [G.secp384r1], [G.ffdhe2048, G.ffdhe3072]]);
+  assert.equal(tuples({ tls_eecdh_auto_curves: 'X25519MLKEM768 x25519', tls_ffdhe_auto_groups: 'ffdhe2048' }), [[G.X25519MLKEM768, G.x25519, G.ffdhe2048]]);
+  assert.equal(tuples({ tls_eecdh_auto_curves: 'X25519MLKEM768 / x25519', tls_ffdhe_auto_groups: 'ffdhe2048' }), [[G.X25519MLKEM768], [G.x25519, G.ffdhe2048]]);
+  // A provider without ML-KEM: the hybrids are skipped, the first DEFAULT tuple is then empty and dropped.
+  const noKem: CryptoProvider = { ...provider, mlKem768: undefined };
+  assert.equal(selectGroupPolicy(params({}), noKem, []).tuples, [[G.x25519, G.secp256r1], [G.secp384r1], [G.ffdhe2048, G.ffdhe3072]]);
   // The pure layer: what the engine cannot use is skipped.
   const p = groupPolicy({ eecdhGrade: '', eecdhGradeParameter: 'g', autoCurves: 'X25519 prime256v1', ffdheGroups: '', usable: (g) => g !== G.x25519, libraryDefaults: [G.secp384r1] });
   assert.equal(p.groups, [G.secp256r1]);

@@ -46,9 +46,9 @@ test('log levels: numbers and keywords', () => {
 test('groups from tls_eecdh_auto_curves and tls_ffdhe_auto_groups, Postfix fallback', () => {
   const provider = createNodeCryptoProvider();
   const w: string[] = [];
-  assert.equal(selectGroups(params({}), provider, w), [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1, NamedGroup.ffdhe2048, NamedGroup.ffdhe3072]);
+  assert.equal(selectGroups(params({}), provider, w), [NamedGroup.X25519MLKEM768, NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1, NamedGroup.ffdhe2048, NamedGroup.ffdhe3072]);
   assert.equal(selectGroups(params({ tls_eecdh_auto_curves: 'secp384r1 prime256v1 secp384r1 X448', tls_ffdhe_auto_groups: '' }), provider, w), [NamedGroup.secp384r1, NamedGroup.secp256r1]);
-  assert.equal(selectGroups(params({ tls_eecdh_auto_curves: '?X25519MLKEM768:DEFAULT:?x25519' }), provider, w)[0], NamedGroup.x25519);
+  assert.equal(selectGroups(params({ tls_eecdh_auto_curves: '?X25519MLKEM768:DEFAULT:?x25519' }), provider, w)[0], NamedGroup.X25519MLKEM768);
   assert.equal(w, []);
   const fallback = selectGroups(params({ tls_eecdh_auto_curves: 'X448 brainpoolP256r1' }), provider, w);
   assert.equal(w, ['none of the configured key exchange groups are supported', 'using Postfix default key exchange groups instead']);

@@ -1,0 +1,63 @@
+/**
+ * ML-KEM-768 (FIPS 203) for every provider, in pure JavaScript from
+ * @noble/post-quantum (audited, no native code, the same on Node, Deno,
+ * Bun and browsers). A provider offers it by setting
+ * `mlKem768: mlKem768` (CryptoProvider.mlKem768); the engine then can do
+ * the hybrid TLS 1.3 groups X25519MLKEM768 and SecP256r1MLKEM768
+ * (draft-ietf-tls-ecdhe-mlkem, engine/tls13/key-exchange.ts).
+ *
+ * The server side of TLS only encapsulates; keygen and decapsulate are
+ * here for clients (tests, the bench) and for the Wycheproof vectors.
+ *
+ * Portable: Uint8Array only, no runtime-specific imports.
+ */
+
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import type { Kem } from './provider.js';
+
+/** FIPS 203 §8 Table 3, ML-KEM-768: k = 3. */
+const K = 3;
+const EK_LENGTH = 384 * K + 32; // 1184
+const CT_LENGTH = 1088;
+const Q = 3329;
+
+/**
+ * FIPS 203 §7.2 input checking of an encapsulation key: the type check
+ * (exactly 384k + 32 bytes) and the modulus check (every 12-bit
+ * coefficient of ByteDecode12(ek[0:384k]) is below q = 3329, i.e.
+ * ByteEncode12(ByteDecode12(ek)) = ek).
+ */
+export function mlKem768KeyIsValid(ek: Uint8Array): boolean {
+  if (ek.length !== EK_LENGTH) return false;
+  // Two coefficients per 3 bytes, little-endian 12-bit fields (FIPS 203 Algorithm 6).
+  for (let i = 0; i < 384 * K; i += 3) {
+    const b0 = ek[i]!;
+    const b1 = ek[i + 1]!;
+    const b2 = ek[i + 2]!;
+    if ((b0 | ((b1 & 0x0f) << 8)) >= Q || ((b1 >> 4) | (b2 << 4)) >= Q) return false;
+  }
+  return true;
+}
+
+export const mlKem768: Kem = {
+  name: 'ML-KEM-768',
+  encapsulationKeyLength: EK_LENGTH,
+  ciphertextLength: CT_LENGTH,
+  sharedSecretLength: 32,
+  checkEncapsulationKey: mlKem768KeyIsValid,
+  encapsulate(ek, m) {
+    // Our own check first, so an invalid key is refused whatever the library version does.
+    if (!mlKem768KeyIsValid(ek)) throw new Error('ML-KEM-768: invalid encapsulation key (FIPS 203 §7.2 type or modulus check)');
+    const { cipherText, sharedSecret } = ml_kem768.encapsulate(ek, m);
+    return { ciphertext: cipherText, sharedSecret: Uint8Array.from(sharedSecret) };
+  },
+  keygen(seed) {
+    const { publicKey, secretKey } = ml_kem768.keygen(seed);
+    return { encapsulationKey: publicKey, decapsulationKey: secretKey };
+  },
+  decapsulate(ciphertext, dk) {
+    // FIPS 203 §7.3: the ciphertext type check; a wrong ciphertext of the right length is implicitly rejected.
+    if (ciphertext.length !== CT_LENGTH) throw new Error(`ML-KEM-768: ciphertext of ${ciphertext.length} bytes, expected ${CT_LENGTH}`);
+    return ml_kem768.decapsulate(ciphertext, dk);
+  },
+};
