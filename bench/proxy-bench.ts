@@ -224,6 +224,7 @@ interface HandshakeResult {
 const EXPECTED: Record<ProfileName, { protocol: string; cipher: string; group: string }> = {
   'tls13-aes128': { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', group: 'X25519' },
   'tls12-ecdhe-ecdsa-aes128': { protocol: 'TLSv1.2', cipher: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', group: 'X25519' },
+  'tls13-x25519mlkem768': { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', group: 'X25519MLKEM768' },
 };
 
 const checked = new Set<string>();
@@ -395,6 +396,52 @@ function summarizeProfile(file: string, top = 18): string {
 
 // ------------------------------------------------------------------ main
 
+// ------------------------------------------------------------------ X25519MLKEM768
+
+const NODE24 = path.join(ROOT, '.cache/node24/node_modules/.bin/node');
+
+/**
+ * Full TLS 1.3 handshakes with X25519MLKEM768 beside x25519, against each
+ * tlsproxy daemon: the client is Node 24 (OpenSSL 3.5; the system node's
+ * OpenSSL has no ML-KEM, hence no node:tls column), installed outside
+ * node_modules as .ci/run does. Concurrency 1 (the cost of one handshake)
+ * and 16 (throughput). BENCH_MLKEM=0 skips it.
+ */
+async function hybridHandshakes(tlsproxies: readonly Subject[], backend: Rpc, caFile: string, opts: Options): Promise<void> {
+  if (process.env.BENCH_MLKEM === '0') return;
+  if (!existsSync(NODE24)) {
+    console.log('\nX25519MLKEM768 handshakes: skipped (no Node 24: npm install --prefix .cache/node24 --no-save node@24)');
+    return;
+  }
+  const child = fork(path.join(ROOT, 'bench/client.ts'), [], { cwd: ROOT, execPath: NODE24, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(child);
+  const client = new Rpc('client (Node 24)', child);
+  await client.call('init', { ca: caFile });
+  const bench = new Bench(client, backend);
+  const profiles: [string, ProfileName][] = [
+    ['x25519', 'tls13-aes128'],
+    ['X25519MLKEM768', 'tls13-x25519mlkem768'],
+  ];
+  for (const s of tlsproxies) {
+    const rows: string[][] = [];
+    for (const c of [1, 16]) {
+      const runs = new Map<ProfileName, HandshakeResult[]>(profiles.map(([, p]) => [p, []]));
+      for (const [, p] of profiles) await bench.handshakes(s, p, c, Math.min(400, opts.hsMs)); // warm-up
+      for (let i = 0; i < opts.runs; i++) for (const [, p] of profiles) runs.get(p)!.push(await bench.handshakes(s, p, c, opts.hsMs));
+      const med = (p: ProfileName, f: (r: HandshakeResult) => number) => median(runs.get(p)!.map(f));
+      for (const [label, f] of [
+        [`handshakes/s, concurrency ${c}`, (r: HandshakeResult) => r.rate],
+        ['  server CPU per handshake, µs', (r: HandshakeResult) => r.cpuPerHsUs],
+      ] as const) {
+        const a = med('tls13-aes128', f);
+        const b = med('tls13-x25519mlkem768', f);
+        rows.push([label, fmt(a), fmt(b), fmt(b / a)]);
+      }
+    }
+    printTable(`${s.label}: full TLS 1.3 handshakes, X25519MLKEM768 vs x25519 (Node 24 / OpenSSL 3.5 client; ratio = X25519MLKEM768 / x25519)`, ['metric', 'x25519', 'X25519MLKEM768', 'ratio'], rows);
+  }
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const cpus = os.cpus();
@@ -530,6 +577,8 @@ async function main(): Promise<void> {
         console.log(`  ${m.key.padEnd(24)} ${s.label.padEnd(20)} ${rs.map(m.describe).join('; ')}`);
       }
     }
+
+    await hybridHandshakes(subjects.slice(1), backend, path.join(pki, 'ca.pem'), opts);
 
     // ---- optional profiles of the tlsproxy daemons
     if (opts.profileDir) {

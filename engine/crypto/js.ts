@@ -25,7 +25,7 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { p256, p384 } from '@noble/curves/nist.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
-import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, modPowSecret } from './bigint.js';
 import { mlKem768 } from './mlkem.js';
 import { parsePkcs8, parseSpki, type EcCurve } from './der-keys.js';
@@ -75,8 +75,11 @@ function nobleHash(algorithm: HashAlgorithm) {
   return h;
 }
 
-function hashFn(hash: RsaHash): (m: Uint8Array) => Uint8Array {
-  return hash === 'SHA-1' ? sha1 : NOBLE_HASH[hash];
+/** ECDSA also knows SHA-224 (TLS 1.2 ecdsa_sha224). */
+type SchemeHash = RsaHash | 'SHA-224';
+
+function hashFn(hash: SchemeHash): (m: Uint8Array) => Uint8Array {
+  return hash === 'SHA-1' ? sha1 : hash === 'SHA-224' ? sha224 : NOBLE_HASH[hash];
 }
 
 function isAllZero(b: Uint8Array): boolean {
@@ -138,7 +141,7 @@ const CURVE_OF: Record<EcCurve, { curve: Weierstrass; size: number; key: 'ecdsa-
 interface Scheme {
   /** Key type the scheme needs in TLS 1.3 (RFC 8446 §4.2.3); null when none of ours fits (P-521, SHA-1 ECDSA). */
   key: KeyAlgorithm | null;
-  hash: RsaHash | null;
+  hash: SchemeHash | null;
   rsa?: RsaPadding;
   /** rsa_pss_pss_*: verify only, with a key labelled id-RSASSA-PSS. */
   pssKey?: boolean;
@@ -155,7 +158,7 @@ const pss = (hash: 'SHA-256' | 'SHA-384' | 'SHA-512', pssKey = false): Scheme =>
   pssKey,
 });
 const pkcs1 = (hash: RsaHash): Scheme => ({ key: 'rsa', hash, rsa: { kind: 'pkcs1', hash }, tls12Only: hash === 'SHA-1' });
-const ecdsa = (key: 'ecdsa-p256' | 'ecdsa-p384' | null, hash: RsaHash): Scheme => ({ key, hash, ecdsa: true, tls12Only: hash === 'SHA-1' });
+const ecdsa = (key: 'ecdsa-p256' | 'ecdsa-p384' | null, hash: SchemeHash): Scheme => ({ key, hash, ecdsa: true, tls12Only: hash === 'SHA-1' || hash === 'SHA-224' });
 
 /** RFC 8446 §4.2.3 SignatureScheme values this provider handles. */
 const SCHEMES: Record<number, Scheme> = {
@@ -173,6 +176,7 @@ const SCHEMES: Record<number, Scheme> = {
   0x0503: ecdsa('ecdsa-p384', 'SHA-384'),
   0x0603: ecdsa(null, 'SHA-512'),
   0x0203: ecdsa(null, 'SHA-1'),
+  0x0303: ecdsa(null, 'SHA-224'),
   0x0807: { key: 'ed25519', hash: null },
 };
 
