@@ -120,29 +120,6 @@ export function expectsSecondList(request: Request, version: PostfixVersion): bo
   return role === 'server' && atLeast(version, 3, 12) && !(request.flags & FLAG_PROBE_ONLY);
 }
 
-/** What the context list says about a client certificate (the verifier's details, when it has them). */
-interface PeerDetails {
-  readonly subjectCN?: string;
-  readonly issuerCN?: string;
-  readonly fingerprint?: string;
-  readonly pubkeyFingerprint?: string;
-}
-
-function peerDetails(details: unknown): PeerDetails {
-  if (!details || typeof details !== 'object') return {};
-  const d = details as Record<string, unknown>;
-  const s = (...keys: string[]) => {
-    for (const k of keys) if (typeof d[k] === 'string') return d[k] as string;
-    return undefined;
-  };
-  return {
-    subjectCN: s('subjectCN', 'peerCN', 'commonName'),
-    issuerCN: s('issuerCN'),
-    fingerprint: s('fingerprint', 'certFingerprint'),
-    pubkeyFingerprint: s('pubkeyFingerprint', 'pkeyFingerprint'),
-  };
-}
-
 /** "ECDSA (prime256v1)" -> ECDSA, prime256v1, 0; "RSA-PSS (2048 bits)" -> RSA-PSS, '', 2048; "ED25519" -> ED25519. */
 export function splitSignature(text: string | undefined): { name: string; curve: string; bits: number } {
   if (!text) return { name: '', curve: '', bits: 0 };
@@ -177,14 +154,14 @@ export function keyExchange(group: string, version: PostfixVersion): { name: str
  */
 export function contextAttrs(info: HandshakeInfo, endpoint: string, version: PostfixVersion): Attr[] {
   const cc = info.clientCertificate;
-  const peer = peerDetails(cc?.details);
+  const peer = cc?.details;
   const peerStatus = cc ? 1 | (cc.trusted ? 4 : 0) : 0;
   const out: [string, string][] = [
-    ['peer_CN', peer.subjectCN ?? ''],
-    ['issuer_CN', peer.issuerCN ?? ''],
-    ['peer_fingerprint', peer.fingerprint ?? ''],
+    ['peer_CN', peer?.subjectCN ?? ''],
+    ['issuer_CN', peer?.issuerCN ?? ''],
+    ['peer_fingerprint', peer?.certFingerprint ?? ''],
   ];
-  if (atLeast(version, 2, 9)) out.push(['peer_pubkey_fingerprint', peer.pubkeyFingerprint ?? '']);
+  if (atLeast(version, 2, 9)) out.push(['peer_pubkey_fingerprint', peer?.pkeyFingerprint ?? '']);
   if (atLeast(version, 3, 6)) out.push(['level', '0']);
   out.push(['peer_status', String(peerStatus)], ['cipher_protocol', info.protocol], ['cipher_name', info.cipherName], ['cipher_usebits', String(info.cipherBits)], ['cipher_algbits', String(info.cipherBits)]);
   if (!atLeast(version, 3, 4)) return out;

@@ -172,7 +172,7 @@ test('context list by version: 3.3 (nine fields), 3.4 (no level), 3.11 (rpk, rpt
   assert.is(resumed.srvr_signature, '');
   assert.is(resumed.srvr_signature_digest, '');
   const withCert = Object.fromEntries(
-    contextAttrs({ ...info13, clientCertificate: { trusted: true, signature: 'ECDSA (prime256v1)', digest: 'SHA256', details: { subjectCN: 'client.example', issuerCN: 'Test CA' } } }, 'e', v('3.7.11')),
+    contextAttrs({ ...info13, clientCertificate: { trusted: true, signature: 'ECDSA (prime256v1)', digest: 'SHA256', details: { subject: 'CN=client.example', issuer: 'CN=Test CA', subjectCN: 'client.example', issuerCN: 'Test CA', certFingerprint: 'AB:CD', pkeyFingerprint: 'EF:01', digest: 'sha256' } } }, 'e', v('3.7.11')),
   );
   assert.is(withCert.peer_status, '5');
   assert.is(withCert.peer_CN, 'client.example');
