@@ -1,8 +1,23 @@
 #!/usr/bin/env node
-// Launcher for the package's `tlsproxy` command: registers tsx so the
-// TypeScript sources run as they are, then hands over to proxy/cli/main.ts.
-import { register } from 'tsx/esm/api';
+// Launcher for the package's `tlsproxy` command. It runs the compiled
+// JavaScript in dist/ (built by `npm ci` through the `prepare` step, or
+// `npm run build`): no TypeScript compiler or loader runs in a production
+// start, and the daemon forks dist/proxy/supervisor/worker-entry.mjs.
+//
+// TLSPROXY_FROM_SOURCES=1 (test/run.mjs sets it), or a checkout where dist/
+// was never built, runs the TypeScript sources through tsx instead.
+// The same file runs under Deno (`deno run -A bin/tlsproxy.js`) and Bun
+// (`bun bin/tlsproxy.js`): docs/runtimes.md.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../proxy/cli/main.ts');
+const compiled = new URL('../dist/proxy/cli/main.js', import.meta.url);
+const fromSources = !!process.env.TLSPROXY_FROM_SOURCES && process.env.TLSPROXY_FROM_SOURCES !== '0';
+let main;
+if (!fromSources && existsSync(compiled)) {
+  ({ main } = await import(compiled.href));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../proxy/cli/main.ts'));
+}
 process.exit(await main(process.argv.slice(2)));

@@ -7,7 +7,9 @@ import type { CryptoProvider, MaybePromise, SigningKey } from './crypto/provider
 import { CipherSuite, NamedGroup } from './constants.js';
 import type { CertificateRefusal } from './errors.js';
 import type { DhParams } from './ffdhe.js';
+import { MAX_CLIENT_HELLO } from './handshake-buffer.js';
 import type { SessionCache, TicketProtector } from './session.js';
+import type { ClientCertificateDetails } from './events.js';
 
 /** A certificate chain (leaf first, DER) with its private key. */
 export interface CertifiedKey {
@@ -57,8 +59,8 @@ export interface ClientCertificateVerdict {
   readonly alert?: CertificateRefusal;
   /** Why not trusted, for the log ("untrusted issuer /CN=...", "certificate has expired"). */
   readonly reason?: string;
-  /** Anything the owner wants back in HandshakeInfo (subject, fingerprints...). */
-  readonly details?: unknown;
+  /** What the owner wants back in HandshakeInfo (subject, CNs, fingerprints). */
+  readonly details?: ClientCertificateDetails;
 }
 
 /** Client certificate policy (Postfix ask_ccert / req_ccert). */
@@ -81,7 +83,7 @@ export interface ClientAuthPolicy {
 
 /** Bounds on what a peer can make us hold or repeat (DEVELOPERS.md: bound everything). */
 export interface Limits {
-  /** Largest handshake message we accept (ClientHello, client Certificate...). */
+  /** Largest handshake message we accept (ClientHello, client Certificate...); longer is decode_error. */
   maxHandshakeMessage: number;
   /** Most extensions in one ClientHello. */
   maxExtensions: number;
@@ -106,8 +108,10 @@ export interface Limits {
 }
 
 export const DEFAULT_LIMITS: Limits = {
-  maxHandshakeMessage: 64 * 1024,
-  maxExtensions: 64,
+  // The longest legal ClientHello (131,396 bytes, ~128 KiB like OpenSSL's bound): every large but legal hello fits.
+  maxHandshakeMessage: MAX_CLIENT_HELLO,
+  // As many as a 65,535-byte extensions block can hold (4 bytes each): the count is bounded by the size.
+  maxExtensions: 16384,
   maxWarningAlerts: 4,
   maxEmptyRecords: 32,
   maxKeyUpdatesWithoutData: 32,

@@ -173,9 +173,11 @@ export function groupName(g: number): string {
 
 /** RFC 8446 §4.2.3 SignatureScheme */
 export const SignatureScheme = {
-  /** TLS 1.2 only: the RFC 5246 §7.4.1.4.1 defaults for clients that send no signature_algorithms. */
+  /** TLS 1.2's RFC 5246 §7.4.1.4.1 defaults for clients that send no signature_algorithms; RFC 9155: never used. */
   rsa_pkcs1_sha1: 0x0201,
   ecdsa_sha1: 0x0203,
+  /** TLS 1.2 only (RFC 5246 §7.4.1.4.1 hash sha224 + ecdsa); OpenSSL signs with it. */
+  ecdsa_sha224: 0x0303,
   rsa_pkcs1_sha256: 0x0401,
   rsa_pkcs1_sha384: 0x0501,
   rsa_pkcs1_sha512: 0x0601,

@@ -76,8 +76,8 @@ export const CAUSES = {
   AlertWrongLength: cause('decode_error', 'RFC 8446 §6, §6.2', (length: number) => `alert record of ${length} bytes`),
   FinishedWrongLength: cause('decode_error', 'RFC 8446 §4.4.4, §6.2', (length: number, expected: number) => `Finished of ${length} bytes, expected ${expected}`),
   HandshakeMessageTooLong: cause(
-    'illegal_parameter',
-    'RFC 8446 §6.2 (ours: a bound on what we buffer)',
+    'decode_error',
+    'RFC 8446 §6.2 ("the length of the message was incorrect"): the bound is the longest legal ClientHello (131,396 bytes)',
     (type: number, length: number, max: number) => `${hs(type)} message of ${length} bytes exceeds the limit of ${max}`,
   ),
 
@@ -144,6 +144,8 @@ export const CAUSES = {
   RenegotiationInfoNotEmpty: cause('handshake_failure', 'RFC 5746 §3.6', () => 'non-empty renegotiation_info on an initial handshake'),
   PointFormatsWithoutUncompressed: cause('illegal_parameter', 'RFC 8422 §5.1.2', () => 'ec_point_formats without the uncompressed format'),
   NoSharedTls12Suite: cause('handshake_failure', 'RFC 5246 §7.4.1.3', () => 'no shared TLS 1.2 cipher suite for our certificates and groups'),
+  Tls12NoSignatureAlgorithms: cause('handshake_failure', 'RFC 9155 §5 (without signature_algorithms only SHA-1 would do, RFC 5246 §7.4.1.4.1)', () =>
+    'TLS 1.2 ClientHello without signature_algorithms: SHA-1 signatures are refused (RFC 9155)'),
   ResumptionWithoutExtendedMasterSecret: cause('handshake_failure', 'RFC 7627 §5.3', () => 'resumption of an extended-master-secret session without the extension'),
   InvalidPublicValue: cause('illegal_parameter', 'RFC 8422 §5.11; RFC 7919 §5.1', (group: string, why: string) => `invalid ${group} public value: ${why}`),
   DhPublicValueOutOfRange: cause('illegal_parameter', 'RFC 7919 §5.1', () => 'DH public value out of range (1 < Y < p-1)'),

@@ -1,52 +1,113 @@
 /**
  * Reassembles handshake messages from record fragments (RFC 8446 §5.1):
  * a message may span several records, and one record may hold several
- * messages. The announced length is checked against our limit as soon as
+ * messages. The announced length is checked against our bound as soon as
  * the 4-byte header is in, so a peer cannot make us buffer more.
+ *
+ * Linear in the bytes received: a fragment is copied once when it arrives,
+ * and a message spanning records is copied once more into a buffer of its
+ * announced size (allocated when its header is complete); a message that
+ * lies within one fragment is handed out as a view. A 64 KiB ClientHello in
+ * one-byte records costs 2 copies of 64 KiB, not 2^31 bytes of re-copying.
+ *
+ * The bound (Limits.maxHandshakeMessage, default MAX_CLIENT_HELLO) is the
+ * longest ClientHello the wire format allows, ~128 KiB like OpenSSL's; a
+ * message announcing more is a decode_error (engine/errors.ts
+ * HandshakeMessageTooLong).
  */
 
 import { fail } from './errors.js';
 import type { HandshakeMessage } from './messages/handshake.js';
 
+/**
+ * The longest possible ClientHello body (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2):
+ * legacy_version 2 + random 32 + legacy_session_id 1+32 + cipher_suites 2+65,534
+ * + legacy_compression_methods 1+255 + extensions 2+65,535 = 131,396 bytes.
+ */
+export const MAX_CLIENT_HELLO = 2 + 32 + (1 + 32) + (2 + 65534) + (1 + 255) + (2 + 65535);
+
 export class HandshakeBuffer {
-  private buf = new Uint8Array(0);
+  /** Received fragments not yet consumed (copies we own), and the read offset in the first. */
+  private chunks: Uint8Array[] = [];
+  private offset = 0;
+  private buffered = 0;
+  /** A message spanning fragments: its buffer (header included) and how much of it is filled. */
+  private partial: { raw: Uint8Array; filled: number } | undefined;
 
   constructor(private readonly maxMessage: number) {}
 
-  /** True when part of a message is waiting for more records. */
+  /** True when part of a message (or a whole one not yet taken) is waiting. */
   get hasPartial(): boolean {
-    return this.buf.length > 0;
+    return this.buffered > 0 || this.partial !== undefined;
   }
 
   push(fragment: Uint8Array): void {
     // §5.1: "Implementations MUST NOT send zero-length fragments of Handshake types."
     if (fragment.length === 0) fail('EmptyHandshakeRecord');
-    if (this.buf.length === 0) {
-      this.buf = fragment.slice();
-    } else {
-      const next = new Uint8Array(this.buf.length + fragment.length);
-      next.set(this.buf, 0);
-      next.set(fragment, this.buf.length);
-      this.buf = next;
-    }
-    if (this.buf.length >= 4) this.checkLength();
+    this.chunks.push(fragment.slice());
+    this.buffered += fragment.length;
+    if (!this.partial && this.buffered >= 4) this.checkLength(this.headerLength());
   }
 
-  private checkLength(): void {
-    const len = (this.buf[1]! << 16) | (this.buf[2]! << 8) | this.buf[3]!;
-    if (len > this.maxMessage) {
-      fail('HandshakeMessageTooLong', this.buf[0]!, len, this.maxMessage);
+  /** Byte `i` of the unconsumed input. */
+  private peek(i: number): number {
+    let k = 0;
+    let at = this.offset + i;
+    while (at >= this.chunks[k]!.length) at -= this.chunks[k++]!.length;
+    return this.chunks[k]![at]!;
+  }
+
+  private headerLength(): number {
+    return (this.peek(1) << 16) | (this.peek(2) << 8) | this.peek(3);
+  }
+
+  private checkLength(len: number): void {
+    // RFC 8446 §6.2 decode_error: no legal ClientHello is longer, and we hold no other message to more.
+    if (len > this.maxMessage) fail('HandshakeMessageTooLong', this.peek(0), len, this.maxMessage);
+  }
+
+  /** Move up to `n` bytes of input into `dst` at `at`; returns how many were moved. */
+  private drain(dst: Uint8Array, at: number, n: number): number {
+    let moved = 0;
+    while (moved < n && this.chunks.length) {
+      const c = this.chunks[0]!;
+      const take = Math.min(n - moved, c.length - this.offset);
+      dst.set(c.subarray(this.offset, this.offset + take), at + moved);
+      moved += take;
+      this.offset += take;
+      if (this.offset === c.length) {
+        this.chunks.shift();
+        this.offset = 0;
+      }
     }
+    this.buffered -= moved;
+    return moved;
   }
 
   /** The next complete message, or undefined. */
   pop(): HandshakeMessage | undefined {
-    if (this.buf.length < 4) return undefined;
-    this.checkLength();
-    const len = (this.buf[1]! << 16) | (this.buf[2]! << 8) | this.buf[3]!;
-    if (this.buf.length < 4 + len) return undefined;
-    const raw = this.buf.subarray(0, 4 + len);
-    this.buf = this.buf.subarray(4 + len);
-    return { type: raw[0]!, body: raw.subarray(4), raw };
+    if (!this.partial) {
+      if (this.buffered < 4) return undefined;
+      const len = this.headerLength();
+      this.checkLength(len);
+      const first = this.chunks[0]!;
+      if (first.length - this.offset >= 4 + len) {
+        // The whole message is in one fragment: a view, no copy.
+        const raw = first.subarray(this.offset, this.offset + 4 + len);
+        this.offset += 4 + len;
+        this.buffered -= 4 + len;
+        if (this.offset === first.length) {
+          this.chunks.shift();
+          this.offset = 0;
+        }
+        return { type: raw[0]!, body: raw.subarray(4), raw };
+      }
+      this.partial = { raw: new Uint8Array(4 + len), filled: 0 };
+    }
+    const p = this.partial;
+    p.filled += this.drain(p.raw, p.filled, p.raw.length - p.filled);
+    if (p.filled < p.raw.length) return undefined;
+    this.partial = undefined;
+    return { type: p.raw[0]!, body: p.raw.subarray(4), raw: p.raw };
   }
 }

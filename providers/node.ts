@@ -45,6 +45,7 @@ import {
   type SigningKey,
 } from '../engine/crypto/provider.js';
 import { FFDHE_GROUPS } from '../engine/ffdhe.js';
+import { nativeAeadKey } from './native-aead.js';
 
 /** A plain Uint8Array over the same memory as `b` (no copy). */
 function u8(b: Uint8Array): Uint8Array {
@@ -93,12 +94,16 @@ function nodeAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey {
   if (raw.length !== AEAD_KEY_LENGTH[algorithm]) {
     throw new Error(`node crypto: ${algorithm} key must be ${AEAD_KEY_LENGTH[algorithm]} bytes`);
   }
+  // The addon's reusable OpenSSL contexts when it is built (native-aead.ts); node:crypto otherwise.
+  const native = nativeAeadKey(algorithm, raw);
+  if (native) return native;
   const key = createSecretKey(raw);
   // The overloads of createCipheriv are keyed on literal cipher names; all
   // three are AEADs taking the same options, so one signature serves.
   const name = cipherName as 'chacha20-poly1305';
   return {
     algorithm,
+    synchronous: true,
     seal(nonce, aad, plaintext) {
       if (nonce.length !== AEAD_NONCE_LENGTH) throw new Error('node crypto: AEAD nonce must be 12 bytes');
       const c = createCipheriv(name, key, nonce, TAG_OPTS);
@@ -364,7 +369,7 @@ interface SchemeInfo {
   curve?: string;
   /** ECDSA: in TLS 1.2 the scheme names only the hash, any curve will do (RFC 5246 §7.4.1.4.1, RFC 8422 §5.4). */
   ecdsa?: boolean;
-  /** SHA-1 schemes: TLS 1.2 only (RFC 8446 §4.2.3 does not define them for handshake signatures). */
+  /** SHA-1 and SHA-224 schemes: TLS 1.2 only (RFC 8446 §4.2.3 does not define them for handshake signatures). */
   tls12Only?: boolean;
 }
 
@@ -384,6 +389,8 @@ const SCHEMES: Record<number, SchemeInfo> = {
   0x0503: { key: 'ecdsa-p384', hash: 'sha384', pss: false, curve: 'secp384r1', ecdsa: true },
   0x0603: { key: null, hash: 'sha512', pss: false, curve: 'secp521r1', ecdsa: true },
   0x0203: { key: null, hash: 'sha1', pss: false, ecdsa: true, tls12Only: true },
+  // ecdsa_sha224: TLS 1.2 only (RFC 5246 §7.4.1.4.1 HashAlgorithm sha224); OpenSSL signs with it.
+  0x0303: { key: null, hash: 'sha224', pss: false, ecdsa: true, tls12Only: true },
   0x0807: { key: 'ed25519', hash: null, pss: false },
 };
 

@@ -16,7 +16,7 @@ const arg = process.argv[2];
 const dir = arg && GROUPS.has(arg) ? `test/${arg}` : 'test';
 const pattern = arg && !GROUPS.has(arg) ? `${arg}.*\\.test\\.ts$` : '\\.test\\.ts$';
 const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'node_modules/uvu/bin.js'), dir, pattern],
-  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } });
+  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0', TLSPROXY_FROM_SOURCES: process.env.TLSPROXY_FROM_SOURCES ?? '1' } });
 let out = '';
 child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
 child.on('close', (code, signal) => {

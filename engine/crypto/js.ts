@@ -5,7 +5,8 @@
  * restricted sandboxes) and for auditors.
  *
  *  - hashes, HMAC (and so HKDF, engine/hkdf.ts): @noble/hashes
- *  - AES-GCM, ChaCha20-Poly1305: @noble/ciphers
+ *  - AES-GCM, ChaCha20: @noble/ciphers; Poly1305 and the ChaCha20-Poly1305
+ *    AEAD: engine/crypto/chacha20-poly1305.ts (faster than noble's)
  *  - X25519, ECDH and ECDSA on P-256 / P-384, Ed25519: @noble/curves
  *  - RSA-PSS and RSASSA-PKCS1-v1_5 signing (CRT, blinded) and
  *    verification: engine/crypto/rsa.ts over BigInt (no audited pure-JS RSA
@@ -19,14 +20,14 @@
  * Portable: Uint8Array only, no runtime-specific imports.
  */
 
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { gcm } from '@noble/ciphers/aes.js';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { p256, p384 } from '@noble/curves/nist.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
-import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, modPowSecret } from './bigint.js';
+import { chacha20Poly1305Key } from './chacha20-poly1305.js';
 import { mlKem768 } from './mlkem.js';
 import { parsePkcs8, parseSpki, type EcCurve } from './der-keys.js';
 import {
@@ -75,8 +76,11 @@ function nobleHash(algorithm: HashAlgorithm) {
   return h;
 }
 
-function hashFn(hash: RsaHash): (m: Uint8Array) => Uint8Array {
-  return hash === 'SHA-1' ? sha1 : NOBLE_HASH[hash];
+/** ECDSA also knows SHA-224 (TLS 1.2 ecdsa_sha224). */
+type SchemeHash = RsaHash | 'SHA-224';
+
+function hashFn(hash: SchemeHash): (m: Uint8Array) => Uint8Array {
+  return hash === 'SHA-1' ? sha1 : hash === 'SHA-224' ? sha224 : NOBLE_HASH[hash];
 }
 
 function isAllZero(b: Uint8Array): boolean {
@@ -91,17 +95,14 @@ function hex16(n: number): string {
 
 // ------------------------------------------------------------------ AEAD
 
-type NobleAead = (key: Uint8Array, nonce: Uint8Array, aad?: Uint8Array) => {
-  encrypt(pt: Uint8Array): Uint8Array;
-  decrypt(ct: Uint8Array): Uint8Array;
-};
-
 function aeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey {
   const len = AEAD_KEY_LENGTH[algorithm];
   if (len === undefined) throw new Error(`js crypto: unsupported AEAD ${String(algorithm)}`);
   if (raw.length !== len) throw new Error(`js crypto: ${algorithm} key must be ${len} bytes`);
-  const key = raw.slice();
-  const make: NobleAead = algorithm === 'CHACHA20-POLY1305' ? chacha20poly1305 : gcm;
+  // ChaCha20-Poly1305: noble's ChaCha20 with our Poly1305 and AEAD framing (chacha20-poly1305.ts).
+  if (algorithm === 'CHACHA20-POLY1305') return chacha20Poly1305Key(raw);
+  const key = new Uint8Array(raw);
+  const make = gcm;
   return {
     algorithm,
     seal(nonce, aad, plaintext) {
@@ -121,6 +122,39 @@ function aeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey {
 
 // ----------------------------------------------------------- key exchange
 
+/**
+ * X25519(k, 9) (RFC 7748 §6.1) computed on the birationally equivalent
+ * Edwards curve, where @noble/curves has a precomputed table for the base
+ * point: about twice as fast as the Montgomery ladder. RFC 7748 §4.1: the
+ * base point u = 9 maps to the Ed25519 base point, and u = (1 + y) / (1 - y).
+ * The clamped scalar (§5) is reduced mod the group order L, which changes
+ * nothing since the base point has order L (and k mod L is never 0 for a
+ * clamped k: 2^254 <= k < 2^255 and 8 | k). The test suite checks this
+ * against the ladder (x25519.getPublicKey) and RFC 7748's vectors.
+ */
+function x25519PublicKey(priv: Uint8Array): Uint8Array {
+  const k = new Uint8Array(priv); // a copy: slice() of a Node buffer would alias
+  k[0]! &= 248;
+  k[31]! &= 127;
+  k[31]! |= 64;
+  let scalar = 0n;
+  for (let i = 31; i >= 0; i--) scalar = (scalar << 8n) | BigInt(k[i]!);
+  k.fill(0);
+  const Ed = ed25519.Point;
+  const { y } = Ed.BASE.multiply(scalar % Ed.Fn.ORDER).toAffine();
+  const F = Ed.Fp;
+  let u = F.mul(F.add(F.ONE, y), F.inv(F.sub(F.ONE, y)));
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(u & 0xffn);
+    u >>= 8n;
+  }
+  return out;
+}
+
+/** The exported form of x25519PublicKey, for the test that compares it with the Montgomery ladder. */
+export const __x25519PublicKeyForTests = x25519PublicKey;
+
 type Weierstrass = typeof p256;
 
 const NIST: Record<number, { curve: Weierstrass; size: number }> = {
@@ -138,7 +172,7 @@ const CURVE_OF: Record<EcCurve, { curve: Weierstrass; size: number; key: 'ecdsa-
 interface Scheme {
   /** Key type the scheme needs in TLS 1.3 (RFC 8446 §4.2.3); null when none of ours fits (P-521, SHA-1 ECDSA). */
   key: KeyAlgorithm | null;
-  hash: RsaHash | null;
+  hash: SchemeHash | null;
   rsa?: RsaPadding;
   /** rsa_pss_pss_*: verify only, with a key labelled id-RSASSA-PSS. */
   pssKey?: boolean;
@@ -155,7 +189,7 @@ const pss = (hash: 'SHA-256' | 'SHA-384' | 'SHA-512', pssKey = false): Scheme =>
   pssKey,
 });
 const pkcs1 = (hash: RsaHash): Scheme => ({ key: 'rsa', hash, rsa: { kind: 'pkcs1', hash }, tls12Only: hash === 'SHA-1' });
-const ecdsa = (key: 'ecdsa-p256' | 'ecdsa-p384' | null, hash: RsaHash): Scheme => ({ key, hash, ecdsa: true, tls12Only: hash === 'SHA-1' });
+const ecdsa = (key: 'ecdsa-p256' | 'ecdsa-p384' | null, hash: SchemeHash): Scheme => ({ key, hash, ecdsa: true, tls12Only: hash === 'SHA-1' || hash === 'SHA-224' });
 
 /** RFC 8446 §4.2.3 SignatureScheme values this provider handles. */
 const SCHEMES: Record<number, Scheme> = {
@@ -173,6 +207,7 @@ const SCHEMES: Record<number, Scheme> = {
   0x0503: ecdsa('ecdsa-p384', 'SHA-384'),
   0x0603: ecdsa(null, 'SHA-512'),
   0x0203: ecdsa(null, 'SHA-1'),
+  0x0303: ecdsa(null, 'SHA-224'),
   0x0807: { key: 'ed25519', hash: null },
 };
 
@@ -195,6 +230,20 @@ function schemeFor(scheme: number, kind: KeyKind | null, tls12: boolean): Scheme
 }
 
 // --------------------------------------------------------------- provider
+
+let precomputed = false;
+/**
+ * Window-8 tables for the fixed base points (key generation, ECDSA and
+ * Ed25519 signing, X25519 public keys), built once (~30 ms)
+ * rather than on the first handshake.
+ */
+function precomputeBaseTables(): void {
+  if (precomputed) return;
+  precomputed = true;
+  p256.Point.BASE.precompute(8);
+  p384.Point.BASE.precompute(8);
+  ed25519.Point.BASE.precompute(8);
+}
 
 export interface JsCryptoOptions {
   /**
@@ -232,6 +281,7 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
   }
   // A CSPRNG that returns without writing (a stub) must not go unnoticed.
   if (isAllZero(random(32))) throw new Error(`js crypto: ${JS_CSPRNG} returned all-zero bytes`);
+  precomputeBaseTables();
 
   function nistShare(group: number, curve: Weierstrass, size: number): KeyShare {
     // A scalar in [1, n-1] (SEC 1 §3.2.1) from size + size/2 random bytes
@@ -261,10 +311,10 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
 
   function x25519Share(privateKey?: Uint8Array): KeyShare {
     if (privateKey && privateKey.length !== 32) throw new Error('js crypto: an x25519 private key is 32 bytes');
-    const priv = privateKey ? privateKey.slice() : random(32);
+    const priv = privateKey ? new Uint8Array(privateKey) : random(32);
     return {
       group: 0x001d,
-      publicKey: x25519.getPublicKey(priv),
+      publicKey: x25519PublicKey(priv),
       deriveSecret(peer) {
         if (peer.length !== 32) throw new Error(`js crypto: x25519 peer key share has length ${peer.length}, expected 32`);
         let secret: Uint8Array;
@@ -337,7 +387,7 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
       };
     }
     if (info.kind === 'ed25519') {
-      const seed = info.seed.slice();
+      const seed = new Uint8Array(info.seed);
       ed25519.getPublicKey(seed); // precompute, and fail early on a bad key
       return {
         algorithm,
@@ -349,7 +399,7 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
       };
     }
     const c = CURVE_OF[info.curve];
-    const scalar = info.scalar.slice();
+    const scalar = new Uint8Array(info.scalar);
     if (!c.curve.utils.isValidSecretKey(scalar)) throw new Error(`js crypto: ${algorithm} private key out of range`);
     const pub = c.curve.getPublicKey(scalar, false);
     if (info.point && !(info.point.length === pub.length && info.point.every((b, i) => b === pub[i]))) {

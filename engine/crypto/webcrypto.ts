@@ -7,11 +7,13 @@
  * Portable on purpose: Uint8Array only, no runtime-specific imports.
  */
 
+import { p256, p384 } from '@noble/curves/nist.js';
 import { mlKem768 } from './mlkem.js';
-import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { FFDHE_GROUPS } from '../ffdhe.js';
+import { parsePkcs8 } from './der-keys.js';
 import {
   AEAD_KEY_LENGTH,
   AEAD_NONCE_LENGTH,
@@ -355,8 +357,11 @@ export function ffdheGroupOf(p: Uint8Array, g: Uint8Array): number {
 
 // ------------------------------------------------------------- signatures
 
-/** SHA-1 only for the TLS 1.2 schemes rsa_pkcs1_sha1 and ecdsa_sha1. */
-type SchemeHash = HashAlgorithm | 'SHA-1';
+/**
+ * SHA-1 only for the TLS 1.2 schemes rsa_pkcs1_sha1 and ecdsa_sha1 (verification); SHA-224 only
+ * for TLS 1.2 ecdsa_sha224, which WebCrypto cannot do: signed with @noble/curves instead.
+ */
+type SchemeHash = HashAlgorithm | 'SHA-1' | 'SHA-224';
 
 interface SchemeInfo {
   /**
@@ -423,7 +428,7 @@ function ecdsa(key: EcKeyAlgorithm | null, hash: SchemeHash, curve: EcKeyAlgorit
     signAlg: { name: 'ECDSA', hash },
     ecLength: c.ecLength,
     ecdsa: true,
-    tls12Only: hash === 'SHA-1',
+    tls12Only: hash === 'SHA-1' || hash === 'SHA-224',
   };
 }
 
@@ -443,6 +448,7 @@ const SCHEMES: Record<number, SchemeInfo> = {
   0x0503: ecdsa('ecdsa-p384', 'SHA-384'),
   0x0603: ecdsa(null, 'SHA-512'),
   0x0203: ecdsa(null, 'SHA-1'),
+  0x0303: ecdsa(null, 'SHA-224'),
   0x0807: { key: 'ed25519', hash: null, importAlg: { name: 'Ed25519' }, signAlg: { name: 'Ed25519' }, ecLength: 0 },
 };
 
@@ -485,6 +491,7 @@ class WebSigningKey implements SigningKey {
     readonly bits: number,
     firstScheme: number,
     firstKey: CryptoKey,
+    private readonly random: (n: number) => Uint8Array,
   ) {
     this.keys.set(firstScheme, Promise.resolve(firstKey));
   }
@@ -510,12 +517,21 @@ class WebSigningKey implements SigningKey {
     if (!info || info.pssKey) {
       throw new Error(`webcrypto: signature scheme ${schemeHex(scheme)} does not fit a ${this.algorithm} key${options?.tls12 ? ' (TLS 1.2)' : ''}`);
     }
+    if (info.hash === 'SHA-224') return Promise.resolve().then(() => this.signSha224(data));
     return this.keyFor(scheme, info)
       .then((key) => this.subtle.sign(info.signAlg, key, bs(data)))
       .then((sig) => {
         const raw = new Uint8Array(sig);
         return info.ecLength ? ecdsaRawToDer(raw) : raw;
       });
+  }
+
+  /** ECDSA with SHA-224 (WebCrypto has no SHA-224): @noble/curves, RFC 6979 nonces hedged with fresh randomness. */
+  private signSha224(data: Uint8Array): Uint8Array {
+    const k = parsePkcs8(this.pkcs8);
+    if (!k || k.kind !== 'ec') throw new Error(`webcrypto: ecdsa_sha224 needs an EC key, not ${this.algorithm}`);
+    const curve = k.curve === 'P-256' ? p256 : p384;
+    return ecdsaRawToDer(curve.sign(sha224(data), k.scalar, { prehash: false, extraEntropy: this.random(32), format: 'compact' }));
   }
 }
 
@@ -685,7 +701,7 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
     if (algorithm === 'rsa') bits = (key.algorithm as RsaHashedKeyAlgorithm).modulusLength;
     else if (algorithm === 'ecdsa-p384') bits = 384;
     else bits = 256;
-    return new WebSigningKey(subtle, der, algorithm, bits, first, key);
+    return new WebSigningKey(subtle, der, algorithm, bits, first, key, randomBytes);
   }
 
   async function verifyInner(
@@ -696,7 +712,8 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
     tls12: boolean,
   ): Promise<boolean> {
     const info = schemeFor(scheme, keyKind(spki, false), tls12);
-    if (!info) return false;
+    // ecdsa_sha224 is for our ServerKeyExchange only: we never ask a client for it.
+    if (!info || info.hash === 'SHA-224') return false;
     const keyDer = info.pssKey ? relabelPssSpki(spki) : bs(spki);
     if (!keyDer) return false;
     let sig: Uint8Array<ArrayBuffer> | null = bs(signature);

@@ -28,13 +28,17 @@ export interface Tls12Choice {
 const EC_GROUPS: ReadonlySet<number> = new Set([NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1]);
 const isFfdhe = (g: number) => g >= 0x0100 && g <= 0x01ff;
 
-/** Schemes a key can sign TLS 1.2 ServerKeyExchange with, best first. */
+/**
+ * Schemes a key can sign TLS 1.2 ServerKeyExchange with, best first. Never
+ * SHA-1 or MD5 (RFC 9155 §2: "MUST NOT" in TLS 1.2 signatures); ECDSA with
+ * SHA-224 (ecdsa_sha224) for clients that offer only that, as OpenSSL does.
+ */
 export function tls12SchemesFor(key: SigningKey): number[] {
   switch (key.algorithm) {
     case 'ecdsa-p256':
-      return [SignatureScheme.ecdsa_secp256r1_sha256, SignatureScheme.ecdsa_secp384r1_sha384, SignatureScheme.ecdsa_secp521r1_sha512, SignatureScheme.ecdsa_sha1];
+      return [SignatureScheme.ecdsa_secp256r1_sha256, SignatureScheme.ecdsa_secp384r1_sha384, SignatureScheme.ecdsa_secp521r1_sha512, SignatureScheme.ecdsa_sha224];
     case 'ecdsa-p384':
-      return [SignatureScheme.ecdsa_secp384r1_sha384, SignatureScheme.ecdsa_secp256r1_sha256, SignatureScheme.ecdsa_secp521r1_sha512, SignatureScheme.ecdsa_sha1];
+      return [SignatureScheme.ecdsa_secp384r1_sha384, SignatureScheme.ecdsa_secp256r1_sha256, SignatureScheme.ecdsa_secp521r1_sha512, SignatureScheme.ecdsa_sha224];
     case 'ed25519':
       return [SignatureScheme.ed25519];
     case 'rsa':
@@ -45,17 +49,18 @@ export function tls12SchemesFor(key: SigningKey): number[] {
         SignatureScheme.rsa_pkcs1_sha256,
         SignatureScheme.rsa_pkcs1_sha384,
         SignatureScheme.rsa_pkcs1_sha512,
-        SignatureScheme.rsa_pkcs1_sha1,
       ];
   }
 }
 
 /**
  * RFC 5246 §7.4.1.4.1: a client that sends no signature_algorithms is
- * taken to support {sha1, rsa} and {sha1, ecdsa} only.
+ * taken to support {sha1, rsa} and {sha1, ecdsa} only; RFC 9155 §5 forbids
+ * those, so such a client gets handshake_failure (unless it resumes: no
+ * signature then). chooseTls12 refuses it before this is used.
  */
 function clientSchemes(hello: ClientHello): readonly number[] {
-  return hello.signatureAlgorithms ?? [SignatureScheme.rsa_pkcs1_sha1, SignatureScheme.ecdsa_sha1];
+  return hello.signatureAlgorithms ?? [];
 }
 
 function authFits(suite: Tls12Suite, key: SigningKey): boolean {
@@ -115,6 +120,9 @@ export function chooseTls12(
   if (hello.ecPointFormats && !hello.ecPointFormats.includes(0)) {
     fail('PointFormatsWithoutUncompressed');
   }
+  // RFC 9155 §5: "If a client does not send a signature_algorithms extension, then the server MUST
+  // abort the handshake with a handshake_failure alert, except when digital signatures are not used".
+  if (!hello.signatureAlgorithms) fail('Tls12NoSignatureAlgorithms');
   const enabled = (config.tls12CipherSuites ?? DEFAULT_TLS12_SUITES).filter((s) => TLS12_SUITES.has(s));
   const ours = config.prioritizeChacha ? prioritizeChacha(enabled, hello.cipherSuites) : enabled;
   const order = config.preferServerCiphers ? ours.filter((s) => hello.cipherSuites.includes(s)) : hello.cipherSuites.filter((s) => ours.includes(s));

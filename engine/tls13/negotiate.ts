@@ -37,19 +37,23 @@ export type GroupChoice = { share: KeyShareEntry } | { retry: number };
 export function chooseGroup(hello: ClientHello, config: ServerConfig, available: readonly number[]): GroupChoice {
   const supported = hello.supportedGroups ?? [];
   const shares = hello.keyShares ?? [];
+  // Sets and maps: a legal hello may list ~32,000 groups and ~6,000 shares (linear, not their product).
+  const offered = new Set(supported);
+  const byGroup = new Map(shares.map((s) => [s.group, s]));
   for (const s of shares) {
     // §4.2.8: "Clients MUST NOT offer any KeyShareEntrys for groups not listed in the client's supported_groups
     // extension. Servers MAY check for violations of these rules and abort the handshake with an
     // "illegal_parameter" alert if one is violated."
-    if (!supported.includes(s.group)) fail('KeyShareNotInSupportedGroups', s.group);
+    if (!offered.has(s.group)) fail('KeyShareNotInSupportedGroups', s.group);
   }
-  const usable = (g: number) => available.includes(g) && supported.includes(g);
+  const usable = (g: number) => available.includes(g) && offered.has(g);
   for (const tuple of config.groupTuples ?? [config.groups]) {
     const ours = tuple.filter(usable);
     if (!ours.length) continue;
-    const order = config.preferServerCiphers ? ours : supported.filter((g) => ours.includes(g));
+    // [...offered]: the client's order without repetitions.
+    const order = config.preferServerCiphers ? ours : [...offered].filter((g) => ours.includes(g));
     for (const g of order) {
-      const share = shares.find((s) => s.group === g);
+      const share = byGroup.get(g);
       if (share) return { share };
     }
     return { retry: ours[0]! };
@@ -119,7 +123,8 @@ export function describeKeySignature(
   const digest =
     scheme === S.ed25519 ? undefined
     : scheme === S.ecdsa_secp384r1_sha384 || scheme === S.rsa_pss_rsae_sha384 || scheme === S.rsa_pkcs1_sha384 ? 'SHA384'
-    : scheme === S.rsa_pss_rsae_sha512 || scheme === S.rsa_pkcs1_sha512 ? 'SHA512'
+    : scheme === S.rsa_pss_rsae_sha512 || scheme === S.rsa_pkcs1_sha512 || scheme === S.ecdsa_secp521r1_sha512 ? 'SHA512'
+    : scheme === S.ecdsa_sha224 ? 'SHA224'
     : 'SHA256';
   switch (algorithm) {
     case 'ecdsa-p256':

@@ -60,8 +60,9 @@ export interface NativeAddon {
 export type NativeLoad = { readonly ok: true; readonly addon: NativeAddon } | { readonly ok: false; readonly reason: string };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** native/ of this checkout. */
-export const NATIVE_DIR = path.resolve(here, '..', '..', 'native');
+/** native/ of this checkout: two levels up from proxy/base/, three from the compiled dist/proxy/base/. */
+export const NATIVE_DIR = [path.resolve(here, '..', '..', 'native'), path.resolve(here, '..', '..', '..', 'native')]
+  .find((d) => existsSync(path.join(d, 'binding.gyp'))) ?? path.resolve(here, '..', '..', 'native');
 export const ADDON_FILE = path.join(NATIVE_DIR, 'build', 'Release', 'tlsproxy_native.node');
 
 let cached: NativeLoad | undefined;

@@ -14,12 +14,20 @@
  * process now, is stale; start-up replaces it with a warning, and reload or
  * stop say so instead of signalling a stranger.
  *
- * The pid file is created exclusively (O_EXCL): two daemons on the same
- * configuration cannot both start. It is removed at exit when it still
- * names this process.
+ * Two daemons on the same configuration cannot both start, even at the
+ * same instant: the pid file is written completely under a private name
+ * (O_EXCL) and then hard-linked into place (link(2) fails when the name
+ * exists), so it is never seen empty or half-written; a stale one is moved
+ * away with rename(2), and only when what was moved is the very file judged
+ * stale (same inode) is it discarded: a racer's fresh file is put back. It
+ * is removed at exit when it is still this process's file (same inode).
+ * The status file is replaced the same careful way: its temporary file has
+ * a random name and is created exclusively (O_EXCL, no symbolic link
+ * followed), so nothing planted in the directory is truncated or written.
  */
 
-import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
@@ -116,38 +124,77 @@ export function acquirePidFile(dir: string, warn: (m: string) => void, pid = pro
   }
   const file = path.join(dir, PID_FILE);
   const contents = `${pid}\n${processStartTime(pid) ?? ''}\n`;
-  for (let attempt = 0; ; attempt++) {
+  // The complete contents under a private name first: linked into place, the pid file is never empty.
+  const tmp = path.join(dir, `${PID_FILE}.${pid}.${randomBytes(6).toString('hex')}.new`);
+  try {
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     try {
-      const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      writeSync(fd, contents);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw new ConfigError(`create pid file ${file}: ${strerror(e)}`);
+  }
+  let ino: number | undefined;
+  try {
+    for (let attempt = 0; attempt < 8 && ino === undefined; attempt++) {
       try {
-        writeSync(fd, contents);
-      } finally {
-        closeSync(fd);
+        linkSync(tmp, file);
+        ino = statSync(tmp).ino;
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigError(`create pid file ${file}: ${strerror(e)}`);
       }
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw new ConfigError(`create pid file ${file}: ${strerror(e)}`);
+      let judged: { ino: number; dev: number };
+      try {
+        judged = lstatSync(file);
+      } catch {
+        continue; // gone meanwhile: try again
+      }
+      let old: PidFileContents | undefined;
+      try {
+        old = readPidFile(dir);
+      } catch {
+        old = undefined;
+      }
+      if (old && old.pid !== pid && isRunning(old)) throw new ConfigError(`the daemon is already running (pid ${old.pid}, pid file ${file})`);
+      // Stale: move exactly that file away. A racer may have replaced it since we read it: then put its file back.
+      const grave = path.join(dir, `${PID_FILE}.${pid}.${randomBytes(6).toString('hex')}.stale`);
+      try {
+        renameSync(file, grave);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw new ConfigError(`remove stale pid file ${file}: ${strerror(e)}`);
+      }
+      const moved = lstatSync(grave);
+      if (moved.ino !== judged.ino || moved.dev !== judged.dev) {
+        try {
+          linkSync(grave, file);
+        } catch {
+          // a third daemon linked its own meanwhile: the next round sees it
+        }
+        unlinkSync(grave);
+        continue;
+      }
+      unlinkSync(grave);
+      warn(`removing stale pid file ${file}${old ? ` (pid ${old.pid} is not running)` : ' (unreadable)'}`);
     }
-    let old: PidFileContents | undefined;
+  } finally {
     try {
-      old = readPidFile(dir);
+      unlinkSync(tmp);
     } catch {
-      old = undefined;
-    }
-    if (old && old.pid !== pid && isRunning(old)) throw new ConfigError(`the daemon is already running (pid ${old.pid}, pid file ${file})`);
-    warn(`removing stale pid file ${file}${old ? ` (pid ${old.pid} is not running)` : ' (unreadable)'}`);
-    try {
-      unlinkSync(file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`remove stale pid file ${file}: ${strerror(e)}`);
+      // already gone
     }
   }
+  if (ino === undefined) throw new ConfigError(`create pid file ${file}: other processes keep replacing it`);
+  const ours = ino;
   return {
     file,
     dir,
     release() {
       try {
-        if (readPidFile(dir)?.pid === pid) unlinkSync(file);
+        if (lstatSync(file).ino === ours) unlinkSync(file);
       } catch {
         // gone already, or never ours
       }
@@ -171,17 +218,29 @@ export interface ReloadStatus {
 
 export function writeStatus(dir: string, status: ReloadStatus): void {
   const file = path.join(dir, STATUS_FILE);
-  const tmp = `${file}.${status.pid}.tmp`;
+  // A fresh random name, created exclusively: a file or link planted in the directory is never opened.
+  const tmp = `${file}.${status.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  let created = false;
   try {
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    created = true;
     try {
       writeSync(fd, `${JSON.stringify(status)}\n`);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, file);
+    created = false;
   } catch {
     // the log has the outcome too
+  } finally {
+    if (created) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // gone
+      }
+    }
   }
 }
 

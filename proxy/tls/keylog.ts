@@ -11,8 +11,12 @@
  * which exists only when this file is configured. Anyone who can read the
  * file can decrypt every session it covers: the file is created with mode
  * 0600 (an existing one is set to 0600, and refused when that fails or it
- * is not a regular file; symbolic links are not followed), and the main
- * process logs a warning at every start and reload while it is on.
+ * is not a regular file; symbolic links are not followed). An existing file
+ * is also refused when it is not owned by the daemon's user (the effective
+ * uid that opens it: its owner could read the secrets or hand the file to
+ * someone) or has more than one hard link (another name, perhaps in a
+ * directory others can read, would see every line). The main process logs
+ * a warning at every start and reload while it is on.
  *
  * Each serving process opens the file once (append mode, before it drops
  * privileges) and writes whole lines with one write each, so the lines of
@@ -65,6 +69,13 @@ export function openKeyLog(file: string): KeyLogFn {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new ConfigError(`${KEYLOG_PARAMETER}=${file}: not a regular file`);
+    const euid = typeof process.geteuid === 'function' ? process.geteuid() : undefined;
+    if (euid !== undefined && st.uid !== euid) {
+      throw new ConfigError(`${KEYLOG_PARAMETER}=${file}: the file is owned by uid ${st.uid}, not by the daemon's user (uid ${euid}); remove it or give it to that user`);
+    }
+    if (st.nlink > 1) {
+      throw new ConfigError(`${KEYLOG_PARAMETER}=${file}: the file has ${st.nlink} hard links; the secrets would be readable under another name: use a file with one link`);
+    }
     if (st.mode & 0o077) {
       try {
         fchmodSync(fd, 0o600);

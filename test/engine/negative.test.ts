@@ -314,8 +314,8 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
     expectPlainAlert([record(22, handshakeMessage(2, helloBody(baseHello().spec)), 0x0301)], 10));
   t('unknown handshake type 99 first -> unexpected_message (10)', () =>
     expectPlainAlert([record(22, handshakeMessage(99, new Uint8Array(4)), 0x0301)], 10));
-  t('handshake message announcing more than 64 KiB -> illegal_parameter (47), before buffering it', () =>
-    expectPlainAlert([record(22, cat(u8(1), u24(0x100000), new Uint8Array(16)), 0x0301)], 47));
+  t('handshake message announcing more than the longest legal ClientHello -> decode_error (50), before buffering it', () =>
+    expectPlainAlert([record(22, cat(u8(1), u24(0x100000), new Uint8Array(16)), 0x0301)], 50));
 
   t('ClientHello fragmented into 1-byte records completes', async () => {
     const { spec, keys } = baseHello();
@@ -1043,7 +1043,7 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
     await expectEncryptedAlert(c, n, 22);
   });
 
-  t('50 pipelined KeyUpdate(update_requested) + data rounds: every echo arrives, server answers each', async () => {
+  t('50 pipelined KeyUpdate(update_requested) + data rounds: every echo arrives, one server KeyUpdate per flight at most', async () => {
     const { c, n } = await connected();
     const parts: Uint8Array[] = [];
     let expect = '';
@@ -1059,7 +1059,10 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
     c.close();
     const s = await session(n);
     assert.is(s.failure, undefined, JSON.stringify(s.failure));
-    assert.is(s.traces.filter((x) => x === 'sent KeyUpdate').length, 50);
+    // §4.6.3: each of our writes is preceded by one KeyUpdate answering the requests received before it.
+    const sent = s.traces.filter((x) => x === 'sent KeyUpdate').length;
+    assert.ok(sent >= 1 && sent <= 50, `${sent} KeyUpdates sent`);
+    assert.is(c.serverKeyUpdates, sent);
   });
   t('server-initiated KeyUpdate while the client pipelines data', async () => {
     const { c, n } = await connected();

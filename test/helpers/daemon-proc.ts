@@ -31,6 +31,15 @@ process.on('exit', () => {
   for (const d of live) d.kill('SIGKILL');
 });
 
+/**
+ * How bin/tlsproxy.js is run: `command` is the runtime and its arguments before the script
+ * (default: this node), e.g. ['deno', 'run', '-A'] or ['bun'] (test/runtimes/); `env` replaces the environment.
+ */
+export interface Launch {
+  readonly command?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
 export class DaemonProc {
   readonly child: ChildProcess;
   stderr = '';
@@ -44,8 +53,9 @@ export class DaemonProc {
   private readonly listeners = new Set<() => void>();
   private readonly hard: NodeJS.Timeout;
 
-  constructor(args: readonly string[], hardTimeoutMs = 90_000) {
-    this.child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  constructor(args: readonly string[], hardTimeoutMs = 90_000, launch: Launch = {}) {
+    const [cmd, ...pre] = launch.command ?? [process.execPath];
+    this.child = spawn(cmd!, [...pre, BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: launch.env ?? process.env });
     live.add(this);
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (d: string) => {
@@ -73,8 +83,8 @@ export class DaemonProc {
   }
 
   /** Start on CONFIG_DIR and wait for the `listening on` line (its port is kept). */
-  static async start(configDir: string, extra: readonly string[] = [], timeoutMs = 30_000): Promise<DaemonProc> {
-    const d = new DaemonProc(['start', '-c', configDir, ...extra]);
+  static async start(configDir: string, extra: readonly string[] = [], timeoutMs = 30_000, launch: Launch = {}): Promise<DaemonProc> {
+    const d = new DaemonProc(['start', '-c', configDir, ...extra], 90_000, launch);
     try {
       const l = await d.waitFor(/^service \S+: listening on 127\.0\.0\.1:(\d+), /, { timeoutMs });
       d.port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(l.text)![1]);

@@ -209,6 +209,13 @@ export function record(type: number, fragment: Uint8Array, version = 0x0303): Ui
   return cat(u8(type), u16(version), u16(fragment.length), fragment);
 }
 
+/** `message` cut into records of at most `size` bytes (2^14, the most a plaintext record holds, by default). */
+export function fragments(message: Uint8Array, version = 0x0301, size = 1 << 14): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let off = 0; off < message.length; off += size) out.push(record(22, message.subarray(off, Math.min(message.length, off + size)), version));
+  return out;
+}
+
 /** The ClientHello record most clients send (record version 0x0301). */
 export function helloRecord(h: HelloSpec): Uint8Array {
   return record(22, clientHello(h), 0x0301);

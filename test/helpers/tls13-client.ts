@@ -10,7 +10,7 @@
 
 import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto';
 import net from 'node:net';
-import { cat, clientHello, type ClientKey, type HelloSpec, handshakeMessage, record, u16, u8, vec } from './hello.js';
+import { cat, clientHello, type ClientKey, fragments, type HelloSpec, handshakeMessage, record, u16, u8, vec } from './hello.js';
 
 export const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
 
@@ -255,6 +255,8 @@ export class Tls13Client {
   flight: ServerFlight | undefined;
   /** NewSessionTickets received (§4.6.1). */
   readonly tickets: Ticket[] = [];
+  /** KeyUpdates received from the server (§4.6.3). */
+  serverKeyUpdates = 0;
   private offers: PskOffer[] = [];
   private master: Uint8Array | undefined;
   private resumptionMaster: Uint8Array | undefined;
@@ -276,7 +278,7 @@ export class Tls13Client {
    */
   async handshake(spec: HelloSpec, keys: ClientKey[], records?: Uint8Array[]): Promise<ServerFlight> {
     const ch = clientHello(spec);
-    this.raw.send(...(records ?? [record(22, ch, 0x0301)]));
+    this.raw.send(...(records ?? fragments(ch, 0x0301)));
     this.transcript.push(ch);
     return this.readServerFlight(keys);
   }
@@ -286,7 +288,7 @@ export class Tls13Client {
     const ch1Hash = this.th();
     this.transcript = [handshakeMessage(254, ch1Hash), hrr];
     const ch = clientHello(typeof spec === 'function' ? spec() : spec);
-    this.raw.send(...extra, record(22, ch, 0x0303));
+    this.raw.send(...extra, ...fragments(ch, 0x0303));
     this.transcript.push(ch);
     return this.readServerFlight(keys);
   }
@@ -530,6 +532,7 @@ export class Tls13Client {
       if (!rec) return null;
       const o = this.open(rec);
       if (o.type === 22 && o.content[0] === 24) {
+        this.serverKeyUpdates++;
         this.read = this.read!.next();
         if (o.content[4] === 1) this.keyUpdate(false);
         continue;

@@ -56,7 +56,7 @@ test('a failure carries its cause, the alert of the table and the text derived f
   assert.is(f.alert, AlertDescription.unexpected_message);
   assert.is(f.message, 'alert record with empty content');
   const g = failure('HandshakeMessageTooLong', 1, 200000, 131396);
-  assert.is(g.alert, AlertDescription.illegal_parameter);
+  assert.is(g.alert, AlertDescription.decode_error);
   assert.is(g.message, 'client_hello message of 200000 bytes exceeds the limit of 131396');
   assert.is(failure('LegacyVersionTooLow', 0x0200).alert, AlertDescription.protocol_version);
 });

@@ -204,8 +204,32 @@ test('HandshakeBuffer: reassembly across fragments, several per record, size lim
   assert.is(hex(b.pop()!.raw), hex(m1));
   assert.is(b.pop()!.type, 0x18);
   assert.not.ok(b.hasPartial);
-  failsWith(() => new HandshakeBuffer(100).push(fromHex('01 000065')), AlertDescription.illegal_parameter, /exceeds/);
+  failsWith(() => new HandshakeBuffer(100).push(fromHex('01 000065')), AlertDescription.decode_error, /exceeds/);
   failsWith(() => new HandshakeBuffer(100).push(new Uint8Array(0)), AlertDescription.unexpected_message);
+});
+
+test('HandshakeBuffer: a message in 1-byte fragments, followed by one whole in the same fragment as the last byte', () => {
+  const b = new HandshakeBuffer(100_000);
+  const big = new Uint8Array(4 + 70_000);
+  big.set(fromHex('01 011170'));
+  for (let i = 4; i < big.length; i++) big[i] = i & 0xff;
+  const small = fromHex('18 000001 01');
+  for (let i = 0; i < big.length - 1; i++) {
+    b.push(big.subarray(i, i + 1));
+    assert.is(b.pop(), undefined);
+  }
+  const last = new Uint8Array(1 + small.length);
+  last[0] = big[big.length - 1]!;
+  last.set(small, 1);
+  b.push(last);
+  assert.ok(b.hasPartial);
+  const m = b.pop()!;
+  assert.is(m.body.length, 70_000);
+  assert.ok(m.raw.every((x, i) => x === big[i]));
+  assert.ok(b.hasPartial, 'the KeyUpdate is still waiting');
+  assert.is(hex(b.pop()!.raw), hex(small));
+  assert.not.ok(b.hasPartial);
+  assert.is(b.pop(), undefined);
 });
 
 test.run();

@@ -156,12 +156,8 @@ test('TLS 1.2: RSA certificate chosen for ECDHE_RSA, scheme from the client list
   assert.is(parseEcdheServerKeyExchange(msgs[2]!.body).scheme, 0x0401);
 });
 
-test('TLS 1.2: no signature_algorithms means the SHA-1 defaults of RFC 5246 §7.4.1.4.1', async () => {
-  const run = await server();
-  run.conn.receive(record(ContentType.handshake, tls12Hello({ omit: [ExtensionType.signature_algorithms] })));
-  await settle();
-  assert.is(run.failure, undefined, run.failure?.reason);
-  assert.is(parseEcdheServerKeyExchange(messages(run.written)[2]!.body).scheme, 0x0203);
+test('TLS 1.2: no signature_algorithms (the SHA-1 defaults of RFC 5246 §7.4.1.4.1) is handshake_failure (RFC 9155 §5)', async () => {
+  await expectAlert([record(ContentType.handshake, tls12Hello({ omit: [ExtensionType.signature_algorithms] }))], AlertDescription.handshake_failure);
 });
 
 test('SMACK: ChangeCipherSpec right after ClientHello is unexpected_message', async () => {

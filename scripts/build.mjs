@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Compiles the TypeScript sources to JavaScript in dist/ (run by npm's
+// `prepare` lifecycle step, so `npm ci` builds it; `npm run build` by hand).
+//
+//   dist/<same layout as the sources>/*.js   esbuild, one output file per source file
+//   dist/**/*.d.ts                           tsc declaration emit, for the library entry points
+//                                            (package.json "exports": engine, certs, providers)
+//
+// bin/tlsproxy.js runs dist/proxy/cli/main.js, and the daemon forks
+// dist/proxy/supervisor/worker-entry.mjs: no TypeScript compiler or loader
+// runs in a production start. Tests and the bench run the sources (tsx).
+//
+//   node scripts/build.mjs            JavaScript and declarations
+//   node scripts/build.mjs --js       JavaScript only (what tests call: well under a second)
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const dist = path.join(root, 'dist');
+/** Source folders compiled; tests and the bench are not shipped. */
+const SOURCES = ['engine', 'certs', 'providers', 'proxy'];
+const jsOnly = process.argv.includes('--js');
+
+let esbuild;
+try {
+  esbuild = await import('esbuild');
+} catch {
+  // A production install (npm ci --omit=dev) has no esbuild: dist/ must come with the package then.
+  if (existsSync(path.join(dist, 'proxy', 'cli', 'main.js'))) process.exit(0);
+  process.stderr.write('tlsproxy build: esbuild is not installed (a development dependency) and dist/ is missing\n');
+  process.exit(1);
+}
+
+function walk(dir, out = []) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else out.push(p);
+  }
+  return out;
+}
+
+const files = SOURCES.flatMap((d) => walk(path.join(root, d)));
+const ts = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+const mjs = files.filter((f) => f.endsWith('.mjs'));
+
+rmSync(dist, { recursive: true, force: true });
+const started = Date.now();
+await esbuild.build({
+  entryPoints: ts,
+  outdir: dist,
+  outbase: root,
+  bundle: false,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+});
+// The worker entry points (.mjs) find worker.js beside them in dist/ and need no loader there.
+for (const f of mjs) {
+  const to = path.join(dist, path.relative(root, f));
+  mkdirSync(path.dirname(to), { recursive: true });
+  copyFileSync(f, to);
+}
+const jsMs = Date.now() - started;
+
+if (!jsOnly) {
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  if (!existsSync(tsc)) {
+    process.stderr.write('tlsproxy build: typescript is not installed: no type declarations in dist/\n');
+  } else {
+    const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) {
+      process.stderr.write('tlsproxy build: declaration emit failed\n');
+      process.exit(1);
+    }
+  }
+}
+if (process.argv.includes('--verbose')) {
+  process.stderr.write(`tlsproxy build: ${ts.length} files to dist/ in ${jsMs} ms${jsOnly ? '' : `, declarations in ${Date.now() - started - jsMs} ms`}\n`);
+}

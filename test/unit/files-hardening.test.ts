@@ -1,0 +1,118 @@
+/**
+ * Files the daemon writes, against a hostile or racing environment (issue 10):
+ *  - the key log file: an existing one owned by another user, or with more
+ *    than one hard link, is refused with an error naming the parameter;
+ *  - the pid file: many processes acquiring it at the same instant (no pid
+ *    file, a stale one, an unreadable one): exactly one succeeds, every other
+ *    one is refused "already running";
+ *  - the status file's temporary file is created exclusively under a fresh
+ *    name: links planted at the old predictable name are not followed or
+ *    truncated, and nothing is left behind.
+ */
+
+import { spawn } from 'node:child_process';
+import { chownSync, existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PID_FILE, STATUS_FILE, readStatus, writeStatus } from '../../proxy/supervisor/pidfile.js';
+import { openKeyLog } from '../../proxy/tls/keylog.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const dirs: string[] = [];
+const tempDir = (p: string) => {
+  const d = mkdtempSync(path.join(tmpdir(), p));
+  dirs.push(d);
+  return d;
+};
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test('key log: an existing file with two hard links is refused, naming the parameter', () => {
+  const dir = tempDir('tlsproxy-keylog-');
+  const file = path.join(dir, 'keys.log');
+  writeFileSync(file, '', { mode: 0o600 });
+  linkSync(file, path.join(dir, 'other-name'));
+  assert.throws(() => openKeyLog(file), /^tlsproxy_tls_keylog_file=\S+keys\.log: the file has 2 hard links; the secrets would be readable under another name/);
+});
+
+test('key log: an existing file owned by another user is refused, naming the parameter (as root)', () => {
+  if (process.geteuid?.() !== 0) return; // chown needs root (CI runs as root)
+  const dir = tempDir('tlsproxy-keylog-');
+  const file = path.join(dir, 'keys.log');
+  writeFileSync(file, '', { mode: 0o600 });
+  chownSync(file, 65534, 65534);
+  assert.throws(() => openKeyLog(file), /^tlsproxy_tls_keylog_file=\S+keys\.log: the file is owned by uid 65534, not by the daemon's user \(uid 0\)/);
+});
+
+test('key log: a file of ours with one link is taken (and a new one is created)', () => {
+  const dir = tempDir('tlsproxy-keylog-');
+  const existing = path.join(dir, 'existing.log');
+  writeFileSync(existing, '', { mode: 0o600 });
+  openKeyLog(existing)('CLIENT_RANDOM', new Uint8Array(32), new Uint8Array(48));
+  assert.match(readFileSync(existing, 'utf8'), /^CLIENT_RANDOM 0{64} 0{96}\n$/);
+  const fresh = path.join(dir, 'fresh.log');
+  openKeyLog(fresh);
+  assert.ok(existsSync(fresh));
+});
+
+/** Start `n` processes that each try acquirePidFile(dir) at the same instant and hold it for a while. */
+async function race(dir: string, n: number): Promise<string[]> {
+  const at = Date.now() + 1500;
+  const script = `
+    import { acquirePidFile } from ${JSON.stringify(path.join(root, 'proxy/supervisor/pidfile.ts'))};
+    const wait = ${at} - Date.now();
+    setTimeout(() => {
+      while (Date.now() < ${at}) {}
+      try {
+        const p = acquirePidFile(${JSON.stringify(dir)}, () => {});
+        console.log('ACQUIRED');
+        setTimeout(() => p.release(), 1500);
+      } catch (e) {
+        console.log('REFUSED ' + e.message);
+      }
+    }, Math.max(0, wait - 50));
+  `;
+  const outs = await Promise.all(Array.from({ length: n }, () => new Promise<string>((resolve) => {
+    const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (out += d));
+    c.on('close', () => resolve(out.trim()));
+  })));
+  return outs;
+}
+
+for (const start of ['no pid file', 'a stale pid file', 'an unreadable pid file'] as const) {
+  test(`pid file: 6 processes at the same instant with ${start}: exactly one runs, the others are refused`, async () => {
+    const dir = tempDir('tlsproxy-pidrace-');
+    if (start === 'a stale pid file') writeFileSync(path.join(dir, PID_FILE), '999999999\n');
+    if (start === 'an unreadable pid file') writeFileSync(path.join(dir, PID_FILE), 'garbage\n');
+    const outs = await race(dir, 6);
+    const won = outs.filter((o) => o === 'ACQUIRED');
+    const refused = outs.filter((o) => /^REFUSED the daemon is already running \(pid \d+, pid file \S+\/tlsproxy\.pid\)$/.test(o));
+    assert.is(won.length, 1, outs.join('\n'));
+    assert.is(refused.length, 5, outs.join('\n'));
+    // Released at exit, and no temporary names left.
+    assert.equal(readdirSync(dir), []);
+  });
+}
+
+test('status file: written through a fresh exclusive temporary file; links at the old predictable name are left alone', () => {
+  const dir = tempDir('tlsproxy-status-');
+  const victim = path.join(dir, 'victim');
+  writeFileSync(victim, 'precious\n');
+  const file = path.join(dir, STATUS_FILE);
+  linkSync(victim, `${file}.4242.tmp`);
+  symlinkSync(victim, `${file}.4243.tmp`);
+  writeStatus(dir, { pid: 4242, seq: 1, ok: true, message: 'ok', time: 1 });
+  writeStatus(dir, { pid: 4243, seq: 2, ok: true, message: 'ok', time: 2 });
+  assert.is(readFileSync(victim, 'utf8'), 'precious\n');
+  assert.equal(readStatus(dir), { pid: 4243, seq: 2, ok: true, message: 'ok', time: 2 });
+  assert.equal(readdirSync(dir).sort(), [STATUS_FILE, `${STATUS_FILE}.4242.tmp`, `${STATUS_FILE}.4243.tmp`, 'victim'].sort());
+});
+
+test.run();
