@@ -132,7 +132,7 @@ test('FFDHE: the shared secret keeps its leading zeros, padded to the prime leng
   assert.equal([...r.share.subarray(0, 2)], [0, 0]);
 });
 
-test('hybrid key shares are checked also where no provider has ML-KEM (the check is the engine's own)', async () => {
+test('hybrid key shares are checked also where no provider has ML-KEM (the check is the engine own)', async () => {
   const { ml_kem768 } = await import('@noble/post-quantum/ml-kem.js');
   const ek = Uint8Array.from(ml_kem768.keygen().publicKey);
   const share = (e: Uint8Array) => ({ group: NamedGroup.X25519MLKEM768, keyExchange: Uint8Array.from([...e, ...new Uint8Array(32).fill(9)]) });
