@@ -10,6 +10,8 @@ import { createNodeCryptoProvider } from '../../providers/node.js';
 import { __x25519PublicKeyForTests, createJsCryptoProvider } from '../../engine/crypto/js.js';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { chacha20poly1305 as nobleChaCha } from '@noble/ciphers/chacha.js';
+import { ParameterSet } from '../../proxy/config/main-cf.js';
+import { createProvider } from '../../proxy/tls/settings.js';
 import { FFDHE2048, FFDHE3072 } from '../../engine/ffdhe.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -327,6 +329,35 @@ test('js X25519 public keys on the Edwards curve equal the Montgomery ladder (RF
     if (i === 1) k.fill(0xff);
     assert.is(hex(__x25519PublicKeyForTests(k)), hex(nobleX25519.getPublicKey(k)), hex(k));
   }
+});
+
+test('tlsproxy_crypto_provider = js selects it; without a CSPRNG the start-up error names the parameter', async () => {
+  const params = (value: string) => ParameterSet.defaults().withOverrides([{ name: 'tlsproxy_crypto_provider', value }], 'test');
+  assert.is((await createProvider(params('js'))).name, 'js');
+  assert.is((await createProvider(params(' JS '))).name, 'js');
+  let error = '';
+  try {
+    await createProvider(params('openssl'));
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  assert.is(error, 'invalid tlsproxy_crypto_provider value: "openssl" (expected node, webcrypto or js)');
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto')!;
+  try {
+    Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true, writable: true });
+    error = '';
+    try {
+      await createProvider(params('js'));
+    } catch (e) {
+      error = (e as Error).message;
+    }
+  } finally {
+    Object.defineProperty(globalThis, 'crypto', saved);
+  }
+  assert.is(
+    error,
+    "tlsproxy_crypto_provider = js: js crypto: no CSPRNG: globalThis.crypto.getRandomValues is not available on this platform; the js provider needs the platform's CSPRNG and has no fallback",
+  );
 });
 
 test('the js provider answers synchronously (no promise per record)', () => {
