@@ -31,7 +31,8 @@ import { mlKem768, mlKem768KeyIsValid } from '../../engine/crypto/mlkem.js';
 import type { CryptoProvider, KeyShare } from '../../engine/crypto/provider.js';
 import { FFDHE2048 } from '../../engine/ffdhe.js';
 import { groupPolicy, OPENSSL_DEFAULT_GROUPS } from '../../engine/policy/groups.js';
-import { serverKeyExchange, tls13Groups } from '../../engine/tls13/key-exchange.js';
+import { checkClientShare, serverKeyExchange, tls13Groups } from '../../engine/tls13/key-exchange.js';
+import { TlsFailure } from '../../engine/errors.js';
 import { type EngineServer, provider, type ProviderName, startEngineServer } from '../helpers/engine-server.js';
 import { FFDHE, ffdheKey, HYBRID, hybridKey } from '../helpers/group-keys.js';
 import { baseHello, type ClientKey, EXT, ext, fatalAlertRecord, GROUP, type HelloSpec, helloRecord, withExt, x25519Key } from '../helpers/hello.js';
@@ -129,6 +130,16 @@ test('FFDHE: the shared secret keeps its leading zeros, padded to the prime leng
   assert.is(toHex(r.secret.subarray(1)), toHex(short));
   assert.is(r.share.length, 256, 'Y padded to the size of p (§4.2.8.1)');
   assert.equal([...r.share.subarray(0, 2)], [0, 0]);
+});
+
+test('hybrid key shares are checked also where no provider has ML-KEM (the check is the engine own)', async () => {
+  const { ml_kem768 } = await import('@noble/post-quantum/ml-kem.js');
+  const ek = Uint8Array.from(ml_kem768.keygen().publicKey);
+  const share = (e: Uint8Array) => ({ group: NamedGroup.X25519MLKEM768, keyExchange: Uint8Array.from([...e, ...new Uint8Array(32).fill(9)]) });
+  checkClientShare(share(ek));
+  ek[1]! |= 0xf0; // coefficient 1 = (b1 >> 4) | (b2 << 4) >= 3329 once b2 >= 0xd1
+  ek[2] = 0xff;
+  assert.throws(() => checkClientShare(share(ek)), (e: unknown) => e instanceof TlsFailure && e.code === 'MlKemEncapsulationKeyInvalid' && e.alert === 47);
 });
 
 // ============================================================== handshakes
