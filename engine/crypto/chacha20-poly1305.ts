@@ -21,6 +21,21 @@ import { chacha20 } from '@noble/ciphers/chacha.js';
 import { AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH, type AeadKey } from './provider.js';
 
 const M22 = 0x3fffff;
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * m[pos..end) as little-endian 32-bit words: a view when the bytes are
+ * 4-byte aligned on a little-endian platform (the record layer's buffers
+ * are), else a copy.
+ */
+function words(m: Uint8Array, pos: number, end: number): Int32Array {
+  const off = m.byteOffset + pos;
+  const n = (end - pos) >> 2;
+  if (LITTLE_ENDIAN && (off & 3) === 0) return new Int32Array(m.buffer, off, n);
+  const w = new Int32Array(n);
+  for (let i = 0, p = pos; i < n; i++, p += 4) w[i] = m[p]! | (m[p + 1]! << 8) | (m[p + 2]! << 16) | (m[p + 3]! << 24);
+  return w;
+}
 const TWO22 = 4194304;
 const INV22 = 1 / TWO22; // exact: a power of two
 const TWO32 = 4294967296;
@@ -63,11 +78,9 @@ class Poly1305 {
     const s1 = 20 * r1, s2 = 20 * r2, s3 = 20 * r3, s4 = 20 * r4, s5 = 20 * r5;
     const h = this.h;
     let h0 = h[0]!, h1 = h[1]!, h2 = h[2]!, h3 = h[3]!, h4 = h[4]!, h5 = h[5]!;
-    for (let p = pos; p < end; p += 16) {
-      const w0 = m[p]! | (m[p + 1]! << 8) | (m[p + 2]! << 16) | (m[p + 3]! << 24);
-      const w1 = m[p + 4]! | (m[p + 5]! << 8) | (m[p + 6]! << 16) | (m[p + 7]! << 24);
-      const w2 = m[p + 8]! | (m[p + 9]! << 8) | (m[p + 10]! << 16) | (m[p + 11]! << 24);
-      const w3 = m[p + 12]! | (m[p + 13]! << 8) | (m[p + 14]! << 16) | (m[p + 15]! << 24);
+    const w = words(m, pos, end);
+    for (let i = 0; i < w.length; i += 4) {
+      const w0 = w[i]!, w1 = w[i + 1]!, w2 = w[i + 2]!, w3 = w[i + 3]!;
       // h += m (limbs of the block, bit 128 = bit 18 of limb 5)
       h0 += w0 & M22;
       h1 += ((w0 >>> 22) | (w1 << 10)) & M22;
@@ -268,13 +281,14 @@ export function chacha20Poly1305Key(raw: Uint8Array): AeadKey {
     open(nonce, aad, sealed) {
       if (nonce.length !== AEAD_NONCE_LENGTH || sealed.length < AEAD_TAG_LENGTH) return null;
       const n = sealed.length - AEAD_TAG_LENGTH;
-      const ct = sealed.subarray(0, n);
+      // One copy into an aligned buffer (the record is at any offset of the
+      // socket's chunk): Poly1305 reads it as words, ChaCha20 decrypts it in place.
+      const pt = new Uint8Array(n);
+      pt.set(sealed.subarray(0, n));
       // Authenticate before decrypting (RFC 8439 §2.8: the tag is checked first).
       const tag = new Uint8Array(16);
-      aeadTag(oneTimeKey(key, nonce), aad, ct, tag, 0);
+      aeadTag(oneTimeKey(key, nonce), aad, pt, tag, 0);
       if (!constantTimeEqual16(sealed, n, tag)) return null;
-      const pt = new Uint8Array(n);
-      pt.set(ct);
       chacha20(key, nonce, pt, pt, 1);
       return pt;
     },
