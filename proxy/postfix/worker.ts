@@ -20,6 +20,8 @@ import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
 import { Logger, stderrSink, type LogSink } from '../log/log.js';
 import { ResumptionStore } from '../tls/resumption.js';
+import { KEYLOG_PARAMETER, keyLogFor, keyLogWarning } from '../tls/keylog.js';
+import { TlsService } from '../tls/service.js';
 import { MasterArgsError, parseMasterArgs, type MasterArgs } from './args.js';
 import { DatagramLog, DEV_LOG, postlogSink, syslogFacility, syslogSink, teeSink } from '../log/sinks.js';
 import { LISTEN_FD, MasterStatus, parseGeneration, STATUS_FD } from './master-status.js';
@@ -159,6 +161,21 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
       info: (m) => logger.info(m),
     });
     const server = await loadServerRole(p, v.version, logger, resumption);
+    // The key log is opened now, as root, before chroot and the privilege drop.
+    const keylogFile = p.get(KEYLOG_PARAMETER).trim();
+    const keylog = keyLogFor(p);
+    if (keylogFile) logger.warning(keyLogWarning(keylogFile));
+    // The one TLS hand-over (tls/service.ts), as the built-in front ends use it; -v: at least level 2.
+    const tls = new TlsService({
+      name: a.serviceName,
+      logger,
+      resumption,
+      keylog,
+      sessionLimit: p.getInt('tlsproxy_process_session_limit'),
+      ...(server.available
+        ? { settings: { ...server.tls, loglevel: verbose ? Math.max(2, server.tls.loglevel) : server.tls.loglevel } }
+        : { unavailable: server.reason, unavailableWarning: server.warning }),
+    });
     const maxIdle = a.maxIdle ?? timeValue(p, 'max_idle');
     const maxUse = a.maxUse ?? p.getInt('max_use');
     const watchdog = Math.max(10, timeValue(p, 'tlsproxy_watchdog_timeout'));
@@ -193,7 +210,7 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
       retire: retirementSeconds(maxIdle, maxUse, a.retire),
       verbose,
       onAccept: (fd, closed) => {
-        const s = new RequesterSession(fd, { native, logger, version: v.version, server, resumption, verbose }, (x) => {
+        const s = new RequesterSession(fd, { native, logger, version: v.version, tls }, (x) => {
           sessions.delete(x);
           closed();
         });
