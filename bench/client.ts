@@ -26,6 +26,12 @@ export const PROFILES = {
     ciphers: 'TLS_AES_128_GCM_SHA256',
     ecdhCurve: 'X25519',
   },
+  'tls13-chacha20': {
+    minVersion: 'TLSv1.3',
+    maxVersion: 'TLSv1.3',
+    ciphers: 'TLS_CHACHA20_POLY1305_SHA256',
+    ecdhCurve: 'X25519',
+  },
   'tls12-ecdhe-ecdsa-aes128': {
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.2',

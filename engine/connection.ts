@@ -75,6 +75,10 @@ export class ServerConnection {
   private requeued: RawRecord[] = [];
   private batch: Uint8Array[] = [];
   private batchBytes = 0;
+  /** Every record in `batch` was decrypted in place in an owned buffer (see joinInPlace). */
+  private batchInPlace = true;
+  /** The record just opened was decrypted in place in an owned buffer. */
+  private openedInPlace = false;
   private idleWaiters: (() => void)[] = [];
   private earlyData: 'off' | 'trial' | 'all' = 'off';
   private earlySkipped = 0;
@@ -134,10 +138,15 @@ export class ServerConnection {
 
   // ---------------------------------------------------------------- input
 
-  /** Feed ciphertext from the peer. */
-  receive(bytes: Uint8Array): void {
+  /**
+   * Feed ciphertext from the peer. `owned`: the caller gives the bytes away
+   * (a socket read's own buffer, not looked at again), so records may be
+   * decrypted in place and the plaintext handed to `data` may be a view of
+   * them.
+   */
+  receive(bytes: Uint8Array, owned = false): void {
     if (this.state === 'failed' || this.state === 'closed' || this.receivedClose) return;
-    this.reader.push(bytes);
+    this.reader.push(bytes, owned);
     this.pump();
   }
 
@@ -260,8 +269,12 @@ export class ServerConnection {
           return fail('ProtectedRecordBeforeKeys');
         }
         const opened = this.readProt.open(rec);
-        if (isPromise(opened)) this.asyncOpen = true;
-        return isPromise(opened) ? opened.then((p) => this.onOpened(rec, p)) : this.onOpened(rec, opened);
+        if (isPromise(opened)) {
+          this.asyncOpen = true;
+          return opened.then((p) => this.onOpened(rec, p));
+        }
+        this.openedInPlace = rec.owned === true && this.readProt.opensInPlace;
+        return this.onOpened(rec, opened);
       }
       case ContentType.handshake:
         // §5: once keys are in use, every record is protected.
@@ -299,13 +312,18 @@ export class ServerConnection {
       return this.dispatchTls12(rec.type, rec.fragment);
     }
     const opened = this.readProt.open(rec);
-    if (isPromise(opened)) this.asyncOpen = true;
-    const go = (p: InnerPlaintext | null): MaybePromise<void> => {
-      // RFC 5246 §7.2.2: a record that fails authentication is bad_record_mac.
-      if (!p) return fail('RecordAuthenticationFailed');
-      return this.dispatchTls12(p.type, p.content);
-    };
-    return isPromise(opened) ? opened.then(go) : go(opened);
+    if (isPromise(opened)) {
+      this.asyncOpen = true;
+      return opened.then((p) => {
+        // RFC 5246 §7.2.2: a record that fails authentication is bad_record_mac.
+        if (!p) return fail('RecordAuthenticationFailed');
+        return this.dispatchTls12(p.type, p.content);
+      });
+    }
+    // RFC 5246 §7.2.2: a record that fails authentication is bad_record_mac.
+    if (!opened) return fail('RecordAuthenticationFailed');
+    this.openedInPlace = rec.owned === true && this.readProt.opensInPlace;
+    return this.dispatchTls12(opened.type, opened.content);
   }
 
   private dispatchTls12(type: number, content: Uint8Array): MaybePromise<void> {
@@ -414,6 +432,8 @@ export class ServerConnection {
     this.keyUpdatesWithoutData = 0;
     // Records decrypted from one receive() are handed over together: fewer,
     // larger writes downstream (one per socket read rather than per record).
+    if (!this.openedInPlace) this.batchInPlace = false;
+    this.openedInPlace = false;
     this.batch.push(content);
     this.batchBytes += content.length;
     if (this.batchBytes >= MAX_DATA_BATCH) this.flushData();
@@ -422,9 +442,11 @@ export class ServerConnection {
   private flushData(): void {
     if (!this.batch.length) return;
     const parts = this.batch;
+    const inPlace = this.batchInPlace;
     this.batch = [];
     this.batchBytes = 0;
-    this.events.data(parts.length === 1 ? parts[0]! : concat(...parts));
+    this.batchInPlace = true;
+    this.events.data(parts.length === 1 ? parts[0]! : (inPlace && joinInPlace(parts)) || concat(...parts));
   }
 
   // --------------------------------------------------------------- output
@@ -721,4 +743,31 @@ export class ServerConnection {
       },
     };
   }
+}
+
+/**
+ * Plaintexts decrypted in place, in order, inside the same owned buffer
+ * (the records of one socket read): moved together over the record headers
+ * and tags between them (memmove, no allocation), as one view. Undefined
+ * when they do not lie in one buffer in increasing order.
+ */
+function joinInPlace(parts: Uint8Array[]): Uint8Array | undefined {
+  const first = parts[0]!;
+  const buf = first.buffer;
+  let end = first.byteOffset + first.length;
+  let total = first.length;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p.buffer !== buf || p.byteOffset < end) return undefined;
+    end = p.byteOffset + p.length;
+    total += p.length;
+  }
+  const all = new Uint8Array(buf, first.byteOffset, end - first.byteOffset);
+  let o = first.length;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
+    all.copyWithin(o, p.byteOffset - first.byteOffset, p.byteOffset - first.byteOffset + p.length);
+    o += p.length;
+  }
+  return all.subarray(0, total);
 }

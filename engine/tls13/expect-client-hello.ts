@@ -96,7 +96,7 @@ export class ExpectClientHello implements State {
       fail('Hello2DroppedSuite');
     }
     // §4.2.8: every key share the client sent must be well formed, also those we do not pick.
-    for (const share of hello.keyShares!) checkClientShare(share, this.ctx.provider);
+    for (const share of hello.keyShares!) checkClientShare(share);
     const groupChoice = chooseGroup(hello, this.ctx.config, tls13Groups(this.ctx.provider));
 
     if ('retry' in groupChoice) {

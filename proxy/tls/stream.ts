@@ -198,7 +198,7 @@ export class TlsServerStream extends Duplex {
 
   private onSocketData(chunk: Buffer): void {
     if (this.failure) return;
-    this.conn.receive(chunk);
+    this.conn.receive(chunk, true);
     if (this.conn.backlog > this.maxBacklog && !this.backlogPaused && !this.failure) {
       this.backlogPaused = true;
       this.updateFlow();
