@@ -403,7 +403,8 @@ it('master mode through the one TLS hand-over: SNI map lines, client-certificate
     assert.is(session.filter((x) => x === `CONNECT from ${e}`).length, 1, 'one CONNECT line (the requester\'s)');
     assert.ok(session.includes(`setting up TLS connection from ${e}`), session.join('\n'));
     assert.ok(session.some((x) => x.startsWith(`${e}: TLS cipher list "`)), session.join('\n'));
-    assert.equal(session.filter((x) => x.startsWith('SSL_accept:')), [
+    // (a session ticket only where tlsmgr provides ticket keys: not under this emulated master)
+    assert.equal(session.filter((x) => x.startsWith('SSL_accept:') && x !== 'SSL_accept:SSLv3/TLS write session ticket'), [
       'SSL_accept:before SSL initialization',
       'SSL_accept:before SSL initialization',
       'SSL_accept:SSLv3/TLS read client hello',
@@ -419,7 +420,6 @@ it('master mode through the one TLS hand-over: SNI map lines, client-certificate
       'SSL_accept:SSLv3/TLS read client certificate',
       'SSL_accept:SSLv3/TLS read certificate verify',
       'SSL_accept:SSLv3/TLS read finished',
-      'SSL_accept:SSLv3/TLS write session ticket',
     ]);
     assert.ok(session.some((x) => new RegExp(`^${e.replace(/[[\].]/g, '\\$&')}: subject_CN=client-p256, issuer=Client Root CA, cert fingerprint=[0-9A-F:]+, pkey fingerprint=[0-9A-F:]+$`).test(x)), session.join('\n'));
     assert.not.ok(session.some((x) => /TLS SNI/.test(x)), 'a matched name has no SNI line');
