@@ -43,7 +43,7 @@ export const x509Target: Target = {
         outcome.push(`${what}:ok`);
       } catch (e) {
         if (!allowed(e)) throw new Finding(`${what} threw ${(e as Error)?.name}`, (e as Error)?.stack ?? String(e));
-        outcome.push(`${what}:${(e as Error).message.replace(/\d+/g, 'N').slice(0, 50)}`);
+        outcome.push(`${what}:${(e as Error).message.replace(/\(.*$|"[^"]*"|[\d.]+/g, '').split(' ').slice(0, 4).join(' ')}`);
       }
     };
     if (input[0] === 0x2d /* '-': PEM */) {
