@@ -110,10 +110,18 @@ export class TicketKeyRing implements TicketProtector {
     return a;
   }
 
+  /**
+   * The newest key that exists already: a key whose creation time is still
+   * ahead is STAGED (a key file prepared by `tlsproxy ticket-keys rotate`):
+   * it opens tickets at once, so that every member of a fleet can open the
+   * tickets of the first one to use it, and seals only from its time on.
+   */
   private encryptionKey(): TicketKey | undefined {
     this.rotate();
-    const k = this.keys[this.keys.length - 1];
-    if (!k || this.now() - k.created >= (this.keyLifetime * 1000) / 2) return undefined;
+    const now = this.now();
+    let k: TicketKey | undefined;
+    for (let i = this.keys.length - 1; i >= 0 && !k; i--) if (this.keys[i]!.created <= now) k = this.keys[i];
+    if (!k || now - k.created >= (this.keyLifetime * 1000) / 2) return undefined;
     return k;
   }
 

@@ -45,6 +45,7 @@ import {
   type SigningKey,
 } from '../engine/crypto/provider.js';
 import { FFDHE_GROUPS } from '../engine/ffdhe.js';
+import { nativeAeadKey } from './native-aead.js';
 
 /** A plain Uint8Array over the same memory as `b` (no copy). */
 function u8(b: Uint8Array): Uint8Array {
@@ -93,12 +94,16 @@ function nodeAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey {
   if (raw.length !== AEAD_KEY_LENGTH[algorithm]) {
     throw new Error(`node crypto: ${algorithm} key must be ${AEAD_KEY_LENGTH[algorithm]} bytes`);
   }
+  // The addon's reusable OpenSSL contexts when it is built (native-aead.ts); node:crypto otherwise.
+  const native = nativeAeadKey(algorithm, raw);
+  if (native) return native;
   const key = createSecretKey(raw);
   // The overloads of createCipheriv are keyed on literal cipher names; all
   // three are AEADs taking the same options, so one signature serves.
   const name = cipherName as 'chacha20-poly1305';
   return {
     algorithm,
+    synchronous: true,
     seal(nonce, aad, plaintext) {
       if (nonce.length !== AEAD_NONCE_LENGTH) throw new Error('node crypto: AEAD nonce must be 12 bytes');
       const c = createCipheriv(name, key, nonce, TAG_OPTS);

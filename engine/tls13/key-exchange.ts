@@ -14,6 +14,7 @@
  */
 
 import { NamedGroup, groupName } from '../constants.js';
+import { mlKem768KeyIsValid } from '../crypto/mlkem-key.js';
 import { type CryptoProvider, isPromise, type MaybePromise } from '../crypto/provider.js';
 import { TlsFailure, fail, failure } from '../errors.js';
 import { FFDHE_GROUPS } from '../ffdhe.js';
@@ -99,7 +100,7 @@ function checkEcPoint(group: number, key: Uint8Array, what: string): void {
  * do not know (GREASE, RFC 8701, and newer groups) are left alone: §4.2.8
  * lets the server ignore them.
  */
-export function checkClientShare(entry: KeyShareEntry, provider: CryptoProvider): void {
+export function checkClientShare(entry: KeyShareEntry): void {
   const { group, keyExchange: key } = entry;
   const name = groupName(group);
   if (isObsoleteGroup(group)) fail('KeyShareForObsoleteGroup', name);
@@ -117,9 +118,9 @@ export function checkClientShare(entry: KeyShareEntry, provider: CryptoProvider)
   if (h) {
     const { classical, kem } = splitHybrid(h, key);
     checkEcPoint(h.classical, classical, name);
-    // draft-ietf-tls-ecdhe-mlkem §4: the server MUST check the encapsulation key as FIPS 203 §7.2 says.
-    const check = provider.mlKem768?.checkEncapsulationKey ?? (() => true);
-    if (!check(kem)) fail('MlKemEncapsulationKeyInvalid', name);
+    // draft-ietf-tls-ecdhe-mlkem §4: the server MUST check the encapsulation key as FIPS 203 §7.2 says
+    // (also when this provider has no ML-KEM and the share would be ignored: every share is checked).
+    if (!mlKem768KeyIsValid(kem)) fail('MlKemEncapsulationKeyInvalid', name);
     return;
   }
   checkEcPoint(group, key, name);

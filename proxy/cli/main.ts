@@ -8,6 +8,8 @@
  *   tlsproxy check [-c DIR] [-o name=value]...          validate everything start would load
  *   tlsproxy reload [-c DIR] [-o name=value]...         the running daemon re-reads its configuration
  *   tlsproxy stop [-c DIR] [-o name=value]...           the running daemon drains and stops
+ *   tlsproxy ticket-keys [-c DIR] [-o name=value]... [-s SECONDS] create|rotate|list [FILE]
+ *                                                       make or rotate a ticket key file for a fleet
  *   tlsproxy --help
  *
  * Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 for a configuration
@@ -23,6 +25,7 @@ import { ParameterSet, parseOverride, readMainCf, type Override } from '../confi
 import { loadMasterCf } from '../config/master-cf.js';
 import { postconf, postconfServices, type PostconfMode } from '../config/postconf.js';
 import { checkConfiguration } from './check.js';
+import { ticketKeysCommand, type TicketKeysAction } from './ticket-keys.js';
 import { writeTestPki } from './certs.js';
 import { loadConfiguration, type Configuration } from '../config/configuration.js';
 import { loggerFor } from '../supervisor/daemon.js';
@@ -68,6 +71,15 @@ export const USAGE = `Usage:
       Tell that daemon to stop accepting, let sessions finish for up to
       tlsproxy_drain_timeout, and exit; waits until it is gone. Same as
       SIGTERM.
+  tlsproxy ticket-keys [-c CONFIG_DIR] [-o name=value]... [-s SECONDS] create|rotate|list [FILE]
+      Manage a session ticket key file shared by a fleet (FILE defaults to
+      tlsproxy_tls_session_ticket_key_file; the key lifetime L is
+      smtpd_tls_session_cache_timeout). create: a new file (mode 0600)
+      with one key. rotate: add a key STAGED for SECONDS (default
+      min(300, L/4)): daemons open tickets with it at once and seal with
+      it only from then on; keys older than L are removed; the file is
+      replaced atomically. Run it at least every L/2 and copy the file to
+      every host within SECONDS. list: each key's state, no key material.
   tlsproxy --help
       Show this text.
 `;
@@ -82,7 +94,8 @@ export type Command =
   | { readonly kind: 'certs'; readonly dir: string }
   | ConfigCommand
   | { readonly kind: 'check'; readonly configDir?: string; readonly overrides: Override[] }
-  | { readonly kind: 'reload' | 'stop'; readonly configDir?: string; readonly overrides: Override[] };
+  | { readonly kind: 'reload' | 'stop'; readonly configDir?: string; readonly overrides: Override[] }
+  | { readonly kind: 'ticket-keys'; readonly configDir?: string; readonly overrides: Override[]; readonly action: TicketKeysAction; readonly file?: string; readonly stage?: number };
 
 export interface ConfigCommand {
   readonly kind: 'config';
@@ -186,6 +199,26 @@ export function parseCommandLine(argv: readonly string[]): Command {
       if (o.operands.length) throw new UsageError(`unexpected argument "${o.operands[0]}"`);
       return { kind: command, configDir: o.configDir, overrides: o.overrides };
     }
+    case 'ticket-keys': {
+      let stage: number | undefined;
+      const args = [...rest];
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i]!;
+        if (a === '--') break;
+        if (a === '-s' || (a.startsWith('-s') && a.length > 2)) {
+          const v = a === '-s' ? args[i + 1] : a.slice(2);
+          if (v === undefined || !/^\d{1,9}$/.test(v)) throw new UsageError('option -s needs a number of seconds');
+          stage = Number(v);
+          args.splice(i, a === '-s' ? 2 : 1);
+          i--;
+        }
+      }
+      const o = getopt(args, '');
+      const [action, file, ...more] = o.operands;
+      if (action !== 'create' && action !== 'rotate' && action !== 'list') throw new UsageError('ticket-keys needs an action: create, rotate or list');
+      if (more.length) throw new UsageError(`unexpected argument "${more[0]}"`);
+      return { kind: 'ticket-keys', configDir: o.configDir, overrides: o.overrides, action, file, stage };
+    }
     case 'check': {
       const o = getopt(rest, '');
       if (o.operands.length) throw new UsageError(`unexpected argument "${o.operands[0]}"`);
@@ -247,6 +280,18 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       return configCommand(command, options.env ?? process.env, stdout, stderr);
     case 'check':
       return checkCommand(command.configDir, command.overrides, options.env ?? process.env, stdout, stderr);
+    case 'ticket-keys': {
+      const env = options.env ?? process.env;
+      const dir = configDirectory(command.configDir, env);
+      let params: ParameterSet;
+      try {
+        params = dir !== undefined ? configParameters(dir, command.overrides) : ParameterSet.defaults().withOverrides(command.overrides, 'command line -o');
+      } catch (e) {
+        stderr(`tlsproxy: ticket-keys: ${(e as Error)?.message ?? e}\n`);
+        return 1;
+      }
+      return ticketKeysCommand(command.action, command.file, command.stage, params, stdout, stderr);
+    }
     case 'reload':
     case 'stop':
       return controlCommand(command.kind, command.configDir, command.overrides, options.env ?? process.env, stdout, stderr);

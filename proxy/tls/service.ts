@@ -135,16 +135,6 @@ function certificateAlgorithms(chain: readonly Uint8Array[]): CertificateAlgorit
   }
 }
 
-/** A client certificate's subject CN, when the verifier put one in its details. */
-function clientCn(details: unknown): string | undefined {
-  if (!details || typeof details !== 'object') return undefined;
-  const d = details as Record<string, unknown>;
-  for (const k of ['peerCN', 'peer_CN', 'subjectCN', 'commonName', 'cn']) {
-    if (typeof d[k] === 'string' && d[k]) return d[k] as string;
-  }
-  return undefined;
-}
-
 export class TlsService {
   readonly name: string;
   readonly logger: Logger;
@@ -235,7 +225,7 @@ export class TlsService {
     let client = PP2_CLIENT_SSL;
     if (cert) client |= cert.resumed ? PP2_CLIENT_CERT_SESS : PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS;
     const algs = info.certificateLabel !== undefined ? this.algorithms.get(info.certificateLabel) : undefined;
-    const cn = cert ? clientCn(cert.details) : undefined;
+    const cn = cert?.details?.subjectCN || undefined;
     return {
       client,
       verify: cert && cert.trusted ? 0 : 1,
@@ -288,14 +278,14 @@ export class TlsHandOver {
     this.clientCertLog = new ClientCertificateLog(config, log, remote, loglevel);
     config = this.clientCertLog.config;
     const tlsLog = loglevel >= 2
-      ? new TlsConnectionLog({ loglevel, info: (m) => log.info(m), endpoint: remote, requestsClientCertificate: config.clientAuth !== undefined, issuesTickets: config.tickets !== undefined })
+      ? new TlsConnectionLog({ loglevel, info: (m) => log.info(m), endpoint: remote })
       : undefined;
     this.tlsLog = tlsLog;
     this.stream = new TlsServerStream(socket, config, {
       handshakeTimeout: Math.round(request.handshakeTimeout * 1000),
       idleTimeout: Math.round(request.sessionTimeout * 1000),
       trace: tlsLog ? (m) => tlsLog.trace(m) : undefined,
-      observe: tlsLog ? (d, b) => tlsLog.observe(d, b) : undefined,
+      event: tlsLog ? (e) => tlsLog.event(e) : undefined,
       warning: (m) => log.warning(`${remote}: ${m}`),
       keylog: service.keylog,
     });

@@ -50,6 +50,14 @@ export const MAX_FILE_KEYS = 100;
 const MAX_FILE_BYTES = 64 * 1024;
 /** A key file time may be this far ahead of our clock (clock skew in a fleet). */
 const MAX_FUTURE_SKEW_S = 300;
+/**
+ * How far ahead a key's time may be: a STAGED key (`tlsproxy ticket-keys
+ * rotate`) opens tickets at once and seals from its time on; at most half
+ * the lifetime ahead (or the clock skew allowance, whichever is more).
+ */
+export function maxAheadSeconds(lifetime: number): number {
+  return Math.max(MAX_FUTURE_SKEW_S, Math.floor(lifetime / 2));
+}
 /** Longest timer (setTimeout's limit is 2^31-1 ms). */
 const MAX_TIMER_MS = 3600_000;
 
@@ -100,7 +108,11 @@ export class GeneratedKeySource extends BaseSource {
     super(String(lifetime), lifetime);
     // The owner's clock runs ROTATE_AHEAD_MS early: new keys exist (and
     // reach followers) before they must encrypt.
-    this.ring = new TicketKeyRing(provider, { lifetime, random, now: () => Date.now() + ROTATE_AHEAD_MS });
+    // The first key is made on the real clock: a key whose time is ahead is staged (it opens
+    // tickets but seals only from its time on), and there is no older one to seal meanwhile.
+    const first = random(TICKET_KEY_MATERIAL);
+    const keys = [ticketKeyFromMaterial(first, Date.now())];
+    this.ring = new TicketKeyRing(provider, { lifetime, random, keys, now: () => Date.now() + ROTATE_AHEAD_MS });
     this.announced = signature(this.ring.currentKeys());
     this.schedule();
   }
@@ -165,7 +177,7 @@ function decodeBase64Strict(text: string): Uint8Array | undefined {
  * Parse key file text. `source` (`parameter=file`) starts every message;
  * `now` (ms) and `lifetime` (s) decide which keys are still usable.
  */
-export function parseTicketKeyFile(text: string, source: string, lifetime: number, now = Date.now()): ParsedKeyFile {
+export function parseTicketKeyFile(text: string, source: string, lifetime: number, now = Date.now(), allowExpired = false): ParsedKeyFile {
   const fail = (m: string): never => {
     throw new ConfigError(`${source}: ${m}`);
   };
@@ -182,7 +194,7 @@ export function parseTicketKeyFile(text: string, source: string, lifetime: numbe
     const material = decodeBase64Strict(m![2]!);
     if (!material) fail(`line ${n}: the key is not valid base64`);
     if (material!.length !== TICKET_KEY_MATERIAL) fail(`line ${n}: the key is ${material!.length} bytes, not ${TICKET_KEY_MATERIAL} (16-byte name + 32-byte AES-256-GCM key)`);
-    if (created > now + MAX_FUTURE_SKEW_S * 1000) fail(`line ${n}: creation time ${m![1]} (${new Date(created).toISOString()}) is in the future`);
+    if (created > now + maxAheadSeconds(lifetime) * 1000) fail(`line ${n}: creation time ${m![1]} (${new Date(created).toISOString()}) is in the future`);
     const prev = keys[keys.length - 1];
     if (prev && created < prev.created) fail(`line ${n}: the key is older than the one on line ${lines[lines.length - 1]}: list keys oldest first`);
     const key = ticketKeyFromMaterial(material!, created);
@@ -195,7 +207,7 @@ export function parseTicketKeyFile(text: string, source: string, lifetime: numbe
   });
   if (!keys.length) fail(`no keys in the file (expected lines "<unix time> <base64 of ${TICKET_KEY_MATERIAL} bytes>")`);
   const live = keys.filter((k) => now - k.created < lifetime * 1000);
-  if (!live.length) {
+  if (!live.length && !allowExpired) {
     const newest = keys[keys.length - 1]!;
     fail(
       `every key has expired: the newest (line ${lines[lines.length - 1]}, created ${new Date(newest.created).toISOString()}) ` +
@@ -206,7 +218,7 @@ export function parseTicketKeyFile(text: string, source: string, lifetime: numbe
 }
 
 /** Read and check the key file: a private regular file, then parseTicketKeyFile(). */
-export function readTicketKeyFile(file: string, lifetime: number, now = Date.now()): { parsed: ParsedKeyFile; stats: Stats } {
+export function readTicketKeyFile(file: string, lifetime: number, now = Date.now(), allowExpired = false): { parsed: ParsedKeyFile; stats: Stats } {
   const source = `${KEY_FILE_PARAMETER}=${file}`;
   let stats: Stats;
   try {
@@ -226,7 +238,7 @@ export function readTicketKeyFile(file: string, lifetime: number, now = Date.now
   } catch (e) {
     throw new ConfigError(`${source}: cannot read the file: ${strerror(e)}`);
   }
-  return { parsed: parseTicketKeyFile(text, source, lifetime, now), stats };
+  return { parsed: parseTicketKeyFile(text, source, lifetime, now, allowExpired), stats };
 }
 
 export interface FileKeySourceOptions {
@@ -298,12 +310,16 @@ export class FileKeySource extends BaseSource {
 
   /** Warn (once) when no key may encrypt any more: tickets then stop until the file has a new key. */
   private checkFresh(): void {
-    const newest = this.current[this.current.length - 1]!;
-    const stale = Date.now() - newest.created >= (this.lifetime * 1000) / 2;
+    // The key that seals is the newest one whose time has come (a staged key waits).
+    const now = Date.now();
+    let at = this.current.length - 1;
+    while (at > 0 && this.current[at]!.created > now) at--;
+    const newest = this.current[at]!;
+    const stale = newest.created > now || now - newest.created >= (this.lifetime * 1000) / 2;
     if (stale && !this.warnedStale) {
       this.warnedStale = true;
       this.options.warn?.(
-        `${this.source}: the newest key (line ${this.lines[this.lines.length - 1]}) is older than half of smtpd_tls_session_cache_timeout (${Math.floor(this.lifetime / 2)}s): ` +
+        `${this.source}: the newest key in use (line ${this.lines[at]}) is older than half of smtpd_tls_session_cache_timeout (${Math.floor(this.lifetime / 2)}s): ` +
           'no new session tickets are issued until the file has a new key',
       );
     }
