@@ -26,12 +26,25 @@ export const PROFILES = {
     ciphers: 'TLS_AES_128_GCM_SHA256',
     ecdhCurve: 'X25519',
   },
+  'tls13-chacha20': {
+    minVersion: 'TLSv1.3',
+    maxVersion: 'TLSv1.3',
+    ciphers: 'TLS_CHACHA20_POLY1305_SHA256',
+    ecdhCurve: 'X25519',
+  },
   'tls12-ecdhe-ecdsa-aes128': {
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.2',
     ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256',
     // TLS 1.2 ECDSA also needs the certificate's curve among supported_groups (RFC 8422 §5.1.1).
     ecdhCurve: 'X25519:P-256',
+  },
+  /** Only X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem): needs OpenSSL 3.5, the Node 24 client (.cache/node24). */
+  'tls13-x25519mlkem768': {
+    minVersion: 'TLSv1.3',
+    maxVersion: 'TLSv1.3',
+    ciphers: 'TLS_AES_128_GCM_SHA256',
+    ecdhCurve: 'X25519MLKEM768',
   },
 } satisfies Record<string, tls.ConnectionOptions>;
 

@@ -11,10 +11,12 @@
  *
  * Options (or environment variables):
  *   --mb=N              MiB per bulk run for node:tls and tlsproxy(node)     BENCH_MB (256)
- *   --webcrypto-mb=N    MiB per bulk run for tlsproxy(webcrypto)             BENCH_WEBCRYPTO_MB (64)
+ *   --webcrypto-mb=N    MiB per bulk run for tlsproxy(webcrypto) and (js)    BENCH_WEBCRYPTO_MB (64)
  *   --runs=N            measured runs per metric (median reported)           BENCH_RUNS (5)
  *   --hs-ms=N           duration of one handshake run                       BENCH_HS_MS (1000)
- *   --providers=LIST    tlsproxy crypto providers: node,webcrypto           BENCH_PROVIDERS
+ *   --providers=LIST    tlsproxy crypto providers: node,webcrypto,js        BENCH_PROVIDERS (node,webcrypto,js)
+ *   --only=LIST         run only the metrics whose name contains one of these words
+ *                       (e.g. --only=ChaCha,handshakes)                     BENCH_ONLY
  *   --no-tls12          skip the TLS 1.2 bulk run                           BENCH_TLS12=0
  *   --no-download       skip the backend → client bulk run                  BENCH_DOWNLOAD=0
  *   --profile[=DIR]     afterwards, CPU-profile each tlsproxy during one upload, one download
@@ -44,7 +46,8 @@ interface Options {
   webcryptoMb: number;
   runs: number;
   hsMs: number;
-  providers: ('node' | 'webcrypto')[];
+  providers: ('node' | 'webcrypto' | 'js')[];
+  only: string[];
   tls12: boolean;
   download: boolean;
   profileDir: string | undefined;
@@ -59,7 +62,7 @@ function parseOptions(argv: string[]): Options {
     if (!m) throw new Error(`unknown argument ${a} (see the head of bench/proxy-bench.ts)`);
     flags.set(m[1]!, m[2] ?? '');
   }
-  const known = ['mb', 'webcrypto-mb', 'runs', 'hs-ms', 'providers', 'no-tls12', 'no-download', 'profile', 'keep', 'quick'];
+  const known = ['mb', 'webcrypto-mb', 'runs', 'hs-ms', 'providers', 'only', 'no-tls12', 'no-download', 'profile', 'keep', 'quick'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
   const quick = flags.has('quick');
   const num = (flag: string, envName: string, def: number, min: number): number => {
@@ -69,11 +72,15 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isFinite(v) || v < min) throw new Error(`bad --${flag} / ${envName}: ${text}`);
     return v;
   };
-  const providers = (flags.get('providers') ?? env.BENCH_PROVIDERS ?? 'node,webcrypto')
+  const providers = (flags.get('providers') ?? env.BENCH_PROVIDERS ?? 'node,webcrypto,js')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const p of providers) if (p !== 'node' && p !== 'webcrypto') throw new Error(`unknown provider ${p}`);
+  for (const p of providers) if (p !== 'node' && p !== 'webcrypto' && p !== 'js') throw new Error(`unknown provider ${p}`);
+  const only = (flags.get('only') ?? env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   let profileDir: string | undefined;
   if (flags.has('profile')) profileDir = path.resolve(flags.get('profile') || path.join(os.tmpdir(), `tlsproxy-bench-profiles-${Date.now()}`));
   return {
@@ -82,6 +89,7 @@ function parseOptions(argv: string[]): Options {
     runs: Math.round(num('runs', 'BENCH_RUNS', quick ? 1 : 5, 1)),
     hsMs: num('hs-ms', 'BENCH_HS_MS', quick ? 300 : 1000, 50),
     providers: providers as Options['providers'],
+    only,
     tls12: !flags.has('no-tls12') && env.BENCH_TLS12 !== '0',
     download: !flags.has('no-download') && env.BENCH_DOWNLOAD !== '0',
     profileDir,
@@ -223,7 +231,9 @@ interface HandshakeResult {
 
 const EXPECTED: Record<ProfileName, { protocol: string; cipher: string; group: string }> = {
   'tls13-aes128': { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', group: 'X25519' },
+  'tls13-chacha20': { protocol: 'TLSv1.3', cipher: 'TLS_CHACHA20_POLY1305_SHA256', group: 'X25519' },
   'tls12-ecdhe-ecdsa-aes128': { protocol: 'TLSv1.2', cipher: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', group: 'X25519' },
+  'tls13-x25519mlkem768': { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', group: 'X25519MLKEM768' },
 };
 
 const checked = new Set<string>();
@@ -395,6 +405,52 @@ function summarizeProfile(file: string, top = 18): string {
 
 // ------------------------------------------------------------------ main
 
+// ------------------------------------------------------------------ X25519MLKEM768
+
+const NODE24 = path.join(ROOT, '.cache/node24/node_modules/.bin/node');
+
+/**
+ * Full TLS 1.3 handshakes with X25519MLKEM768 beside x25519, against each
+ * tlsproxy daemon: the client is Node 24 (OpenSSL 3.5; the system node's
+ * OpenSSL has no ML-KEM, hence no node:tls column), installed outside
+ * node_modules as .ci/run does. Concurrency 1 (the cost of one handshake)
+ * and 16 (throughput). BENCH_MLKEM=0 skips it.
+ */
+async function hybridHandshakes(tlsproxies: readonly Subject[], backend: Rpc, caFile: string, opts: Options): Promise<void> {
+  if (process.env.BENCH_MLKEM === '0') return;
+  if (!existsSync(NODE24)) {
+    console.log('\nX25519MLKEM768 handshakes: skipped (no Node 24: npm install --prefix .cache/node24 --no-save node@24)');
+    return;
+  }
+  const child = fork(path.join(ROOT, 'bench/client.ts'), [], { cwd: ROOT, execPath: NODE24, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(child);
+  const client = new Rpc('client (Node 24)', child);
+  await client.call('init', { ca: caFile });
+  const bench = new Bench(client, backend);
+  const profiles: [string, ProfileName][] = [
+    ['x25519', 'tls13-aes128'],
+    ['X25519MLKEM768', 'tls13-x25519mlkem768'],
+  ];
+  for (const s of tlsproxies) {
+    const rows: string[][] = [];
+    for (const c of [1, 16]) {
+      const runs = new Map<ProfileName, HandshakeResult[]>(profiles.map(([, p]) => [p, []]));
+      for (const [, p] of profiles) await bench.handshakes(s, p, c, Math.min(400, opts.hsMs)); // warm-up
+      for (let i = 0; i < opts.runs; i++) for (const [, p] of profiles) runs.get(p)!.push(await bench.handshakes(s, p, c, opts.hsMs));
+      const med = (p: ProfileName, f: (r: HandshakeResult) => number) => median(runs.get(p)!.map(f));
+      for (const [label, f] of [
+        [`handshakes/s, concurrency ${c}`, (r: HandshakeResult) => r.rate],
+        ['  server CPU per handshake, µs', (r: HandshakeResult) => r.cpuPerHsUs],
+      ] as const) {
+        const a = med('tls13-aes128', f);
+        const b = med('tls13-x25519mlkem768', f);
+        rows.push([label, fmt(a), fmt(b), fmt(b / a)]);
+      }
+    }
+    printTable(`${s.label}: full TLS 1.3 handshakes, X25519MLKEM768 vs x25519 (Node 24 / OpenSSL 3.5 client; ratio = X25519MLKEM768 / x25519)`, ['metric', 'x25519', 'X25519MLKEM768', 'ratio'], rows);
+  }
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const cpus = os.cpus();
@@ -404,7 +460,7 @@ async function main(): Promise<void> {
       `${cpus.length} x ${cpus[0]?.model.trim() ?? 'unknown CPU'}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
   console.log(
-    `bulk: ${opts.mb} MiB per run (tlsproxy(webcrypto): ${opts.webcryptoMb} MiB) in ${CHUNK / 1024} KiB writes; ` +
+    `bulk: ${opts.mb} MiB per run (tlsproxy(webcrypto), tlsproxy(js): ${opts.webcryptoMb} MiB) in ${CHUNK / 1024} KiB writes; ` +
       `handshakes: ${opts.hsMs} ms per run; median of ${opts.runs} run(s) after one warm-up run each, subjects interleaved`,
   );
 
@@ -430,7 +486,7 @@ async function main(): Promise<void> {
 
     subjects.push(await startNodeTlsProxy(pki, backendPort, opts.mb * MiB));
     for (const p of opts.providers) {
-      subjects.push(await startTlsproxy(tmp, pki, p, backendPort, (p === 'webcrypto' ? opts.webcryptoMb : opts.mb) * MiB));
+      subjects.push(await startTlsproxy(tmp, pki, p, backendPort, (p === 'node' ? opts.mb : opts.webcryptoMb) * MiB));
     }
     for (const s of subjects) console.log(`  ${s.label}: pid ${s.rpc.child.pid}, 127.0.0.1:${s.port}`);
     const bench = new Bench(client, backend);
@@ -450,7 +506,10 @@ async function main(): Promise<void> {
       `${fmt(r.rate)}/s ${fmt(r.cpuPerHsUs)} µs/hs (${r.count} sessions, client ${fmt(r.clientCpuPerHsUs)} µs/hs)`;
 
     const metrics: Metric<BulkResult | HandshakeResult>[] = [];
-    const add = <R extends BulkResult | HandshakeResult>(m: Metric<R>) => metrics.push(m as unknown as Metric<BulkResult | HandshakeResult>);
+    const add = <R extends BulkResult | HandshakeResult>(m: Metric<R>) => {
+      if (opts.only.length && !opts.only.some((w) => m.key.toLowerCase().includes(w))) return;
+      metrics.push(m as unknown as Metric<BulkResult | HandshakeResult>);
+    };
     add<BulkResult>({
       key: 'TLS 1.3 upload',
       run: (s, w) => bench.upload(s, 'tls13-aes128', w ? warmBytes(s) : s.bulkBytes),
@@ -465,6 +524,12 @@ async function main(): Promise<void> {
         describe: bulkDescribe,
       });
     }
+    add<BulkResult>({
+      key: 'TLS 1.3 ChaCha20-Poly1305 upload',
+      run: (s, w) => bench.upload(s, 'tls13-chacha20', w ? warmBytes(s) : s.bulkBytes),
+      rows: bulkRows('TLS 1.3 ChaCha20-Poly1305 upload (client→backend)'),
+      describe: bulkDescribe,
+    });
     if (opts.tls12) {
       add<BulkResult>({
         key: 'TLS 1.2 upload',
@@ -530,6 +595,8 @@ async function main(): Promise<void> {
         console.log(`  ${m.key.padEnd(24)} ${s.label.padEnd(20)} ${rs.map(m.describe).join('; ')}`);
       }
     }
+
+    await hybridHandshakes(subjects.slice(1), backend, path.join(pki, 'ca.pem'), opts);
 
     // ---- optional profiles of the tlsproxy daemons
     if (opts.profileDir) {

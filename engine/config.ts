@@ -9,6 +9,7 @@ import type { CertificateRefusal } from './errors.js';
 import type { DhParams } from './ffdhe.js';
 import { MAX_CLIENT_HELLO } from './handshake-buffer.js';
 import type { SessionCache, TicketProtector } from './session.js';
+import type { ClientCertificateDetails } from './events.js';
 
 /** A certificate chain (leaf first, DER) with its private key. */
 export interface CertifiedKey {
@@ -58,8 +59,8 @@ export interface ClientCertificateVerdict {
   readonly alert?: CertificateRefusal;
   /** Why not trusted, for the log ("untrusted issuer /CN=...", "certificate has expired"). */
   readonly reason?: string;
-  /** Anything the owner wants back in HandshakeInfo (subject, fingerprints...). */
-  readonly details?: unknown;
+  /** What the owner wants back in HandshakeInfo (subject, CNs, fingerprints). */
+  readonly details?: ClientCertificateDetails;
 }
 
 /** Client certificate policy (Postfix ask_ccert / req_ccert). */

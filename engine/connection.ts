@@ -12,10 +12,10 @@
 import type { Limits, ServerConfig } from './config.js';
 import { DEFAULT_LIMITS } from './config.js';
 import { concat } from './codec.js';
-import { AlertDescription, AlertLevel, ContentType, ProtocolVersion, RecordLimits, alertName } from './constants.js';
+import { AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersion, RecordLimits, alertName } from './constants.js';
 import { isPromise, type MaybePromise } from './crypto/provider.js';
 import { PeerAlert, RENEGOTIATION_REFUSED_WARNING, TlsFailure, failure, fail } from './errors.js';
-import type { ConnectionError, ConnectionEvents, HandshakeInfo } from './events.js';
+import type { ConnectionError, ConnectionEvents, HandshakeInfo, TlsEvent } from './events.js';
 import { HandshakeBuffer } from './handshake-buffer.js';
 import { parseAlert } from './messages/alert.js';
 import { encodeKeyUpdate } from './messages/key-update.js';
@@ -75,6 +75,10 @@ export class ServerConnection {
   private requeued: RawRecord[] = [];
   private batch: Uint8Array[] = [];
   private batchBytes = 0;
+  /** Every record in `batch` was decrypted in place in an owned buffer (see joinInPlace). */
+  private batchInPlace = true;
+  /** The record just opened was decrypted in place in an owned buffer. */
+  private openedInPlace = false;
   private idleWaiters: (() => void)[] = [];
   private earlyData: 'off' | 'trial' | 'all' = 'off';
   private earlySkipped = 0;
@@ -89,6 +93,14 @@ export class ServerConnection {
   /** Largest content per outgoing protected record (RFC 8449 lowers it). */
   private maxFragment: number = RecordLimits.maxPlaintext;
 
+  /** The owner's `event` hook; undefined when it wants none (then no event is built). */
+  private readonly emit: ((event: TlsEvent) => void) | undefined;
+  /** With `emit`: the events of each record pushed to `out`, in push order (released as the record is written). */
+  private readonly outEvents: (readonly TlsEvent[] | undefined)[] = [];
+  /** Key changes per direction so far (TLS 1.3: 0 handshake, 1 application, then KeyUpdate). */
+  private readKeys = 0;
+  private writeKeys = 0;
+
   private pending: { data: Uint8Array; done?: () => void }[] = [];
   private pendingBytes = 0;
   private closeAfterHandshake = false;
@@ -99,8 +111,13 @@ export class ServerConnection {
   constructor(readonly config: ServerConfig, private readonly events: ConnectionEvents) {
     this.limits = { ...DEFAULT_LIMITS, ...config.limits };
     this.hs = new HandshakeBuffer(this.limits.maxHandshakeMessage);
+    const hook = events.event;
+    this.emit = hook ? (e) => hook.call(events, e) : undefined;
     this.out = new OutputQueue(
-      (b) => this.events.write(b),
+      (b) => {
+        if (this.emit) this.written(b);
+        this.events.write(b);
+      },
       (e) => this.fatal(failure('RecordProtectionFailed', String((e as Error)?.message ?? e))),
     );
     this.ctx = this.makeContext();
@@ -121,10 +138,15 @@ export class ServerConnection {
 
   // ---------------------------------------------------------------- input
 
-  /** Feed ciphertext from the peer. */
-  receive(bytes: Uint8Array): void {
+  /**
+   * Feed ciphertext from the peer. `owned`: the caller gives the bytes away
+   * (a socket read's own buffer, not looked at again), so records may be
+   * decrypted in place and the plaintext handed to `data` may be a view of
+   * them.
+   */
+  receive(bytes: Uint8Array, owned = false): void {
     if (this.state === 'failed' || this.state === 'closed' || this.receivedClose) return;
-    this.reader.push(bytes);
+    this.reader.push(bytes, owned);
     this.pump();
   }
 
@@ -146,7 +168,7 @@ export class ServerConnection {
         // and so is an early-data record skipped after a HelloRetryRequest (no read key yet, §4.2.10).
         const max = this.readProt ? RecordLimits.maxCiphertext : RecordLimits.maxPlaintext;
         const maxAppData = this.earlyData === 'all' ? RecordLimits.maxCiphertext : max;
-        const rec = this.requeued.shift() ?? this.reader.next(max, maxAppData);
+        const rec = this.requeued.shift() ?? this.nextRecord(max, maxAppData);
         if (!rec) break;
         const r = this.pipelined(rec) ?? this.processRecord(rec);
         if (isPromise(r)) {
@@ -194,7 +216,7 @@ export class ServerConnection {
     while (batch.length < PIPELINE_DEPTH) {
       let next: RawRecord | undefined;
       try {
-        next = this.requeued.shift() ?? this.reader.next(RecordLimits.maxCiphertext);
+        next = this.requeued.shift() ?? this.nextRecord(RecordLimits.maxCiphertext);
       } catch (e) {
         deferred = e;
         break;
@@ -229,6 +251,13 @@ export class ServerConnection {
     })();
   }
 
+  /** The next complete record from the peer (reported as read, before it is processed). */
+  private nextRecord(max: number, maxAppData?: number): RawRecord | undefined {
+    const rec = this.reader.next(max, maxAppData);
+    if (rec && this.emit) this.emit({ kind: 'record', direction: 'received', header: rec.header, fragment: rec.fragment });
+    return rec;
+  }
+
   private processRecord(rec: RawRecord): MaybePromise<void> {
     if (this.version === ProtocolVersion.TLS1_2) return this.processTls12Record(rec);
     switch (rec.type) {
@@ -240,8 +269,12 @@ export class ServerConnection {
           return fail('ProtectedRecordBeforeKeys');
         }
         const opened = this.readProt.open(rec);
-        if (isPromise(opened)) this.asyncOpen = true;
-        return isPromise(opened) ? opened.then((p) => this.onOpened(rec, p)) : this.onOpened(rec, opened);
+        if (isPromise(opened)) {
+          this.asyncOpen = true;
+          return opened.then((p) => this.onOpened(rec, p));
+        }
+        this.openedInPlace = rec.owned === true && this.readProt.opensInPlace;
+        return this.onOpened(rec, opened);
       }
       case ContentType.handshake:
         // §5: once keys are in use, every record is protected.
@@ -263,6 +296,7 @@ export class ServerConnection {
    */
   private processTls12Record(rec: RawRecord): MaybePromise<void> {
     if (rec.type === ContentType.change_cipher_spec) {
+      this.emit?.({ kind: 'change-cipher-spec', direction: 'received' });
       // RFC 5246 §7.1: one byte of value 1; a CCS under protection would start a renegotiation, which we refuse.
       if (this.readProt) fail('ChangeCipherSpecAfterKeyChange');
       if (rec.fragment.length !== 1 || rec.fragment[0] !== 1) fail('MalformedChangeCipherSpec');
@@ -278,13 +312,18 @@ export class ServerConnection {
       return this.dispatchTls12(rec.type, rec.fragment);
     }
     const opened = this.readProt.open(rec);
-    if (isPromise(opened)) this.asyncOpen = true;
-    const go = (p: InnerPlaintext | null): MaybePromise<void> => {
-      // RFC 5246 §7.2.2: a record that fails authentication is bad_record_mac.
-      if (!p) return fail('RecordAuthenticationFailed');
-      return this.dispatchTls12(p.type, p.content);
-    };
-    return isPromise(opened) ? opened.then(go) : go(opened);
+    if (isPromise(opened)) {
+      this.asyncOpen = true;
+      return opened.then((p) => {
+        // RFC 5246 §7.2.2: a record that fails authentication is bad_record_mac.
+        if (!p) return fail('RecordAuthenticationFailed');
+        return this.dispatchTls12(p.type, p.content);
+      });
+    }
+    // RFC 5246 §7.2.2: a record that fails authentication is bad_record_mac.
+    if (!opened) return fail('RecordAuthenticationFailed');
+    this.openedInPlace = rec.owned === true && this.readProt.opensInPlace;
+    return this.dispatchTls12(opened.type, opened.content);
   }
 
   private dispatchTls12(type: number, content: Uint8Array): MaybePromise<void> {
@@ -334,6 +373,7 @@ export class ServerConnection {
   }
 
   private onChangeCipherSpec(fragment: Uint8Array): void {
+    this.emit?.({ kind: 'change-cipher-spec', direction: 'received' });
     // §5: a single 0x01 byte may arrive after the first ClientHello and before the peer's Finished;
     // anything else is unexpected_message.
     if (!this.sawClientHello || this.state !== 'handshake') fail('ChangeCipherSpecOutsideHandshake');
@@ -345,6 +385,7 @@ export class ServerConnection {
   private async onHandshakeFragment(fragment: Uint8Array): Promise<void> {
     this.hs.push(fragment);
     for (let m = this.hs.pop(); m; m = this.hs.pop()) {
+      this.emit?.({ kind: 'message', direction: 'received', type: m.type, protected: this.readProt !== undefined });
       this.hsState = await this.hsState.handle(m);
       this.sawClientHello = true;
       if (this.state === 'failed') return;
@@ -355,6 +396,7 @@ export class ServerConnection {
     // §5.1: "Handshake messages MUST NOT be interleaved with other record types."
     if (this.hs.hasPartial) fail('AlertInsideMessage');
     const alert = parseAlert(fragment);
+    this.emit?.({ kind: 'alert', direction: 'received', level: alert.level, description: alert.description, protected: this.readProt !== undefined });
     this.trace(`received alert ${alert.level === AlertLevel.warning ? 'warning' : 'fatal'}:${alertName(alert.description)}`);
     if (alert.description === AlertDescription.close_notify) {
       if (this.state === 'handshake') throw new PeerAlert(alert.description, alert.level);
@@ -390,6 +432,8 @@ export class ServerConnection {
     this.keyUpdatesWithoutData = 0;
     // Records decrypted from one receive() are handed over together: fewer,
     // larger writes downstream (one per socket read rather than per record).
+    if (!this.openedInPlace) this.batchInPlace = false;
+    this.openedInPlace = false;
     this.batch.push(content);
     this.batchBytes += content.length;
     if (this.batchBytes >= MAX_DATA_BATCH) this.flushData();
@@ -398,9 +442,11 @@ export class ServerConnection {
   private flushData(): void {
     if (!this.batch.length) return;
     const parts = this.batch;
+    const inPlace = this.batchInPlace;
     this.batch = [];
     this.batchBytes = 0;
-    this.events.data(parts.length === 1 ? parts[0]! : concat(...parts));
+    this.batchInPlace = true;
+    this.events.data(parts.length === 1 ? parts[0]! : (inPlace && joinInPlace(parts)) || concat(...parts));
   }
 
   // --------------------------------------------------------------- output
@@ -432,7 +478,7 @@ export class ServerConnection {
     for (let off = 0; off < data.length; off += max) {
       if (tls13 && prot().sequence >= KEY_UPDATE_AFTER_RECORDS) this.sendKeyUpdate(false);
       const chunk = data.subarray(off, Math.min(data.length, off + max));
-      this.out.push(prot().seal(ContentType.application_data, chunk, this.padding(ContentType.application_data, chunk.length)));
+      this.pushRecord(prot().seal(ContentType.application_data, chunk, this.padding(ContentType.application_data, chunk.length)));
     }
   }
 
@@ -475,17 +521,42 @@ export class ServerConnection {
     const s = this.secrets!;
     // Any KeyUpdate of ours, whatever prompted it, answers the requests received so far (§4.6.3).
     this.keyUpdateOwed = false;
-    this.out.push(this.writeProt!.seal(ContentType.handshake, encodeKeyUpdate(requestPeer)));
+    this.pushRecord(this.writeProt!.seal(ContentType.handshake, encodeKeyUpdate(requestPeer)), this.emit && [{ kind: 'message', direction: 'sent', type: HandshakeType.key_update, protected: true }]);
     const next = nextTrafficSecret(this.config.provider, s.suite, s.serverTrafficSecret);
     s.serverTrafficSecret.fill(0);
     s.serverTrafficSecret = next;
     this.writeProt = this.protection(s.suite, next);
+    this.keysChanged('write');
     this.trace(`sent KeyUpdate${requestPeer ? ' (update_requested)' : ''}`);
   }
 
   private sendAlert(level: number, description: number): void {
     const body = Uint8Array.of(level, description);
-    this.out.push(this.writeProt ? this.writeProt.seal(ContentType.alert, body) : plaintextRecord(ContentType.alert, body));
+    const prot = this.writeProt;
+    this.pushRecord(
+      prot ? prot.seal(ContentType.alert, body) : plaintextRecord(ContentType.alert, body),
+      this.emit && [{ kind: 'alert', direction: 'sent', level, description, protected: prot !== undefined }],
+    );
+  }
+
+  /** Queue one record for the peer; `events` are reported just before it is written. */
+  private pushRecord(record: MaybePromise<Uint8Array>, events?: readonly TlsEvent[]): void {
+    if (this.emit) this.outEvents.push(events);
+    this.out.push(record);
+  }
+
+  /** With `emit`: a record is being written: its events first, then the record itself. */
+  private written(record: Uint8Array): void {
+    const events = this.outEvents.shift();
+    if (events) for (const e of events) this.emit!(e);
+    this.emit!({ kind: 'record', direction: 'sent', header: record.subarray(0, 5), fragment: record.subarray(5) });
+  }
+
+  private keysChanged(direction: 'read' | 'write'): void {
+    const n = direction === 'read' ? this.readKeys++ : this.writeKeys++;
+    if (!this.emit) return;
+    const phase = this.version === ProtocolVersion.TLS1_2 ? 'application' : n === 0 ? 'handshake' : n === 1 ? 'application' : 'key-update';
+    this.emit({ kind: 'keys', direction, phase });
   }
 
   private finish(): void {
@@ -556,38 +627,54 @@ export class ServerConnection {
       limits: this.limits,
       random,
       trace: (m) => self.trace(m),
+      event: (e) => self.emit?.(e),
       sendHandshake(message) {
         self.flight.push(message);
       },
       sendChangeCipherSpec() {
         this.flush();
-        self.out.push(plaintextRecord(ContentType.change_cipher_spec, Uint8Array.of(1)));
+        self.pushRecord(plaintextRecord(ContentType.change_cipher_spec, Uint8Array.of(1)), self.emit && [{ kind: 'change-cipher-spec', direction: 'sent' }]);
       },
       flush() {
         if (!self.flight.length) return;
-        const all = self.flight.length === 1 ? self.flight[0]! : concat(...self.flight);
+        const messages = self.flight;
+        const all = messages.length === 1 ? messages[0]! : concat(...messages);
         self.flight = [];
+        const prot = self.writeProt;
+        // Each message is reported with the record that carries its first byte.
+        let next = 0;
+        let start = 0;
         // Handshake messages are coalesced into as few records as the 2^14 limit allows (§5.1).
-        const max = self.writeProt ? self.maxFragment : RecordLimits.maxPlaintext;
+        const max = prot ? self.maxFragment : RecordLimits.maxPlaintext;
         for (let off = 0; off < all.length; off += max) {
-          const chunk = all.subarray(off, Math.min(all.length, off + max));
-          self.out.push(
-            self.writeProt
-              ? self.writeProt.seal(ContentType.handshake, chunk, self.padding(ContentType.handshake, chunk.length))
-              : plaintextRecord(ContentType.handshake, chunk),
+          const end = Math.min(all.length, off + max);
+          const chunk = all.subarray(off, end);
+          let events: TlsEvent[] | undefined;
+          if (self.emit) {
+            events = [];
+            for (; next < messages.length && start < end; start += messages[next]!.length, next++) {
+              events.push({ kind: 'message', direction: 'sent', type: messages[next]![0]!, protected: prot !== undefined });
+            }
+          }
+          self.pushRecord(
+            prot ? prot.seal(ContentType.handshake, chunk, self.padding(ContentType.handshake, chunk.length)) : plaintextRecord(ContentType.handshake, chunk),
+            events,
           );
         }
       },
       setVersion(version) {
         self.version = version;
+        self.emit?.({ kind: 'version', version });
       },
       setWriteProtection(protection) {
         this.flush();
         self.writeProt = protection;
+        self.keysChanged('write');
       },
       setReadProtection(protection) {
         if (self.hs.hasPartial) fail('HandshakeSpansKeyChange');
         self.readProt = protection;
+        self.keysChanged('read');
       },
       warning(message) {
         self.events.warning?.(message);
@@ -610,12 +697,14 @@ export class ServerConnection {
       setWriteSecret(suite, secret) {
         this.flush();
         self.writeProt = self.protection(suite, secret);
+        self.keysChanged('write');
       },
       setReadSecret(suite, secret) {
         // §5.1: "Handshake messages MUST NOT span key changes ... If a handshake message is followed
         // by a key change, it MUST be aligned to a record boundary", else unexpected_message.
         if (self.hs.hasPartial) fail('HandshakeSpansKeyChange');
         self.readProt = self.protection(suite, secret);
+        self.keysChanged('read');
       },
       setPeerRecordSizeLimit(limit) {
         // RFC 8449 §4: in TLS 1.3 the limit counts the content type byte (and padding).
@@ -647,6 +736,7 @@ export class ServerConnection {
         s.clientTrafficSecret.fill(0);
         s.clientTrafficSecret = next;
         self.readProt = self.protection(s.suite, next);
+        self.keysChanged('read');
         self.trace(`received KeyUpdate${requested ? ' (update_requested)' : ''}`);
         // §4.6.3: answer update_requested with our own KeyUpdate "prior to sending its next Application
         // Data record": once for all the requests received until then (sealApplicationData).
@@ -654,4 +744,31 @@ export class ServerConnection {
       },
     };
   }
+}
+
+/**
+ * Plaintexts decrypted in place, in order, inside the same owned buffer
+ * (the records of one socket read): moved together over the record headers
+ * and tags between them (memmove, no allocation), as one view. Undefined
+ * when they do not lie in one buffer in increasing order.
+ */
+function joinInPlace(parts: Uint8Array[]): Uint8Array | undefined {
+  const first = parts[0]!;
+  const buf = first.buffer;
+  let end = first.byteOffset + first.length;
+  let total = first.length;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p.buffer !== buf || p.byteOffset < end) return undefined;
+    end = p.byteOffset + p.length;
+    total += p.length;
+  }
+  const all = new Uint8Array(buf, first.byteOffset, end - first.byteOffset);
+  let o = first.length;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
+    all.copyWithin(o, p.byteOffset - first.byteOffset, p.byteOffset - first.byteOffset + p.length);
+    o += p.length;
+  }
+  return all.subarray(0, total);
 }

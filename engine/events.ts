@@ -69,9 +69,52 @@ export interface ConnectionEvents {
   keylog?(label: string, clientRandom: Uint8Array, secret: Uint8Array): void;
   /** A non-fatal protocol event an operator should see (refused renegotiation, invalid SNI...). */
   warning?(message: string): void;
-  /** Diagnostic trace for verbose logging (state transitions, alerts). Optional. */
+  /** Diagnostic trace for verbose logging, free text for a human: never parse it (use `event`). Optional. */
   trace?(message: string): void;
+  /**
+   * What the handshake did, as typed events (TlsEvent), for the verbose log
+   * and anything else that must follow the protocol without re-parsing the
+   * wire. Optional: when unset the engine builds no events at all.
+   */
+  event?(event: TlsEvent): void;
 }
+
+export type Direction = 'sent' | 'received';
+
+/**
+ * One step of a connection, in the order it happened on the wire:
+ *
+ *  - `record`: a record as it is on the wire (its 5-byte header and body, still
+ *    protected; the bytes are valid during the event only: a received record may be
+ *    decrypted in place afterwards): received, before anything in it is processed; sent, just
+ *    before it goes to `write` (after the events of what it carries);
+ *  - `message`: a handshake message (RFC 8446 §4 / RFC 5246 §7.4 HandshakeType).
+ *    Received: before it is processed (OpenSSL's read states, too, are entered
+ *    on the header). Sent: just before the record that carries its first byte
+ *    goes to `write`;
+ *  - `change-cipher-spec`: the ChangeCipherSpec record (TLS 1.2), or the
+ *    middlebox compatibility one (TLS 1.3, RFC 8446 §D.4);
+ *  - `alert`: an alert record, close_notify included (sent: just before its
+ *    record goes to `write`);
+ *  - `version`: the negotiated version, before ServerHello is sent;
+ *  - `keys`: a direction changed keys (TLS 1.3: handshake, application, then
+ *    KeyUpdate; TLS 1.2: the ChangeCipherSpec keys);
+ *  - `resumption`: whether the ClientHello resumes a session, and how;
+ *  - `ticket`: whether a ticket was issued (the reason when not);
+ *  - `certificate`: the certificate chosen to authenticate us (none when resumed);
+ *  - `client-certificate`: the verdict on the client's chain (absent: it sent none).
+ */
+export type TlsEvent =
+  | { readonly kind: 'record'; readonly direction: Direction; readonly header: Uint8Array; readonly fragment: Uint8Array }
+  | { readonly kind: 'message'; readonly direction: Direction; readonly type: number; readonly protected: boolean }
+  | { readonly kind: 'change-cipher-spec'; readonly direction: Direction }
+  | { readonly kind: 'alert'; readonly direction: Direction; readonly level: number; readonly description: number; readonly protected: boolean }
+  | { readonly kind: 'version'; readonly version: number }
+  | { readonly kind: 'keys'; readonly direction: 'read' | 'write'; readonly phase: 'handshake' | 'application' | 'key-update' }
+  | { readonly kind: 'resumption'; readonly resumed: boolean; readonly via?: 'ticket' | 'session-id' }
+  | { readonly kind: 'ticket'; readonly issued: boolean; readonly reason?: string }
+  | { readonly kind: 'certificate'; readonly label?: string; readonly matchedServerName: boolean }
+  | { readonly kind: 'client-certificate'; readonly trusted?: boolean; readonly reason?: string; readonly details?: ClientCertificateDetails };
 
 export interface ConnectionError {
   /** 'sent': we detected the problem and sent `alert`; 'received': the peer sent `alert`. */
@@ -97,5 +140,29 @@ export interface ClientCertificateInfo {
   /** "SHA256"...; undefined for EdDSA. */
   readonly digest?: string;
   /** The verifier's details (subject, fingerprints...). */
-  readonly details?: unknown;
+  readonly details?: ClientCertificateDetails;
+}
+
+/** What a client-certificate verifier reports about the leaf (proxy/tls/client-auth.ts fills it in). */
+export interface ClientCertificateDetails {
+  /** OpenSSL one-line DNs of the client's certificate. */
+  readonly subject: string;
+  readonly issuer: string;
+  /** Subject CN ('' when none), issuer CN (else issuer O). */
+  readonly subjectCN: string;
+  readonly issuerCN: string;
+  /** Fingerprints of the certificate and of its public key, "AB:CD:..." in `digest`. */
+  readonly certFingerprint: string;
+  readonly pkeyFingerprint: string;
+  /** The fingerprint digest's name, e.g. "sha256". */
+  readonly digest: string;
+  /** Why it is not trusted: the verifier's error. */
+  readonly error?: ClientCertificateError;
+}
+
+/** A chain verification failure as the verifier reports it (OpenSSL's X509_V_ERR number and text, the depth). */
+export interface ClientCertificateError {
+  readonly code: number;
+  readonly depth: number;
+  readonly reason: string;
 }

@@ -10,7 +10,7 @@ export {
   type CertifiedKey, type ClientAuthPolicy, type ClientCertificateVerdict, type ClientHelloSummary, type Limits,
   type ServerConfig, type SniChoice, DEFAULT_GROUPS, DEFAULT_LIMITS, DEFAULT_TLS13_SUITES,
 } from './config.js';
-export type { ClientCertificateInfo, ConnectionError, ConnectionEvents, HandshakeInfo } from './events.js';
+export type { ClientCertificateInfo, ConnectionError, ConnectionEvents, Direction, HandshakeInfo, TlsEvent } from './events.js';
 export type {
   AeadAlgorithm, AeadKey, CryptoProvider, HashAlgorithm, HashContext, KeyAlgorithm, KeyShare, MaybePromise, SigningKey,
 } from './crypto/provider.js';

@@ -25,6 +25,11 @@ export interface RawRecord {
   /** The 5-byte header (the AAD of a TLS 1.3 record, §5.2). */
   readonly header: Uint8Array;
   readonly fragment: Uint8Array;
+  /**
+   * The record's bytes belong to the engine (a copy, or a chunk pushed as
+   * owned): the provider may decrypt them in place (AeadKey.openInPlace).
+   */
+  readonly owned?: boolean;
 }
 
 /**
@@ -34,6 +39,8 @@ export interface RawRecord {
  */
 export class RecordReader {
   private chunks: Uint8Array[] = [];
+  /** owned[i]: chunks[i] may be overwritten (see push). */
+  private owned: boolean[] = [];
   /** Read offset into chunks[0]. */
   private pos = 0;
   private total = 0;
@@ -43,9 +50,14 @@ export class RecordReader {
     return this.total;
   }
 
-  push(bytes: Uint8Array): void {
+  /**
+   * Queue received bytes. `owned`: the caller gives them away (a socket
+   * read's fresh buffer), so records inside them may be decrypted in place.
+   */
+  push(bytes: Uint8Array, owned = false): void {
     if (bytes.length === 0) return;
     this.chunks.push(bytes);
+    this.owned.push(owned);
     this.total += bytes.length;
   }
 
@@ -60,45 +72,35 @@ export class RecordReader {
     return this.chunks[idx]![off]!;
   }
 
-  /** Take `n` bytes (n <= total): a view when they lie in one chunk, else a copy. */
-  private take(n: number): Uint8Array {
-    const first = this.chunks[0]!;
-    let out: Uint8Array;
-    if (first.length - this.pos >= n) {
-      out = first.subarray(this.pos, this.pos + n);
-      this.pos += n;
-    } else {
-      out = new Uint8Array(n);
-      let o = 0;
-      while (o < n) {
-        const c = this.chunks[0]!;
-        const k = Math.min(c.length - this.pos, n - o);
-        out.set(c.subarray(this.pos, this.pos + k), o);
-        o += k;
-        this.pos += k;
-        if (this.pos === c.length) {
-          this.chunks.shift();
-          this.pos = 0;
-        }
-      }
-    }
-    if (this.chunks.length && this.pos === this.chunks[0]!.length) {
-      this.chunks.shift();
-      this.pos = 0;
-    }
-    this.total -= n;
-    return out;
+  private shift(): void {
+    this.chunks.shift();
+    this.owned.shift();
+    this.pos = 0;
   }
 
   /**
    * The next complete record, or undefined. `maxLength` is checked on the
    * header alone, so an oversized record is refused before it is buffered.
+   * A record inside one chunk is a view of it (no copy); only a record that
+   * spans chunks is copied together.
    */
   next(maxLength: number, maxApplicationData = maxLength): RawRecord | undefined {
     if (this.total < RecordLimits.headerLength) return undefined;
-    const type = this.peek(0);
-    const version = (this.peek(1) << 8) | this.peek(2);
-    const length = (this.peek(3) << 8) | this.peek(4);
+    const first = this.chunks[0]!;
+    const p = this.pos;
+    let type: number;
+    let version: number;
+    let length: number;
+    if (first.length - p >= RecordLimits.headerLength) {
+      // The usual case: the header lies in the first chunk.
+      type = first[p]!;
+      version = (first[p + 1]! << 8) | first[p + 2]!;
+      length = (first[p + 3]! << 8) | first[p + 4]!;
+    } else {
+      type = this.peek(0);
+      version = (this.peek(1) << 8) | this.peek(2);
+      length = (this.peek(3) << 8) | this.peek(4);
+    }
     if (
       type !== ContentType.change_cipher_spec &&
       type !== ContentType.alert &&
@@ -115,15 +117,41 @@ export class RecordReader {
     // §5.1 / §5.2: "MUST terminate the connection with a record_overflow alert".
     const max = type === ContentType.application_data ? maxApplicationData : maxLength;
     if (length > max) fail('RecordOverflow', length, max);
-    if (this.total < RecordLimits.headerLength + length) return undefined;
-    const whole = this.take(RecordLimits.headerLength + length);
-    return { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5) };
+    const n = RecordLimits.headerLength + length;
+    if (this.total < n) return undefined;
+    let whole: Uint8Array;
+    let owned: boolean;
+    if (first.length - p >= n) {
+      whole = first.subarray(p, p + n);
+      owned = this.owned[0]!;
+      this.pos += n;
+      if (this.pos === first.length) this.shift();
+    } else {
+      whole = new Uint8Array(n);
+      owned = true;
+      let o = 0;
+      while (o < n) {
+        const c = this.chunks[0]!;
+        const k = Math.min(c.length - this.pos, n - o);
+        whole.set(c.subarray(this.pos, this.pos + k), o);
+        o += k;
+        this.pos += k;
+        if (this.pos === c.length) this.shift();
+      }
+    }
+    this.total -= n;
+    return { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5), owned };
   }
 }
 
 /** §5.3: per-record nonce = iv XOR (64-bit big-endian sequence number, left-padded to the iv length). */
 export function recordNonce(iv: Uint8Array, seq: number): Uint8Array {
-  const nonce = iv.slice();
+  return fillNonce(new Uint8Array(iv.length), iv, seq);
+}
+
+/** recordNonce into `nonce` (iv.length bytes), for a reused buffer. */
+function fillNonce(nonce: Uint8Array, iv: Uint8Array, seq: number): Uint8Array {
+  nonce.set(iv);
   const hi = Math.floor(seq / 0x100000000);
   const lo = seq >>> 0;
   const n = nonce.length;
@@ -158,6 +186,8 @@ export interface RecordProtection {
    */
   openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null>;
   advance(): void;
+  /** Records marked `owned` are decrypted in place (the plaintext is a view of the record). */
+  readonly opensInPlace: boolean;
 }
 
 /**
@@ -167,21 +197,44 @@ export interface RecordProtection {
  */
 function openNext(p: RecordProtection, record: RawRecord): MaybePromise<InnerPlaintext | null> {
   const result = p.openAt(record, p.sequence);
-  const advance = (r: InnerPlaintext | null): InnerPlaintext | null => {
+  if (!isPromise(result)) {
+    if (result) p.advance();
+    return result;
+  }
+  return result.then((r) => {
     if (r) p.advance();
     return r;
-  };
-  return isPromise(result) ? result.then(advance) : advance(result);
+  });
+}
+
+/**
+ * The key once it is known synchronously: the record layer then runs
+ * without a promise or a closure per record, and reuses its nonce, AAD and
+ * header buffers (a synchronous provider consumes them before returning).
+ */
+function syncKeyOf(key: MaybePromise<AeadKey>): AeadKey | undefined {
+  return !isPromise(key) && key.synchronous ? key : undefined;
 }
 
 /** One direction's TLS 1.3 protection state: key, IV and sequence number. */
 export class Tls13Protection implements RecordProtection {
   private seq = 0;
   private key: MaybePromise<AeadKey>;
+  private sync: AeadKey | undefined;
+  /** Reused on the synchronous path only. */
+  private readonly nonceBuf: Uint8Array;
+  private readonly headerBuf = new Uint8Array(5);
+  private readonly trailerBuf = new Uint8Array(1);
 
   constructor(provider: CryptoProvider, readonly suite: Tls13Suite, key: Uint8Array, private readonly iv: Uint8Array) {
+    this.nonceBuf = new Uint8Array(iv.length);
     this.key = provider.aeadKey(suite.aead, key);
+    this.sync = syncKeyOf(this.key);
     if (isPromise(this.key)) this.key.then((k) => (this.key = k), () => undefined);
+  }
+
+  get opensInPlace(): boolean {
+    return this.sync?.openInPlace !== undefined;
   }
 
   get sequence(): number {
@@ -202,9 +255,22 @@ export class Tls13Protection implements RecordProtection {
     const innerLen = content.length + 1 + padding;
     if (innerLen > RecordLimits.maxPlaintext + 1 + 255) throw new Error('record content too long');
     const length = innerLen + AEAD_TAG_LENGTH;
+    const k = this.sync;
+    if (k?.sealRecord) {
+      const header = this.headerBuf;
+      header[0] = ContentType.application_data;
+      header[1] = 0x03;
+      header[2] = 0x03;
+      header[3] = length >>> 8;
+      header[4] = length & 0xff;
+      // TLSInnerPlaintext = content || type || zeros[padding] (§5.2)
+      let trailer = this.trailerBuf;
+      if (padding) trailer = new Uint8Array(1 + padding);
+      trailer[0] = type;
+      return k.sealRecord(fillNonce(this.nonceBuf, this.iv, seq), header, header, content, trailer) as Uint8Array;
+    }
     const header = Uint8Array.of(ContentType.application_data, 0x03, 0x03, length >>> 8, length & 0xff);
     const nonce = recordNonce(this.iv, seq);
-    // TLSInnerPlaintext = content || type || zeros[padding] (§5.2)
     const trailer = new Uint8Array(1 + padding);
     trailer[0] = type;
     const withKey = (k: AeadKey): MaybePromise<Uint8Array> => {
@@ -230,6 +296,12 @@ export class Tls13Protection implements RecordProtection {
   openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null> {
     // §5.2: the AEAD output is at most 2^14 + 256 bytes; the tag alone is 16.
     if (record.fragment.length < AEAD_TAG_LENGTH + 1) fail('RecordShorterThanTag');
+    const k = this.sync;
+    if (k) {
+      const nonce = fillNonce(this.nonceBuf, this.iv, seq);
+      const opened = record.owned && k.openInPlace ? k.openInPlace(nonce, record.header, record.fragment) : k.open(nonce, record.header, record.fragment);
+      return parseInner(opened as Uint8Array | null);
+    }
     const nonce = recordNonce(this.iv, seq);
     const withKey = (k: AeadKey): MaybePromise<InnerPlaintext | null> => {
       const opened = k.open(nonce, record.header, record.fragment);
@@ -254,13 +326,24 @@ export class Tls13Protection implements RecordProtection {
 export class Tls12Protection implements RecordProtection {
   private seq = 0;
   private key: MaybePromise<AeadKey>;
+  private sync: AeadKey | undefined;
   private readonly explicitNonce: boolean;
+  /** Reused on the synchronous path only. */
+  private readonly nonceBuf = new Uint8Array(12);
+  private readonly aadBuf = new Uint8Array(13);
+  private readonly prefixBuf: Uint8Array;
 
   constructor(provider: CryptoProvider, aead: AeadAlgorithm, key: Uint8Array, private readonly iv: Uint8Array) {
     this.key = provider.aeadKey(aead, key);
+    this.sync = syncKeyOf(this.key);
     if (isPromise(this.key)) this.key.then((k) => (this.key = k), () => undefined);
     this.explicitNonce = aead !== 'CHACHA20-POLY1305';
     if (iv.length !== (this.explicitNonce ? 4 : 12)) throw new Error('TLS 1.2 AEAD: wrong IV length');
+    this.prefixBuf = new Uint8Array(this.explicitNonce ? 13 : 5);
+  }
+
+  get opensInPlace(): boolean {
+    return this.sync?.openInPlace !== undefined;
   }
 
   get sequence(): number {
@@ -284,9 +367,29 @@ export class Tls12Protection implements RecordProtection {
   seal(type: number, content: Uint8Array): MaybePromise<Uint8Array> {
     if (content.length > RecordLimits.maxPlaintext) throw new Error('record content too long');
     const seq = this.nextSeq();
+    const length = (this.explicitNonce ? 8 : 0) + content.length + AEAD_TAG_LENGTH;
+    const k = this.sync;
+    if (k?.sealRecord) {
+      const aad = fillAdditionalData(this.aadBuf, seq, type, content.length);
+      const prefix = this.prefixBuf;
+      prefix[0] = type;
+      prefix[1] = 0x03;
+      prefix[2] = 0x03;
+      prefix[3] = length >>> 8;
+      prefix[4] = length & 0xff;
+      const nonce = this.nonceBuf;
+      if (this.explicitNonce) {
+        nonce.set(this.iv, 0);
+        // nonce_explicit = the sequence number: the AAD's first 8 bytes.
+        nonce.set(aad.subarray(0, 8), 4);
+        prefix.set(aad.subarray(0, 8), 5);
+      } else {
+        fillNonce(nonce, this.iv, seq);
+      }
+      return k.sealRecord(nonce, aad, prefix, content, EMPTY) as Uint8Array;
+    }
     const aad = additionalData(seq, type, content.length);
     const { nonce, explicit } = this.nonce(seq);
-    const length = (explicit ? 8 : 0) + content.length + AEAD_TAG_LENGTH;
     const header = Uint8Array.of(type, 0x03, 0x03, length >>> 8, length & 0xff);
     const prefix = explicit ? concat(header, explicit) : header;
     const withKey = (k: AeadKey): MaybePromise<Uint8Array> => {
@@ -308,16 +411,21 @@ export class Tls12Protection implements RecordProtection {
     const plainLength = record.fragment.length - overhead;
     // RFC 5246 §6.2.1: TLSPlaintext.length MUST NOT exceed 2^14.
     if (plainLength > RecordLimits.maxPlaintext) fail('Tls12PlaintextOverflow', plainLength);
-    let nonce: Uint8Array;
+    const k = this.sync;
+    const nonce = k ? this.nonceBuf : new Uint8Array(12);
     let ct: Uint8Array;
     if (this.explicitNonce) {
-      nonce = new Uint8Array(12);
       nonce.set(this.iv, 0);
       nonce.set(record.fragment.subarray(0, 8), 4);
       ct = record.fragment.subarray(8);
     } else {
-      nonce = recordNonce(this.iv, seq);
+      fillNonce(nonce, this.iv, seq);
       ct = record.fragment;
+    }
+    if (k) {
+      const aad = fillAdditionalData(this.aadBuf, seq, record.type, plainLength);
+      const plain = record.owned && k.openInPlace ? k.openInPlace(nonce, aad, ct) : k.open(nonce, aad, ct);
+      return plain ? { type: record.type, content: plain as Uint8Array } : null;
     }
     const aad = additionalData(seq, record.type, plainLength);
     const done = (plain: Uint8Array | null): InnerPlaintext | null => (plain ? { type: record.type, content: plain } : null);
@@ -346,8 +454,15 @@ function seqBytes(seq: number): Uint8Array {
 }
 
 function additionalData(seq: number, type: number, length: number): Uint8Array {
-  const aad = new Uint8Array(13);
-  aad.set(seqBytes(seq), 0);
+  return fillAdditionalData(new Uint8Array(13), seq, type, length);
+}
+
+/** seq_num(8) || type || version(0x0303) || length into `aad` (13 bytes). */
+function fillAdditionalData(aad: Uint8Array, seq: number, type: number, length: number): Uint8Array {
+  const hi = Math.floor(seq / 0x100000000);
+  const lo = seq >>> 0;
+  aad[0] = hi >>> 24; aad[1] = (hi >>> 16) & 0xff; aad[2] = (hi >>> 8) & 0xff; aad[3] = hi & 0xff;
+  aad[4] = lo >>> 24; aad[5] = (lo >>> 16) & 0xff; aad[6] = (lo >>> 8) & 0xff; aad[7] = lo & 0xff;
   aad[8] = type;
   aad[9] = 0x03;
   aad[10] = 0x03;

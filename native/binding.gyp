@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tlsproxy_native",
-      "sources": ["tlsproxy_native.c"],
+      "sources": ["tlsproxy_native.c", "tlsproxy_aead.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS"]
     }

@@ -23,6 +23,8 @@
  *                             uv_poll_init (which makes it non-blocking), for descriptors whose
  *                             open file description is shared with other processes.
  *
+ * AEAD record protection for the node provider: tlsproxy_aead.c.
+ *
  * Errors are thrown as Error objects with `code` (EPIPE...), `errno` and `syscall`.
  */
 
@@ -656,6 +658,8 @@ static napi_value PollerUnref(napi_env env, napi_callback_info info) {
 
 /* ------------------------------------------------------------------ module */
 
+napi_value tlsproxy_aead_init(napi_env env, napi_value exports); /* tlsproxy_aead.c */
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
       {"recvFd", NULL, RecvFd, NULL, NULL, NULL, napi_default, NULL},
@@ -688,7 +692,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   if (napi_define_class(env, "Poller", NAPI_AUTO_LENGTH, PollerNew, NULL, sizeof(methods) / sizeof(methods[0]), methods, &cls) != napi_ok)
     return NULL;
   napi_set_named_property(env, exports, "Poller", cls);
-  return exports;
+  return tlsproxy_aead_init(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

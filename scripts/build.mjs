@@ -64,6 +64,50 @@ for (const f of mjs) {
   mkdirSync(path.dirname(to), { recursive: true });
   copyFileSync(f, to);
 }
+
+// dist/bundle/engine.js: engine/ in one ES module for the neutral platform (browsers, workers,
+// embedded runtimes): the engine API, the webcrypto and js providers, and the @noble code they use.
+// No Node built-in may end up in it (test/runtimes/library.test.ts checks dist/bundle/engine.meta.json).
+// @peculiar/webcrypto (the webcrypto provider's fallback where globalThis.crypto is missing, for Node)
+// is replaced by a stub that says so.
+const noNodeFallback = {
+  name: 'no-node-webcrypto-fallback',
+  setup(b) {
+    b.onResolve({ filter: /^@peculiar\/webcrypto$/ }, () => ({ path: 'peculiar-webcrypto', namespace: 'stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+      contents: 'export class Crypto { constructor() { throw new Error("tlsproxy engine bundle: this platform has no WebCrypto (globalThis.crypto.subtle): use createJsCryptoProvider()"); } }',
+      loader: 'js',
+    }));
+  },
+};
+const bundle = await esbuild.build({
+  stdin: {
+    contents: [
+      "export * from './engine/index.ts';",
+      "export { createWebCryptoProvider, loadWebCryptoProvider } from './engine/crypto/webcrypto.ts';",
+      "export { createJsCryptoProvider } from './engine/crypto/js.ts';",
+    ].join('\n'),
+    resolveDir: root,
+    sourcefile: 'engine-bundle.ts',
+    loader: 'ts',
+  },
+  bundle: true,
+  platform: 'neutral',
+  mainFields: ['module', 'main'],
+  format: 'esm',
+  target: 'es2022',
+  outfile: path.join(dist, 'bundle', 'engine.js'),
+  metafile: true,
+  plugins: [noNodeFallback],
+  logLevel: 'warning',
+});
+writeFileSync(path.join(dist, 'bundle', 'engine.d.ts'), [
+  "export * from '../engine/index.js';",
+  "export { createWebCryptoProvider, loadWebCryptoProvider } from '../engine/crypto/webcrypto.js';",
+  "export { createJsCryptoProvider } from '../engine/crypto/js.js';",
+  '',
+].join('\n'));
+writeFileSync(path.join(dist, 'bundle', 'engine.meta.json'), JSON.stringify(bundle.metafile, null, 1));
 const jsMs = Date.now() - started;
 
 if (!jsOnly) {

@@ -11,7 +11,7 @@
 
 import type { ServerConfig, Limits } from '../config.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import type { HandshakeInfo } from '../events.js';
+import type { HandshakeInfo, TlsEvent } from '../events.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { RecordProtection } from '../record.js';
 import type { Tls13Suite } from '../suites.js';
@@ -30,6 +30,8 @@ export interface ServerContext {
   readonly limits: Limits;
   random(length: number): Uint8Array;
   trace(message: string): void;
+  /** Report a typed event (TlsEvent: resumption, ticket, certificate and client-certificate decisions). */
+  event(event: TlsEvent): void;
 
   /** Queue a handshake message in the outgoing flight (coalesced into records by flush). */
   sendHandshake(message: Uint8Array): void;

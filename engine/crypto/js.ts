@@ -5,7 +5,8 @@
  * restricted sandboxes) and for auditors.
  *
  *  - hashes, HMAC (and so HKDF, engine/hkdf.ts): @noble/hashes
- *  - AES-GCM, ChaCha20-Poly1305: @noble/ciphers
+ *  - AES-GCM, ChaCha20: @noble/ciphers; Poly1305 and the ChaCha20-Poly1305
+ *    AEAD: engine/crypto/chacha20-poly1305.ts (faster than noble's)
  *  - X25519, ECDH and ECDSA on P-256 / P-384, Ed25519: @noble/curves
  *  - RSA-PSS and RSASSA-PKCS1-v1_5 signing (CRT, blinded) and
  *    verification: engine/crypto/rsa.ts over BigInt (no audited pure-JS RSA
@@ -19,7 +20,6 @@
  * Portable: Uint8Array only, no runtime-specific imports.
  */
 
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { gcm } from '@noble/ciphers/aes.js';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { p256, p384 } from '@noble/curves/nist.js';
@@ -27,6 +27,7 @@ import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, modPowSecret } from './bigint.js';
+import { chacha20Poly1305Key } from './chacha20-poly1305.js';
 import { mlKem768 } from './mlkem.js';
 import { parsePkcs8, parseSpki, type EcCurve } from './der-keys.js';
 import {
@@ -94,17 +95,14 @@ function hex16(n: number): string {
 
 // ------------------------------------------------------------------ AEAD
 
-type NobleAead = (key: Uint8Array, nonce: Uint8Array, aad?: Uint8Array) => {
-  encrypt(pt: Uint8Array): Uint8Array;
-  decrypt(ct: Uint8Array): Uint8Array;
-};
-
 function aeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey {
   const len = AEAD_KEY_LENGTH[algorithm];
   if (len === undefined) throw new Error(`js crypto: unsupported AEAD ${String(algorithm)}`);
   if (raw.length !== len) throw new Error(`js crypto: ${algorithm} key must be ${len} bytes`);
-  const key = raw.slice();
-  const make: NobleAead = algorithm === 'CHACHA20-POLY1305' ? chacha20poly1305 : gcm;
+  // ChaCha20-Poly1305: noble's ChaCha20 with our Poly1305 and AEAD framing (chacha20-poly1305.ts).
+  if (algorithm === 'CHACHA20-POLY1305') return chacha20Poly1305Key(raw);
+  const key = new Uint8Array(raw);
+  const make = gcm;
   return {
     algorithm,
     seal(nonce, aad, plaintext) {
@@ -123,6 +121,39 @@ function aeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey {
 }
 
 // ----------------------------------------------------------- key exchange
+
+/**
+ * X25519(k, 9) (RFC 7748 §6.1) computed on the birationally equivalent
+ * Edwards curve, where @noble/curves has a precomputed table for the base
+ * point: about twice as fast as the Montgomery ladder. RFC 7748 §4.1: the
+ * base point u = 9 maps to the Ed25519 base point, and u = (1 + y) / (1 - y).
+ * The clamped scalar (§5) is reduced mod the group order L, which changes
+ * nothing since the base point has order L (and k mod L is never 0 for a
+ * clamped k: 2^254 <= k < 2^255 and 8 | k). The test suite checks this
+ * against the ladder (x25519.getPublicKey) and RFC 7748's vectors.
+ */
+function x25519PublicKey(priv: Uint8Array): Uint8Array {
+  const k = new Uint8Array(priv); // a copy: slice() of a Node buffer would alias
+  k[0]! &= 248;
+  k[31]! &= 127;
+  k[31]! |= 64;
+  let scalar = 0n;
+  for (let i = 31; i >= 0; i--) scalar = (scalar << 8n) | BigInt(k[i]!);
+  k.fill(0);
+  const Ed = ed25519.Point;
+  const { y } = Ed.BASE.multiply(scalar % Ed.Fn.ORDER).toAffine();
+  const F = Ed.Fp;
+  let u = F.mul(F.add(F.ONE, y), F.inv(F.sub(F.ONE, y)));
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(u & 0xffn);
+    u >>= 8n;
+  }
+  return out;
+}
+
+/** The exported form of x25519PublicKey, for the test that compares it with the Montgomery ladder. */
+export const __x25519PublicKeyForTests = x25519PublicKey;
 
 type Weierstrass = typeof p256;
 
@@ -200,6 +231,20 @@ function schemeFor(scheme: number, kind: KeyKind | null, tls12: boolean): Scheme
 
 // --------------------------------------------------------------- provider
 
+let precomputed = false;
+/**
+ * Window-8 tables for the fixed base points (key generation, ECDSA and
+ * Ed25519 signing, X25519 public keys), built once (~30 ms)
+ * rather than on the first handshake.
+ */
+function precomputeBaseTables(): void {
+  if (precomputed) return;
+  precomputed = true;
+  p256.Point.BASE.precompute(8);
+  p384.Point.BASE.precompute(8);
+  ed25519.Point.BASE.precompute(8);
+}
+
 export interface JsCryptoOptions {
   /**
    * The CSPRNG: fills its argument (at most 65536 bytes per call) with
@@ -236,6 +281,7 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
   }
   // A CSPRNG that returns without writing (a stub) must not go unnoticed.
   if (isAllZero(random(32))) throw new Error(`js crypto: ${JS_CSPRNG} returned all-zero bytes`);
+  precomputeBaseTables();
 
   function nistShare(group: number, curve: Weierstrass, size: number): KeyShare {
     // A scalar in [1, n-1] (SEC 1 §3.2.1) from size + size/2 random bytes
@@ -265,10 +311,10 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
 
   function x25519Share(privateKey?: Uint8Array): KeyShare {
     if (privateKey && privateKey.length !== 32) throw new Error('js crypto: an x25519 private key is 32 bytes');
-    const priv = privateKey ? privateKey.slice() : random(32);
+    const priv = privateKey ? new Uint8Array(privateKey) : random(32);
     return {
       group: 0x001d,
-      publicKey: x25519.getPublicKey(priv),
+      publicKey: x25519PublicKey(priv),
       deriveSecret(peer) {
         if (peer.length !== 32) throw new Error(`js crypto: x25519 peer key share has length ${peer.length}, expected 32`);
         let secret: Uint8Array;
@@ -341,7 +387,7 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
       };
     }
     if (info.kind === 'ed25519') {
-      const seed = info.seed.slice();
+      const seed = new Uint8Array(info.seed);
       ed25519.getPublicKey(seed); // precompute, and fail early on a bad key
       return {
         algorithm,
@@ -353,7 +399,7 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
       };
     }
     const c = CURVE_OF[info.curve];
-    const scalar = info.scalar.slice();
+    const scalar = new Uint8Array(info.scalar);
     if (!c.curve.utils.isValidSecretKey(scalar)) throw new Error(`js crypto: ${algorithm} private key out of range`);
     const pub = c.curve.getPublicKey(scalar, false);
     if (info.point && !(info.point.length === pub.length && info.point.every((b, i) => b === pub[i]))) {

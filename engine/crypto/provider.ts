@@ -50,6 +50,12 @@ export const AEAD_TAG_LENGTH = 16;
 
 export interface AeadKey {
   readonly algorithm: AeadAlgorithm;
+  /**
+   * Every method answers synchronously and has consumed its arguments when
+   * it returns: the record layer then reuses its nonce, AAD and header
+   * buffers and creates no promise or closure per record.
+   */
+  readonly synchronous?: boolean;
   /** Returns ciphertext || 16-byte tag. */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): MaybePromise<Uint8Array>;
   /**
@@ -60,6 +66,13 @@ export interface AeadKey {
   sealRecord?(nonce: Uint8Array, aad: Uint8Array, prefix: Uint8Array, content: Uint8Array, trailer: Uint8Array): MaybePromise<Uint8Array>;
   /** Returns the plaintext, or null when authentication fails. Never throws on bad input. */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): MaybePromise<Uint8Array | null>;
+  /**
+   * Optional fast path for the record layer: as open(), but the plaintext
+   * may be written over `ciphertextAndTag` and returned as a view of it (no
+   * allocation per record). On failure the buffer's content is undefined.
+   * Synchronous providers only.
+   */
+  openInPlace?(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | null;
 }
 
 /**

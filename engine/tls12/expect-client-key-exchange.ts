@@ -58,10 +58,12 @@ export class ExpectClientCertificate12 implements State {
     if (chain.length === 0) {
       // RFC 5246 §7.4.6: without a certificate the server may go on, or answer handshake_failure.
       if (policy.mode === 'require') fail('Tls12ClientCertificateMissing');
+      this.ctx.event({ kind: 'client-certificate' });
       return new ExpectClientKeyExchange(this.ctx, this.s);
     }
     const clientVerdict = await examineClientChain(policy, chain);
     this.ctx.trace(`client certificate ${clientVerdict.trusted ? 'trusted' : `not trusted: ${clientVerdict.reason ?? ''}`}`);
+    this.ctx.event({ kind: 'client-certificate', trusted: clientVerdict.trusted, reason: clientVerdict.reason, details: clientVerdict.details });
     return new ExpectClientKeyExchange(this.ctx, { ...this.s, clientVerdict });
   }
 }

@@ -74,10 +74,12 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
   };
 
   const resumable = await findTls12Session(ctx, hello);
+  ctx.event(resumable ? { kind: 'resumption', resumed: true, via: resumable.via } : { kind: 'resumption', resumed: false });
   if (resumable) return resumeTls12(ctx, hello, m, resumable, serverRandom, exts, baseInfo);
 
   const choice = chooseTls12(hello, ctx.config, sni.certificates, ctx.provider.groups, ctx.provider.dhKeyShare !== undefined);
   const { suite } = choice;
+  ctx.event({ kind: 'certificate', label: choice.cert.label, matchedServerName: sni.matched });
   if (suite.kx === 'ECDHE' && hello.ecPointFormats) exts.push({ type: ExtensionType.ec_point_formats, data: Uint8Array.of(1, 0) });
   // Resumable state is only issued for sessions with the extended master secret (RFC 7627 §5.3).
   const issueTicket = ctx.config.tickets !== undefined && hello.sessionTicket !== undefined && hello.extendedMasterSecret;

@@ -19,8 +19,10 @@ export async function issueTls12Ticket(ctx: ServerContext, transcript: Transcrip
   } catch (e) {
     // RFC 5077 §3.3: having promised a ticket, an empty one says "no ticket this time".
     ctx.trace(`no ticket issued: ${(e as Error).message}`);
+    ctx.event({ kind: 'ticket', issued: false, reason: (e as Error).message });
     ticket = new Uint8Array(0);
   }
+  if (ticket.length) ctx.event({ kind: 'ticket', issued: true });
   const nst = encodeNewSessionTicket12(tickets.lifetime, ticket);
   transcript.add(nst);
   ctx.sendHandshake(nst);

@@ -32,10 +32,12 @@ export class ExpectClientCertificate implements State {
       // certificate_required alert."
       if (policy.mode === 'require') fail('ClientCertificateMissing');
       this.ctx.trace('client sent no certificate');
+      this.ctx.event({ kind: 'client-certificate' });
       return new ExpectFinished(this.ctx, this.s);
     }
     const verdict = await examineClientChain(policy, cert.entries.map((e) => e.certData));
     this.ctx.trace(`client certificate ${verdict.trusted ? 'trusted' : `not trusted: ${verdict.reason ?? ''}`}`);
+    this.ctx.event({ kind: 'client-certificate', trusted: verdict.trusted, reason: verdict.reason, details: verdict.details });
     return new ExpectClientCertificateVerify(this.ctx, this.s, verdict);
   }
 }

@@ -96,7 +96,7 @@ export class ExpectClientHello implements State {
       fail('Hello2DroppedSuite');
     }
     // §4.2.8: every key share the client sent must be well formed, also those we do not pick.
-    for (const share of hello.keyShares!) checkClientShare(share, this.ctx.provider);
+    for (const share of hello.keyShares!) checkClientShare(share);
     const groupChoice = chooseGroup(hello, this.ctx.config, tls13Groups(this.ctx.provider));
 
     if ('retry' in groupChoice) {
@@ -182,9 +182,11 @@ export class ExpectClientHello implements State {
     const alpn = chooseAlpn(hello, ctx.config);
     // §4.2.11: resume when an offered ticket is acceptable; otherwise authenticate with a certificate.
     const psk = await acceptPsk(ctx, hello, m.raw, suite, this.retry?.transcript);
+    ctx.event(psk ? { kind: 'resumption', resumed: true, via: 'ticket' } : { kind: 'resumption', resumed: false });
     // A PSK-only hello whose PSK we do not accept cannot authenticate us with a certificate (§9.2).
     if (!psk && !hello.signatureAlgorithms) fail('NoPskNoSignatureAlgorithms');
     const auth = psk ? undefined : chooseCertificate(choice.certificates, summary.signatureSchemes);
+    if (auth) ctx.event({ kind: 'certificate', label: auth.cert.label, matchedServerName: choice.matched });
 
     // Key exchange (§4.2.8, §7.4): ECDHE, FFDHE or hybrid ML-KEM (key-exchange.ts).
     const { share: serverShare, secret: shared } = await serverKeyExchange(ctx.provider, share);

@@ -66,7 +66,11 @@ export class ExpectFinished implements State {
   private async issueTicket(resumptionMasterSecret: Uint8Array): Promise<void> {
     const tickets = this.ctx.config.tickets;
     // §4.2.9: "Servers SHOULD NOT send NewSessionTicket with tickets that are not compatible with the advertised modes."
-    if (!tickets || !this.s.info.ticketsUsable) return;
+    if (!tickets) return;
+    if (!this.s.info.ticketsUsable) {
+      this.ctx.event({ kind: 'ticket', issued: false, reason: 'the client does not offer psk_dhe_ke' });
+      return;
+    }
     const lifetime = Math.min(tickets.lifetime, MAX_TICKET_LIFETIME);
     const nonce = new Uint8Array(1);
     const { blob, ageAdd } = ticketSession(
@@ -79,10 +83,12 @@ export class ExpectFinished implements State {
       ticket = isPromise(t) ? await t : t;
     } catch (e) {
       this.ctx.trace(`no ticket issued: ${(e as Error).message}`);
+      this.ctx.event({ kind: 'ticket', issued: false, reason: (e as Error).message });
       return;
     }
     this.ctx.sendHandshake(encodeNewSessionTicket({ lifetime, ageAdd, nonce, ticket, extensions: [] }));
     this.ctx.trace('sent NewSessionTicket');
+    this.ctx.event({ kind: 'ticket', issued: true });
     this.ctx.flush();
   }
 }

@@ -14,6 +14,7 @@
  */
 
 import { NamedGroup, groupName } from '../constants.js';
+import { mlKem768KeyIsValid } from '../crypto/mlkem-key.js';
 import { type CryptoProvider, isPromise, type MaybePromise } from '../crypto/provider.js';
 import { TlsFailure, fail, failure } from '../errors.js';
 import { FFDHE_GROUPS } from '../ffdhe.js';
@@ -99,7 +100,7 @@ function checkEcPoint(group: number, key: Uint8Array, what: string): void {
  * do not know (GREASE, RFC 8701, and newer groups) are left alone: §4.2.8
  * lets the server ignore them.
  */
-export function checkClientShare(entry: KeyShareEntry, provider: CryptoProvider): void {
+export function checkClientShare(entry: KeyShareEntry): void {
   const { group, keyExchange: key } = entry;
   const name = groupName(group);
   if (isObsoleteGroup(group)) fail('KeyShareForObsoleteGroup', name);
@@ -117,9 +118,9 @@ export function checkClientShare(entry: KeyShareEntry, provider: CryptoProvider)
   if (h) {
     const { classical, kem } = splitHybrid(h, key);
     checkEcPoint(h.classical, classical, name);
-    // draft-ietf-tls-ecdhe-mlkem §4: the server MUST check the encapsulation key as FIPS 203 §7.2 says.
-    const check = provider.mlKem768?.checkEncapsulationKey ?? (() => true);
-    if (!check(kem)) fail('MlKemEncapsulationKeyInvalid', name);
+    // draft-ietf-tls-ecdhe-mlkem §4: the server MUST check the encapsulation key as FIPS 203 §7.2 says
+    // (also when this provider has no ML-KEM and the share would be ignored: every share is checked).
+    if (!mlKem768KeyIsValid(kem)) fail('MlKemEncapsulationKeyInvalid', name);
     return;
   }
   checkEcPoint(group, key, name);
@@ -135,6 +136,18 @@ function settle<T>(v: MaybePromise<T>): Promise<T> {
   return isPromise(v) ? v : Promise.resolve(v);
 }
 
+/**
+ * Our own key pair: its failure is ours (a provider failure, internal_error),
+ * never blamed on the peer's value as illegal_parameter would.
+ */
+async function ourKeyShare<T>(make: () => MaybePromise<T>): Promise<T> {
+  try {
+    return await settle(make());
+  } catch (e) {
+    throw failure('KeyShareGenerationFailed', (e as Error)?.message ?? String(e));
+  }
+}
+
 function zeroPad(b: Uint8Array, length: number): Uint8Array {
   if (b.length === length) return b;
   if (b.length > length) throw new Error(`value of ${b.length} bytes, longer than ${length}`);
@@ -145,7 +158,7 @@ function zeroPad(b: Uint8Array, length: number): Uint8Array {
 
 /** ECDHE with one client share: our public key and the shared secret (§7.4.2). */
 async function ecdhe(provider: CryptoProvider, group: number, peer: Uint8Array): Promise<{ share: Uint8Array; secret: Uint8Array }> {
-  const ours = await settle(provider.generateKeyShare(group));
+  const ours = await ourKeyShare(() => provider.generateKeyShare(group));
   const secret = await settle(ours.deriveSecret(peer));
   // §7.4.2: for X25519, "implementations MUST check whether the computed Diffie-Hellman shared secret is
   // the all-zero value and abort if so".
@@ -157,7 +170,8 @@ async function ecdhe(provider: CryptoProvider, group: number, peer: Uint8Array):
  * The server's half of the exchange for the client share `entry` (already
  * checked by checkClientShare): the key_exchange for ServerHello and the
  * shared secret for the key schedule. Any failure of the peer's value is
- * illegal_parameter (§4.2.8.2).
+ * illegal_parameter (§4.2.8.2); a failure to make our own key pair is
+ * KeyShareGenerationFailed (internal_error), not the peer's fault.
  */
 export async function serverKeyExchange(provider: CryptoProvider, entry: KeyShareEntry): Promise<{ share: Uint8Array; secret: Uint8Array }> {
   const { group, keyExchange: peer } = entry;
@@ -165,7 +179,7 @@ export async function serverKeyExchange(provider: CryptoProvider, entry: KeyShar
     const dh = FFDHE_GROUPS.get(group);
     if (dh) {
       if (!provider.dhKeyShare) fail('InternalError', `${groupName(group)} chosen without a DH provider`);
-      const ours = await settle(provider.dhKeyShare(dh.p, dh.g));
+      const ours = await ourKeyShare(() => provider.dhKeyShare!(dh.p, dh.g));
       // §4.2.8.1: Y padded to the size of p; §7.4.1: Z padded to the size of p, leading zeros kept.
       const share = zeroPad(ours.publicKey, dh.p.length);
       const secret = zeroPad(await settle(ours.deriveSecret(peer)), dh.p.length);

@@ -120,29 +120,6 @@ export function expectsSecondList(request: Request, version: PostfixVersion): bo
   return role === 'server' && atLeast(version, 3, 12) && !(request.flags & FLAG_PROBE_ONLY);
 }
 
-/** What the context list says about a client certificate (the verifier's details, when it has them). */
-interface PeerDetails {
-  readonly subjectCN?: string;
-  readonly issuerCN?: string;
-  readonly fingerprint?: string;
-  readonly pubkeyFingerprint?: string;
-}
-
-function peerDetails(details: unknown): PeerDetails {
-  if (!details || typeof details !== 'object') return {};
-  const d = details as Record<string, unknown>;
-  const s = (...keys: string[]) => {
-    for (const k of keys) if (typeof d[k] === 'string') return d[k] as string;
-    return undefined;
-  };
-  return {
-    subjectCN: s('subjectCN', 'peerCN', 'commonName'),
-    issuerCN: s('issuerCN'),
-    fingerprint: s('fingerprint', 'certFingerprint'),
-    pubkeyFingerprint: s('pubkeyFingerprint', 'pkeyFingerprint'),
-  };
-}
-
 /** "ECDSA (prime256v1)" -> ECDSA, prime256v1, 0; "RSA-PSS (2048 bits)" -> RSA-PSS, '', 2048; "ED25519" -> ED25519. */
 export function splitSignature(text: string | undefined): { name: string; curve: string; bits: number } {
   if (!text) return { name: '', curve: '', bits: 0 };
@@ -161,7 +138,10 @@ const CURVE_NAMES: Record<string, string> = { secp256r1: 'prime256v1', secp384r1
 export function keyExchange(group: string, version: PostfixVersion): { name: string; curve: string; bits: number } {
   const g = group.toLowerCase();
   if (!g) return { name: '', curve: '', bits: 0 };
-  if (atLeast(version, 3, 10)) return { name: g, curve: '', bits: 0 };
+  // 3.10+: OpenSSL's group name as it is (x25519, secp256r1, ffdhe2048, X25519MLKEM768: engine groupName).
+  if (atLeast(version, 3, 10)) return { name: group, curve: '', bits: 0 };
+  // A hybrid ML-KEM group has no classic ephemeral key to describe: its name (unverified against 3.4-3.9 with OpenSSL 3.5).
+  if (g.includes('mlkem')) return { name: group, curve: '', bits: 0 };
   if (g === 'x25519' || g === 'x448') return { name: g.toUpperCase(), curve: '', bits: 0 };
   const ff = /^ffdhe(\d+)$/.exec(g);
   if (ff) return { name: 'DHE', curve: '', bits: Number(ff[1]) };
@@ -174,14 +154,14 @@ export function keyExchange(group: string, version: PostfixVersion): { name: str
  */
 export function contextAttrs(info: HandshakeInfo, endpoint: string, version: PostfixVersion): Attr[] {
   const cc = info.clientCertificate;
-  const peer = peerDetails(cc?.details);
+  const peer = cc?.details;
   const peerStatus = cc ? 1 | (cc.trusted ? 4 : 0) : 0;
   const out: [string, string][] = [
-    ['peer_CN', peer.subjectCN ?? ''],
-    ['issuer_CN', peer.issuerCN ?? ''],
-    ['peer_fingerprint', peer.fingerprint ?? ''],
+    ['peer_CN', peer?.subjectCN ?? ''],
+    ['issuer_CN', peer?.issuerCN ?? ''],
+    ['peer_fingerprint', peer?.certFingerprint ?? ''],
   ];
-  if (atLeast(version, 2, 9)) out.push(['peer_pubkey_fingerprint', peer.pubkeyFingerprint ?? '']);
+  if (atLeast(version, 2, 9)) out.push(['peer_pubkey_fingerprint', peer?.pkeyFingerprint ?? '']);
   if (atLeast(version, 3, 6)) out.push(['level', '0']);
   out.push(['peer_status', String(peerStatus)], ['cipher_protocol', info.protocol], ['cipher_name', info.cipherName], ['cipher_usebits', String(info.cipherBits)], ['cipher_algbits', String(info.cipherBits)]);
   if (!atLeast(version, 3, 4)) return out;

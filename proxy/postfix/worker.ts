@@ -6,7 +6,8 @@
  *   1. master's argv; fds 5 and 6 close-on-exec (nothing we spawn gets them)
  *   2. main.cf ($MAIL_CONFIG) + -o; logging (postlogd or syslog) connected
  *   3. checks: no arguments, -z (process limit 0), fds 5/6 are master's
- *   4. the Postfix version (the protocol), the server role: certificates
+ *   4. the Postfix version (the protocol); tlsmgr(8) asked for its session
+ *      cache policy (tlsmgr-resumption.ts); the server role: certificates
  *      and keys read now, as root
  *   5. -c: chroot to queue_directory; -u: setgid/setgroups/setuid to
  *      mail_owner (P follows suit)
@@ -19,7 +20,13 @@
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
 import { Logger, stderrSink, type LogSink } from '../log/log.js';
-import { ResumptionStore } from '../tls/resumption.js';
+import { ResumptionStore, sessionLifetime } from '../tls/resumption.js';
+import { KEYLOG_PARAMETER, keyLogFor, keyLogWarning } from '../tls/keylog.js';
+import { TlsService } from '../tls/service.js';
+import { createNodeCryptoProvider } from '../../providers/node.js';
+import { FetchingRing } from '../tls/fetching-keys.js';
+import { TLS_MGR_STAT_OK, TlsmgrClient } from './tlsmgr.js';
+import { SMTPD_CACHE, TlsmgrKeySource, TlsmgrSessionCache } from './tlsmgr-resumption.js';
 import { MasterArgsError, parseMasterArgs, type MasterArgs } from './args.js';
 import { DatagramLog, DEV_LOG, postlogSink, syslogFacility, syslogSink, teeSink } from '../log/sinks.js';
 import { LISTEN_FD, MasterStatus, parseGeneration, STATUS_FD } from './master-status.js';
@@ -31,6 +38,43 @@ import { checkMaillogFile, loadPostfixParameters, loadServerRole, postfixVersion
 
 
 class Fatal extends Error {}
+
+/**
+ * Session cache and ticket keys from tlsmgr(8) (`private/<tlsmgr_service_name>`,
+ * relative to queue_directory, which master(8) makes our working directory
+ * and which a chroot keeps at the same relative place). The start-up policy
+ * request decides, as in Postfix's tls_server_init: no answer, no resumption.
+ */
+async function tlsmgrResumption(p: ParameterSet, logger: Logger, verbose: boolean): Promise<ResumptionStore> {
+  const warn = (m: string) => logger.warning(m);
+  const info = (m: string) => logger.info(m);
+  const lifetime = sessionLifetime(p);
+  if (lifetime <= 0) return new ResumptionStore({ role: 'local', disabled: true, warn, info });
+  const client = new TlsmgrClient({ path: `private/${p.get('tlsmgr_service_name')}`, warn });
+  const policy = await client.policy(SMTPD_CACHE);
+  if (policy.status !== TLS_MGR_STAT_OK) {
+    client.close();
+    logger.warning('TLS session cache and session tickets are disabled: tlsmgr(8) did not answer the policy request');
+    return new ResumptionStore({ role: 'local', disabled: true, warn, info });
+  }
+  if (verbose) logger.info(`tlsmgr: ${SMTPD_CACHE} session cache ${policy.cachable ? 'enabled' : 'disabled'}, timeout ${policy.timeout}s`);
+  const shared = new TlsmgrKeySource(client, lifetime);
+  void shared.start();
+  const sources = new Map<number, TlsmgrKeySource>([[lifetime, shared]]);
+  const keySource = (_provider: unknown, lt: number) => {
+    let s = sources.get(lt);
+    if (!s) sources.set(lt, (s = new TlsmgrKeySource(client, lt)));
+    return s;
+  };
+  return new ResumptionStore({
+    role: 'local',
+    keySource,
+    remoteCache: policy.cachable ? new TlsmgrSessionCache(client, new FetchingRing(createNodeCryptoProvider(), shared)) : undefined,
+    cacheSize: p.getInt('tlsproxy_session_cache_size'),
+    warn,
+    info,
+  });
+}
 
 function send(message: WorkerMessage): void {
   try {
@@ -152,13 +196,23 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
     const v = postfixVersion(p, env);
     if (v.warning) logger.warning(v.warning);
     if (verbose) logger.info(`speaking the tlsproxy protocol of Postfix ${v.version.text} (${v.source})`);
-    const resumption = new ResumptionStore({
-      role: 'local',
-      cacheSize: p.getInt('tlsproxy_session_cache_size'),
-      warn: (m) => logger.warning(m),
-      info: (m) => logger.info(m),
-    });
+    const resumption = await tlsmgrResumption(p, logger, verbose);
     const server = await loadServerRole(p, v.version, logger, resumption);
+    // The key log is opened now, as root, before chroot and the privilege drop.
+    const keylogFile = p.get(KEYLOG_PARAMETER).trim();
+    const keylog = keyLogFor(p);
+    if (keylogFile) logger.warning(keyLogWarning(keylogFile));
+    // The one TLS hand-over (tls/service.ts), as the built-in front ends use it; -v: at least level 2.
+    const tls = new TlsService({
+      name: a.serviceName,
+      logger,
+      resumption,
+      keylog,
+      sessionLimit: p.getInt('tlsproxy_process_session_limit'),
+      ...(server.available
+        ? { settings: { ...server.tls, loglevel: verbose ? Math.max(2, server.tls.loglevel) : server.tls.loglevel } }
+        : { unavailable: server.reason, unavailableWarning: server.warning }),
+    });
     const maxIdle = a.maxIdle ?? timeValue(p, 'max_idle');
     const maxUse = a.maxUse ?? p.getInt('max_use');
     const watchdog = Math.max(10, timeValue(p, 'tlsproxy_watchdog_timeout'));
@@ -193,7 +247,7 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
       retire: retirementSeconds(maxIdle, maxUse, a.retire),
       verbose,
       onAccept: (fd, closed) => {
-        const s = new RequesterSession(fd, { native, logger, version: v.version, server, resumption, verbose }, (x) => {
+        const s = new RequesterSession(fd, { native, logger, version: v.version, tls }, (x) => {
           sessions.delete(x);
           closed();
         });

@@ -7,6 +7,7 @@
  * before anything listens; a listen failure closes what was already open.
  */
 
+import { runtimeNotice } from '../base/runtime.js';
 import net from 'node:net';
 import { parseBackend, type BackendAddress } from '../front-ends/backend.js';
 import { ConfigError } from '../config/errors.js';
@@ -180,6 +181,8 @@ export class Daemon {
     }
     if (announce) {
       logger.info(`daemon started -- ${configuration.description}`);
+      const notice = runtimeNotice();
+      if (notice) logger.info(notice);
       for (const l of daemon.listening) {
         const s = services.find((x) => x.name === l.service)!;
         s.logger.info(`service ${l.service}: listening on ${hostPort(l.address, l.port)}, backend ${s.backend.text}`);

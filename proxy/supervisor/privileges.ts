@@ -24,6 +24,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
+import { privilegeDropUnavailable } from '../base/runtime.js';
 
 export const USER_PARAMETER = 'tlsproxy_user';
 export const GROUP_PARAMETER = 'tlsproxy_group';
@@ -111,7 +112,14 @@ export function privilegePlan(params: ParameterSet, euid = process.geteuid?.() ?
     if (p && p.uid !== euid) return { warning: `${USER_PARAMETER} = ${p.user} is ignored: not started as root (running as uid ${euid})` };
     return {};
   }
-  if (p) return { drop: p };
+  if (p) {
+    const why = privilegeDropUnavailable();
+    if (why) {
+      throw new ConfigError(`${USER_PARAMETER} = ${p.user}: privileges cannot be dropped on this runtime (${why}); ` +
+        `start tlsproxy as ${p.user} instead (leave ${USER_PARAMETER} unset), or run it on Node (docs/runtimes.md)`);
+    }
+    return { drop: p };
+  }
   if (params.getBool(ALLOW_ROOT_PARAMETER)) {
     return { warning: `running as root: no ${USER_PARAMETER} is set and ${ALLOW_ROOT_PARAMETER} = yes; worker processes keep root privileges (for tests and development only)` };
   }

@@ -57,6 +57,7 @@ import { ConfigError } from '../config/errors.js';
 import type { Configuration } from '../config/configuration.js';
 import { loadServices, localResumption, loggerFor, type Listening } from './daemon.js';
 import { hostPort } from '../base/endpoint.js';
+import { runtimeNotice } from '../base/runtime.js';
 import {
   HEARTBEAT_MS,
   MAX_ADDRESS,
@@ -277,6 +278,8 @@ export class WorkerPool {
 
   private announce(): void {
     this.logger.info(`daemon started -- ${this.current.configuration.description}`);
+    const notice = runtimeNotice();
+    if (notice) this.logger.info(notice);
     this.logPids(this.current);
     // `listening on` last: it says the daemon is ready.
     const seen = new Set<ServiceState>();

@@ -50,23 +50,14 @@ import {
   type ChainVerification, type FingerprintDigest, type VerifiableCertificate, type VerifyError,
 } from '../../certs/index.js';
 import type { ClientAuthPolicy, ClientCertificateVerdict, ServerConfig } from '../../engine/config.js';
-import type { HandshakeInfo } from '../../engine/events.js';
+import type { ClientCertificateDetails as EngineCertificateDetails, HandshakeInfo } from '../../engine/events.js';
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
 import { strerror } from '../base/errno.js';
 import type { Logger } from '../log/log.js';
 
-/** What the verifier hands back through HandshakeInfo.clientCertificate.details. */
-export interface ClientCertificateDetails {
-  /** OpenSSL one-line DNs of the client's certificate. */
-  readonly subject: string;
-  readonly issuer: string;
-  /** Subject CN ('' when none), issuer CN (else issuer O). */
-  readonly subjectCN: string;
-  readonly issuerCN: string;
-  /** Fingerprints of the certificate and of its public key, tlsproxy_tls_fingerprint_digest, "AB:CD:...". */
-  readonly certFingerprint: string;
-  readonly pkeyFingerprint: string;
+/** What our verifier hands back through HandshakeInfo.clientCertificate.details (the engine's type, narrowed). */
+export interface ClientCertificateDetails extends EngineCertificateDetails {
   readonly digest: FingerprintDigest;
   /** Why it is not trusted. */
   readonly error?: VerifyError;
@@ -293,14 +284,13 @@ function verdictOf(r: ChainVerification, digest: FingerprintDigest): ClientCerti
   };
 }
 
-/** The details our verifier put in HandshakeInfo.clientCertificate, if they are ours. */
-export function clientCertificateDetails(info: HandshakeInfo): ClientCertificateDetails | undefined {
-  const d = info.clientCertificate?.details as Partial<ClientCertificateDetails> | undefined;
-  return d && typeof d.certFingerprint === 'string' && typeof d.subject === 'string' ? (d as ClientCertificateDetails) : undefined;
+/** The details the verifier put in HandshakeInfo.clientCertificate (undefined for a resumed session). */
+export function clientCertificateDetails(info: HandshakeInfo): EngineCertificateDetails | undefined {
+  return info.clientCertificate?.details;
 }
 
 /** `<endpt>: subject_CN=<cn>, issuer=<icn>, cert fingerprint=<fp>, pkey fingerprint=<fp>` (Postfix 3.9+, empty parts omitted). */
-export function peerCertificateLine(endpoint: string, d: ClientCertificateDetails): string {
+export function peerCertificateLine(endpoint: string, d: EngineCertificateDetails): string {
   const parts = [
     d.subjectCN ? `subject_CN=${d.subjectCN}` : '',
     d.issuerCN ? `issuer=${d.issuerCN}` : '',

@@ -6,9 +6,10 @@
  *    tls_info_callback logs from OpenSSL, `SSL_accept:<state>` with
  *    OpenSSL 3's state names, `SSL3 alert read|write:<level>:<alert>`
  *    (never close_notify), `SSL_accept:error in <state>`. Our engine is not
- *    OpenSSL: the states are derived from the records on the wire (the
- *    plaintext handshake messages, ChangeCipherSpec, alerts) and from the
- *    engine's trace for what TLS 1.3 encrypts;
+ *    OpenSSL: the states are the engine's typed events (engine/events.ts
+ *    TlsEvent: each handshake message sent or received with its type,
+ *    ChangeCipherSpec, alerts, the version), mapped to OpenSSL's names;
+ *    plus the engine's trace lines as `<endpt>: <text>`, never parsed;
  *  level 3 (ssl-handshake-packet-dump): every ciphertext read and write
  *    during the handshake as tls_bio_dump_cb logs it:
  *      read from 5A1F0C00 [5A1F4000] (5 bytes => 5 (0x5))
@@ -21,7 +22,8 @@
  * Everything here only observes: it never changes what is sent.
  */
 
-import type { ConnectionError, HandshakeInfo } from '../../engine/events.js';
+import { HandshakeType, ProtocolVersion } from '../../engine/constants.js';
+import type { ConnectionError, HandshakeInfo, TlsEvent } from '../../engine/events.js';
 
 // ------------------------------------------------------------ hex dump
 
@@ -64,26 +66,6 @@ export function hexDumpLines(bytes: Uint8Array): string[] {
 export function bioLine(direction: 'read' | 'write', bio: number, buffer: number, requested: number, got: number): string {
   const verb = direction === 'read' ? 'read from' : 'write to';
   return `${verb} ${hex(bio, 8, true)} [${hex(buffer, 8, true)}] (${requested} bytes => ${got} (0x${hex(got, 1, true)}))`;
-}
-
-/** Splits a byte stream into TLS records as they complete (header, body). */
-class RecordSplitter {
-  private pending = new Uint8Array(0);
-
-  /** Complete records from `chunk` and what came before it. */
-  push(chunk: Uint8Array, each: (header: Uint8Array, body: Uint8Array) => void): void {
-    const buf = new Uint8Array(this.pending.length + chunk.length);
-    buf.set(this.pending);
-    buf.set(chunk, this.pending.length);
-    let off = 0;
-    while (buf.length - off >= 5) {
-      const len = (buf[off + 3]! << 8) | buf[off + 4]!;
-      if (buf.length - off < 5 + len) break;
-      each(buf.subarray(off, off + 5), buf.subarray(off + 5, off + 5 + len));
-      off += 5 + len;
-    }
-    this.pending = buf.slice(off);
-  }
 }
 
 let nextId = 0;
@@ -132,24 +114,31 @@ const ALERT_TEXT: Record<number, string> = {
   116: 'certificate required', 120: 'no application protocol',
 };
 
-/** Alert names as the engine spells them (RFC 8446) → OpenSSL's long text. */
-function alertText(nameOrCode: string | number): string {
-  if (typeof nameOrCode === 'number') return ALERT_TEXT[nameOrCode] ?? `unknown (${nameOrCode})`;
-  const byName = Object.entries(ALERT_TEXT).find(([, t]) => t.replace(/ /g, '_').toLowerCase() === nameOrCode.toLowerCase());
-  return byName ? byName[1] : nameOrCode.replace(/_/g, ' ');
+/** An alert's OpenSSL long text. */
+function alertText(code: number): string {
+  return ALERT_TEXT[code] ?? `unknown (${code})`;
 }
 
-const CONTENT = { changeCipherSpec: 20, alert: 21, handshake: 22, applicationData: 23 } as const;
-const HS = { clientHello: 1, serverHello: 2, newSessionTicket: 4, certificate: 11, serverKeyExchange: 12, certificateRequest: 13, serverHelloDone: 14, certificateVerify: 15, clientKeyExchange: 16, finished: 20 } as const;
+/** OpenSSL's read and write states for the handshake messages (RFC 8446 §4 / RFC 5246 §7.4 HandshakeType). */
+const READ_STATES: Partial<Record<number, string>> = {
+  [HandshakeType.client_hello]: STATE.readClientHello,
+  [HandshakeType.certificate]: STATE.readClientCertificate,
+  [HandshakeType.client_key_exchange]: STATE.readClientKeyExchange,
+  [HandshakeType.certificate_verify]: STATE.readCertificateVerify,
+  [HandshakeType.finished]: STATE.readFinished,
+};
 
-/** What one side of the wire showed so far. */
-interface Side {
-  readonly records: RecordSplitter;
-  /** Handshake bytes not yet split into messages (plaintext records only). */
-  hs: Uint8Array;
-  /** ChangeCipherSpec seen: further handshake records are encrypted. */
-  ccs: boolean;
-}
+const WRITE_STATES: Partial<Record<number, string>> = {
+  [HandshakeType.server_hello]: STATE.writeServerHello,
+  [HandshakeType.encrypted_extensions]: STATE.writeEncryptedExtensions,
+  [HandshakeType.certificate_request]: STATE.writeCertificateRequest,
+  [HandshakeType.certificate]: STATE.writeCertificate,
+  [HandshakeType.certificate_verify]: STATE.writeCertificateVerify,
+  [HandshakeType.server_key_exchange]: STATE.writeKeyExchange,
+  [HandshakeType.server_hello_done]: STATE.writeServerDone,
+  [HandshakeType.finished]: STATE.writeFinished,
+  [HandshakeType.new_session_ticket]: STATE.writeSessionTicket,
+};
 
 export interface TlsLogOptions {
   /** tlsproxy_tls_loglevel (verbose -v already applied). */
@@ -158,30 +147,21 @@ export interface TlsLogOptions {
   readonly info: (line: string) => void;
   /** `[ip]:port` for the lines that carry it. */
   readonly endpoint: string;
-  /** The service requests client certificates (TLS 1.3 CertificateRequest is encrypted). */
-  readonly requestsClientCertificate?: boolean;
-  /** Session tickets are issued (TLS 1.3 NewSessionTicket is encrypted). */
-  readonly issuesTickets?: boolean;
 }
 
 /**
- * One connection's level 2-4 lines. Feed it the ciphertext as it is read
- * and written (`observe`), the engine's trace (`trace`), the end of the
- * handshake (`secure`) and a failure (`failed`).
+ * One connection's level 2-4 lines, a consumer of the engine's typed
+ * events (engine/events.ts TlsEvent: `event`), its trace (`trace`), the
+ * end of the handshake (`secure`) and a failure (`failed`).
  */
 export class TlsConnectionLog {
   private readonly ids = connectionIds();
   private readonly stateTrace: boolean;
   private readonly dumps: 0 | 3 | 4;
-  private readonly read: Side = { records: new RecordSplitter(), hs: new Uint8Array(0), ccs: false };
-  private readonly written: Side = { records: new RecordSplitter(), hs: new Uint8Array(0), ccs: false };
-  private readonly readDump = new RecordSplitter();
   private last: string = STATE.before;
   private handshakeDone = false;
-  private version: 'TLSv1.2' | 'TLSv1.3' | undefined;
+  private tls13 = false;
   private failed_ = false;
-  /** An alert was shown from the wire (plaintext record), per direction. */
-  private readonly wireAlert = { read: false, write: false };
 
   constructor(private readonly options: TlsLogOptions) {
     this.stateTrace = options.loglevel >= 2;
@@ -207,22 +187,55 @@ export class TlsConnectionLog {
     return this.dumps === 4 || (this.dumps === 3 && !this.handshakeDone);
   }
 
-  /** Ciphertext read from or written to the socket. */
-  observe(direction: 'read' | 'write', bytes: Uint8Array): void {
+  /** One engine event. */
+  event(e: TlsEvent): void {
     if (!this.stateTrace || this.failed_) return;
-    if (direction === 'read') {
-      if (this.dumping()) {
-        // OpenSSL reads the 5-byte header, then the record body.
-        this.readDump.push(bytes, (header, body) => {
-          this.dump('read', this.ids.rbuf, header);
-          if (body.length) this.dump('read', this.ids.rbuf + 5, body);
-        });
-      }
-      if (!this.handshakeDone) this.read.records.push(bytes, (h, b) => this.record('read', h[0]!, b));
-    } else {
-      // Records a write hands to the socket, in one go (one flight).
-      if (!this.handshakeDone) this.written.records.push(bytes, (h, b) => this.record('write', h[0]!, b));
-      if (this.dumping()) this.dump('write', this.ids.wbuf, bytes);
+    switch (e.kind) {
+      case 'record':
+        if (!this.dumping()) return;
+        if (e.direction === 'received') {
+          // OpenSSL reads the 5-byte header, then the record body.
+          this.dump('read', this.ids.rbuf, e.header);
+          if (e.fragment.length) this.dump('read', this.ids.rbuf + 5, e.fragment);
+        } else {
+          const bytes = new Uint8Array(e.header.length + e.fragment.length);
+          bytes.set(e.header);
+          bytes.set(e.fragment, e.header.length);
+          this.dump('write', this.ids.wbuf, bytes);
+        }
+        return;
+      case 'version':
+        this.tls13 = e.version === ProtocolVersion.TLS1_3;
+        return;
+      case 'change-cipher-spec':
+        // TLS 1.3 middlebox compatibility CCS (RFC 8446 §D.4): OpenSSL shows ours, ignores the client's.
+        if (!this.tls13) this.state(e.direction === 'received' ? STATE.readChangeCipherSpec : STATE.writeChangeCipherSpec);
+        else if (e.direction === 'sent') this.state(STATE.writeChangeCipherSpec);
+        return;
+      case 'alert':
+        // close_notify is not logged.
+        if (e.description !== 0) this.options.info(`SSL3 alert ${e.direction === 'received' ? 'read' : 'write'}:${e.level === 1 ? 'warning' : 'fatal'}:${alertText(e.description)}`);
+        return;
+      case 'message':
+        if (e.direction === 'received') {
+          // After the handshake (a refused renegotiation) OpenSSL's accept states no longer apply.
+          const s = this.handshakeDone ? undefined : READ_STATES[e.type];
+          if (s) this.state(s);
+          return;
+        }
+        {
+          const s = WRITE_STATES[e.type];
+          if (!s) return;
+          this.state(s);
+          // TLS 1.3: after its Finished the server waits in OpenSSL's early data state (entered twice).
+          if (this.tls13 && e.type === HandshakeType.finished) {
+            this.state(STATE.earlyData);
+            this.state(STATE.earlyData);
+          }
+        }
+        return;
+      default:
+        return;
     }
   }
 
@@ -231,164 +244,20 @@ export class TlsConnectionLog {
     for (const l of hexDumpLines(bytes)) this.options.info(l);
   }
 
-  private record(direction: 'read' | 'write', type: number, body: Uint8Array): void {
-    const side = direction === 'read' ? this.read : this.written;
-    switch (type) {
-      case CONTENT.changeCipherSpec:
-        // In TLS 1.3 ChangeCipherSpec changes nothing (a client may even send its second ClientHello after one).
-        if (this.version !== 'TLSv1.3') side.ccs = true;
-        if (this.version === 'TLSv1.3') {
-          // TLS 1.3 middlebox compatibility CCS: OpenSSL shows ours, ignores the client's.
-          if (direction === 'write') this.state(STATE.writeChangeCipherSpec);
-        } else {
-          this.state(direction === 'read' ? STATE.readChangeCipherSpec : STATE.writeChangeCipherSpec);
-        }
-        break;
-      case CONTENT.alert:
-        if (!side.ccs && body.length >= 2) this.alert(direction, body[0]!, body[1]!);
-        break;
-      case CONTENT.handshake:
-        if (side.ccs) {
-          // The first encrypted TLS 1.2 handshake message after ChangeCipherSpec is Finished.
-          if (this.version !== 'TLSv1.3') this.state(direction === 'read' ? STATE.readFinished : STATE.writeFinished);
-          break;
-        }
-        this.handshakeBytes(direction, side, body);
-        break;
-      default:
-        break;
-    }
-  }
-
-  private handshakeBytes(direction: 'read' | 'write', side: Side, body: Uint8Array): void {
-    const buf = new Uint8Array(side.hs.length + body.length);
-    buf.set(side.hs);
-    buf.set(body, side.hs.length);
-    let off = 0;
-    while (buf.length - off >= 4) {
-      const len = (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!;
-      if (buf.length - off < 4 + len) break;
-      this.message(direction, buf[off]!, buf.subarray(off + 4, off + 4 + len));
-      off += 4 + len;
-    }
-    side.hs = buf.slice(off);
-  }
-
-  private message(direction: 'read' | 'write', type: number, body: Uint8Array): void {
-    if (direction === 'read') {
-      switch (type) {
-        case HS.clientHello:
-          this.state(STATE.readClientHello);
-          break;
-        case HS.certificate:
-          this.state(STATE.readClientCertificate);
-          break;
-        case HS.clientKeyExchange:
-          this.state(STATE.readClientKeyExchange);
-          break;
-        case HS.certificateVerify:
-          this.state(STATE.readCertificateVerify);
-          break;
-        default:
-          break;
-      }
-      return;
-    }
-    switch (type) {
-      case HS.serverHello:
-        this.version = serverHelloVersion(body);
-        this.state(STATE.writeServerHello);
-        break;
-      case HS.certificate:
-        this.state(STATE.writeCertificate);
-        break;
-      case HS.serverKeyExchange:
-        this.state(STATE.writeKeyExchange);
-        break;
-      case HS.certificateRequest:
-        this.state(STATE.writeCertificateRequest);
-        break;
-      case HS.serverHelloDone:
-        this.state(STATE.writeServerDone);
-        break;
-      case HS.newSessionTicket:
-        this.state(STATE.writeSessionTicket);
-        break;
-      default:
-        break;
-    }
-  }
-
-  private alert(direction: 'read' | 'write', level: number, description: number): void {
-    this.wireAlert[direction] = true;
-    if (description === 0) return; // close_notify is not logged
-    this.options.info(`SSL3 alert ${direction}:${level === 1 ? 'warning' : 'fatal'}:${alertText(description)}`);
-  }
-
-  /**
-   * An engine trace line: logged as `<endpt>: <trace>` (what the engine
-   * did, e.g. the suite and group of a flight: not Postfix's, but worth
-   * having at this level), and the ones that stand for TLS 1.3 encrypted
-   * messages also become states.
-   */
+  /** An engine trace line, logged as `<endpt>: <trace>` (what the engine did: not Postfix's, but worth having at this level). */
   trace(message: string): void {
-    if (!this.stateTrace) return;
-    this.options.info(`${this.options.endpoint}: ${message}`);
-    let m: RegExpExecArray | null;
-    if ((m = /^sent server flight: .*?(resumed with PSK)?$/.exec(message))) {
-      // TLS 1.3: EncryptedExtensions, [CertificateRequest], [Certificate, CertificateVerify], Finished.
-      this.state(STATE.writeEncryptedExtensions);
-      if (!m[1]) {
-        if (this.options.requestsClientCertificate) this.state(STATE.writeCertificateRequest);
-        this.state(STATE.writeCertificate);
-        this.state(STATE.writeCertificateVerify);
-      }
-      this.state(STATE.writeFinished);
-      this.state(STATE.earlyData);
-      this.state(STATE.earlyData);
-    } else if (this.version === 'TLSv1.3' && /^client sent no certificate$/.test(message)) {
-      this.state(STATE.readClientCertificate);
-    } else if (this.version === 'TLSv1.3' && /^client certificate (trusted|not trusted)/.test(message)) {
-      this.state(STATE.readClientCertificate);
-      this.state(STATE.readCertificateVerify);
-    } else if (/^client Finished verified$/.test(message)) {
-      this.state(STATE.readFinished);
-    }
+    if (this.stateTrace) this.options.info(`${this.options.endpoint}: ${message}`);
   }
 
   /** The handshake completed. */
-  secure(info: HandshakeInfo): void {
-    if (!this.stateTrace) return;
-    if (info.protocol === 'TLSv1.3' && this.options.issuesTickets && info.ticketsUsable !== false) this.state(STATE.writeSessionTicket);
+  secure(_info: HandshakeInfo): void {
     this.handshakeDone = true;
   }
 
-  /** The connection failed; `error` from the engine when it was a TLS failure. */
+  /** The connection failed; `error` from the engine when it was a TLS failure (its alert was an `alert` event). */
   failed(duringHandshake: boolean, error?: ConnectionError): void {
     if (!this.stateTrace || this.failed_) return;
     this.failed_ = true;
-    // Alerts in plaintext records were shown from the wire; encrypted ones only the engine knows.
-    if (error?.direction === 'sent' && error.alert !== undefined && !this.wireAlert.write) this.alert('write', 2, error.alert);
-    if (error?.direction === 'received' && error.alert !== undefined && !this.wireAlert.read) this.alert('read', 2, error.alert);
     if (duringHandshake) this.options.info(`SSL_accept:error in ${error?.direction === 'sent' ? STATE.error : this.last}`);
   }
-}
-
-/** The version a ServerHello selects: supported_versions (TLS 1.3) or legacy_version. */
-function serverHelloVersion(body: Uint8Array): 'TLSv1.2' | 'TLSv1.3' {
-  // legacy_version(2) random(32) session_id<0..32> cipher_suite(2) compression(1) extensions<..>
-  let off = 34;
-  if (body.length < off + 1) return 'TLSv1.2';
-  off += 1 + body[off]!;
-  off += 3;
-  if (body.length < off + 2) return 'TLSv1.2';
-  const end = Math.min(body.length, off + 2 + ((body[off]! << 8) | body[off + 1]!));
-  off += 2;
-  while (off + 4 <= end) {
-    const type = (body[off]! << 8) | body[off + 1]!;
-    const len = (body[off + 2]! << 8) | body[off + 3]!;
-    if (type === 43 && len === 2 && off + 6 <= end) return ((body[off + 4]! << 8) | body[off + 5]!) === 0x0304 ? 'TLSv1.3' : 'TLSv1.2';
-    off += 4 + len;
-  }
-  return 'TLSv1.2';
 }

@@ -31,9 +31,10 @@
 
 import type { CryptoProvider } from '../../engine/crypto/provider.js';
 import { MemorySessionCache, type SessionCache, type TicketProtector } from '../../engine/session.js';
-import type { TicketKey, TicketKeyRing } from '../../engine/tickets.js';
+import type { TicketKey } from '../../engine/tickets.js';
 import type { MaybePromise } from '../../engine/crypto/provider.js';
 import type { ParameterSet } from '../config/main-cf.js';
+import { FetchingRing, isFetchingSource } from './fetching-keys.js';
 import { FileKeySource, GeneratedKeySource, KEY_FILE_PARAMETER, RemoteKeySource, followerRing, type KeySource } from './ticket-keys.js';
 
 export interface Resumption {
@@ -56,6 +57,13 @@ export interface ResumptionStoreOptions {
   readonly cacheSize?: number;
   /** Worker role: the cache in the main process, reached over IPC. */
   readonly remoteCache?: SessionCache;
+  /**
+   * Where keys come from when no key file is set (the Postfix service mode:
+   * tlsmgr(8)); default: made here. Not used in the worker role.
+   */
+  readonly keySource?: (provider: CryptoProvider, lifetime: number) => KeySource;
+  /** No resumption at all (the Postfix service mode when tlsmgr does not answer at start-up, as Postfix does). */
+  readonly disabled?: boolean;
   /** Messages from key sources after start-up (key file reloads, stale keys). */
   readonly warn?: (message: string) => void;
   readonly info?: (message: string) => void;
@@ -65,13 +73,17 @@ export interface ResumptionStoreOptions {
 export class ResumptionStore {
   readonly role: ResumptionRole;
   private readonly sources = new Map<string, KeySource>();
-  private readonly rings = new Map<string, TicketKeyRing>();
+  private readonly rings = new Map<string, TicketProtector>();
   private readonly ringSources = new WeakMap<TicketProtector, KeySource>();
   private readonly changeListeners: ((id: string, keys: readonly TicketKey[]) => void)[] = [];
   private cache: SessionCache | undefined;
 
   constructor(private readonly options: ResumptionStoreOptions = {}) {
     this.role = options.role ?? 'local';
+  }
+
+  get disabled(): boolean {
+    return !!this.options.disabled;
   }
 
   /** The key source for a lifetime and key file (made on first use; a bad key file throws ConfigError). */
@@ -81,6 +93,7 @@ export class ResumptionStore {
     if (!source) {
       if (this.role === 'worker') source = new RemoteKeySource(id, lifetime);
       else if (keyFile) source = new FileKeySource(keyFile, lifetime, { warn: this.options.warn, info: this.options.info });
+      else if (this.options.keySource) source = this.options.keySource(provider, lifetime);
       else source = new GeneratedKeySource(provider, lifetime);
       this.sources.set(id, source);
       const s = source;
@@ -92,12 +105,13 @@ export class ResumptionStore {
   }
 
   /** The ring that seals and opens tickets for this provider, lifetime and key file. */
-  ring(provider: CryptoProvider, lifetime: number, keyFile?: string): TicketKeyRing {
+  ring(provider: CryptoProvider, lifetime: number, keyFile?: string): TicketProtector {
     const source = this.source(provider, lifetime, keyFile);
     const key = `${provider.name}|${source.id}`;
     let ring = this.rings.get(key);
     if (!ring) {
-      ring = followerRing(provider, source);
+      // A source that is asked on demand (tlsmgr) gets a ring that asks on a miss.
+      ring = isFetchingSource(source) ? new FetchingRing(provider, source) : followerRing(provider, source);
       this.rings.set(key, ring);
       this.ringSources.set(ring, source);
     }
@@ -174,8 +188,9 @@ export function sessionLifetime(params: ParameterSet): number {
 }
 
 export function resumptionSettings(params: ParameterSet, provider: CryptoProvider, store: ResumptionStore, warnings: string[]): Resumption {
-  const lifetime = sessionLifetime(params);
+  const lifetime = store.disabled ? 0 : sessionLifetime(params);
   const keyFile = params.get(KEY_FILE_PARAMETER).trim();
+  if (store.disabled) return {};
   if (lifetime <= 0) {
     if (keyFile) warnings.push(`${KEY_FILE_PARAMETER} is ignored: smtpd_tls_session_cache_timeout = 0 disables session resumption`);
     return {};

@@ -14,7 +14,10 @@
  *      protocol list, a bad digest or any other problem loading the TLS
  *      settings, or no capacity (tlsproxy_process_session_limit sessions
  *      in this process already). A refusal logs a warning and `DISCONNECT`.
- *   3. handOver(socket): the client connection becomes a TlsServerStream,
+ *   3. handOver(socket): the client connection becomes a TlsServerStream
+ *      (this is the one place that builds one for a client: the front ends
+ *      and the Postfix master(8) mode alike, their differences being a
+ *      TlsSessionProfile),
  *      the plaintext Duplex the front end reads and writes from then on
  *      (the handshake starts with the first byte the client sends, so the
  *      front end may still write its plaintext "go ahead" on the socket
@@ -61,6 +64,25 @@ export interface TlsRequest {
   readonly sessionTimeout: number;
   /** Names the service in `TLS handshake failed for service=...` (postscreen: `smtpd`). */
   readonly serverId: string;
+  /** How this caller's sessions differ (absent: the built-in front ends' way). */
+  readonly profile?: TlsSessionProfile;
+}
+
+/**
+ * What differs between the callers of the one hand-over: the built-in
+ * front ends (implicit TLS, postscreen) let the service log CONNECT and
+ * DISCONNECT and use the summary line of tls_server_sni_maps; the Postfix
+ * master(8) mode (postfix/requester.ts) logs its own `CONNECT from|to`
+ * and DISCONNECT (its conversation starts before and ends after the TLS
+ * session) and words the summary line as its Postfix version does.
+ */
+export interface TlsSessionProfile {
+  /** Log `CONNECT from <remote>` on request (default true). */
+  readonly logConnect?: boolean;
+  /** Log `DISCONNECT <remote>` on a refusal, a decline, and at the end of the session (default true). */
+  readonly logDisconnect?: boolean;
+  /** The level-1 summary line (default summary.ts summaryLine). */
+  readonly summary?: (info: HandshakeInfo, remote: string, sniMaps: boolean) => string;
 }
 
 export interface TlsUnavailable {
@@ -96,6 +118,8 @@ export interface TlsServiceOptions {
   readonly sessionLimit?: number;
   /** tlsproxy_tls_keylog_file (keylog.ts): where session secrets go; absent = nowhere. */
   readonly keylog?: KeyLogFn;
+  /** When settings is undefined: the warning logged per request (default: `TLS server role is not available: <reason>`). */
+  readonly unavailableWarning?: string;
 }
 
 /** The served certificate's PP2_SUBTYPE_SSL_SIG_ALG and _KEY_ALG (HAProxy's wording). */
@@ -136,21 +160,12 @@ function certificateAlgorithms(chain: readonly Uint8Array[]): CertificateAlgorit
   }
 }
 
-/** A client certificate's subject CN, when the verifier put one in its details. */
-function clientCn(details: unknown): string | undefined {
-  if (!details || typeof details !== 'object') return undefined;
-  const d = details as Record<string, unknown>;
-  for (const k of ['peerCN', 'peer_CN', 'subjectCN', 'commonName', 'cn']) {
-    if (typeof d[k] === 'string' && d[k]) return d[k] as string;
-  }
-  return undefined;
-}
-
 export class TlsService {
   readonly name: string;
   readonly logger: Logger;
   readonly settings: TlsSettings | undefined;
   private readonly unavailable: string | undefined;
+  private readonly unavailableWarning: string | undefined;
   private readonly disabled: boolean;
   readonly resumption: ResumptionStore | undefined;
   readonly keylog: KeyLogFn | undefined;
@@ -165,6 +180,7 @@ export class TlsService {
     this.settings = options.settings;
     this.unavailable = options.settings ? undefined : (options.unavailable ?? 'TLS is not configured');
     this.disabled = !!options.disabled;
+    this.unavailableWarning = options.unavailableWarning;
     this.resumption = options.resumption;
     this.keylog = options.keylog;
     this.sessionLimit = options.sessionLimit ?? 0;
@@ -194,17 +210,18 @@ export class TlsService {
   request(req: TlsRequest): TlsAnswer {
     const remote = req.remote.toLowerCase();
     const log = this.logger;
-    log.info(`CONNECT from ${remote}`);
+    const disconnect = req.profile?.logDisconnect ?? true;
+    if (req.profile?.logConnect ?? true) log.info(`CONNECT from ${remote}`);
     const refuse = (reason: string, warning: string): TlsUnavailable => {
       log.warning(warning);
-      log.info(`DISCONNECT ${remote}`);
+      if (disconnect) log.info(`DISCONNECT ${remote}`);
       return { available: false, reason };
     };
     if (req.role !== 'server') return refuse(`role ${String(req.role)} is not supported`, `tlsp_get_request_event: bad request flags: 0x0`);
     const settings = this.settings;
     if (!settings) {
       const reason = this.unavailable!;
-      return refuse(reason, this.disabled ? 'TLS server role is disabled by configuration' : `TLS server role is not available: ${reason}`);
+      return refuse(reason, this.unavailableWarning ?? (this.disabled ? 'TLS server role is disabled by configuration' : `TLS server role is not available: ${reason}`));
     }
     if (this.sessionLimit > 0 && this.sessions >= this.sessionLimit) {
       const reason = `${this.sessions} TLS sessions in this process (tlsproxy_process_session_limit = ${this.sessionLimit})`;
@@ -225,7 +242,7 @@ export class TlsService {
         if (state !== 'reserved') return;
         state = 'done';
         this.sessions--;
-        log.info(`DISCONNECT ${remote}`);
+        if (disconnect) log.info(`DISCONNECT ${remote}`);
       },
     };
   }
@@ -236,7 +253,7 @@ export class TlsService {
     let client = PP2_CLIENT_SSL;
     if (cert) client |= cert.resumed ? PP2_CLIENT_CERT_SESS : PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS;
     const algs = info.certificateLabel !== undefined ? this.algorithms.get(info.certificateLabel) : undefined;
-    const cn = cert ? clientCn(cert.details) : undefined;
+    const cn = cert?.details?.subjectCN || undefined;
     return {
       client,
       verify: cert && cert.trusted ? 0 : 1,
@@ -291,14 +308,14 @@ export class TlsHandOver {
     this.clientCertLog = new ClientCertificateLog(config, log, remote, loglevel);
     config = this.clientCertLog.config;
     const tlsLog = loglevel >= 2
-      ? new TlsConnectionLog({ loglevel, info: (m) => log.info(m), endpoint: remote, requestsClientCertificate: config.clientAuth !== undefined, issuesTickets: config.tickets !== undefined })
+      ? new TlsConnectionLog({ loglevel, info: (m) => log.info(m), endpoint: remote })
       : undefined;
     this.tlsLog = tlsLog;
     this.stream = new TlsServerStream(socket, config, {
       handshakeTimeout: Math.round(request.handshakeTimeout * 1000),
       idleTimeout: Math.round(request.sessionTimeout * 1000),
       trace: tlsLog ? (m) => tlsLog.trace(m) : undefined,
-      observe: tlsLog ? (d, b) => tlsLog.observe(d, b) : undefined,
+      event: tlsLog ? (e) => tlsLog.event(e) : undefined,
       warning: (m) => log.warning(`${remote}: ${m}`),
       keylog: service.keylog,
     });
@@ -341,7 +358,7 @@ export class TlsHandOver {
     if (info.invalidServerName !== undefined && settings.sniMaps) log.warning(`TLS SNI from ${this.remote} is invalid: ${info.invalidServerName}`);
     if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing());
     this.clientCertLog.secure(info);
-    if (settings.loglevel >= 1) log.info(summaryLine(info, this.remote, settings.sniMaps));
+    if (settings.loglevel >= 1) log.info((this.request.profile?.summary ?? summaryLine)(info, this.remote, !!settings.sniMaps));
     metrics?.handshake(this.service.name, handshakeFacts(info), (performance.now() - this.started) / 1000);
   }
 
@@ -375,7 +392,7 @@ export class TlsHandOver {
   private maybeDone(): void {
     if (this.finished || !this.closed || !this.released) return;
     this.finished = true;
-    this.service.logger.info(`DISCONNECT ${this.remote}`);
+    if (this.request.profile?.logDisconnect ?? true) this.service.logger.info(`DISCONNECT ${this.remote}`);
     this.onDone();
   }
 

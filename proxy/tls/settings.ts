@@ -46,9 +46,12 @@ export type FileReader = (file: string) => string;
 const readText: FileReader = (file) => readFileSync(file, 'utf8');
 
 /**
- * tlsproxy_crypto_provider: node (default), webcrypto or js. Each provider
- * module is loaded only when chosen: with `js`, node:crypto is never
- * imported (test/js-provider-isolated.test.ts checks that).
+ * tlsproxy_crypto_provider: node (default), webcrypto or js. The node
+ * provider module is loaded only when chosen. With `js` every handshake and
+ * record primitive is JavaScript (docs/js-provider.md); the daemon around
+ * the engine still uses node:crypto for fingerprints and ticket keys, and
+ * certs/ uses WebCrypto for the key/certificate match at start-up and for
+ * client certificate chains.
  */
 export async function createProvider(params: ParameterSet, name = 'tlsproxy_crypto_provider'): Promise<CryptoProvider> {
   const value = params.get(name).trim().toLowerCase();

@@ -35,7 +35,7 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { ServerConfig } from '../../engine/config.js';
 import { ServerConnection } from '../../engine/connection.js';
-import type { ConnectionError, HandshakeInfo } from '../../engine/events.js';
+import type { ConnectionError, HandshakeInfo, TlsEvent } from '../../engine/events.js';
 
 export interface TlsServerStreamOptions {
   /** Milliseconds for the whole handshake; 0 or undefined = no limit. */
@@ -48,12 +48,8 @@ export interface TlsServerStreamOptions {
   readableHighWaterMark?: number;
   /** Engine trace lines (verbose logging). */
   trace?: (message: string) => void;
-  /**
-   * Sees every ciphertext chunk read from the socket (before the engine)
-   * and written to it, for the level 2-4 log lines (tls-log.ts). Must not
-   * throw; it cannot change the data.
-   */
-  observe?: (direction: 'read' | 'write', bytes: Uint8Array) => void;
+  /** The engine's typed events (engine/events.ts TlsEvent), for the level 2-4 log lines (log.ts). Must not throw. */
+  event?: (event: TlsEvent) => void;
   /** Non-fatal protocol events an operator should see (refused renegotiation...). */
   warning?: (message: string) => void;
   /** Session secrets in NSS key log form (tlsproxy_tls_keylog_file, keylog.ts); absent = none are exported. */
@@ -110,13 +106,11 @@ export class TlsServerStream extends Duplex {
   /** The callback of the write in progress, so a failure can release it. */
   private pendingWriteCallback: Callback | undefined;
   private socketClosing = false;
-  private readonly observe: ((direction: 'read' | 'write', bytes: Uint8Array) => void) | undefined;
 
   constructor(readonly socket: Socket, config: ServerConfig, options: TlsServerStreamOptions = {}) {
     super({ allowHalfOpen: true, readableHighWaterMark: options.readableHighWaterMark });
     this.maxBacklog = options.maxBacklog ?? DEFAULT_MAX_BACKLOG;
     this.idleTimeout = options.idleTimeout ?? 0;
-    this.observe = options.observe;
     const trace = options.trace;
     this.conn = new ServerConnection(config, {
       write: (bytes) => this.onCiphertext(bytes),
@@ -126,6 +120,7 @@ export class TlsServerStream extends Duplex {
       failed: (error) => this.onEngineFailed(error),
       trace: trace ? (m) => trace(m) : undefined,
       warning: options.warning ? (m) => options.warning!(m) : undefined,
+      ...(options.event ? { event: options.event } : {}),
       ...(options.keylog ? { keylog: options.keylog } : {}),
     });
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
@@ -164,7 +159,6 @@ export class TlsServerStream extends Duplex {
 
   private onCiphertext(bytes: Uint8Array): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    this.observe?.('write', bytes);
     this.socket.write(bytes);
   }
 
@@ -204,8 +198,7 @@ export class TlsServerStream extends Duplex {
 
   private onSocketData(chunk: Buffer): void {
     if (this.failure) return;
-    this.observe?.('read', chunk);
-    this.conn.receive(chunk);
+    this.conn.receive(chunk, true);
     if (this.conn.backlog > this.maxBacklog && !this.backlogPaused && !this.failure) {
       this.backlogPaused = true;
       this.updateFlow();

@@ -269,7 +269,7 @@ test('TlsService.sslTlv: client flags and verify from the client certificate, CN
     resumed: false,
   };
   assert.equal(svc.sslTlv(base), { client: PP2_CLIENT_SSL, verify: 1, version: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
-  const withCert = svc.sslTlv({ ...base, clientCertificate: { trusted: true, signature: 'ECDSA (prime256v1)', details: { subjectCN: 'client.example' } } });
+  const withCert = svc.sslTlv({ ...base, clientCertificate: { trusted: true, signature: 'ECDSA (prime256v1)', details: { subject: 'CN=client.example', issuer: 'CN=Test CA', subjectCN: 'client.example', issuerCN: 'Test CA', certFingerprint: 'AB:CD', pkeyFingerprint: 'EF:01', digest: 'sha256' } } });
   assert.equal([withCert.client, withCert.verify, withCert.cn], [PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS, 0, 'client.example']);
   const resumed = svc.sslTlv({ ...base, resumed: true, clientCertificate: { trusted: false, resumed: true, signature: 'ECDSA (prime256v1)' } });
   assert.equal([resumed.client, resumed.verify], [PP2_CLIENT_SSL | PP2_CLIENT_CERT_SESS, 1]);

@@ -31,7 +31,8 @@ import { mlKem768, mlKem768KeyIsValid } from '../../engine/crypto/mlkem.js';
 import type { CryptoProvider, KeyShare } from '../../engine/crypto/provider.js';
 import { FFDHE2048 } from '../../engine/ffdhe.js';
 import { groupPolicy, OPENSSL_DEFAULT_GROUPS } from '../../engine/policy/groups.js';
-import { serverKeyExchange, tls13Groups } from '../../engine/tls13/key-exchange.js';
+import { checkClientShare, serverKeyExchange, tls13Groups } from '../../engine/tls13/key-exchange.js';
+import { TlsFailure } from '../../engine/errors.js';
 import { type EngineServer, provider, type ProviderName, startEngineServer } from '../helpers/engine-server.js';
 import { FFDHE, ffdheKey, HYBRID, hybridKey } from '../helpers/group-keys.js';
 import { baseHello, type ClientKey, EXT, ext, fatalAlertRecord, GROUP, type HelloSpec, helloRecord, withExt, x25519Key } from '../helpers/hello.js';
@@ -129,6 +130,16 @@ test('FFDHE: the shared secret keeps its leading zeros, padded to the prime leng
   assert.is(toHex(r.secret.subarray(1)), toHex(short));
   assert.is(r.share.length, 256, 'Y padded to the size of p (§4.2.8.1)');
   assert.equal([...r.share.subarray(0, 2)], [0, 0]);
+});
+
+test('hybrid key shares are checked where no provider has ML-KEM too (the engine checks them itself)', async () => {
+  const { ml_kem768 } = await import('@noble/post-quantum/ml-kem.js');
+  const ek = Uint8Array.from(ml_kem768.keygen().publicKey);
+  const share = (e: Uint8Array) => ({ group: NamedGroup.X25519MLKEM768, keyExchange: Uint8Array.from([...e, ...new Uint8Array(32).fill(9)]) });
+  checkClientShare(share(ek));
+  ek[1]! |= 0xf0; // coefficient 1 = (b1 >> 4) | (b2 << 4) >= 3329 once b2 >= 0xd1
+  ek[2] = 0xff;
+  assert.throws(() => checkClientShare(share(ek)), (e: unknown) => e instanceof TlsFailure && e.code === 'MlKemEncapsulationKeyInvalid' && e.alert === 47);
 });
 
 // ============================================================== handshakes
@@ -401,7 +412,7 @@ for (const P of ['node', 'webcrypto', 'js'] as ProviderName[]) {
 
 // ============================================================== Node 24 (OpenSSL 3.5)
 
-test('Node 24 (OpenSSL 3.5): X25519MLKEM768:X25519 negotiates the hybrid; X25519:X25519MLKEM768 gets a HelloRetryRequest for it', async () => {
+test('Node 24 (OpenSSL 3.5): X25519MLKEM768:X25519 negotiates the hybrid; X25519:X25519MLKEM768 gets a HelloRetryRequest for it; SecP256r1MLKEM768', async () => {
   const bin = node24();
   if (!bin) return;
   for (const P of ['node', 'webcrypto', 'js'] as ProviderName[]) {
@@ -422,6 +433,15 @@ test('Node 24 (OpenSSL 3.5): X25519MLKEM768:X25519 negotiates the hybrid; X25519
         const s = await server.sessionDone(n, 5000);
         assert.is(s.info?.group, group, `${P} ${curve}`);
         assert.is(s.info?.helloRetry, hrr);
+      }
+      // SecP256r1MLKEM768 is not in OpenSSL's DEFAULT: configured in front of it.
+      const p256 = await startEngineServer({ provider: P, config: defaultGroups('SecP256r1MLKEM768:DEFAULT') });
+      try {
+        const r = await node24Connect(bin, p256.port, { ecdhCurve: 'SecP256r1MLKEM768', ca: pki.caPem, minVersion: 'TLSv1.3' });
+        assert.is(r.error, undefined, `${P} SecP256r1MLKEM768: ${r.error}`);
+        assert.is((await p256.sessionDone(1, 5000)).info?.group, 'SecP256r1MLKEM768');
+      } finally {
+        await p256.close();
       }
     } finally {
       await server.close();

@@ -229,7 +229,7 @@ export async function startEngineServer(opts: EngineServerOptions = {}): Promise
 
     socket.on('data', (b: Buffer) => {
       try {
-        conn.receive(u8(b));
+        conn.receive(u8(b), true);
       } catch (e) {
         // receive() must never throw: record it so a test can flag it.
         session.thrown = e;

@@ -38,7 +38,7 @@ function verdictFor(der: Uint8Array): ClientCertificateVerdict {
     trusted,
     alert: trusted ? undefined : 'unknown_ca',
     reason: trusted ? undefined : `untrusted issuer ${cert.issuer.replace(/\n/g, '/')}`,
-    details: { subject: cert.subject },
+    details: { subject: cert.subject, issuer: cert.issuer, subjectCN: '', issuerCN: '', certFingerprint: '', pkeyFingerprint: '', digest: 'sha256' },
   };
 }
 

@@ -7,7 +7,11 @@ import { fromHex, hex } from '../../engine/codec.js';
 import { isPromise, type AeadAlgorithm, type CryptoProvider, type KeyAlgorithm } from '../../engine/crypto/provider.js';
 import { createWebCryptoProvider, loadWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
-import { createJsCryptoProvider } from '../../engine/crypto/js.js';
+import { __x25519PublicKeyForTests, createJsCryptoProvider } from '../../engine/crypto/js.js';
+import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
+import { chacha20poly1305 as nobleChaCha } from '@noble/ciphers/chacha.js';
+import { ParameterSet } from '../../proxy/config/main-cf.js';
+import { createProvider } from '../../proxy/tls/settings.js';
 import { FFDHE2048, FFDHE3072 } from '../../engine/ffdhe.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -290,6 +294,70 @@ test('the js provider refuses to start without a CSPRNG, and uses the one it is 
   const before = calls;
   p.random(70_000);
   assert.is(calls - before, 2, 'two chunks of at most 65536 bytes');
+});
+
+test('js ChaCha20-Poly1305 (own Poly1305) equals @noble/ciphers and node:crypto: lengths 0-300 and up to 20 KB, unaligned buffers, sealRecord', async () => {
+  for (let iter = 0; iter < 600; iter++) {
+    const key = nodeCrypto.randomBytes(32);
+    const nonce = nodeCrypto.randomBytes(12);
+    const len = iter < 300 ? iter : Math.floor(Math.random() * 20_000);
+    const off = iter % 7;
+    const pt = new Uint8Array(nodeCrypto.randomBytes(len + off)).subarray(off);
+    if (iter % 5 === 0) pt.fill(0xff); // carries everywhere in the accumulator
+    const aad = nodeCrypto.randomBytes(iter % 40);
+    const ref = nobleChaCha(key, nonce, aad).encrypt(pt);
+    const k = js.aeadKey('CHACHA20-POLY1305', key) as import('../../engine/crypto/provider.js').AeadKey;
+    const nodeKey = node.aeadKey('CHACHA20-POLY1305', key) as import('../../engine/crypto/provider.js').AeadKey;
+    assert.is(hex((await k.seal(nonce, aad, pt)) as Uint8Array), hex(ref), `seal ${len}`);
+    assert.is(hex((await nodeKey.seal(nonce, aad, pt)) as Uint8Array), hex(ref), `node ${len}`);
+    const prefix = nodeCrypto.randomBytes(5);
+    const rec = (await k.sealRecord!(nonce, aad, prefix, pt.subarray(0, len >> 1), pt.subarray(len >> 1))) as Uint8Array;
+    assert.is(hex(rec), hex(prefix) + hex(ref), `sealRecord ${len}`);
+    const sealed = new Uint8Array(ref.length + off);
+    sealed.set(ref, off);
+    assert.is(hex((await k.open(nonce, aad, sealed.subarray(off)))!), hex(pt), `open ${len}`);
+    const bad = ref.slice();
+    bad[iter % bad.length]! ^= 1 << (iter % 8);
+    assert.is(await k.open(nonce, aad, bad), null, `tampered ${len}`);
+  }
+});
+
+test('js X25519 public keys on the Edwards curve equal the Montgomery ladder (RFC 7748 §4.1 map)', () => {
+  for (let i = 0; i < 200; i++) {
+    const k = nodeCrypto.randomBytes(32);
+    if (i === 0) k.fill(0);
+    if (i === 1) k.fill(0xff);
+    assert.is(hex(__x25519PublicKeyForTests(k)), hex(nobleX25519.getPublicKey(k)), hex(k));
+  }
+});
+
+test('tlsproxy_crypto_provider = js selects it; without a CSPRNG the start-up error names the parameter', async () => {
+  const params = (value: string) => ParameterSet.defaults().withOverrides([{ name: 'tlsproxy_crypto_provider', value }], 'test');
+  assert.is((await createProvider(params('js'))).name, 'js');
+  assert.is((await createProvider(params(' JS '))).name, 'js');
+  let error = '';
+  try {
+    await createProvider(params('openssl'));
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  assert.is(error, 'invalid tlsproxy_crypto_provider value: "openssl" (expected node, webcrypto or js)');
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto')!;
+  try {
+    Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true, writable: true });
+    error = '';
+    try {
+      await createProvider(params('js'));
+    } catch (e) {
+      error = (e as Error).message;
+    }
+  } finally {
+    Object.defineProperty(globalThis, 'crypto', saved);
+  }
+  assert.is(
+    error,
+    "tlsproxy_crypto_provider = js: js crypto: no CSPRNG: globalThis.crypto.getRandomValues is not available on this platform; the js provider needs the platform's CSPRNG and has no fallback",
+  );
 });
 
 test('the js provider answers synchronously (no promise per record)', () => {

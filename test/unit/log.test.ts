@@ -3,8 +3,8 @@
  *
  *  - golden tests of Postfix's hex dump layout (tls_dump_buffer) and the
  *    tls_bio_dump_cb header line for known input;
- *  - the SSL_accept state trace for real handshakes: the engine behind a
- *    TlsServerStream with node:tls as the client (TLS 1.3, TLS 1.2, a
+ *  - the SSL_accept state trace for real handshakes, from the engine's
+ *    typed events: the engine behind a TlsServerStream with node:tls as the client (TLS 1.3, TLS 1.2, a
  *    resumed TLS 1.2 session, a failed handshake with its alert);
  *  - level 3 dumps stop after the handshake, level 4 dumps go on, and the
  *    dumped bytes are exactly the ciphertext on the wire;
@@ -19,7 +19,8 @@ import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ServerConfig } from '../../engine/config.js';
-import { ProtocolVersion } from '../../engine/constants.js';
+import { HandshakeType as H, ProtocolVersion } from '../../engine/constants.js';
+import type { TlsEvent } from '../../engine/events.js';
 import { parseMainCf, ParameterSet } from '../../proxy/config/main-cf.js';
 import { FileSink, Logger } from '../../proxy/log/log.js';
 import { openLogTarget, syslogDatagram } from '../../proxy/log/target.js';
@@ -55,6 +56,7 @@ test('bio dump header line (tls_bio_dump_cb format: %08lX, decimal counts, 0x%lX
 
 interface Logged {
   readonly lines: string[];
+  readonly events: TlsEvent[];
   readonly wire: { read: Buffer[]; write: Buffer[] };
 }
 
@@ -62,16 +64,24 @@ interface Logged {
 async function handshake(loglevel: number, clientOptions: tls.ConnectionOptions, configOverrides: Partial<ServerConfig> = {}, exchange = true): Promise<Logged & { session?: Buffer }> {
   const config = { ...(await engineConfig({ certs: ['p256', 'rsa'] })), ...configOverrides };
   const lines: string[] = [];
+  const events: TlsEvent[] = [];
   const wire = { read: [] as Buffer[], write: [] as Buffer[] };
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const log = new TlsConnectionLog({ loglevel, info: (l) => lines.push(l), endpoint: '[127.0.0.1]:1' });
+    // The wire as the socket sees it, independently of the engine's events.
+    socket.on('data', (b: Buffer) => wire.read.push(Buffer.from(b)));
+    const write = socket.write.bind(socket) as (b: Uint8Array) => boolean;
+    socket.write = ((b: Uint8Array) => {
+      wire.write.push(Buffer.from(b));
+      return write(b);
+    }) as typeof socket.write;
     const stream = new TlsServerStream(socket, config, {
       trace: (m) => log.trace(m),
-      observe: (d, b) => {
-        wire[d].push(Buffer.from(b));
-        log.observe(d, b);
+      event: (e) => {
+        events.push(e);
+        log.event(e);
       },
     });
     stream.once('secure', (info) => log.secure(info));
@@ -98,7 +108,7 @@ async function handshake(loglevel: number, clientOptions: tls.ConnectionOptions,
   });
   await Promise.race([finished, new Promise((r) => setTimeout(r, 3000))]);
   await new Promise((r) => server.close(r));
-  return { lines, wire, session };
+  return { lines, events, wire, session };
 }
 
 const states = (l: Logged) => l.lines.filter((x) => x.startsWith('SSL_accept:') || x.startsWith('SSL3 alert'));
@@ -120,6 +130,38 @@ test('level 2, TLS 1.3: OpenSSL state names in order', async () => {
     'SSL_accept:SSLv3/TLS read finished',
   ]);
   assert.not.ok(r.lines.some((l) => /^(read from|write to) /.test(l)), 'no dumps at level 2');
+});
+
+test('engine events, TLS 1.3: messages with their type and protection, CCS, version, keys, decisions, the records as on the wire', async () => {
+  const r = await handshake(2, { minVersion: 'TLSv1.3' });
+  const steps = r.events
+    .filter((e) => e.kind !== 'record')
+    .map((e) => (e.kind === 'message' ? `${e.direction} ${e.type}${e.protected ? ' protected' : ''}` : e.kind === 'keys' ? `keys ${e.direction} ${e.phase}` : e.kind === 'resumption' ? `resumption ${e.resumed}` : e.kind === 'certificate' ? `certificate ${e.matchedServerName}` : e.kind === 'version' ? `version ${e.version.toString(16)}` : e.kind === 'alert' ? `alert ${e.direction} ${e.description}` : `${e.kind} ${'direction' in e ? e.direction : ''}`.trim()));
+  const handshakeEnd = steps.indexOf(`received ${H.finished} protected`);
+  assert.equal(steps.slice(0, handshakeEnd + 1), [
+    `received ${H.client_hello}`,
+    'version 304',
+    'resumption false',
+    'certificate true',
+    `sent ${H.server_hello}`,
+    'change-cipher-spec sent',
+    'keys write handshake',
+    'keys read handshake',
+    `sent ${H.encrypted_extensions} protected`,
+    `sent ${H.certificate} protected`,
+    `sent ${H.certificate_verify} protected`,
+    `sent ${H.finished} protected`,
+    'keys write application',
+    ...(steps.includes('change-cipher-spec received') ? ['change-cipher-spec received'] : []),
+    `received ${H.finished} protected`,
+  ]);
+  assert.ok(steps.includes('keys read application'), steps.join('\n'));
+  // The client's close_notify (and ours) as alert events.
+  assert.ok(steps.includes('alert received 0'), steps.join('\n'));
+  // Record events are the wire, both ways.
+  const bytes = (d: 'sent' | 'received') => Buffer.concat(r.events.flatMap((e) => (e.kind === 'record' && e.direction === d ? [Buffer.from(e.header), Buffer.from(e.fragment)] : [])));
+  assert.ok(bytes('received').equals(Buffer.concat(r.wire.read)), 'received records = bytes read');
+  assert.ok(bytes('sent').equals(Buffer.concat(r.wire.write)), 'sent records = bytes written');
 });
 
 test('level 2, TLS 1.3 with a HelloRetryRequest: two client hellos, two server hellos', async () => {

@@ -162,13 +162,17 @@ test('context list by version: 3.3 (nine fields), 3.4 (no level), 3.11 (rpk, rpt
   assert.is(c311.key_exchange, 'secp256r1');
   assert.equal(keyExchange('secp256r1', v('3.7.11')), { name: 'ECDHE', curve: 'prime256v1', bits: 0 });
   assert.equal(keyExchange('ffdhe2048', v('3.7.11')), { name: 'DHE', curve: '', bits: 2048 });
+  // OpenSSL 3.5's names, case kept (SSL_get0_group_name): X25519MLKEM768, not x25519mlkem768.
+  assert.equal(keyExchange('X25519MLKEM768', v('3.11.6')), { name: 'X25519MLKEM768', curve: '', bits: 0 });
+  assert.equal(keyExchange('X25519MLKEM768', v('3.7.11')), { name: 'X25519MLKEM768', curve: '', bits: 0 });
+  assert.equal(keyExchange('ffdhe3072', v('3.11.6')), { name: 'ffdhe3072', curve: '', bits: 0 });
   assert.equal(splitSignature('RSA-PSS (2048 bits)'), { name: 'RSA-PSS', curve: '', bits: 2048 });
   assert.equal(splitSignature('ED25519'), { name: 'ED25519', curve: '', bits: 0 });
   const resumed = Object.fromEntries(contextAttrs({ ...info13, serverSignature: undefined, serverDigest: undefined, resumed: true }, 'e', v('3.7.11')));
   assert.is(resumed.srvr_signature, '');
   assert.is(resumed.srvr_signature_digest, '');
   const withCert = Object.fromEntries(
-    contextAttrs({ ...info13, clientCertificate: { trusted: true, signature: 'ECDSA (prime256v1)', digest: 'SHA256', details: { subjectCN: 'client.example', issuerCN: 'Test CA' } } }, 'e', v('3.7.11')),
+    contextAttrs({ ...info13, clientCertificate: { trusted: true, signature: 'ECDSA (prime256v1)', digest: 'SHA256', details: { subject: 'CN=client.example', issuer: 'CN=Test CA', subjectCN: 'client.example', issuerCN: 'Test CA', certFingerprint: 'AB:CD', pkeyFingerprint: 'EF:01', digest: 'sha256' } } }, 'e', v('3.7.11')),
   );
   assert.is(withCert.peer_status, '5');
   assert.is(withCert.peer_CN, 'client.example');

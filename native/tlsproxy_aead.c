@@ -1,0 +1,243 @@
+/*
+ * AEAD record protection for the node provider (providers/native-aead.ts),
+ * over the OpenSSL that Node itself links (its EVP symbols are exported).
+ *
+ * node:crypto needs a new Cipheriv object per record (createCipheriv: a
+ * context, a key schedule, two Buffers and a JS object each time, about
+ * 2 µs before any byte is encrypted) and cannot write into a caller's
+ * buffer. Here one EVP_CIPHER_CTX per direction keeps the key schedule; a
+ * record only sets the nonce and runs, writing straight into the record
+ * buffer (seal) or decrypting in place (open).
+ *
+ *   aeadCreate(alg, key, encrypt)       alg 0 AES-128-GCM, 1 AES-256-GCM, 2 ChaCha20-Poly1305:
+ *                                       an External holding the context (freed by GC, key cleansed)
+ *   aeadSeal(ctx, nonce, aad, content, trailer, out, offset)
+ *                                       out[offset..] = enc(content || trailer) || tag(16)
+ *   aeadOpen(ctx, nonce, aad, data)     data = ciphertext || tag(16): decrypts in place,
+ *                                       true when the tag verifies (false: data's first
+ *                                       part is garbage and must be dropped)
+ *
+ * Lengths are checked here too (nonce 12, tag 16, out large enough): a
+ * caller's mistake throws instead of writing out of bounds.
+ */
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+/* Without OpenSSL's headers the rest of the addon still builds; the node
+ * provider then uses node:crypto (providers/native-aead.ts). */
+#if defined(__has_include)
+#if __has_include(<openssl/evp.h>)
+#define TLSPROXY_HAVE_EVP 1
+#endif
+#endif
+
+#ifndef TLSPROXY_HAVE_EVP
+napi_value tlsproxy_aead_init(napi_env env, napi_value exports) { return exports; }
+#else
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#define TAG_LEN 16
+#define NONCE_LEN 12
+
+typedef struct {
+  EVP_CIPHER_CTX *ctx;
+  int encrypt;
+} aead_t;
+
+static void aead_free(napi_env env, void *data, void *hint) {
+  aead_t *a = data;
+  if (a) {
+    EVP_CIPHER_CTX_free(a->ctx); /* cleanses the key schedule */
+    free(a);
+  }
+}
+
+/* OpenSSL's error queue is per thread and node:crypto reads it after its own
+ * calls: whatever a failed operation here left in it must not surface there. */
+static napi_value throw_msg(napi_env env, const char *msg) {
+  ERR_clear_error();
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static bool bytes(napi_env env, napi_value v, unsigned char **data, size_t *len) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok || type != napi_uint8_array) return false;
+  *data = p;
+  return true;
+}
+
+static napi_value AeadCreate(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) return throw_msg(env, "aeadCreate: 3 arguments");
+  int32_t alg;
+  bool enc;
+  unsigned char *key;
+  size_t keylen;
+  if (napi_get_value_int32(env, argv[0], &alg) != napi_ok || !bytes(env, argv[1], &key, &keylen) || napi_get_value_bool(env, argv[2], &enc) != napi_ok)
+    return throw_msg(env, "aeadCreate: bad arguments");
+  const EVP_CIPHER *cipher = alg == 0 ? EVP_aes_128_gcm() : alg == 1 ? EVP_aes_256_gcm() : alg == 2 ? EVP_chacha20_poly1305() : NULL;
+  if (!cipher) return throw_msg(env, "aeadCreate: unknown algorithm");
+  if ((int)keylen != EVP_CIPHER_key_length(cipher)) return throw_msg(env, "aeadCreate: wrong key length");
+  aead_t *a = calloc(1, sizeof *a);
+  if (!a) return throw_msg(env, "aeadCreate: out of memory");
+  a->ctx = EVP_CIPHER_CTX_new();
+  a->encrypt = enc ? 1 : 0;
+  if (!a->ctx || EVP_CipherInit_ex(a->ctx, cipher, NULL, NULL, NULL, a->encrypt) != 1 ||
+      EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
+      EVP_CipherInit_ex(a->ctx, NULL, NULL, key, NULL, a->encrypt) != 1) {
+    aead_free(env, a, NULL);
+    return throw_msg(env, "aeadCreate: OpenSSL refused the key");
+  }
+  napi_value ext;
+  if (napi_create_external(env, a, aead_free, NULL, &ext) != napi_ok) {
+    aead_free(env, a, NULL);
+    return throw_msg(env, "aeadCreate: napi_create_external");
+  }
+  return ext;
+}
+
+static aead_t *get_ctx(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
+static napi_value AeadSeal(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7) return throw_msg(env, "aeadSeal: 7 arguments");
+  aead_t *a = get_ctx(env, argv[0]);
+  unsigned char *nonce, *aad, *content, *trailer, *out;
+  size_t nlen, aadlen, clen, tlen, olen;
+  uint32_t off;
+  if (!a || !a->encrypt || !bytes(env, argv[1], &nonce, &nlen) || !bytes(env, argv[2], &aad, &aadlen) || !bytes(env, argv[3], &content, &clen) ||
+      !bytes(env, argv[4], &trailer, &tlen) || !bytes(env, argv[5], &out, &olen) || napi_get_value_uint32(env, argv[6], &off) != napi_ok)
+    return throw_msg(env, "aeadSeal: bad arguments");
+  if (nlen != NONCE_LEN) return throw_msg(env, "aeadSeal: nonce must be 12 bytes");
+  if (clen > INT_MAX / 2 || tlen > INT_MAX / 2 || aadlen > INT_MAX || off > olen || olen - off < clen + tlen + TAG_LEN)
+    return throw_msg(env, "aeadSeal: output too small");
+  int n = 0;
+  unsigned char *o = out + off;
+  if (EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, nonce, 1) != 1 || (aadlen && EVP_CipherUpdate(a->ctx, NULL, &n, aad, (int)aadlen) != 1) ||
+      (clen && EVP_CipherUpdate(a->ctx, o, &n, content, (int)clen) != 1))
+    return throw_msg(env, "aeadSeal: OpenSSL failed");
+  o += clen;
+  if (tlen && EVP_CipherUpdate(a->ctx, o, &n, trailer, (int)tlen) != 1) return throw_msg(env, "aeadSeal: OpenSSL failed");
+  o += tlen;
+  if (EVP_CipherFinal_ex(a->ctx, o, &n) != 1 || n != 0 || EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, o) != 1)
+    return throw_msg(env, "aeadSeal: OpenSSL failed");
+  return NULL;
+}
+
+static napi_value AeadOpen(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return throw_msg(env, "aeadOpen: 4 arguments");
+  aead_t *a = get_ctx(env, argv[0]);
+  unsigned char *nonce, *aad, *data;
+  size_t nlen, aadlen, dlen;
+  if (!a || a->encrypt || !bytes(env, argv[1], &nonce, &nlen) || !bytes(env, argv[2], &aad, &aadlen) || !bytes(env, argv[3], &data, &dlen))
+    return throw_msg(env, "aeadOpen: bad arguments");
+  bool ok = false;
+  if (nlen == NONCE_LEN && dlen >= TAG_LEN && dlen - TAG_LEN <= INT_MAX && aadlen <= INT_MAX) {
+    size_t clen = dlen - TAG_LEN;
+    int n = 0;
+    unsigned char tag[TAG_LEN];
+    for (int i = 0; i < TAG_LEN; i++) tag[i] = data[clen + i];
+    ok = EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, nonce, 0) == 1 && (!aadlen || EVP_CipherUpdate(a->ctx, NULL, &n, aad, (int)aadlen) == 1) &&
+         (!clen || EVP_CipherUpdate(a->ctx, data, &n, data, (int)clen) == 1) && EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1 &&
+         EVP_CipherFinal_ex(a->ctx, data + clen, &n) == 1; /* the tag check (constant time in OpenSSL) */
+  }
+  if (!ok) ERR_clear_error();
+  napi_value r;
+  napi_get_boolean(env, ok, &r);
+  return r;
+}
+
+
+/* ------------------------------------------------------------------ X25519
+ *
+ *   x25519Keygen(pubOut)            a fresh key pair: the private key stays in C (an External,
+ *                                   freed by GC); pubOut (32 bytes) gets the public key
+ *   x25519Derive(priv, peer, out)   out (32 bytes) = X25519(priv, peer); false when OpenSSL
+ *                                   refuses (a peer key of the wrong size, an all-zero result)
+ *
+ * node:crypto's generateKeyPairSync('x25519') plus a JWK import of the peer
+ * key cost about three times the two scalar multiplications themselves.
+ */
+
+static void pkey_free(napi_env env, void *data, void *hint) { EVP_PKEY_free(data); }
+
+static napi_value X25519Keygen(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  unsigned char *pub;
+  size_t publen;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !bytes(env, argv[0], &pub, &publen) || publen != 32)
+    return throw_msg(env, "x25519Keygen: a 32-byte output");
+  EVP_PKEY *pkey = NULL;
+  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+  size_t len = 32;
+  bool ok = ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_keygen(ctx, &pkey) == 1 && EVP_PKEY_get_raw_public_key(pkey, pub, &len) == 1 && len == 32;
+  EVP_PKEY_CTX_free(ctx);
+  if (!ok) {
+    EVP_PKEY_free(pkey);
+    return throw_msg(env, "x25519Keygen: OpenSSL failed");
+  }
+  napi_value ext;
+  if (napi_create_external(env, pkey, pkey_free, NULL, &ext) != napi_ok) {
+    EVP_PKEY_free(pkey);
+    return throw_msg(env, "x25519Keygen: napi_create_external");
+  }
+  return ext;
+}
+
+static napi_value X25519Derive(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void *priv = NULL;
+  unsigned char *peer, *out;
+  size_t peerlen, outlen;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || napi_get_value_external(env, argv[0], &priv) != napi_ok || !priv ||
+      !bytes(env, argv[1], &peer, &peerlen) || !bytes(env, argv[2], &out, &outlen) || outlen != 32)
+    return throw_msg(env, "x25519Derive: bad arguments");
+  bool ok = false;
+  if (peerlen == 32) {
+    EVP_PKEY *peerkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, 32);
+    EVP_PKEY_CTX *ctx = peerkey ? EVP_PKEY_CTX_new(priv, NULL) : NULL;
+    size_t len = 32;
+    ok = ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, peerkey) == 1 && EVP_PKEY_derive(ctx, out, &len) == 1 && len == 32;
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(peerkey);
+  }
+  if (!ok) ERR_clear_error();
+  napi_value r;
+  napi_get_boolean(env, ok, &r);
+  return r;
+}
+
+napi_value tlsproxy_aead_init(napi_env env, napi_value exports) {
+  napi_property_descriptor fns[] = {
+      {"x25519Keygen", NULL, X25519Keygen, NULL, NULL, NULL, napi_default, NULL},
+      {"x25519Derive", NULL, X25519Derive, NULL, NULL, NULL, napi_default, NULL},
+      {"aeadCreate", NULL, AeadCreate, NULL, NULL, NULL, napi_default, NULL},
+      {"aeadSeal", NULL, AeadSeal, NULL, NULL, NULL, napi_default, NULL},
+      {"aeadOpen", NULL, AeadOpen, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns) != napi_ok) return NULL;
+  return exports;
+}
+
+#endif /* TLSPROXY_HAVE_EVP */

@@ -1,0 +1,145 @@
+/**
+ * The native AEAD contexts (native/tlsproxy_aead.c via providers/native-aead.ts)
+ * against node:crypto's Cipheriv: same bytes for every suite and both TLS
+ * versions, in-place opening of owned records, tampering refused, and the
+ * connection's join of in-place plaintexts (one data event per socket read).
+ */
+
+import { createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { AeadAlgorithm } from '../../engine/crypto/provider.js';
+import { RecordReader, Tls12Protection, Tls13Protection } from '../../engine/record.js';
+import { TLS13_SUITES } from '../../engine/suites.js';
+import { nativeAead, nativeAeadKey, nativeX25519 } from '../../providers/native-aead.js';
+import { createNodeCryptoProvider } from '../../providers/node.js';
+
+const available = nativeAead() !== undefined;
+const ALGS: AeadAlgorithm[] = ['AES-128-GCM', 'AES-256-GCM', 'CHACHA20-POLY1305'];
+const NAME = { 'AES-128-GCM': 'aes-128-gcm', 'AES-256-GCM': 'aes-256-gcm', 'CHACHA20-POLY1305': 'chacha20-poly1305' } as const;
+
+function reference(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, pt: Uint8Array): Uint8Array {
+  const c = createCipheriv(NAME[alg] as 'chacha20-poly1305', key, nonce, { authTagLength: 16 });
+  c.setAAD(aad, { plaintextLength: pt.length });
+  return Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
+}
+
+test('native AEAD: seal equals node:crypto, open round-trips, any flipped bit is refused', () => {
+  if (!available) return;
+  for (const alg of ALGS) {
+    const key = randomBytes(alg === 'AES-128-GCM' ? 16 : 32);
+    const k = nativeAeadKey(alg, key)!;
+    assert.ok(k.synchronous);
+    for (const len of [0, 1, 15, 16, 17, 1000, 16384 + 1]) {
+      const nonce = randomBytes(12);
+      const aad = randomBytes(13);
+      const pt = randomBytes(len);
+      const want = reference(alg, key, nonce, aad, pt);
+      const sealed = k.seal(nonce, aad, pt) as Uint8Array;
+      assert.equal(Buffer.from(sealed).toString('hex'), Buffer.from(want).toString('hex'), `${alg} ${len}`);
+      const trailer = Uint8Array.of(23, 0, 0);
+      const rec = k.sealRecord!(nonce, aad, Uint8Array.of(1, 2, 3), pt, trailer) as Uint8Array;
+      assert.equal(Buffer.from(rec.subarray(3)).toString('hex'), Buffer.from(reference(alg, key, nonce, aad, Buffer.concat([pt, trailer]))).toString('hex'));
+      const opened = k.open(nonce, aad, sealed) as Uint8Array;
+      assert.equal(Buffer.from(opened).toString('hex'), Buffer.from(pt).toString('hex'));
+      // open() leaves its input alone; openInPlace() decrypts over it.
+      assert.equal(Buffer.from(sealed).toString('hex'), Buffer.from(want).toString('hex'));
+      const copy = sealed.slice();
+      const inPlace = k.openInPlace!(nonce, aad, copy)!;
+      assert.is(inPlace.buffer, copy.buffer);
+      assert.equal(Buffer.from(inPlace).toString('hex'), Buffer.from(pt).toString('hex'));
+      for (const bit of [0, Math.floor((sealed.length * 8) / 2), sealed.length * 8 - 1]) {
+        const bad = sealed.slice();
+        bad[bit >> 3]! ^= 1 << (bit & 7);
+        assert.is(k.open(nonce, aad, bad), null, `${alg} ${len} bit ${bit}`);
+        assert.is(k.openInPlace!(nonce, aad, bad.slice()), null);
+      }
+      const badAad = aad.slice();
+      badAad[0]! ^= 1;
+      assert.is(k.open(nonce, badAad, sealed), null);
+      assert.is(k.open(nonce.subarray(0, 11), aad, sealed), null);
+      assert.is(k.open(nonce, aad, sealed.subarray(0, 15)), null);
+    }
+    assert.throws(() => nativeAeadKey(alg, key.subarray(1)));
+    assert.throws(() => k.seal(new Uint8Array(8), new Uint8Array(0), new Uint8Array(1)));
+  }
+});
+
+test('record layer: owned records opened in place give the same plaintext, TLS 1.3 and 1.2, every suite', () => {
+  const provider = createNodeCryptoProvider();
+  const content = randomBytes(16384);
+  for (const suite of TLS13_SUITES.values()) {
+    const key = randomBytes(suite.aead === 'AES-128-GCM' ? 16 : 32);
+    const iv = randomBytes(12);
+    const w = new Tls13Protection(provider, suite, key, iv);
+    const r = new Tls13Protection(provider, suite, key, iv);
+    const chunk = Buffer.concat([0, 1, 2, 3].map(() => w.seal(23, content) as Uint8Array));
+    const reader = new RecordReader();
+    reader.push(new Uint8Array(chunk), true);
+    for (let rec = reader.next(16640); rec; rec = reader.next(16640)) {
+      assert.ok(rec.owned);
+      const inner = r.open(rec) as { type: number; content: Uint8Array };
+      assert.is(inner.type, 23);
+      assert.ok(Buffer.from(inner.content).equals(content));
+      if (available) assert.is(inner.content.buffer, rec.fragment.buffer);
+    }
+    assert.is(r.sequence, 4);
+  }
+  for (const alg of ALGS) {
+    const key = randomBytes(alg === 'AES-128-GCM' ? 16 : 32);
+    const iv = randomBytes(alg === 'CHACHA20-POLY1305' ? 12 : 4);
+    const w = new Tls12Protection(provider, alg, key, iv);
+    const r = new Tls12Protection(provider, alg, key, iv);
+    for (const owned of [true, false]) {
+      const sealed = w.seal(23, content) as Uint8Array;
+      const reader = new RecordReader();
+      // split across two chunks: the reader copies the record together (owned)
+      reader.push(sealed.subarray(0, 100), owned);
+      reader.push(sealed.subarray(100), owned);
+      const rec = reader.next(16640)!;
+      assert.ok(rec.owned);
+      const inner = r.open(rec) as { type: number; content: Uint8Array };
+      assert.ok(Buffer.from(inner.content).equals(content));
+    }
+  }
+});
+
+test('record layer: a non-owned chunk is never written to', () => {
+  const provider = createNodeCryptoProvider();
+  const suite = TLS13_SUITES.values().next().value!;
+  const key = randomBytes(16);
+  const iv = randomBytes(12);
+  const w = new Tls13Protection(provider, suite, key, iv);
+  const r = new Tls13Protection(provider, suite, key, iv);
+  const sealed = w.seal(23, randomBytes(1000)) as Uint8Array;
+  const before = Buffer.from(sealed).toString('hex');
+  const reader = new RecordReader();
+  reader.push(sealed);
+  const rec = reader.next(16640)!;
+  assert.not.ok(rec.owned);
+  assert.ok(r.open(rec));
+  assert.is(Buffer.from(sealed).toString('hex'), before);
+});
+
+test('native X25519: agrees with node:crypto, low-order and short peer keys refused', () => {
+  const x = nativeX25519();
+  if (!x) return;
+  const provider = createNodeCryptoProvider();
+  for (let i = 0; i < 20; i++) {
+    const ours = x.keygen();
+    const theirs = generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } }) as unknown as { publicKey: Buffer; privateKey: import('node:crypto').KeyObject };
+    const theirRaw = theirs.publicKey.subarray(theirs.publicKey.length - 32);
+    const ourSecret = ours.derive(theirRaw)!;
+    const pub = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(ours.publicKey).toString('base64url') }, format: 'jwk' });
+    const theirSecret = diffieHellman({ privateKey: theirs.privateKey, publicKey: pub });
+    assert.ok(Buffer.from(ourSecret).equals(theirSecret));
+  }
+  // RFC 7748 §6.1: low-order points give an all-zero secret, which must be refused.
+  const share = provider.generateKeyShare(0x001d) as import('../../engine/crypto/provider.js').KeyShare;
+  const one = new Uint8Array(32);
+  one[0] = 1;
+  for (const bad of [new Uint8Array(32), one]) assert.throws(() => share.deriveSecret(bad));
+  assert.throws(() => share.deriveSecret(new Uint8Array(31)));
+});
+
+test.run();
