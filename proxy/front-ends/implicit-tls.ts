@@ -14,7 +14,7 @@
  *   warning: connect to backend ... / backend ... read/write error ...
  *   DISCONNECT [ip]:port                    always, last
  *
- * Relay: plaintext flows both ways through pipe() (backpressure both
+ * Relay: plaintext flows both ways through TlsServerStream.relay() (pipe() semantics, backpressure both
  * ways). The client's close_notify (or EOF) half-closes the backend, whose
  * answers are still relayed until it closes. The backend's EOF (or
  * error) sends close_notify after pending data and then closes both
@@ -164,8 +164,8 @@ export class Session {
       const extras = info ? { ssl: this.service.tlsService.sslTlv(info), ...(info.alpn ? { alpn: info.alpn } : {}), ...(info.serverName ? { authority: info.serverName } : {}) } : {};
       backend.write(encodeProxyHeader(version, this.endpoints.client, this.endpoints.server, extras));
     }
-    this.tls.pipe(backend);
-    backend.pipe(this.tls);
+    // Both ways, as tls.pipe(backend) + backend.pipe(tls) would, without the stream machinery per record.
+    this.tls.relay(backend);
   }
 
   /** Send close_notify after pending data, then close the connection. */
