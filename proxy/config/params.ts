@@ -215,6 +215,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tlsproxy_user', '', 'string', 'tlsproxy', 'unprivileged user the worker processes become after opening their files and sockets (like mail_owner); required when started as root', ours),
   p('tlsproxy_group', '', 'string', 'tlsproxy', 'group of the worker processes; empty = the primary group of tlsproxy_user', ours),
   p('tlsproxy_allow_root', 'no', 'bool', 'tlsproxy', 'started as root without tlsproxy_user: run as root anyway instead of refusing to start (tests, development)', ours),
+  p('tlsproxy_metrics_listen', '', 'string', 'tlsproxy', 'serve Prometheus metrics (GET /metrics, aggregated over all worker processes) on this address, e.g. 127.0.0.1:9469; empty = off. Read at start only', ours),
   p('tlsproxy_tls_keylog_file', '', 'string', 'tlsproxy', 'write TLS secrets in SSLKEYLOGFILE (NSS key log) format to this file, mode 0600, for debugging with Wireshark; empty = off. Whoever reads the file can decrypt the traffic', ours),
 ];
 

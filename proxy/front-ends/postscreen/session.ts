@@ -50,6 +50,7 @@
  * `DISCONNECT [ip]:port`. The TLS service logs its own lines (postfix/tlsproxy).
  */
 
+import { metrics } from '../../base/metrics-hooks.js';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatEndpoint } from '../../base/endpoint.js';
@@ -209,6 +210,7 @@ export class PostscreenSession {
         else if (tls) this.reply('554 5.5.1 Error: TLS already active\r\n');
         else if (!s.starttls) this.reply('502 5.5.1 Error: command not implemented\r\n');
         else this.startTls();
+        if (args.length || tls || !s.starttls) metrics?.starttlsRefused(this.service.name, args.length ? 'syntax' : tls ? 'tls-already-active' : 'not-offered');
         return;
       case 'NOOP':
         this.reply('250 2.0.0 Ok\r\n');
@@ -267,6 +269,7 @@ export class PostscreenSession {
     if (!answer.available) {
       // The plaintext dialogue goes on (with whatever the client pipelined).
       this.reply('454 4.7.0 TLS not available due to local problem\r\n');
+      metrics?.starttlsRefused(this.service.name, /tlsproxy_process_session_limit/.test(answer.reason) ? 'process-session-limit' : 'tls-not-available');
       return;
     }
     if (this.input.length) {
