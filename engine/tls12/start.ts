@@ -21,7 +21,7 @@ import { encodeServerHelloDone } from '../messages/server-hello-done.js';
 import { dheParams, ecdheParams, encodeServerKeyExchange, signedParams } from '../messages/server-key-exchange.js';
 import { encodeServerHello } from '../messages/server-hello.js';
 import { defaultCertificateChoice } from '../sni.js';
-import { chooseAlpn } from '../tls13/negotiate.js';
+import { chooseAlpn } from '../common/negotiate.js';
 import type { ServerContext, State } from '../common/state.js';
 import { Transcript } from '../common/transcript.js';
 import { ExpectClientCertificate12, ExpectClientKeyExchange } from './expect-client-key-exchange.js';
