@@ -15,6 +15,7 @@ import { isPromise } from '../crypto/provider.js';
 import { failure, fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
 import { encodeCertificate } from '../messages/certificate.js';
+import { CertificateType, certificateTypeName, chooseCertificateTypes } from '../common/certificate-types.js';
 import { encodeCertificateVerify, SERVER_CV_CONTEXT, signedContent } from '../messages/certificate-verify.js';
 import { type ClientHello, type KeyShareEntry, parseClientHello, summarizeClientHello } from '../messages/client-hello.js';
 import {
@@ -187,6 +188,15 @@ export class ExpectClientHello implements State {
     if (!psk && !hello.signatureAlgorithms) fail('NoPskNoSignatureAlgorithms');
     const auth = psk ? undefined : chooseCertificate(choice.certificates, summary.signatureSchemes);
     if (auth) ctx.event({ kind: 'certificate', label: auth.cert.label, matchedServerName: choice.matched });
+    const requestCertificate = ctx.config.clientAuth !== undefined && !psk;
+    // RFC 7250 §4.2: certificate types, decided before ServerHello (no common type: unsupported_certificate).
+    const types = auth
+      ? chooseCertificateTypes(hello.extensions, {
+        sendRaw: !!ctx.config.rawPublicKey && auth.cert.spki !== undefined,
+        acceptRaw: ctx.config.clientAuth?.verifyRawPublicKey !== undefined,
+        requestingClientCertificate: requestCertificate,
+      })
+      : undefined;
 
     // Key exchange (§4.2.8, §7.4): ECDHE, FFDHE or hybrid ML-KEM (key-exchange.ts).
     const { share: serverShare, secret: shared } = await serverKeyExchange(ctx.provider, share);
@@ -234,6 +244,7 @@ export class ExpectClientHello implements State {
     }
     if (choice.matched && hello.serverName) exts.push(serverNameAck());
     if (alpn !== undefined) exts.push(alpnSelected(alpn));
+    if (types) exts.push(...types.extensions);
     const ee = encodeEncryptedExtensions(exts);
     transcript.add(ee);
     ctx.sendHandshake(ee);
@@ -241,7 +252,6 @@ export class ExpectClientHello implements State {
 
     // {CertificateRequest} §4.3.2 — never with a PSK ("Servers which are authenticating with a PSK
     // MUST NOT send the CertificateRequest message in the main handshake").
-    const requestCertificate = ctx.config.clientAuth !== undefined && !psk;
     if (requestCertificate) {
       const cr = encodeCertificateRequest(new Uint8Array(0), clientSchemes(false), ctx.config.clientAuth!.certificateAuthorities);
       transcript.add(cr);
@@ -253,7 +263,8 @@ export class ExpectClientHello implements State {
     if (auth) {
       const { cert, scheme } = auth;
       // {Certificate} §4.4.2
-      const certMsg = encodeCertificate(new Uint8Array(0), cert.chain);
+      // RFC 7250 / RFC 8446 §4.4.2: a raw key travels as the cert_data of the one entry.
+      const certMsg = encodeCertificate(new Uint8Array(0), types?.server === CertificateType.RawPublicKey ? [cert.spki!] : cert.chain);
       transcript.add(certMsg);
       ctx.sendHandshake(certMsg);
       ctx.trace('sent Certificate');
@@ -312,6 +323,8 @@ export class ExpectClientHello implements State {
       // §4.2.9: tickets only for clients that can resume them the way we do (psk_dhe_ke).
       ticketsUsable: hello.pskModes?.includes(PskKeyExchangeMode.psk_dhe_ke) ?? false,
       certificateLabel: auth?.cert.label,
+      serverCertificateType: types ? certificateTypeName(types.server) : undefined,
+      clientCertificateType: types?.client !== undefined ? certificateTypeName(types.client) : undefined,
     };
     ctx.trace(`sent server flight: ${suite.name}, ${info.group}, ${psk ? `resumed with PSK ${psk.index}` : sig!.signature}`);
     const awaiting = {
