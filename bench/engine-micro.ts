@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     session.connect();
     await new Promise((r) => session!.post('Profiler.enable', () => session!.post('Profiler.setSamplingInterval', { interval: 100 }, () => session!.post('Profiler.start', r))));
   }
-  for (const kind of args.has('records') ? [] : (['p256', 'rsa'] as const)) {
+  for (const kind of args.has('records') ? [] : args.has('p256') ? (['p256'] as const) : (['p256', 'rsa'] as const)) {
     const certificates = await certifiedKeys(provider, [kind]);
     const config: ServerConfig = {
       cipherSuites: [...DEFAULT_TLS13_SUITES],
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     const hello = await captureClientHello({ ca: pki.caPem, minVersion: 'TLSv1.3', ecdhCurve: 'X25519' });
     await handshakes(`TLS 1.3 x25519 ${kind} full`, config, hello);
   }
-  records();
+  if (!args.has('no-records')) records();
   if (session) {
     const s = session;
     const prof = await new Promise<unknown>((r) => s.post('Profiler.stop', (_e, res) => r((res as { profile: unknown }).profile)));

@@ -128,6 +128,8 @@ export interface ConnectionError {
   readonly alertName?: string;
   /** What went wrong, for the log. */
   readonly reason: string;
+  /** The typed cause (engine/errors.ts CAUSES) when we failed the session; 'PeerAlert' when the peer did. */
+  readonly cause?: string;
   /** True while the handshake had not completed. */
   readonly duringHandshake: boolean;
 }

@@ -36,6 +36,7 @@
 napi_value tlsproxy_aead_init(napi_env env, napi_value exports) { return exports; }
 #else
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -58,7 +59,10 @@ static void aead_free(napi_env env, void *data, void *hint) {
   }
 }
 
+/* OpenSSL's error queue is per thread and node:crypto reads it after its own
+ * calls: whatever a failed operation here left in it must not surface there. */
 static napi_value throw_msg(napi_env env, const char *msg) {
+  ERR_clear_error();
   napi_throw_error(env, NULL, msg);
   return NULL;
 }
@@ -156,6 +160,69 @@ static napi_value AeadOpen(napi_env env, napi_callback_info info) {
          (!clen || EVP_CipherUpdate(a->ctx, data, &n, data, (int)clen) == 1) && EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1 &&
          EVP_CipherFinal_ex(a->ctx, data + clen, &n) == 1; /* the tag check (constant time in OpenSSL) */
   }
+  if (!ok) ERR_clear_error();
+  napi_value r;
+  napi_get_boolean(env, ok, &r);
+  return r;
+}
+
+
+/* ------------------------------------------------------------------ X25519
+ *
+ *   x25519Keygen(pubOut)            a fresh key pair: the private key stays in C (an External,
+ *                                   freed by GC); pubOut (32 bytes) gets the public key
+ *   x25519Derive(priv, peer, out)   out (32 bytes) = X25519(priv, peer); false when OpenSSL
+ *                                   refuses (a peer key of the wrong size, an all-zero result)
+ *
+ * node:crypto's generateKeyPairSync('x25519') plus a JWK import of the peer
+ * key cost about three times the two scalar multiplications themselves.
+ */
+
+static void pkey_free(napi_env env, void *data, void *hint) { EVP_PKEY_free(data); }
+
+static napi_value X25519Keygen(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  unsigned char *pub;
+  size_t publen;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !bytes(env, argv[0], &pub, &publen) || publen != 32)
+    return throw_msg(env, "x25519Keygen: a 32-byte output");
+  EVP_PKEY *pkey = NULL;
+  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+  size_t len = 32;
+  bool ok = ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_keygen(ctx, &pkey) == 1 && EVP_PKEY_get_raw_public_key(pkey, pub, &len) == 1 && len == 32;
+  EVP_PKEY_CTX_free(ctx);
+  if (!ok) {
+    EVP_PKEY_free(pkey);
+    return throw_msg(env, "x25519Keygen: OpenSSL failed");
+  }
+  napi_value ext;
+  if (napi_create_external(env, pkey, pkey_free, NULL, &ext) != napi_ok) {
+    EVP_PKEY_free(pkey);
+    return throw_msg(env, "x25519Keygen: napi_create_external");
+  }
+  return ext;
+}
+
+static napi_value X25519Derive(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void *priv = NULL;
+  unsigned char *peer, *out;
+  size_t peerlen, outlen;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || napi_get_value_external(env, argv[0], &priv) != napi_ok || !priv ||
+      !bytes(env, argv[1], &peer, &peerlen) || !bytes(env, argv[2], &out, &outlen) || outlen != 32)
+    return throw_msg(env, "x25519Derive: bad arguments");
+  bool ok = false;
+  if (peerlen == 32) {
+    EVP_PKEY *peerkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, 32);
+    EVP_PKEY_CTX *ctx = peerkey ? EVP_PKEY_CTX_new(priv, NULL) : NULL;
+    size_t len = 32;
+    ok = ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, peerkey) == 1 && EVP_PKEY_derive(ctx, out, &len) == 1 && len == 32;
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(peerkey);
+  }
+  if (!ok) ERR_clear_error();
   napi_value r;
   napi_get_boolean(env, ok, &r);
   return r;
@@ -163,6 +230,8 @@ static napi_value AeadOpen(napi_env env, napi_callback_info info) {
 
 napi_value tlsproxy_aead_init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
+      {"x25519Keygen", NULL, X25519Keygen, NULL, NULL, NULL, napi_default, NULL},
+      {"x25519Derive", NULL, X25519Derive, NULL, NULL, NULL, napi_default, NULL},
       {"aeadCreate", NULL, AeadCreate, NULL, NULL, NULL, napi_default, NULL},
       {"aeadSeal", NULL, AeadSeal, NULL, NULL, NULL, napi_default, NULL},
       {"aeadOpen", NULL, AeadOpen, NULL, NULL, NULL, napi_default, NULL},

@@ -4,6 +4,9 @@
  * record costs the cipher itself plus one call into C, instead of a new
  * node:crypto Cipheriv (context, key schedule, Buffers) per record.
  *
+ * The same addon does X25519 (nativeX25519): the private key stays in an
+ * OpenSSL EVP_PKEY, the peer's key is imported raw.
+ *
  * Optional: where the addon is missing (not built, or an older build
  * without the AEAD functions) or TLSPROXY_NATIVE_AEAD=0 is set, the node
  * provider uses node:crypto's Cipheriv as before. Both produce the same
@@ -17,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { AEAD_KEY_LENGTH, AEAD_TAG_LENGTH, type AeadAlgorithm, type AeadKey } from '../engine/crypto/provider.js';
 
 interface AeadAddon {
+  x25519Keygen?(publicOut: Uint8Array): object;
+  x25519Derive?(privateKey: object, peer: Uint8Array, out: Uint8Array): boolean;
   aeadCreate(alg: number, key: Uint8Array, encrypt: boolean): object;
   aeadSeal(ctx: object, nonce: Uint8Array, aad: Uint8Array, content: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void;
   aeadOpen(ctx: object, nonce: Uint8Array, aad: Uint8Array, data: Uint8Array): boolean;
@@ -99,5 +104,28 @@ export function nativeAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKe
       return openInPlace(nonce, aad, new Uint8Array(ciphertextAndTag));
     },
     openInPlace,
+  };
+}
+
+/** X25519 on the addon: keygen() gives the public key and a handle for derive(); undefined when unavailable. */
+export function nativeX25519():
+  | { keygen(): { publicKey: Uint8Array; derive(peer: Uint8Array): Uint8Array | null } }
+  | undefined {
+  const n = nativeAead();
+  const keygen = n?.x25519Keygen;
+  const derive = n?.x25519Derive;
+  if (!keygen || !derive) return undefined;
+  return {
+    keygen() {
+      const publicKey = new Uint8Array(32);
+      const priv = keygen(publicKey);
+      return {
+        publicKey,
+        derive(peer) {
+          const out = new Uint8Array(32);
+          return derive(priv, peer, out) ? out : null;
+        },
+      };
+    },
   };
 }

@@ -45,7 +45,7 @@ import {
   type SigningKey,
 } from '../engine/crypto/provider.js';
 import { FFDHE_GROUPS } from '../engine/ffdhe.js';
-import { nativeAeadKey } from './native-aead.js';
+import { nativeAeadKey, nativeX25519 } from './native-aead.js';
 
 /** A plain Uint8Array over the same memory as `b` (no copy). */
 function u8(b: Uint8Array): Uint8Array {
@@ -204,6 +204,23 @@ class X25519Pool {
 const x25519Pool = new X25519Pool(16);
 
 function x25519Share(privateKey?: Uint8Array): KeyShare {
+  const native = privateKey ? undefined : nativeX25519();
+  if (native) {
+    // The addon's EVP_PKEY: one scalar multiplication each for keygen and derive, no DER or JWK on the way.
+    const pair = native.keygen();
+    return {
+      group: 0x001d,
+      publicKey: pair.publicKey,
+      deriveSecret(peer) {
+        // RFC 7748 §5: an X25519 public key is 32 bytes.
+        if (peer.length !== 32) throw new Error(`node crypto: x25519 peer key share has length ${peer.length}, expected 32`);
+        const secret = pair.derive(peer);
+        // RFC 8446 §7.4.2 / RFC 7748 §6.1: OpenSSL refuses an all-zero result; checked here too.
+        if (!secret || isAllZero(secret)) throw new Error('node crypto: all-zero x25519 shared secret');
+        return secret;
+      },
+    };
+  }
   let priv: KeyObject;
   let spki: Buffer;
   const pooled = privateKey ? undefined : x25519Pool.take();

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { node24, node24Connect } from '../helpers/node24.js';
 import { killAll, Proc } from '../helpers/proc.js';
 
 const root = path.dirname(path.dirname(path.dirname(new URL(import.meta.url).pathname)));
@@ -143,6 +144,30 @@ for (const [cipher, groups, re] of [
   });
 }
 
+test('TLS 1.3 FFDHE ffdhe2048 and ffdhe3072 (BigInt DH) with the js provider', async () => {
+  await run(['-tls1_3', '-groups', 'ffdhe2048'], [/Server Temp Key: DH, 2048 bits/]);
+  await run(['-tls1_3', '-groups', 'ffdhe3072'], [/Server Temp Key: DH, 3072 bits/]);
+});
+
+test('TLS 1.3 X25519MLKEM768 and SecP256r1MLKEM768 with the js provider (Node 24 client, OpenSSL 3.5)', async () => {
+  const bin = node24();
+  if (!bin) return;
+  const ca = readFileSync(ready.caPath, 'utf8');
+  for (const curve of ['X25519MLKEM768', 'SecP256r1MLKEM768']) {
+    const r = await node24Connect(bin, ready.port, { ecdhCurve: curve, ca, minVersion: 'TLSv1.3', servername: 'localhost' });
+    assert.is(r.error, undefined, `${curve}: ${r.error}`);
+    assert.is(r.protocol, 'TLSv1.3');
+    assert.ok(r.echoed, `${curve}: echoed`);
+  }
+  await waitFor(() => handshakes.some((h) => h.group === 'SecP256r1MLKEM768'), 'the hybrid handshakes reported');
+  assert.ok(handshakes.some((h) => h.group === 'X25519MLKEM768'));
+});
+
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(check(), what);
+}
+
 test('TLS 1.3 resumption with a ticket sealed by the js provider', async () => {
   const sess = path.join(tmp, 'sess.pem');
   await run(['-tls1_3', '-sess_out', sess], [/Cipher is TLS_AES/]);
@@ -151,7 +176,8 @@ test('TLS 1.3 resumption with a ticket sealed by the js provider', async () => {
 });
 
 test('every handshake was served by the js provider; the only refused attempts are the deliberate ones', () => {
-  assert.ok(handshakes.length >= SUITES.length * GROUPS.length + 4 + 6 + 2, `handshakes seen: ${handshakes.length}`);
+  assert.ok(handshakes.length >= SUITES.length * GROUPS.length + 4 + 6 + 2 + 2, `handshakes seen: ${handshakes.length}`);
+  assert.ok(handshakes.some((h) => h.group === 'ffdhe3072'), 'TLS 1.3 FFDHE reported');
   for (const h of handshakes) assert.is(h.provider, 'js');
   assert.ok(handshakes.some((h) => h.resumed), 'a resumed handshake');
   const lines = readFileSync(logFile, 'utf8').trim().split('\n');

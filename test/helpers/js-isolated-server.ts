@@ -8,7 +8,8 @@
  * then one `HANDSHAKE {...}` line per completed handshake.
  */
 
-import type { ServerConfig } from '../../engine/config.js';
+import { DEFAULT_GROUPS, type ServerConfig } from '../../engine/config.js';
+import { NamedGroup } from '../../engine/constants.js';
 import { loadWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
 import { TicketKeyRing } from '../../engine/tickets.js';
 import { provider, startEngineServer } from './engine-server.js';
@@ -38,7 +39,11 @@ try {
 }
 
 // Session tickets sealed and opened by the js provider's AEAD.
-const config: Partial<ServerConfig> = { tickets: new TicketKeyRing(provider('js')) };
+// The hybrid groups too (ML-KEM-768 from engine/crypto/mlkem.ts), after the default ones.
+const config: Partial<ServerConfig> = {
+  tickets: new TicketKeyRing(provider('js')),
+  groups: [...DEFAULT_GROUPS, NamedGroup.X25519MLKEM768, NamedGroup.SecP256r1MLKEM768],
+};
 const server = await startEngineServer({
   provider: 'js',
   echoPrefix: 'echo:',

@@ -5,13 +5,13 @@
  * connection's join of in-place plaintexts (one data event per socket read).
  */
 
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AeadAlgorithm } from '../../engine/crypto/provider.js';
 import { RecordReader, Tls12Protection, Tls13Protection } from '../../engine/record.js';
 import { TLS13_SUITES } from '../../engine/suites.js';
-import { nativeAead, nativeAeadKey } from '../../providers/native-aead.js';
+import { nativeAead, nativeAeadKey, nativeX25519 } from '../../providers/native-aead.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
 
 const available = nativeAead() !== undefined;
@@ -119,6 +119,27 @@ test('record layer: a non-owned chunk is never written to', () => {
   assert.not.ok(rec.owned);
   assert.ok(r.open(rec));
   assert.is(Buffer.from(sealed).toString('hex'), before);
+});
+
+test('native X25519: agrees with node:crypto, low-order and short peer keys refused', () => {
+  const x = nativeX25519();
+  if (!x) return;
+  const provider = createNodeCryptoProvider();
+  for (let i = 0; i < 20; i++) {
+    const ours = x.keygen();
+    const theirs = generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } }) as unknown as { publicKey: Buffer; privateKey: import('node:crypto').KeyObject };
+    const theirRaw = theirs.publicKey.subarray(theirs.publicKey.length - 32);
+    const ourSecret = ours.derive(theirRaw)!;
+    const pub = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(ours.publicKey).toString('base64url') }, format: 'jwk' });
+    const theirSecret = diffieHellman({ privateKey: theirs.privateKey, publicKey: pub });
+    assert.ok(Buffer.from(ourSecret).equals(theirSecret));
+  }
+  // RFC 7748 §6.1: low-order points give an all-zero secret, which must be refused.
+  const share = provider.generateKeyShare(0x001d) as import('../../engine/crypto/provider.js').KeyShare;
+  const one = new Uint8Array(32);
+  one[0] = 1;
+  for (const bad of [new Uint8Array(32), one]) assert.throws(() => share.deriveSecret(bad));
+  assert.throws(() => share.deriveSecret(new Uint8Array(31)));
 });
 
 test.run();
