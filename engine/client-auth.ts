@@ -64,6 +64,22 @@ export async function examineClientChain(policy: ClientAuthPolicy, chain: readon
   return verdict;
 }
 
+/** RFC 7250: judge a client's raw public key; apply the strict policy as for chains. */
+export async function examineClientRawKey(policy: ClientAuthPolicy, spki: Uint8Array): Promise<ClientCertificateVerdict> {
+  if (!policy.verifyRawPublicKey) return fail('NoCommonCertificateType', 'client', [2]);
+  let verdict: ClientCertificateVerdict;
+  try {
+    const v = policy.verifyRawPublicKey(spki);
+    verdict = isPromise(v) ? await v : v;
+  } catch (e) {
+    throw failure('ClientCertificateUnusable', (e as Error).message);
+  }
+  if (!verdict.trusted && policy.requireTrusted) {
+    fail(verdict.alert ? REFUSAL_CAUSES[verdict.alert] : 'ClientCertificateBad', verdict.reason ?? 'raw public key not accepted');
+  }
+  return verdict;
+}
+
 /** Check the client's CertificateVerify (§4.4.3 / RFC 5246 §7.4.8). */
 export async function checkClientSignature(
   provider: CryptoProvider,

@@ -22,6 +22,7 @@ import { isPromise } from '../crypto/provider.js';
 import { failure, fail } from '../errors.js';
 import type { HandshakeInfo } from '../events.js';
 import { encodeCertificate } from '../messages/certificate.js';
+import { CertificateType, certificateTypeName, chooseCertificateTypes } from '../common/certificate-types.js';
 import { encodeCertificateVerify, SERVER_CV_CONTEXT, signedContent } from '../messages/certificate-verify.js';
 import { type ClientHello, type KeyShareEntry, parseClientHello, summarizeClientHello } from '../messages/client-hello.js';
 import {
@@ -202,6 +203,7 @@ class ServerFlight13 {
   private clientHandshakeSecret!: Uint8Array;
   private serverHandshakeSecret!: Uint8Array;
   private requestCertificate = false;
+  private types: ReturnType<typeof chooseCertificateTypes> | undefined;
   private sig: { signature: string; digest?: string } | undefined;
 
   constructor(
@@ -242,11 +244,21 @@ class ServerFlight13 {
 
   /** §4.4.2.2, §4.4.3: without a PSK we authenticate with a certificate and a scheme the client accepts. */
   private pickCertificate(): void {
+    const { ctx } = this;
+    // §4.3.2: never with a PSK ("Servers which are authenticating with a PSK MUST NOT send the
+    // CertificateRequest message in the main handshake").
+    this.requestCertificate = ctx.config.clientAuth !== undefined && !this.psk;
     if (this.psk) return;
     // A PSK-only hello whose PSK we do not accept cannot authenticate us with a certificate (§9.2).
     if (!this.hello.signatureAlgorithms) fail('NoPskNoSignatureAlgorithms');
     this.auth = chooseCertificate(this.choice.certificates, this.summary.signatureSchemes);
-    this.ctx.event({ kind: 'certificate', label: this.auth.cert.label, matchedServerName: this.choice.matched });
+    ctx.event({ kind: 'certificate', label: this.auth.cert.label, matchedServerName: this.choice.matched });
+    // RFC 7250 §4.2: certificate types, decided before ServerHello (no common type: unsupported_certificate).
+    this.types = chooseCertificateTypes(this.hello.extensions, {
+      sendRaw: !!ctx.config.rawPublicKey && this.auth.cert.spki !== undefined,
+      acceptRaw: ctx.config.clientAuth?.verifyRawPublicKey !== undefined,
+      requestingClientCertificate: this.requestCertificate,
+    });
   }
 
   /** §4.1.3 ServerHello with our key share (§4.2.8, §7.4: ECDHE, FFDHE or hybrid ML-KEM, key-exchange.ts), then §D.4's CCS. */
@@ -301,14 +313,12 @@ class ServerFlight13 {
     }
     if (this.choice.matched && hello.serverName) exts.push(serverNameAck());
     if (this.alpn !== undefined) exts.push(alpnSelected(this.alpn));
+    if (this.types) exts.push(...this.types.extensions);
     const ee = encodeEncryptedExtensions(exts);
     this.transcript.add(ee);
     ctx.sendHandshake(ee);
     ctx.trace('sent EncryptedExtensions');
 
-    // §4.3.2: never with a PSK ("Servers which are authenticating with a PSK MUST NOT send the
-    // CertificateRequest message in the main handshake").
-    this.requestCertificate = ctx.config.clientAuth !== undefined && !this.psk;
     if (this.requestCertificate) {
       const cr = encodeCertificateRequest(new Uint8Array(0), clientSchemes(false), ctx.config.clientAuth!.certificateAuthorities);
       this.transcript.add(cr);
@@ -322,7 +332,8 @@ class ServerFlight13 {
     const { ctx, auth } = this;
     if (!auth) return;
     const { cert, scheme } = auth;
-    const certMsg = encodeCertificate(new Uint8Array(0), cert.chain);
+    // RFC 7250 / RFC 8446 §4.4.2: a raw key travels as the cert_data of the one entry.
+    const certMsg = encodeCertificate(new Uint8Array(0), this.types?.server === CertificateType.RawPublicKey ? [cert.spki!] : cert.chain);
     this.transcript.add(certMsg);
     ctx.sendHandshake(certMsg);
     ctx.trace('sent Certificate');
@@ -385,6 +396,8 @@ class ServerFlight13 {
       // §4.2.9: tickets only for clients that can resume them the way we do (psk_dhe_ke).
       ticketsUsable: hello.pskModes?.includes(PskKeyExchangeMode.psk_dhe_ke) ?? false,
       certificateLabel: this.auth?.cert.label,
+      serverCertificateType: this.types ? certificateTypeName(this.types.server) : undefined,
+      clientCertificateType: this.types?.client !== undefined ? certificateTypeName(this.types.client) : undefined,
     };
     ctx.trace(`sent server flight: ${suite.name}, ${info.group}, ${psk ? `resumed with PSK ${psk.index}` : this.sig!.signature}`);
     const awaiting: AwaitingFinished = {

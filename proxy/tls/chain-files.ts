@@ -182,7 +182,7 @@ async function certified(
     findings.problems.push(`${opts.keySource}: the private key cannot be used with the ${provider.name} crypto provider: ${(e as Error)?.message ?? e}`);
     return undefined;
   }
-  const key: CertifiedKey = { chain: pair.chain, key: signingKey, names: pair.names, label: pair.source };
+  const key: CertifiedKey = { chain: pair.chain, key: signingKey, names: pair.names, label: pair.source, spki: pair.leaf.spki };
   chainInfo.set(key, describeChain(pair.chain, pair.key.algorithm));
   return { key, algorithm: pair.key.algorithm, loaded: { label: pair.source, algorithm: pair.key.algorithm, bits: pair.key.bits, names: pair.names } };
 }
