@@ -13,6 +13,7 @@ import { CipherSuite, ExtensionType, ProtocolVersion, groupName } from '../const
 import { isPromise, type KeyShare } from '../crypto/provider.js';
 import { failure, fail } from '../errors.js';
 import { encodeCertificate12 } from '../messages/certificate12.js';
+import { CertificateType, certificateTypeName, chooseCertificateTypes, encodeRawKeyCertificate12 } from '../common/certificate-types.js';
 import { type ClientHello, summarizeClientHello } from '../messages/client-hello.js';
 import { alpnSelected, recordSizeLimitExtension, serverNameAck } from '../messages/encrypted-extensions.js';
 import type { Extension } from '../messages/extensions.js';
@@ -21,7 +22,7 @@ import { encodeServerHelloDone } from '../messages/server-hello-done.js';
 import { dheParams, ecdheParams, encodeServerKeyExchange, signedParams } from '../messages/server-key-exchange.js';
 import { encodeServerHello } from '../messages/server-hello.js';
 import { defaultCertificateChoice } from '../sni.js';
-import { chooseAlpn } from '../tls13/negotiate.js';
+import { chooseAlpn } from '../common/negotiate.js';
 import type { ServerContext, State } from '../common/state.js';
 import { Transcript } from '../common/transcript.js';
 import { ExpectClientCertificate12, ExpectClientKeyExchange } from './expect-client-key-exchange.js';
@@ -80,6 +81,14 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
   const choice = chooseTls12(hello, ctx.config, sni.certificates, ctx.provider.groups, ctx.provider.dhKeyShare !== undefined);
   const { suite } = choice;
   ctx.event({ kind: 'certificate', label: choice.cert.label, matchedServerName: sni.matched });
+  const clientAuth = ctx.config.clientAuth;
+  // RFC 7250 §4.2: certificate types, announced in the ServerHello.
+  const types = chooseCertificateTypes(hello.extensions, {
+    sendRaw: !!ctx.config.rawPublicKey && choice.cert.spki !== undefined,
+    acceptRaw: clientAuth?.verifyRawPublicKey !== undefined,
+    requestingClientCertificate: clientAuth !== undefined,
+  });
+  exts.push(...types.extensions);
   if (suite.kx === 'ECDHE' && hello.ecPointFormats) exts.push({ type: ExtensionType.ec_point_formats, data: Uint8Array.of(1, 0) });
   // Resumable state is only issued for sessions with the extended master secret (RFC 7627 §5.3).
   const issueTicket = ctx.config.tickets !== undefined && hello.sessionTicket !== undefined && hello.extendedMasterSecret;
@@ -87,7 +96,6 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
   const sessionId = ctx.config.sessionCache && hello.extendedMasterSecret ? ctx.random(32).slice() : new Uint8Array(0);
 
   const transcript = new Transcript(ctx.provider, suite.hash);
-  const clientAuth = ctx.config.clientAuth;
   if (clientAuth) transcript.keepMessages();
   transcript.add(m.raw);
 
@@ -100,7 +108,7 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
   transcript.add(sh);
   ctx.sendHandshake(sh);
 
-  const cert = encodeCertificate12(choice.cert.chain);
+  const cert = types.server === CertificateType.RawPublicKey ? encodeRawKeyCertificate12(choice.cert.spki!) : encodeCertificate12(choice.cert.chain);
   transcript.add(cert);
   ctx.sendHandshake(cert);
 
@@ -164,6 +172,8 @@ export async function startTls12(ctx: ServerContext, hello: ClientHello, m: Hand
       cipherBits: suite.bits,
       group: choice.group !== undefined ? groupName(choice.group) : choice.dh!.group !== undefined ? groupName(choice.dh!.group) : `DHE (${choice.dh!.bits} bits)`,
       certificateLabel: choice.cert.label,
+      serverCertificateType: certificateTypeName(types.server),
+      clientCertificateType: types.client !== undefined ? certificateTypeName(types.client) : undefined,
     },
   };
   return clientAuth ? new ExpectClientCertificate12(ctx, pending) : new ExpectClientKeyExchange(ctx, pending);
