@@ -136,6 +136,18 @@ function settle<T>(v: MaybePromise<T>): Promise<T> {
   return isPromise(v) ? v : Promise.resolve(v);
 }
 
+/**
+ * Our own key pair: its failure is ours (a provider failure, internal_error),
+ * never blamed on the peer's value as illegal_parameter would.
+ */
+async function ourKeyShare<T>(make: () => MaybePromise<T>): Promise<T> {
+  try {
+    return await settle(make());
+  } catch (e) {
+    throw failure('KeyShareGenerationFailed', (e as Error)?.message ?? String(e));
+  }
+}
+
 function zeroPad(b: Uint8Array, length: number): Uint8Array {
   if (b.length === length) return b;
   if (b.length > length) throw new Error(`value of ${b.length} bytes, longer than ${length}`);
@@ -146,7 +158,7 @@ function zeroPad(b: Uint8Array, length: number): Uint8Array {
 
 /** ECDHE with one client share: our public key and the shared secret (§7.4.2). */
 async function ecdhe(provider: CryptoProvider, group: number, peer: Uint8Array): Promise<{ share: Uint8Array; secret: Uint8Array }> {
-  const ours = await settle(provider.generateKeyShare(group));
+  const ours = await ourKeyShare(() => provider.generateKeyShare(group));
   const secret = await settle(ours.deriveSecret(peer));
   // §7.4.2: for X25519, "implementations MUST check whether the computed Diffie-Hellman shared secret is
   // the all-zero value and abort if so".
@@ -158,7 +170,8 @@ async function ecdhe(provider: CryptoProvider, group: number, peer: Uint8Array):
  * The server's half of the exchange for the client share `entry` (already
  * checked by checkClientShare): the key_exchange for ServerHello and the
  * shared secret for the key schedule. Any failure of the peer's value is
- * illegal_parameter (§4.2.8.2).
+ * illegal_parameter (§4.2.8.2); a failure to make our own key pair is
+ * KeyShareGenerationFailed (internal_error), not the peer's fault.
  */
 export async function serverKeyExchange(provider: CryptoProvider, entry: KeyShareEntry): Promise<{ share: Uint8Array; secret: Uint8Array }> {
   const { group, keyExchange: peer } = entry;
@@ -166,7 +179,7 @@ export async function serverKeyExchange(provider: CryptoProvider, entry: KeyShar
     const dh = FFDHE_GROUPS.get(group);
     if (dh) {
       if (!provider.dhKeyShare) fail('InternalError', `${groupName(group)} chosen without a DH provider`);
-      const ours = await settle(provider.dhKeyShare(dh.p, dh.g));
+      const ours = await ourKeyShare(() => provider.dhKeyShare!(dh.p, dh.g));
       // §4.2.8.1: Y padded to the size of p; §7.4.1: Z padded to the size of p, leading zeros kept.
       const share = zeroPad(ours.publicKey, dh.p.length);
       const secret = zeroPad(await settle(ours.deriveSecret(peer)), dh.p.length);

@@ -9,13 +9,17 @@
  * because read(2) on the byte that carries SCM_RIGHTS silently destroys
  * the descriptor (postfix-master-dropin.md §5, trap 9). Once the
  * descriptor is in, the Poller is closed and both descriptors become
- * net.Sockets: the remote peer's under our TLS engine (TlsServerStream),
- * the requester's as the plaintext side.
+ * net.Sockets: the remote peer's handed over to the TLS service
+ * (tls/service.ts, the same hand-over as the built-in front ends, with a
+ * profile for what differs here), the requester's as the plaintext side.
  *
- * Log lines (§4.1): `CONNECT from|to|(bogus_direction) <endpt>`, the
- * summary (level >= 1), the warnings, `TLS handshake failed for
- * service=<serverid> peer=<endpt>` (fd receive failure, handshake
- * failure), `DISCONNECT <endpt>` (whenever a request was parsed).
+ * Log lines (§4.1): `CONNECT from|to|(bogus_direction) <endpt>` (ours),
+ * `DISCONNECT <endpt>` (ours, whenever a request was parsed), `TLS
+ * handshake failed for service=<serverid> peer=<endpt>` (ours for an fd
+ * receive failure); everything of the TLS session is the TLS service's:
+ * level 2-4 lines, SNI and client-certificate lines, the summary
+ * (level >= 1) as this Postfix version words it, the warnings, the
+ * handshake failure; the key log and tlsproxy_process_session_limit too.
  *
  * Termination (§2.9): the requester's EOF sends close_notify and closes
  * both sides; the remote peer's close or a TLS failure first lets the
@@ -26,9 +30,7 @@ import net from 'node:net';
 import type { HandshakeInfo } from '../../engine/events.js';
 import { strerror } from '../base/errno.js';
 import type { Logger } from '../log/log.js';
-import type { ResumptionStore } from '../tls/resumption.js';
-import { ResumptionLog } from '../tls/resumption-log.js';
-import { TlsServerStream, TlsStreamError } from '../tls/stream.js';
+import type { TlsAvailable, TlsHandOver, TlsService, TlsSessionProfile } from '../tls/service.js';
 import { summaryLine } from '../tls/summary.js';
 import type { TlsSettings } from '../tls/settings.js';
 import { AttrError, AttrListReader } from './attr.js';
@@ -59,10 +61,8 @@ export interface RequesterContext {
   readonly native: NativeAddon;
   readonly logger: Logger;
   readonly version: PostfixVersion;
-  readonly server: ServerRole;
-  readonly resumption?: ResumptionStore;
-  /** -v: at least level-2 TLS logging. */
-  readonly verbose: boolean;
+  /** The server role: the TLS service of this process (its settings already at level 2 with -v). */
+  readonly tls: TlsService;
   /** Timeout for the pre-handshake waits (tests shorten it). */
   readonly initTimeoutMs?: number;
 }
@@ -74,8 +74,8 @@ type Phase = 'request' | 'settings' | 'refused' | 'fd' | 'tls' | 'closed';
  * from the peer's ephemeral key (`X25519`, `ECDHE (prime256v1)`,
  * `DHE (2048 bits)`), 3.10+ with OpenSSL 3 by the group (`x25519`).
  */
-export function summaryFor(info: HandshakeInfo, endpoint: string, version: PostfixVersion): string {
-  const line = summaryLine(info, endpoint);
+export function summaryFor(info: HandshakeInfo, endpoint: string, version: PostfixVersion, sniMaps = false): string {
+  const line = summaryLine(info, endpoint, sniMaps);
   if (atLeast(version, 3, 10) || info.protocol !== 'TLSv1.3' || !info.group) return line;
   const k = keyExchange(info.group, version);
   const text = k.curve ? `${k.name} (${k.curve})` : k.bits ? `${k.name} (${k.bits} bits)` : k.name;
@@ -91,21 +91,27 @@ export class RequesterSession {
   private timer: NodeJS.Timeout | undefined;
   /** Set from the status 1 reply until the handshake completed (Postfix's handshake flag). */
   private handshaking = false;
-  private tls: TlsServerStream | undefined;
+  /** The TLS service's yes (a reserved session) until the hand-over. */
+  private reservation: TlsAvailable | undefined;
+  private handOver: TlsHandOver | undefined;
   private plain: net.Socket | undefined;
   /** The requester descriptor is ours to close (not yet owned by a net.Socket). */
   private rawOpen = true;
   private tlsClosed = false;
   private plainClosed = false;
   private done = false;
-  private resumptionLog: ResumptionLog | undefined;
   private afterWrite: (() => void) | undefined;
+  /** How the TLS service's session differs for a Postfix requester. */
+  private readonly profile: TlsSessionProfile;
 
   constructor(
     private readonly fd: number,
     private readonly ctx: RequesterContext,
     private readonly onDone: (session: RequesterSession) => void,
-  ) {}
+  ) {
+    const version = ctx.version;
+    this.profile = { logConnect: false, logDisconnect: false, summary: (info, remote, sniMaps) => summaryFor(info, remote, version, sniMaps) };
+  }
 
   get endpoint(): string | undefined {
     return this.request?.endpoint;
@@ -123,7 +129,7 @@ export class RequesterSession {
 
   /** End now (SIGTERM path; normally the process just exits). */
   destroy(): void {
-    this.tls?.destroy();
+    this.handOver?.destroy();
     this.plain?.destroy();
     this.close();
   }
@@ -275,12 +281,26 @@ export class RequesterSession {
       log.warning(`tlsp_get_request_event: bad request flags: 0x${req.flags.toString(16)}`);
     } else if (role === 'client') {
       log.warning(`TLS client role is not available: this tlsproxy implements the server role only`);
-    } else if (!this.ctx.server.available) {
-      log.warning(this.ctx.server.warning);
     } else {
-      ok = true;
+      // 3.4+: the handshake timeout as sent; before, the one timeout + 10 s (§2.8).
+      const handshakeSeconds = req.form === '3.4' ? req.handshakeTimeout : req.handshakeTimeout + 10;
+      const answer = this.ctx.tls.request({
+        remote: req.endpoint,
+        role: 'server',
+        handshakeTimeout: Math.max(1, handshakeSeconds),
+        sessionTimeout: req.sessionTimeout + 10,
+        serverId: req.serverId,
+        profile: this.profile,
+      });
+      // A refusal (not configured, the session limit) has been logged by the service.
+      if (answer.available) {
+        ok = true;
+        this.reservation = answer;
+      }
     }
     if (req.flags & FLAG_PROBE_ONLY) {
+      this.reservation?.decline();
+      this.reservation = undefined;
       this.afterWrite = () => this.close();
       this.write(statusReply(ok), 'write protocol attribute');
       return;
@@ -366,6 +386,7 @@ export class RequesterSession {
     const wasTls = this.phase === 'tls';
     this.phase = 'closed';
     this.stopPolling();
+    if (!this.handOver) this.reservation?.decline();
     if (this.rawOpen) {
       this.rawOpen = false;
       this.closeQuietly(this.fd);
@@ -395,11 +416,6 @@ export class RequesterSession {
   private startTls(clientFd: number): void {
     this.stopPolling();
     this.phase = 'tls';
-    const req = this.request!;
-    const server = this.ctx.server as { available: true; tls: TlsSettings };
-    const log = this.ctx.logger;
-    const endpoint = req.endpoint;
-    const loglevel = this.ctx.verbose ? Math.max(2, server.tls.loglevel) : server.tls.loglevel;
     let socket: net.Socket;
     try {
       socket = new net.Socket({ fd: clientFd, readable: true, writable: true, allowHalfOpen: true });
@@ -409,28 +425,18 @@ export class RequesterSession {
       this.fail(`tlsp_get_fd_event: remote SMTP peer file descriptor: ${strerror(e)}`);
       return;
     }
-    socket.setNoDelay(true);
-    if (loglevel >= 2) log.info(`setting up TLS connection from ${endpoint}`);
-    this.resumptionLog = loglevel >= 2 ? new ResumptionLog((m) => log.info(m), endpoint, this.ctx.resumption) : undefined;
-    const config = this.resumptionLog ? this.resumptionLog.wrap(server.tls.config) : server.tls.config;
-    // 3.4+: the handshake timeout as sent; before, the one timeout + 10 s (§2.8).
-    const handshakeSeconds = req.form === '3.4' ? req.handshakeTimeout : req.handshakeTimeout + 10;
-    const tls = new TlsServerStream(socket, config, {
-      handshakeTimeout: Math.max(1, handshakeSeconds) * 1000,
-      idleTimeout: (req.sessionTimeout + 10) * 1000,
-      trace: loglevel >= 2 ? (m) => log.info(`${endpoint}: ${m}`) : undefined,
-      warning: (m) => log.warning(`${endpoint}: ${m}`),
-    });
-    this.tls = tls;
-    tls.once('secure', (info: HandshakeInfo) => this.guard(() => this.onSecure(info, loglevel)));
-    tls.on('error', (e: Error) => this.guard(() => this.onTlsError(e)));
-    // Once our close_notify is out, close the connection (Postfix does not wait for the peer's).
-    tls.once('finish', () => tls.destroy());
+    // From here on the TLS service logs the handshake's failure (`TLS handshake failed for ...`).
+    this.handshaking = false;
+    const handOver = this.reservation!.handOver(socket);
+    this.handOver = handOver;
+    const tls = handOver.stream;
+    tls.once('secure', (info: HandshakeInfo) => this.guard(() => this.onSecure(info)));
     tls.once('close', () =>
       this.guard(() => {
         this.tlsClosed = true;
+        handOver.release();
         if (this.plain) {
-          this.tls?.unpipe(this.plain);
+          tls.unpipe(this.plain);
           // Whatever was decrypted is on its way to the requester: flush it, then close.
           if (!this.plain.destroyed) this.plain.destroySoon();
         } else if (this.rawOpen) {
@@ -443,26 +449,25 @@ export class RequesterSession {
     );
   }
 
-  private onSecure(info: HandshakeInfo, loglevel: number): void {
+  /** After the TLS service's lines (summary...): the plaintext side, the context (SEND_CONTEXT), the relay. */
+  private onSecure(info: HandshakeInfo): void {
     const req = this.request!;
     const log = this.ctx.logger;
-    this.handshaking = false;
-    if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing());
-    if (loglevel >= 1) log.info(summaryFor(info, req.endpoint, this.ctx.version));
-    const tls = this.tls!;
+    const tls = this.handOver!.stream;
     // The plaintext side: libuv may read the requester socket from now on.
     this.rawOpen = false;
     const plain = new net.Socket({ fd: this.fd, readable: true, writable: true, allowHalfOpen: true });
     this.plain = plain;
     plain.on('error', () => {
       // Plaintext read/write error: stop, close_notify, close (no line of its own in Postfix).
-      this.guard(() => this.closeTls());
+      this.guard(() => this.handOver?.release());
     });
     plain.once('close', () =>
       this.guard(() => {
         this.plainClosed = true;
-        this.plain?.unpipe(tls);
-        this.closeTls();
+        plain.unpipe(tls);
+        // close_notify after pending data, then close.
+        this.handOver?.release();
         this.maybeFinished();
       }),
     );
@@ -472,7 +477,7 @@ export class RequesterSession {
         if (e) {
           this.guard(() => {
             log.warning(`cannot send TLS context: ${strerror(e)}`);
-            this.tls?.destroy();
+            tls.destroy();
             plain.destroy();
           });
         }
@@ -480,37 +485,6 @@ export class RequesterSession {
     }
     tls.pipe(plain);
     plain.pipe(tls);
-  }
-
-  /** Send close_notify after pending data, then close. */
-  private closeTls(): void {
-    const tls = this.tls;
-    if (!tls || tls.destroyed) return;
-    if (tls.writableFinished) tls.destroy();
-    else if (!tls.writableEnded) tls.end();
-  }
-
-  private onTlsError(e: Error): void {
-    const log = this.ctx.logger;
-    const endpoint = this.request!.endpoint;
-    if (e instanceof TlsStreamError) {
-      switch (e.kind) {
-        case 'tls':
-          log.warning(`TLS library problem: ${e.message}`);
-          break;
-        case 'socket':
-          log.warning(`ciphertext read/write error for ${endpoint}`);
-          break;
-        case 'handshake-timeout':
-        case 'idle-timeout':
-          log.warning(`ciphertext read/write timeout for ${endpoint}`);
-          break;
-        case 'eof':
-          break;
-      }
-    } else {
-      log.warning(`${endpoint}: ${e.message}`);
-    }
   }
 
   private maybeFinished(): void {
@@ -526,7 +500,7 @@ export class RequesterSession {
     } catch (e) {
       this.ctx.logger.warning(`${this.request?.endpoint ?? 'tlsproxy'}: internal error: ${(e as Error)?.stack ?? e}`);
       try {
-        this.tls?.destroy();
+        this.handOver?.destroy();
         this.plain?.destroy();
         if (this.phase !== 'tls') this.close();
       } catch {

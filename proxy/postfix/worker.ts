@@ -21,6 +21,8 @@ import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
 import { Logger, stderrSink, type LogSink } from '../log/log.js';
 import { ResumptionStore, sessionLifetime } from '../tls/resumption.js';
+import { KEYLOG_PARAMETER, keyLogFor, keyLogWarning } from '../tls/keylog.js';
+import { TlsService } from '../tls/service.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
 import { FetchingRing } from '../tls/fetching-keys.js';
 import { TLS_MGR_STAT_OK, TlsmgrClient } from './tlsmgr.js';
@@ -196,6 +198,21 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
     if (verbose) logger.info(`speaking the tlsproxy protocol of Postfix ${v.version.text} (${v.source})`);
     const resumption = await tlsmgrResumption(p, logger, verbose);
     const server = await loadServerRole(p, v.version, logger, resumption);
+    // The key log is opened now, as root, before chroot and the privilege drop.
+    const keylogFile = p.get(KEYLOG_PARAMETER).trim();
+    const keylog = keyLogFor(p);
+    if (keylogFile) logger.warning(keyLogWarning(keylogFile));
+    // The one TLS hand-over (tls/service.ts), as the built-in front ends use it; -v: at least level 2.
+    const tls = new TlsService({
+      name: a.serviceName,
+      logger,
+      resumption,
+      keylog,
+      sessionLimit: p.getInt('tlsproxy_process_session_limit'),
+      ...(server.available
+        ? { settings: { ...server.tls, loglevel: verbose ? Math.max(2, server.tls.loglevel) : server.tls.loglevel } }
+        : { unavailable: server.reason, unavailableWarning: server.warning }),
+    });
     const maxIdle = a.maxIdle ?? timeValue(p, 'max_idle');
     const maxUse = a.maxUse ?? p.getInt('max_use');
     const watchdog = Math.max(10, timeValue(p, 'tlsproxy_watchdog_timeout'));
@@ -230,7 +247,7 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
       retire: retirementSeconds(maxIdle, maxUse, a.retire),
       verbose,
       onAccept: (fd, closed) => {
-        const s = new RequesterSession(fd, { native, logger, version: v.version, server, resumption, verbose }, (x) => {
+        const s = new RequesterSession(fd, { native, logger, version: v.version, tls }, (x) => {
           sessions.delete(x);
           closed();
         });

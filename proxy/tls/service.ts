@@ -14,7 +14,10 @@
  *      protocol list, a bad digest or any other problem loading the TLS
  *      settings, or no capacity (tlsproxy_process_session_limit sessions
  *      in this process already). A refusal logs a warning and `DISCONNECT`.
- *   3. handOver(socket): the client connection becomes a TlsServerStream,
+ *   3. handOver(socket): the client connection becomes a TlsServerStream
+ *      (this is the one place that builds one for a client: the front ends
+ *      and the Postfix master(8) mode alike, their differences being a
+ *      TlsSessionProfile),
  *      the plaintext Duplex the front end reads and writes from then on
  *      (the handshake starts with the first byte the client sends, so the
  *      front end may still write its plaintext "go ahead" on the socket
@@ -33,11 +36,13 @@
  */
 
 import type net from 'node:net';
+import { SIGNATURE_ALGORITHM_NAMES } from '../../certs/oids.js';
 import { parseCertificate } from '../../certs/x509.js';
 import type { HandshakeInfo } from '../../engine/events.js';
 import { ConfigError } from '../config/errors.js';
 import type { Logger } from '../log/log.js';
 import { PP2_CLIENT_CERT_CONN, PP2_CLIENT_CERT_SESS, PP2_CLIENT_SSL, type SslTlv } from '../base/proxy-tlv.js';
+import { metrics } from '../base/metrics-hooks.js';
 import type { ResumptionStore } from './resumption.js';
 import { ResumptionLog } from './resumption-log.js';
 import { notMatchedLine, withSniLog } from './sni-maps.js';
@@ -60,6 +65,25 @@ export interface TlsRequest {
   readonly sessionTimeout: number;
   /** Names the service in `TLS handshake failed for service=...` (postscreen: `smtpd`). */
   readonly serverId: string;
+  /** How this caller's sessions differ (absent: the built-in front ends' way). */
+  readonly profile?: TlsSessionProfile;
+}
+
+/**
+ * What differs between the callers of the one hand-over: the built-in
+ * front ends (implicit TLS, postscreen) let the service log CONNECT and
+ * DISCONNECT and use the summary line of tls_server_sni_maps; the Postfix
+ * master(8) mode (postfix/requester.ts) logs its own `CONNECT from|to`
+ * and DISCONNECT (its conversation starts before and ends after the TLS
+ * session) and words the summary line as its Postfix version does.
+ */
+export interface TlsSessionProfile {
+  /** Log `CONNECT from <remote>` on request (default true). */
+  readonly logConnect?: boolean;
+  /** Log `DISCONNECT <remote>` on a refusal, a decline, and at the end of the session (default true). */
+  readonly logDisconnect?: boolean;
+  /** The level-1 summary line (default summary.ts summaryLine). */
+  readonly summary?: (info: HandshakeInfo, remote: string, sniMaps: boolean) => string;
 }
 
 export interface TlsUnavailable {
@@ -95,6 +119,8 @@ export interface TlsServiceOptions {
   readonly sessionLimit?: number;
   /** tlsproxy_tls_keylog_file (keylog.ts): where session secrets go; absent = nowhere. */
   readonly keylog?: KeyLogFn;
+  /** When settings is undefined: the warning logged per request (default: `TLS server role is not available: <reason>`). */
+  readonly unavailableWarning?: string;
 }
 
 /** The served certificate's PP2_SUBTYPE_SSL_SIG_ALG and _KEY_ALG (HAProxy's wording). */
@@ -103,25 +129,12 @@ interface CertificateAlgorithms {
   readonly keyAlg?: string;
 }
 
-const SIGNATURE_NAMES: Record<string, string> = {
-  '1.2.840.113549.1.1.5': 'RSA-SHA1',
-  '1.2.840.113549.1.1.11': 'RSA-SHA256',
-  '1.2.840.113549.1.1.12': 'RSA-SHA384',
-  '1.2.840.113549.1.1.13': 'RSA-SHA512',
-  '1.2.840.113549.1.1.10': 'RSASSA-PSS',
-  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
-  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
-  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
-  '1.3.101.112': 'ED25519',
-  '1.3.101.113': 'ED448',
-};
-
 function certificateAlgorithms(chain: readonly Uint8Array[]): CertificateAlgorithms {
   const leaf = chain[0];
   if (!leaf) return {};
   try {
     const c = parseCertificate(leaf);
-    const sigAlg = SIGNATURE_NAMES[c.signatureAlgorithm] ?? c.signatureAlgorithm;
+    const sigAlg = SIGNATURE_ALGORITHM_NAMES[c.signatureAlgorithm] ?? c.signatureAlgorithm;
     const alg = String(c.keyAlgorithm).toLowerCase();
     const keyAlg =
       alg.startsWith('rsa') ? `RSA${c.keyBits}`
@@ -140,6 +153,7 @@ export class TlsService {
   readonly logger: Logger;
   readonly settings: TlsSettings | undefined;
   private readonly unavailable: string | undefined;
+  private readonly unavailableWarning: string | undefined;
   private readonly disabled: boolean;
   readonly resumption: ResumptionStore | undefined;
   readonly keylog: KeyLogFn | undefined;
@@ -154,6 +168,7 @@ export class TlsService {
     this.settings = options.settings;
     this.unavailable = options.settings ? undefined : (options.unavailable ?? 'TLS is not configured');
     this.disabled = !!options.disabled;
+    this.unavailableWarning = options.unavailableWarning;
     this.resumption = options.resumption;
     this.keylog = options.keylog;
     this.sessionLimit = options.sessionLimit ?? 0;
@@ -183,17 +198,18 @@ export class TlsService {
   request(req: TlsRequest): TlsAnswer {
     const remote = req.remote.toLowerCase();
     const log = this.logger;
-    log.info(`CONNECT from ${remote}`);
+    const disconnect = req.profile?.logDisconnect ?? true;
+    if (req.profile?.logConnect ?? true) log.info(`CONNECT from ${remote}`);
     const refuse = (reason: string, warning: string): TlsUnavailable => {
       log.warning(warning);
-      log.info(`DISCONNECT ${remote}`);
+      if (disconnect) log.info(`DISCONNECT ${remote}`);
       return { available: false, reason };
     };
     if (req.role !== 'server') return refuse(`role ${String(req.role)} is not supported`, `tlsp_get_request_event: bad request flags: 0x0`);
     const settings = this.settings;
     if (!settings) {
       const reason = this.unavailable!;
-      return refuse(reason, this.disabled ? 'TLS server role is disabled by configuration' : `TLS server role is not available: ${reason}`);
+      return refuse(reason, this.unavailableWarning ?? (this.disabled ? 'TLS server role is disabled by configuration' : `TLS server role is not available: ${reason}`));
     }
     if (this.sessionLimit > 0 && this.sessions >= this.sessionLimit) {
       const reason = `${this.sessions} TLS sessions in this process (tlsproxy_process_session_limit = ${this.sessionLimit})`;
@@ -214,7 +230,7 @@ export class TlsService {
         if (state !== 'reserved') return;
         state = 'done';
         this.sessions--;
-        log.info(`DISCONNECT ${remote}`);
+        if (disconnect) log.info(`DISCONNECT ${remote}`);
       },
     };
   }
@@ -255,6 +271,8 @@ export class TlsHandOver {
   private readonly clientCertLog: ClientCertificateLog;
   /** Level 2-4: SSL_accept states, alerts, ciphertext dumps (tls-log.ts). */
   private readonly tlsLog: TlsConnectionLog | undefined;
+  /** When the connection was handed over (the handshake duration metric). */
+  private readonly started = performance.now();
 
   constructor(
     private readonly service: TlsService,
@@ -328,7 +346,8 @@ export class TlsHandOver {
     if (info.invalidServerName !== undefined && settings.sniMaps) log.warning(`TLS SNI from ${this.remote} is invalid: ${info.invalidServerName}`);
     if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing());
     this.clientCertLog.secure(info);
-    if (settings.loglevel >= 1) log.info(summaryLine(info, this.remote, settings.sniMaps));
+    if (settings.loglevel >= 1) log.info((this.request.profile?.summary ?? summaryLine)(info, this.remote, !!settings.sniMaps));
+    metrics?.handshake(this.service.name, handshakeFacts(info), (performance.now() - this.started) / 1000);
   }
 
   private onError(e: Error): void {
@@ -350,16 +369,18 @@ export class TlsHandOver {
           break;
       }
       if (e.duringHandshake) log.info(`TLS handshake failed for service=${this.request.serverId} peer=${this.remote}`);
+      if (e.duringHandshake) metrics?.handshakeFailed(this.service.name, e.tls?.cause ?? e.kind, e.tls?.alertName ?? 'none');
     } else {
       log.warning(`${this.remote}: ${e.message}`);
       if (!this.stream.info) log.info(`TLS handshake failed for service=${this.request.serverId} peer=${this.remote}`);
+      if (!this.stream.info) metrics?.handshakeFailed(this.service.name, 'internal', 'none');
     }
   }
 
   private maybeDone(): void {
     if (this.finished || !this.closed || !this.released) return;
     this.finished = true;
-    this.service.logger.info(`DISCONNECT ${this.remote}`);
+    if (this.request.profile?.logDisconnect ?? true) this.service.logger.info(`DISCONNECT ${this.remote}`);
     this.onDone();
   }
 
@@ -371,6 +392,12 @@ export class TlsHandOver {
       this.stream.destroy();
     }
   }
+}
+
+/** The labels of the handshake metrics. */
+function handshakeFacts(info: HandshakeInfo): { protocol: string; cipher: string; group: string; resumed?: string } {
+  const resumed = !info.resumed ? undefined : info.version === 0x0304 ? 'tls13-ticket' : info.resumedVia === 'session-id' ? 'tls12-session-id' : 'tls12-ticket';
+  return { protocol: info.protocol, cipher: info.cipherName, group: info.group || 'none', resumed };
 }
 
 /**

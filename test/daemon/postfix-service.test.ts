@@ -11,7 +11,7 @@
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,7 @@ import { writeTestPki } from '../../proxy/cli/certs.js';
 import { AttrListReader, decodeAttrs, encodeAttrs } from '../../proxy/postfix/attr.js';
 import { decodeStatus } from '../../proxy/postfix/master-status.js';
 import { loadNative, type NativeAddon, type Poller } from '../../proxy/base/native.js';
+import { clientPki } from '../helpers/client-pki.js';
 
 const loaded = loadNative();
 if (!loaded.ok) console.log(`SKIP Postfix service mode tests: ${loaded.reason}`);
@@ -341,6 +342,118 @@ it('greeting, request, status 1, descriptor, TLS 1.3 with our engine, plaintext 
   } finally {
     r.socket.destroy();
     rc.server.close();
+    await m.close();
+  }
+});
+
+/** One requester session to the end of the handshake: request, status 1, descriptor, TLS; the client and its endpoint. */
+async function tlsSession(m: FakeMaster, options: tls.ConnectionOptions): Promise<{ r: Requester; sock: tls.TLSSocket; endpoint: string; server: net.Server }> {
+  const r = new Requester(m.listenPath);
+  const rc = await remoteClient(options);
+  await r.list();
+  const sock = rc.connect();
+  const client = await rc.accepted;
+  const endpoint = `[127.0.0.1]:${client.remotePort}`;
+  r.request(endpoint);
+  assert.equal(await r.list(), [['status', '1']]);
+  r.pass(client);
+  await new Promise<void>((resolve, reject) => {
+    sock.once('secureConnect', () => resolve());
+    sock.once('error', reject);
+  });
+  return { r, sock, endpoint, server: rc.server };
+}
+
+it('master mode through the one TLS hand-over: SNI map lines, client-certificate lines, level-2 states, the key log, tlsproxy_process_session_limit', async () => {
+  const cp = clientPki();
+  const dir = mkdtempSync(path.join(tmpdir(), 'tlsproxy-pfx-sni-'));
+  dirs.push(dir);
+  const sniChain = path.join(dir, 'sni.pem');
+  writeFileSync(sniChain, readFileSync(`${pki}/server-ecdsa-p384-key.pem`, 'utf8') + readFileSync(`${pki}/server-ecdsa-p384.pem`, 'utf8'));
+  writeFileSync(path.join(dir, 'sni'), `sni.example.test ${sniChain}\n`);
+  const keys = path.join(dir, 'keys.log');
+  const m = new FakeMaster().start({
+    mainCf: baseMainCf(
+      dir,
+      [
+        'smtpd_tls_loglevel = 2',
+        `tls_server_sni_maps = texthash:${path.join(dir, 'sni')}`,
+        'smtpd_tls_ask_ccert = yes',
+        `smtpd_tls_CAfile = ${cp.caFile}`,
+        `tlsproxy_tls_keylog_file = ${keys}`,
+        'tlsproxy_process_session_limit = 1',
+        '',
+      ].join('\n'),
+      '3.11.1',
+    ),
+  });
+  const open: { r: Requester; sock: tls.TLSSocket; server: net.Server }[] = [];
+  try {
+    await m.waitLog(/^warning: tlsproxy_tls_keylog_file = .*: TLS SESSION SECRETS ARE WRITTEN TO THIS FILE/);
+    // 1. SNI that matches the map, a trusted client certificate; the session stays open.
+    const one = await tlsSession(m, { servername: 'sni.example.test', cert: readFileSync(cp.clients.p256.certPath), key: readFileSync(cp.clients.p256.keyPath), minVersion: 'TLSv1.3' });
+    open.push(one);
+    const e = one.endpoint;
+    const summary = await m.waitLog(/TLS connection established from/);
+    assert.match(summary, new RegExp(`^Trusted TLS connection established from ${e.replace(/[[\].]/g, '\\$&')} to sni\\.example\\.test: TLSv1\\.3 with cipher \\S+ \\(\\d+/\\d+ bits\\) key-exchange x25519 server-signature ECDSA \\(secp384r1\\) server-digest SHA384 client-signature ECDSA \\(prime256v1\\) client-digest SHA256$`));
+    let msgs = m.messages;
+    const from = msgs.indexOf(`CONNECT from ${e}`);
+    assert.ok(from >= 0, msgs.join('\n'));
+    const session = msgs.slice(from, msgs.indexOf(summary) + 1);
+    assert.is(session.filter((x) => x === `CONNECT from ${e}`).length, 1, 'one CONNECT line (the requester\'s)');
+    assert.ok(session.includes(`setting up TLS connection from ${e}`), session.join('\n'));
+    assert.ok(session.some((x) => x.startsWith(`${e}: TLS cipher list "`)), session.join('\n'));
+    // (a session ticket only where tlsmgr provides ticket keys: not under this emulated master)
+    assert.equal(session.filter((x) => x.startsWith('SSL_accept:') && x !== 'SSL_accept:SSLv3/TLS write session ticket'), [
+      'SSL_accept:before SSL initialization',
+      'SSL_accept:before SSL initialization',
+      'SSL_accept:SSLv3/TLS read client hello',
+      'SSL_accept:SSLv3/TLS write server hello',
+      'SSL_accept:SSLv3/TLS write change cipher spec',
+      'SSL_accept:TLSv1.3 write encrypted extensions',
+      'SSL_accept:SSLv3/TLS write certificate request',
+      'SSL_accept:SSLv3/TLS write certificate',
+      'SSL_accept:TLSv1.3 write server certificate verify',
+      'SSL_accept:SSLv3/TLS write finished',
+      'SSL_accept:TLSv1.3 early data',
+      'SSL_accept:TLSv1.3 early data',
+      'SSL_accept:SSLv3/TLS read client certificate',
+      'SSL_accept:SSLv3/TLS read certificate verify',
+      'SSL_accept:SSLv3/TLS read finished',
+    ]);
+    assert.ok(session.some((x) => new RegExp(`^${e.replace(/[[\].]/g, '\\$&')}: subject_CN=client-p256, issuer=Client Root CA, cert fingerprint=[0-9A-F:]+, pkey fingerprint=[0-9A-F:]+$`).test(x)), session.join('\n'));
+    assert.not.ok(session.some((x) => /TLS SNI/.test(x)), 'a matched name has no SNI line');
+    // The key log: the five TLS 1.3 secrets of this session, one client random.
+    const lines = readFileSync(keys, 'utf8').trim().split('\n');
+    assert.equal(lines.map((l) => l.split(' ')[0]).sort(), ['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'EXPORTER_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_TRAFFIC_SECRET_0']);
+    assert.is(new Set(lines.map((l) => l.split(' ')[1])).size, 1);
+    assert.ok(lines.every((l) => /^\S+ [0-9a-f]{64} [0-9a-f]{64,96}$/.test(l)), lines.join('\n'));
+
+    // 2. The session limit: a second request while the first session runs gets status 0.
+    const r2 = new Requester(m.listenPath);
+    await r2.list();
+    r2.request('[192.0.2.7]:25');
+    assert.equal(await r2.list(), [['status', '0']]);
+    await m.waitLog(/^warning: TLS server role is not available for \[192\.0\.2\.7\]:25: 1 TLS sessions in this process \(tlsproxy_process_session_limit = 1\)$/);
+    r2.socket.destroy();
+    await m.waitLog(/^DISCONNECT \[192\.0\.2\.7\]:25$/);
+    msgs = m.messages;
+    assert.is(msgs.filter((x) => x === 'DISCONNECT [192.0.2.7]:25').length, 1, 'one DISCONNECT line');
+
+    // 3. After the first session ends, a name that is not in the map: the not-matched line, the default chain.
+    one.sock.end();
+    await m.waitLog(new RegExp(`^DISCONNECT ${e.replace(/[[\].]/g, '\\$&')}$`));
+    const two = await tlsSession(m, { servername: 'other.example.test', minVersion: 'TLSv1.3' });
+    open.push(two);
+    await m.waitLog(new RegExp(`^TLS SNI other\\.example\\.test from ${two.endpoint.replace(/[[\].]/g, '\\$&')} not matched, using default chain$`));
+    const s2 = await m.waitLog(new RegExp(`^Anonymous TLS connection established from ${two.endpoint.replace(/[[\].]/g, '\\$&')}: TLSv1\\.3 `));
+    assert.match(s2, /server-signature ECDSA \(prime256v1\)/);
+  } finally {
+    for (const o of open) {
+      o.sock.destroy();
+      o.r.socket.destroy();
+      o.server.close();
+    }
     await m.close();
   }
 });
