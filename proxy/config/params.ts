@@ -133,6 +133,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tls_eecdh_auto_curves', '?X25519MLKEM768:DEFAULT', 'string', '3.2', 'key exchange groups in server preference order, OpenSSL 3.5 syntax (?name, DEFAULT, / between tuples; engine/policy/groups.ts)'),
   p('tls_ffdhe_auto_groups', '', 'string', '3.8', 'FFDHE groups after tls_eecdh_auto_curves (TLS 1.3 key shares and TLS 1.2 DHE); empty with OpenSSL 3.5, whose DEFAULT has ffdhe2048 ffdhe3072'),
   p('tls_server_sni_maps', '', 'string', '3.4', 'SNI name to key and chain'),
+  p('relay_clientcerts', '', 'string', '2.2', 'client certificate or public-key fingerprints (inline:, texthash:); a listed RFC 7250 raw public key is Trusted'),
   p('tls_high_cipherlist', 'aNULL:-aNULL:HIGH:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:@STRENGTH', 'string', '2.3', 'high grade cipher list'),
   p('tls_medium_cipherlist', 'aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH', 'string', '2.3', 'medium grade cipher list'),
   p('tls_null_cipherlist', 'eNULL:!kDH:!kECDH:!aDSS:!MD5:!aNULL', 'string', '2.3', 'null grade cipher list'),
