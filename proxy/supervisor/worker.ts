@@ -24,7 +24,7 @@
 
 import process from 'node:process';
 import { ConfigError } from '../config/errors.js';
-import { Daemon } from './daemon.js';
+import { Daemon, loggerFor } from './daemon.js';
 import { HEARTBEAT_MS, IpcSessionCache, loadConfigSource, type FromWorker, type InitMessage } from './ipc.js';
 import { stderrSink, type LogRecord } from '../log/log.js';
 import { dropPrivileges, privilegePlan } from './privileges.js';
@@ -131,7 +131,8 @@ async function start(init: InitMessage): Promise<void> {
     }
     cache = new IpcSessionCache(send);
     counter = new IpcCounter(send);
-    store = new ResumptionStore({ role: 'worker', remoteCache: cache });
+    const logger = loggerFor(configuration.params, sink);
+    store = new ResumptionStore({ role: 'worker', remoteCache: cache, warn: (m) => logger.warning(m) });
     for (const [id, wire] of init.keys) {
       const keys = keysFromWire(wire);
       if (keys) store.setRemoteKeys(id, keys);

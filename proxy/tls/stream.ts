@@ -84,6 +84,8 @@ const DEFAULT_MAX_BACKLOG = 256 * 1024;
 /** Room for four full TLS records (16 KiB + 256 + header each): what one 64 KiB write becomes. */
 const OUTPUT_BUFFER_SIZE = 4 * (16384 + 256 + 5) + 64;
 const MAX_FREE_OUTPUT = 4;
+/** relay(): bytes queued on a socket before the other side stops reading (each way). */
+const RELAY_HIGH_WATER = 256 * 1024;
 /** How long a failed session's last bytes (the alert) may take to leave before the socket is dropped. */
 const LINGER_MS = 2000;
 
@@ -106,6 +108,10 @@ export class TlsServerStream extends Duplex {
   private relayTarget: Socket | undefined;
   /** Output buffers whose write completed (allocateOutput). */
   private freeOutput: Uint8Array[] = [];
+  /** relay(): unrelay() was called: nothing more goes to the plaintext socket. */
+  private relayDetached = false;
+  private relayData: (chunk: Buffer) => void = () => undefined;
+  private relayEnd: () => void = () => undefined;
   private readonly ownOutput = new WeakSet<ArrayBufferLike>();
   /** Paused because the engine has too much unprocessed ciphertext. */
   private backlogPaused = false;
@@ -188,14 +194,14 @@ export class TlsServerStream extends Duplex {
     // Nothing is push()ed any more, but push(null) must still reach 'end'.
     this.resume();
     this.once('end', () => {
-      if (!plain.destroyed && !plain.writableEnded) plain.end();
+      if (!this.relayDetached && !plain.destroyed && !plain.writableEnded) plain.end();
     });
     let drainWait = false;
     let sealWait = false;
     const maybeResume = () => {
       if (!drainWait && !sealWait && plain.isPaused()) plain.resume();
     };
-    plain.on('data', (chunk: Buffer) => {
+    this.relayData = (chunk: Buffer) => {
       if (this.failure || this.destroyed || this.writableEnded) return;
       if (this.conn.state === 'handshake' || !this.conn.writable) {
         // Not expected after 'secure'; the Duplex path queues or drops as it would for pipe().
@@ -223,7 +229,7 @@ export class TlsServerStream extends Duplex {
         sealWait = true;
         plain.pause();
       }
-      if (this.socket.writableNeedDrain && !drainWait && !this.socket.destroyed) {
+      if (this.socket.writableLength > RELAY_HIGH_WATER && !drainWait && !this.socket.destroyed) {
         drainWait = true;
         plain.pause();
         this.socket.once('drain', () => {
@@ -231,10 +237,25 @@ export class TlsServerStream extends Duplex {
           maybeResume();
         });
       }
-    });
-    plain.once('end', () => {
+    };
+    this.relayEnd = () => {
       if (!this.destroyed && !this.writableEnded) this.end();
-    });
+    };
+    plain.once('end', this.relayEnd);
+    plain.on('data', this.relayData);
+    // As pipe() does: flowing even if its previous reader paused it.
+    plain.resume();
+  }
+
+  /** Undo relay() towards `plain` (decrypted data is dropped from now on) and, with `both`, back. */
+  unrelay(both: boolean): void {
+    const plain = this.relayTarget;
+    if (!plain) return;
+    this.relayDetached = true;
+    if (both) {
+      plain.removeListener('data', this.relayData);
+      plain.removeListener('end', this.relayEnd);
+    }
   }
 
   // ------------------------------------------------------------ engine events
@@ -282,8 +303,10 @@ export class TlsServerStream extends Duplex {
     const target = this.relayTarget;
     if (target) {
       // relay(): straight to the plaintext socket (corked for the whole socket read, see onSocketData).
-      if (target.destroyed || target.writableEnded) return;
-      if (!target.write(chunk) && !this.relayPaused) {
+      if (this.relayDetached || target.destroyed || target.writableEnded) return;
+      target.write(chunk);
+      // A deeper queue than the socket's 16 KiB high-water mark: a pause per 64 KiB read would stall the stream.
+      if (target.writableLength > RELAY_HIGH_WATER && !this.relayPaused) {
         this.relayPaused = true;
         this.updateFlow();
         target.once('drain', () => {
