@@ -7,6 +7,7 @@
  *                    once `bytes` arrived (ms = first byte to last byte)
  *   source           wait; the `source` command { cid, bytes, chunk } then
  *                    writes that many bytes (backpressure respected)
+ *   echo             write back whatever arrives (ping-pong latency)
  *   greet            send a one-line greeting at once, close when the
  *                    client's side ends (an SMTP-like session: the
  *                    handshake benchmark waits for this line)
@@ -18,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { emit, serve } from './ipc.js';
 
-type Mode = { kind: 'sink'; bytes: number } | { kind: 'source' } | { kind: 'greet' };
+type Mode = { kind: 'sink'; bytes: number } | { kind: 'source' } | { kind: 'greet' } | { kind: 'echo' };
 
 const GREETING = Buffer.from('220 bench backend ready\r\n');
 
@@ -34,6 +35,12 @@ const server = net.createServer({ noDelay: true }, (socket) => {
     // allowHalfOpen is off: the client's EOF ends our side too.
     socket.write(GREETING);
     socket.resume();
+    return;
+  }
+  if (m.kind === 'echo') {
+    // Ping-pong: every byte straight back (the client also connects here directly, for the plaintext baseline).
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => socket.write(chunk));
     return;
   }
   conns.set(cid, socket);

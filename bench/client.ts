@@ -10,11 +10,15 @@
  *   handshakes { port, profile, concurrency, durationMs }
  *                                                 connect, handshake, wait for the backend's greeting,
  *                                                 end; `concurrency` loops for `durationMs`
- *                                                 → { count, ms, errors, cpuUs }
+ *                                                 → { count, reused, ms, errors, cpuUs }; with `resume`, each
+ *                                                 session offers the last session the server gave
+ *   pingpong { port, profile?, count, size }      round-trip times, TLS via a proxy or plaintext direct
+ *   hold { port, profile, n } / release           keep `n` idle sessions open / close them
  */
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import tls from 'node:tls';
 import { serve } from './ipc.js';
 
@@ -25,6 +29,20 @@ export const PROFILES = {
     maxVersion: 'TLSv1.3',
     ciphers: 'TLS_AES_128_GCM_SHA256',
     ecdhCurve: 'X25519',
+  },
+  'tls13-aes256': {
+    minVersion: 'TLSv1.3',
+    maxVersion: 'TLSv1.3',
+    ciphers: 'TLS_AES_256_GCM_SHA384',
+    ecdhCurve: 'X25519',
+  },
+  /** Full handshakes with the RSA-2048 certificate: the client accepts RSA signatures only. */
+  'tls13-rsa': {
+    minVersion: 'TLSv1.3',
+    maxVersion: 'TLSv1.3',
+    ciphers: 'TLS_AES_128_GCM_SHA256',
+    ecdhCurve: 'X25519',
+    sigalgs: 'rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512',
   },
   'tls13-chacha20': {
     minVersion: 'TLSv1.3',
@@ -37,6 +55,18 @@ export const PROFILES = {
     maxVersion: 'TLSv1.2',
     ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256',
     // TLS 1.2 ECDSA also needs the certificate's curve among supported_groups (RFC 8422 §5.1.1).
+    ecdhCurve: 'X25519:P-256',
+  },
+  'tls12-ecdhe-ecdsa-aes256': {
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.2',
+    ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+    ecdhCurve: 'X25519:P-256',
+  },
+  'tls12-ecdhe-ecdsa-chacha20': {
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.2',
+    ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305',
     ecdhCurve: 'X25519:P-256',
   },
   /** Only X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem): needs OpenSSL 3.5, the Node 24 client (.cache/node24). */
@@ -87,8 +117,10 @@ function connect(args: { port: number; profile: ProfileName }) {
       const sid = nextSid++;
       conns.set(sid, c);
       const key = socket.getEphemeralKeyInfo();
+      const peer = socket.getPeerCertificate();
       resolve({
         sid,
+        cert: peer && 'modulus' in peer && peer.modulus ? 'RSA' : 'EC',
         protocol: socket.getProtocol(),
         cipher: socket.getCipher().standardName,
         group: key && 'name' in key ? key.name : undefined,
@@ -162,17 +194,26 @@ function close(args: { sid: number }) {
   });
 }
 
-/** One full session: connect, handshake, the backend's greeting, end. Resolves at the greeting. */
-function session(opts: tls.ConnectionOptions): Promise<void> {
+/**
+ * One session: connect, handshake, the backend's greeting, end. Resolves at
+ * the greeting with whether the session was resumed. With `resume`, the
+ * latest session the server gave (NewSessionTicket, or the TLS 1.2 session)
+ * is offered; every session replaces it with the one it got.
+ */
+function session(opts: tls.ConnectionOptions, resume?: { session?: Buffer }): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect(opts);
+    const socket = tls.connect(resume?.session ? { ...opts, session: resume.session } : opts);
     socket.setNoDelay(true);
+    if (resume) socket.on('session', (s: Buffer) => (resume.session = s));
     let settled = false;
     socket.once('data', () => {
       settled = true;
       socket.on('error', () => {});
+      const reused = socket.isSessionReused();
+      // TLS 1.3: the ticket comes after the handshake; wait for the close so it has arrived.
+      if (resume) socket.once('close', () => resolve(reused));
       socket.end();
-      resolve();
+      if (!resume) resolve(reused);
     });
     socket.on('error', (e) => {
       if (!settled) {
@@ -190,19 +231,23 @@ function session(opts: tls.ConnectionOptions): Promise<void> {
   });
 }
 
-async function handshakes(args: { port: number; profile: ProfileName; concurrency: number; durationMs: number }) {
+async function handshakes(args: { port: number; profile: ProfileName; concurrency: number; durationMs: number; resume?: boolean }) {
   const opts = options(args.port, args.profile);
+  // Resumption: each loop keeps its own latest session, primed by one full handshake outside the timing.
+  const slots = Array.from({ length: args.concurrency }, () => (args.resume ? ({} as { session?: Buffer }) : undefined));
+  if (args.resume) await Promise.all(slots.map((slot) => session(opts, slot)));
   const start = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const deadline = start + BigInt(Math.round(args.durationMs * 1e6));
   let count = 0;
+  let reused = 0;
   let errors = 0;
   let lastError = '';
   let end = start;
-  const loop = async () => {
+  const loop = async (slot: { session?: Buffer } | undefined) => {
     while (process.hrtime.bigint() < deadline) {
       try {
-        await session(opts);
+        if (await session(opts, slot)) reused++;
         count++;
         end = process.hrtime.bigint();
       } catch (e) {
@@ -212,9 +257,72 @@ async function handshakes(args: { port: number; profile: ProfileName; concurrenc
       }
     }
   };
-  await Promise.all(Array.from({ length: args.concurrency }, loop));
+  await Promise.all(slots.map(loop));
   const cpu = process.cpuUsage(cpu0);
-  return { count, ms: Number(end - start) / 1e6, errors, lastError, cpuUs: cpu.user + cpu.system };
+  return { count, reused, ms: Number(end - start) / 1e6, errors, lastError, cpuUs: cpu.user + cpu.system };
+}
+
+/**
+ * Ping-pong: `count` round trips of `size` bytes over one connection, TLS
+ * through a proxy (`profile`) or plaintext straight to the echo backend
+ * (no profile). → latencies in µs, sorted.
+ */
+async function pingpong(args: { port: number; profile?: ProfileName; count: number; size: number }) {
+  const socket: net.Socket = await new Promise((resolve, reject) => {
+    const s = args.profile ? tls.connect(options(args.port, args.profile)) : net.connect({ host: '127.0.0.1', port: args.port });
+    s.setNoDelay(true);
+    s.once('error', reject);
+    s.once(args.profile ? 'secureConnect' : 'connect', () => resolve(s));
+  });
+  const payload = randomBytes(args.size);
+  const times: number[] = [];
+  let got = 0;
+  let t0 = 0n;
+  let done: (() => void) | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    got += chunk.length;
+    if (got >= args.size && done) {
+      got -= args.size;
+      const d = done;
+      done = undefined;
+      d();
+    }
+  });
+  for (let i = 0; i < args.count + 50; i++) {
+    await new Promise<void>((resolve) => {
+      done = resolve;
+      t0 = process.hrtime.bigint();
+      socket.write(payload);
+    });
+    if (i >= 50) times.push(Number(process.hrtime.bigint() - t0) / 1000); // the first 50 warm up
+  }
+  socket.destroy();
+  return times.sort((a, b) => a - b);
+}
+
+/** Idle connections: `n` sessions (handshake done, greeting received) kept open until release. */
+const held: tls.TLSSocket[] = [];
+async function hold(args: { port: number; profile: ProfileName; n: number }) {
+  const opts = options(args.port, args.profile);
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = tls.connect(opts);
+      s.once('error', reject);
+      s.once('data', () => {
+        s.removeListener('error', reject);
+        s.on('error', () => {});
+        held.push(s);
+        resolve();
+      });
+    });
+  for (let i = 0; i < args.n; i += 50) await Promise.all(Array.from({ length: Math.min(50, args.n - i) }, one));
+  return held.length;
+}
+
+async function release() {
+  const all = held.splice(0);
+  await Promise.all(all.map((s) => new Promise<void>((resolve) => (s.destroyed ? resolve() : (s.once('close', () => resolve()), s.end())))));
+  return all.length;
 }
 
 serve({
@@ -227,4 +335,7 @@ serve({
   download,
   close,
   handshakes,
+  pingpong,
+  hold,
+  release,
 });

@@ -10,7 +10,7 @@
  * also on error or Ctrl-C.
  *
  * Options (or environment variables):
- *   --mb=N              MiB per bulk run for node:tls and tlsproxy(node)     BENCH_MB (256)
+ *   --mb=N              MiB per bulk run for node:tls and tlsproxy(node)     BENCH_MB (128)
  *   --webcrypto-mb=N    MiB per bulk run for tlsproxy(webcrypto) and (js)    BENCH_WEBCRYPTO_MB (64)
  *   --runs=N            measured runs per metric (median reported)           BENCH_RUNS (5)
  *   --hs-ms=N           duration of one handshake run                       BENCH_HS_MS (1000)
@@ -22,10 +22,14 @@
  *   --profile[=DIR]     afterwards, CPU-profile each tlsproxy during one upload, one download
  *                       and one handshake run; write .cpuprofile files to DIR and print the top functions
  *   --keep              keep the temporary directory (configuration, certificates, daemon logs)
- *   --quick             small sizes and short runs (a smoke test)
+ *   --quick             small sizes, short runs, one run each, fewer rows (for iterating; ~1 min)
+ *   --check             exit 1 when a ratio misses its target (issue 9's table; a tool, not a CI test)
+ *   --idle=N            idle connections for the RSS-per-connection row                BENCH_IDLE (1000)
+ *   --from-sources      run both proxies from the TypeScript sources (tsx), not compiled JavaScript
  */
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,6 +56,12 @@ interface Options {
   download: boolean;
   profileDir: string | undefined;
   keep: boolean;
+  quick: boolean;
+  check: boolean;
+  /** Idle connections held for the RSS-per-connection row. */
+  idle: number;
+  /** Run the daemon and the node:tls proxy from the TypeScript sources (tsx) instead of compiled JavaScript. */
+  fromSources: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -62,7 +72,7 @@ function parseOptions(argv: string[]): Options {
     if (!m) throw new Error(`unknown argument ${a} (see the head of bench/proxy-bench.ts)`);
     flags.set(m[1]!, m[2] ?? '');
   }
-  const known = ['mb', 'webcrypto-mb', 'runs', 'hs-ms', 'providers', 'only', 'no-tls12', 'no-download', 'profile', 'keep', 'quick'];
+  const known = ['mb', 'webcrypto-mb', 'runs', 'hs-ms', 'providers', 'only', 'no-tls12', 'no-download', 'profile', 'keep', 'quick', 'check', 'idle', 'from-sources'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}`);
   const quick = flags.has('quick');
   const num = (flag: string, envName: string, def: number, min: number): number => {
@@ -84,7 +94,7 @@ function parseOptions(argv: string[]): Options {
   let profileDir: string | undefined;
   if (flags.has('profile')) profileDir = path.resolve(flags.get('profile') || path.join(os.tmpdir(), `tlsproxy-bench-profiles-${Date.now()}`));
   return {
-    mb: num('mb', 'BENCH_MB', quick ? 16 : 256, 1),
+    mb: num('mb', 'BENCH_MB', quick ? 16 : 128, 1),
     webcryptoMb: num('webcrypto-mb', 'BENCH_WEBCRYPTO_MB', quick ? 4 : 64, 1),
     runs: Math.round(num('runs', 'BENCH_RUNS', quick ? 1 : 5, 1)),
     hsMs: num('hs-ms', 'BENCH_HS_MS', quick ? 300 : 1000, 50),
@@ -94,6 +104,10 @@ function parseOptions(argv: string[]): Options {
     download: !flags.has('no-download') && env.BENCH_DOWNLOAD !== '0',
     profileDir,
     keep: flags.has('keep'),
+    quick,
+    check: flags.has('check'),
+    idle: Math.round(num('idle', 'BENCH_IDLE', quick ? 200 : 1000, 10)),
+    fromSources: flags.has('from-sources') || env.BENCH_FROM_SOURCES === '1',
   };
 }
 
@@ -101,13 +115,46 @@ function parseOptions(argv: string[]): Options {
 
 const children: ChildProcess[] = [];
 
-function forkChild(name: string, script: string, args: string[], opts: { probe?: boolean; logFd?: number } = {}): Rpc {
-  const execArgv = ['--import', 'tsx'];
-  if (opts.probe) execArgv.push('--import', pathToFileURL(path.join(ROOT, 'bench/probe.ts')).href);
+/** Set in main(): compiled JavaScript for the measured processes (see prepareCompiled). */
+let compiled: { probe: string; nodeProxy: string; daemon: string } | undefined;
+
+function forkChild(name: string, script: string, args: string[], opts: { probe?: boolean; logFd?: number; measured?: boolean } = {}): Rpc {
   const out = opts.logFd ?? 'inherit';
-  const child = fork(path.join(ROOT, script), args, { cwd: ROOT, execArgv, stdio: ['ignore', out, out, 'ipc'] });
+  let execArgv: string[];
+  let file = path.join(ROOT, script);
+  if (opts.measured && compiled) {
+    // The proxies under test run plain `node` on compiled JavaScript, as in production: no tsx.
+    execArgv = opts.probe ? ['--import', pathToFileURL(compiled.probe).href] : [];
+    file = script === 'bench/node-proxy.ts' ? compiled.nodeProxy : script === 'bin/tlsproxy.js' ? compiled.daemon : file;
+  } else {
+    execArgv = ['--import', 'tsx'];
+    if (opts.probe) execArgv.push('--import', pathToFileURL(path.join(ROOT, 'bench/probe.ts')).href);
+    if (script === 'bin/tlsproxy.js') file = path.join(ROOT, 'proxy/cli/main.ts');
+  }
+  const child = fork(file, args, { cwd: ROOT, execArgv, stdio: ['ignore', out, out, 'ipc'], env: { ...process.env, TLSPROXY_FROM_SOURCES: compiled ? '0' : '1' } });
   children.push(child);
   return new Rpc(name, child);
+}
+
+/**
+ * Build dist/ (scripts/build.mjs, as npm ci does) and bundle the probe and
+ * the node:tls proxy with esbuild, so that both proxies start the same way:
+ * `node [--import probe.mjs] file.js`.
+ */
+async function prepareCompiled(tmp: string): Promise<typeof compiled> {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/build.mjs failed:\n${r.stdout}${r.stderr}`);
+  const daemon = path.join(ROOT, 'bin/tlsproxy.js');
+  if (!existsSync(path.join(ROOT, 'dist/proxy/cli/main.js'))) throw new Error('scripts/build.mjs produced no dist/proxy/cli/main.js');
+  const esbuild = await import('esbuild');
+  const out = path.join(tmp, 'compiled');
+  mkdirSync(out);
+  const bundle = async (entry: string, name: string) => {
+    const outfile = path.join(out, name);
+    await esbuild.build({ entryPoints: [path.join(ROOT, entry)], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'error' });
+    return outfile;
+  };
+  return { probe: await bundle('bench/probe.ts', 'probe.mjs'), nodeProxy: await bundle('bench/node-proxy.ts', 'node-proxy.mjs'), daemon };
 }
 
 function alive(c: ChildProcess): boolean {
@@ -152,22 +199,52 @@ interface Cpu {
 
 interface Subject {
   readonly label: string;
+  /** node:tls, or the tlsproxy crypto provider. */
+  readonly kind: 'node:tls' | 'node' | 'webcrypto' | 'js';
   readonly rpc: Rpc;
+  /** Main service: ECDSA P-256 and RSA-2048 certificates, tickets on. */
   readonly port: number;
+  /** Tickets off, session-ID cache on (TLS 1.2 session-ID resumption). */
+  readonly sessionIdPort: number;
   readonly bulkBytes: number;
   readonly logFile?: string;
+  /** ms from the process start to listening. */
+  readonly startMs: number;
 }
 
 async function startNodeTlsProxy(pki: string, backendPort: number, bulkBytes: number): Promise<Subject> {
-  const rpc = forkChild('node:tls proxy', 'bench/node-proxy.ts', [path.join(pki, 'server-ecdsa-p256.pem'), path.join(pki, 'server-ecdsa-p256-key.pem'), String(backendPort)], {
-    probe: true,
-  });
-  const { port } = await rpc.waitEvent<{ port: number }>('listening', 30_000);
-  return { label: 'node:tls', rpc, port, bulkBytes };
+  const t0 = performance.now();
+  const rpc = forkChild(
+    'node:tls proxy',
+    'bench/node-proxy.ts',
+    [
+      path.join(pki, 'server-ecdsa-p256.pem'),
+      path.join(pki, 'server-ecdsa-p256-key.pem'),
+      String(backendPort),
+      path.join(pki, 'server-rsa-2048.pem'),
+      path.join(pki, 'server-rsa-2048-key.pem'),
+    ],
+    { probe: true, measured: true },
+  );
+  const { port, sessionIdPort } = await rpc.waitEvent<{ port: number; sessionIdPort: number }>('listening', 30_000);
+  return { label: 'node:tls', kind: 'node:tls', rpc, port, sessionIdPort, bulkBytes, startMs: performance.now() - t0 };
 }
 
-async function startTlsproxy(tmp: string, pki: string, provider: string, backendPort: number, bulkBytes: number): Promise<Subject> {
-  const dir = path.join(tmp, `tlsproxy-${provider}`);
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+let daemonSerial = 0;
+
+async function startTlsproxy(tmp: string, pki: string, provider: Subject['kind'], backendPort: number, bulkBytes: number): Promise<Subject> {
+  const dir = path.join(tmp, `tlsproxy-${provider}-${++daemonSerial}`);
   mkdirSync(dir);
   writeFileSync(
     path.join(dir, 'main.cf'),
@@ -175,6 +252,10 @@ async function startTlsproxy(tmp: string, pki: string, provider: string, backend
       '# written by bench/proxy-bench.ts',
       `smtpd_tls_eccert_file = ${path.join(pki, 'server-ecdsa-p256.pem')}`,
       `smtpd_tls_eckey_file = ${path.join(pki, 'server-ecdsa-p256-key.pem')}`,
+      `smtpd_tls_cert_file = ${path.join(pki, 'server-rsa-2048.pem')}`,
+      `smtpd_tls_key_file = ${path.join(pki, 'server-rsa-2048-key.pem')}`,
+      // The TLS 1.2 session-ID cache (in memory; the value is not used), for the session-ID service.
+      'smtpd_tls_session_cache_database = btree:bench-cache',
       'tlsproxy_tls_loglevel = 0',
       `tlsproxy_crypto_provider = ${provider}`,
       // The node:tls proxy runs as whoever starts the bench; so does this one.
@@ -182,26 +263,32 @@ async function startTlsproxy(tmp: string, pki: string, provider: string, backend
       '',
     ].join('\n'),
   );
+  const [p1, p2] = [await freePort(), await freePort()];
   // maxproc 1: one process, like the node:tls proxy, so that its CPU counters cover all the work.
-  writeFileSync(path.join(dir, 'master.cf'), `127.0.0.1:0  inet  n  -  n  -  1  tlsproxy -o tlsproxy_backend=inet:127.0.0.1:${backendPort}\n`);
+  writeFileSync(
+    path.join(dir, 'master.cf'),
+    `127.0.0.1:${p1}  inet  n  -  n  -  1  tlsproxy -o tlsproxy_backend=inet:127.0.0.1:${backendPort}\n` +
+      `127.0.0.1:${p2}  inet  n  -  n  -  1  tlsproxy -o tlsproxy_backend=inet:127.0.0.1:${backendPort} -o tls_ssl_options=NO_TICKET\n`,
+  );
   const logFile = path.join(dir, 'tlsproxy.log');
   const fd = openSync(logFile, 'a');
   const label = `tlsproxy(${provider})`;
   let rpc: Rpc;
+  const t0 = performance.now();
   try {
-    rpc = forkChild(label, 'proxy/cli/main.ts', ['start', '-c', dir], { probe: true, logFd: fd });
+    rpc = forkChild(label, 'bin/tlsproxy.js', ['start', '-c', dir], { probe: true, logFd: fd, measured: true });
   } finally {
     closeSync(fd);
   }
   const deadline = Date.now() + 30_000;
   for (;;) {
     const log = readFileSync(logFile, 'utf8');
-    const m = /listening on 127\.0\.0\.1:(\d+)/.exec(log);
-    if (m) return { label, rpc, port: Number(m[1]), bulkBytes, logFile };
+    const ports = [...log.matchAll(/listening on 127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+    if (ports.includes(p1) && ports.includes(p2)) return { label, kind: provider, rpc, port: p1, sessionIdPort: p2, bulkBytes, logFile, startMs: performance.now() - t0 };
     if (/fatal:/.test(log) || rpc.exitReason || Date.now() > deadline) {
       throw new Error(`${label} did not start (${rpc.exitReason ?? 'no "listening" line'}):\n${log}`);
     }
-    await sleep(50);
+    await sleep(2);
   }
 }
 
@@ -212,6 +299,7 @@ interface ConnInfo {
   protocol: string;
   cipher: string;
   group?: string;
+  cert: 'EC' | 'RSA';
 }
 
 interface BulkResult {
@@ -222,6 +310,8 @@ interface BulkResult {
 }
 
 interface HandshakeResult {
+  /** Sessions resumed / sessions (resumption runs). */
+  reusedShare: number;
   rate: number;
   cpuPerHsUs: number;
   clientCpuPerHsUs: number;
@@ -229,10 +319,14 @@ interface HandshakeResult {
   errors: number;
 }
 
-const EXPECTED: Record<ProfileName, { protocol: string; cipher: string; group: string }> = {
-  'tls13-aes128': { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', group: 'X25519' },
-  'tls13-chacha20': { protocol: 'TLSv1.3', cipher: 'TLS_CHACHA20_POLY1305_SHA256', group: 'X25519' },
-  'tls12-ecdhe-ecdsa-aes128': { protocol: 'TLSv1.2', cipher: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', group: 'X25519' },
+const EXPECTED: Record<ProfileName, { protocol: string; cipher: string; group: string; cert?: 'EC' | 'RSA' }> = {
+  'tls13-aes128': { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', group: 'X25519', cert: 'EC' },
+  'tls13-aes256': { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', group: 'X25519', cert: 'EC' },
+  'tls13-chacha20': { protocol: 'TLSv1.3', cipher: 'TLS_CHACHA20_POLY1305_SHA256', group: 'X25519', cert: 'EC' },
+  'tls13-rsa': { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', group: 'X25519', cert: 'RSA' },
+  'tls12-ecdhe-ecdsa-aes128': { protocol: 'TLSv1.2', cipher: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', group: 'X25519', cert: 'EC' },
+  'tls12-ecdhe-ecdsa-aes256': { protocol: 'TLSv1.2', cipher: 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', group: 'X25519', cert: 'EC' },
+  'tls12-ecdhe-ecdsa-chacha20': { protocol: 'TLSv1.2', cipher: 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', group: 'X25519', cert: 'EC' },
   'tls13-x25519mlkem768': { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', group: 'X25519MLKEM768' },
 };
 
@@ -241,8 +335,8 @@ function checkNegotiated(s: Subject, profile: ProfileName, info: ConnInfo): void
   const key = `${s.label} ${profile}`;
   if (checked.has(key)) return;
   const want = EXPECTED[profile];
-  if (info.protocol !== want.protocol || info.cipher !== want.cipher || info.group !== want.group) {
-    throw new Error(`${s.label} negotiated ${info.protocol} ${info.cipher} ${info.group}, expected ${want.protocol} ${want.cipher} ${want.group}`);
+  if (info.protocol !== want.protocol || info.cipher !== want.cipher || info.group !== want.group || (want.cert && info.cert !== want.cert)) {
+    throw new Error(`${s.label} negotiated ${info.protocol} ${info.cipher} ${info.group} ${info.cert}, expected ${want.protocol} ${want.cipher} ${want.group} ${want.cert ?? ''}`);
   }
   checked.add(key);
 }
@@ -259,6 +353,7 @@ class Bench {
   constructor(
     readonly client: Rpc,
     readonly backend: Rpc,
+    readonly backendPort = 0,
   ) {}
 
   private async open(s: Subject, profile: ProfileName): Promise<{ info: ConnInfo; cid: number }> {
@@ -306,21 +401,28 @@ class Bench {
     return { mibps: bytes / MiB / (r.ms / 1000), cpuPerRecordUs: cpu / (bytes / RECORD), cores: cpu / (r.ms * 1000) };
   }
 
-  /** Full handshakes (+ backend connect + greeting relayed) per second, and server CPU per session. */
-  async handshakes(s: Subject, profile: ProfileName, concurrency: number, durationMs: number): Promise<HandshakeResult> {
+  /**
+   * Handshakes (+ backend connect + greeting relayed) per second, and server
+   * CPU per session. `resume`: each session resumes the previous one
+   * (`sessionIds`: on the service without tickets).
+   */
+  async handshakes(s: Subject, profile: ProfileName, concurrency: number, durationMs: number, resume?: 'ticket' | 'session-id'): Promise<HandshakeResult> {
     await this.backend.call('mode', { kind: 'greet' });
     await sleep(100); // let the previous run's connections finish closing
+    const port = resume === 'session-id' ? s.sessionIdPort : s.port;
     const cpu0 = await s.rpc.call<Cpu>('cpu');
-    const r = await this.client.call<{ count: number; ms: number; errors: number; lastError: string; cpuUs: number }>(
+    const r = await this.client.call<{ count: number; reused: number; ms: number; errors: number; lastError: string; cpuUs: number }>(
       'handshakes',
-      { port: s.port, profile, concurrency, durationMs },
+      { port, profile, concurrency, durationMs, resume: resume !== undefined },
       durationMs + 60_000,
     );
     await sleep(150); // teardown of the last sessions belongs to this run
     const cpu1 = await s.rpc.call<Cpu>('cpu');
     if (!r.count) throw new Error(`${s.label}: no session completed (${r.errors} errors, the last: ${r.lastError})`);
     if (r.errors) process.stderr.write(`  note: ${s.label}: ${r.errors} failed sessions (${r.lastError})\n`);
+    if (resume && r.reused < r.count * 0.9) throw new Error(`${s.label}: only ${r.reused} of ${r.count} sessions resumed (${profile}, ${resume})`);
     return {
+      reusedShare: r.reused / r.count,
       rate: r.count / (r.ms / 1000),
       cpuPerHsUs: cpuDelta(cpu0, cpu1) / r.count,
       clientCpuPerHsUs: r.cpuUs / r.count,
@@ -328,6 +430,44 @@ class Bench {
       errors: r.errors,
     };
   }
+
+  /** 1 KiB ping-pong through the proxy and straight to the echo backend, interleaved: added latency. */
+  async pingpong(s: Subject, count: number): Promise<LatencyResult> {
+    await this.backend.call('mode', { kind: 'echo' });
+    const direct = await this.client.call<number[]>('pingpong', { port: this.backendPort, count, size: 1024 }, 120_000);
+    const proxied = await this.client.call<number[]>('pingpong', { port: s.port, profile: 'tls13-aes128', count, size: 1024 }, 120_000);
+    const q = (xs: number[], f: number) => xs[Math.min(xs.length - 1, Math.floor(xs.length * f))]!;
+    return { p50: q(proxied, 0.5) - q(direct, 0.5), p99: q(proxied, 0.99) - q(direct, 0.99), directP50: q(direct, 0.5) };
+  }
+
+  /** RSS per idle established connection: `n` sessions held open (handshake done, backend connected). */
+  async idle(s: Subject, n: number): Promise<IdleResult> {
+    await this.backend.call('mode', { kind: 'greet' });
+    await sleep(300);
+    const before = await s.rpc.call<Cpu>('cpu');
+    const held = await this.client.call<number>('hold', { port: s.port, profile: 'tls13-aes128', n }, 300_000);
+    await sleep(1000);
+    const after = await s.rpc.call<Cpu>('cpu');
+    await this.client.call('release', {}, 120_000);
+    await sleep(500);
+    return { kibPerConn: (after.rss - before.rss) / 1024 / held };
+  }
+}
+
+interface LatencyResult {
+  /** Added µs at the median and the 99th percentile: proxied minus direct plaintext. */
+  p50: number;
+  p99: number;
+  directP50: number;
+}
+
+interface IdleResult {
+  kibPerConn: number;
+}
+
+interface StartResult {
+  ms: number;
+  rssMiB: number;
 }
 
 // ------------------------------------------------------------------ statistics and output
@@ -355,12 +495,25 @@ function printTable(title: string, header: string[], rows: string[][]): void {
   for (const r of rows) console.log(line(r));
 }
 
+/** A ratio target of issue 9's table: tlsproxy / node:tls must be >= or <= `value`. */
+interface Target {
+  readonly op: '>=' | '<=';
+  readonly value: number;
+  /** Short name in the ratio line. */
+  readonly name: string;
+}
+
 /** A metric: how to run it once, and which numbers of its result make table rows. */
-interface Metric<R> {
+interface Metric<R = any> {
   readonly key: string;
   readonly run: (s: Subject, warmup: boolean) => Promise<R>;
-  readonly rows: { label: string; value: (r: R) => number; better: 'higher' | 'lower' }[];
+  readonly rows: { label: string; value: (r: R) => number; better: 'higher' | 'lower'; target?: Target; webcryptoTarget?: Target }[];
   readonly describe: (r: R) => string;
+  /** Which subjects run it (default: all). */
+  readonly subjects?: (s: Subject) => boolean;
+  /** Runs (default --runs) and whether a warm-up run comes first (default yes). */
+  readonly runs?: number;
+  readonly warmup?: boolean;
 }
 
 // ------------------------------------------------------------------ profile summary
@@ -483,80 +636,153 @@ async function main(): Promise<void> {
     const client = forkChild('client', 'bench/client.ts', []);
     const backendPort = await backend.call<number>('listen');
     await client.call('init', { ca: path.join(pki, 'ca.pem') });
+    if (!opts.fromSources) compiled = await prepareCompiled(tmp);
+    console.log(compiled ? 'both proxies run compiled JavaScript (dist/, bundled probe and node:tls proxy), no tsx' : 'both proxies run from the TypeScript sources (tsx)');
 
     subjects.push(await startNodeTlsProxy(pki, backendPort, opts.mb * MiB));
     for (const p of opts.providers) {
       subjects.push(await startTlsproxy(tmp, pki, p, backendPort, (p === 'node' ? opts.mb : opts.webcryptoMb) * MiB));
     }
-    for (const s of subjects) console.log(`  ${s.label}: pid ${s.rpc.child.pid}, 127.0.0.1:${s.port}`);
-    const bench = new Bench(client, backend);
+    for (const s of subjects) console.log(`  ${s.label}: pid ${s.rpc.child.pid}, 127.0.0.1:${s.port} (session IDs: ${s.sessionIdPort}), listening after ${fmt(s.startMs)} ms`);
+    const bench = new Bench(client, backend, backendPort);
 
     const warmBytes = (s: Subject) => Math.min(s.bulkBytes, Math.max(4 * MiB, s.bulkBytes / 4));
-    const bulkRows = (what: string): Metric<BulkResult>['rows'] => [
-      { label: `${what}, MiB/s`, value: (r) => r.mibps, better: 'higher' },
-      { label: '  proxy CPU per 16 KiB record, µs', value: (r) => r.cpuPerRecordUs, better: 'lower' },
+    const nodeOnly = (s: Subject) => s.kind === 'node:tls' || s.kind === 'node';
+    const bulkRows = (what: string, tag: string, core: boolean): Metric<BulkResult>['rows'] => [
+      {
+        label: `${what}, MiB/s`,
+        value: (r) => r.mibps,
+        better: 'higher',
+        target: { op: '>=', value: 1.2, name: `${tag} MiB/s` },
+        ...(core ? { webcryptoTarget: { op: '>=', value: 0.5, name: `webcrypto ${tag} MiB/s` } as Target } : {}),
+      },
+      { label: '  proxy CPU per 16 KiB record, µs', value: (r) => r.cpuPerRecordUs, better: 'lower', target: { op: '<=', value: 0.8, name: `${tag} µs/rec` } },
       { label: '  proxy cores busy', value: (r) => r.cores, better: 'lower' },
     ];
     const bulkDescribe = (r: BulkResult) => `${fmt(r.mibps)} MiB/s ${fmt(r.cpuPerRecordUs)} µs/rec ${fmt(r.cores)} cores`;
-    const hsRows = (c: number): Metric<HandshakeResult>['rows'] => [
-      { label: `handshakes/s, concurrency ${c}`, value: (r) => r.rate, better: 'higher' },
-      { label: '  server CPU per handshake, µs', value: (r) => r.cpuPerHsUs, better: 'lower' },
-    ];
     const hsDescribe = (r: HandshakeResult) =>
-      `${fmt(r.rate)}/s ${fmt(r.cpuPerHsUs)} µs/hs (${r.count} sessions, client ${fmt(r.clientCpuPerHsUs)} µs/hs)`;
+      `${fmt(r.rate)}/s ${fmt(r.cpuPerHsUs)} µs/hs (${r.count} sessions${r.reusedShare ? `, ${Math.round(r.reusedShare * 100)}% resumed` : ''}, client ${fmt(r.clientCpuPerHsUs)} µs/hs)`;
 
-    const metrics: Metric<BulkResult | HandshakeResult>[] = [];
-    const add = <R extends BulkResult | HandshakeResult>(m: Metric<R>) => {
+    const metrics: Metric[] = [];
+    const add = <R>(m: Metric<R>) => {
       if (opts.only.length && !opts.only.some((w) => m.key.toLowerCase().includes(w))) return;
-      metrics.push(m as unknown as Metric<BulkResult | HandshakeResult>);
+      metrics.push(m as Metric);
     };
-    add<BulkResult>({
-      key: 'TLS 1.3 upload',
-      run: (s, w) => bench.upload(s, 'tls13-aes128', w ? warmBytes(s) : s.bulkBytes),
-      rows: bulkRows('TLS 1.3 AES-128-GCM upload (client→backend)'),
-      describe: bulkDescribe,
-    });
-    if (opts.download) {
-      add<BulkResult>({
-        key: 'TLS 1.3 download',
-        run: (s, w) => bench.download(s, 'tls13-aes128', w ? warmBytes(s) : s.bulkBytes),
-        rows: bulkRows('TLS 1.3 AES-128-GCM download (backend→client)'),
-        describe: bulkDescribe,
-      });
+    // ---- bulk: both versions, the three AEADs, both directions
+    const suites: [string, string, ProfileName, ProfileName][] = [
+      ['AES-128-GCM', 'aes128', 'tls13-aes128', 'tls12-ecdhe-ecdsa-aes128'],
+      ['AES-256-GCM', 'aes256', 'tls13-aes256', 'tls12-ecdhe-ecdsa-aes256'],
+      ['ChaCha20-Poly1305', 'chacha', 'tls13-chacha20', 'tls12-ecdhe-ecdsa-chacha20'],
+    ];
+    for (const [version, v] of [['1.3', '13'], ['1.2', '12']] as const) {
+      if (version === '1.2' && !opts.tls12) continue;
+      for (const [suite, tag, p13, p12] of suites) {
+        if (opts.quick && tag === 'aes256') continue;
+        for (const dir of ['upload', 'download'] as const) {
+          if (dir === 'download' && !opts.download) continue;
+          const profile = version === '1.3' ? p13 : p12;
+          // The other providers run the AES-128-GCM rows (their own table; webcrypto has targets there).
+          const core = tag === 'aes128';
+          add<BulkResult>({
+            key: `TLS ${version} ${suite} ${dir}`,
+            run: (s, w) => (dir === 'upload' ? bench.upload(s, profile, w ? warmBytes(s) : s.bulkBytes) : bench.download(s, profile, w ? warmBytes(s) : s.bulkBytes)),
+            rows: bulkRows(`TLS ${version} ${suite} ${dir === 'upload' ? 'upload (client→backend)' : 'download (backend→client)'}`, `${v}-${tag}-${dir === 'upload' ? 'up' : 'down'}`, core && version === '1.3'),
+            describe: bulkDescribe,
+            subjects: core && (version === '1.3' || dir === 'upload') ? undefined : nodeOnly,
+          });
+        }
+      }
     }
-    add<BulkResult>({
-      key: 'TLS 1.3 ChaCha20-Poly1305 upload',
-      run: (s, w) => bench.upload(s, 'tls13-chacha20', w ? warmBytes(s) : s.bulkBytes),
-      rows: bulkRows('TLS 1.3 ChaCha20-Poly1305 upload (client→backend)'),
-      describe: bulkDescribe,
-    });
-    if (opts.tls12) {
-      add<BulkResult>({
-        key: 'TLS 1.2 upload',
-        run: (s, w) => bench.upload(s, 'tls12-ecdhe-ecdsa-aes128', w ? warmBytes(s) : s.bulkBytes),
-        rows: bulkRows('TLS 1.2 ECDHE-ECDSA-AES128-GCM upload'),
-        describe: bulkDescribe,
-      });
+    // ---- full handshakes: ECDSA P-256 and RSA-2048, concurrency 1 and 32
+    for (const [cert, profile] of [['ECDSA P-256', 'tls13-aes128'], ['RSA-2048', 'tls13-rsa']] as const) {
+      for (const c of [1, 32]) {
+        const tag = `hs-${cert.startsWith('RSA') ? 'rsa' : 'ecdsa'}-c${c}`;
+        add<HandshakeResult>({
+          key: `TLS 1.3 full handshakes ${cert} c=${c}`,
+          run: (s, w) => bench.handshakes(s, profile, c, w ? Math.min(400, opts.hsMs) : opts.hsMs),
+          rows: [
+            {
+              label: `full TLS 1.3 handshakes/s, ${cert}, x25519, concurrency ${c}`,
+              value: (r) => r.rate,
+              better: 'higher',
+              ...(cert.startsWith('ECDSA') ? { webcryptoTarget: { op: '>=', value: 0.5, name: `webcrypto ${tag}/s` } as Target } : {}),
+            },
+            { label: '  server CPU per handshake, µs', value: (r) => r.cpuPerHsUs, better: 'lower', target: { op: '<=', value: 0.6, name: `${tag} µs` } },
+          ],
+          describe: hsDescribe,
+          subjects: cert.startsWith('RSA') ? nodeOnly : undefined,
+        });
+      }
     }
-    for (const c of [1, 32]) {
+    // ---- resumed handshakes
+    for (const [what, profile, mode, tag] of [
+      ['TLS 1.3 PSK (ticket) resumed', 'tls13-aes128', 'ticket', 'resume-13-psk'],
+      ['TLS 1.2 ticket resumed', 'tls12-ecdhe-ecdsa-aes128', 'ticket', 'resume-12-ticket'],
+      ['TLS 1.2 session-ID resumed', 'tls12-ecdhe-ecdsa-aes128', 'session-id', 'resume-12-id'],
+    ] as const) {
       add<HandshakeResult>({
-        key: `TLS 1.3 handshakes c=${c}`,
-        run: (s, w) => bench.handshakes(s, 'tls13-aes128', c, w ? Math.min(400, opts.hsMs) : opts.hsMs),
-        rows: hsRows(c),
+        key: `${what} handshakes`,
+        run: (s, w) => bench.handshakes(s, profile, 4, w ? Math.min(400, opts.hsMs) : opts.hsMs, mode),
+        rows: [
+          { label: `${what} handshakes/s, concurrency 4`, value: (r) => r.rate, better: 'higher' },
+          { label: '  server CPU per handshake, µs', value: (r) => r.cpuPerHsUs, better: 'lower', target: { op: '<=', value: 0.5, name: `${tag} µs` } },
+        ],
         describe: hsDescribe,
+        subjects: nodeOnly,
       });
     }
+    // ---- latency, idle memory
+    const pings = opts.quick ? 300 : 2000;
+    add<LatencyResult>({
+      key: 'ping-pong 1 KiB latency',
+      run: (s) => bench.pingpong(s, pings),
+      rows: [
+        { label: `added latency, 1 KiB ping-pong (TLS 1.3), p50 µs`, value: (r) => r.p50, better: 'lower', target: { op: '<=', value: 0.8, name: 'latency p50' } },
+        { label: '  p99 µs', value: (r) => r.p99, better: 'lower', target: { op: '<=', value: 0.8, name: 'latency p99' } },
+      ],
+      describe: (r) => `+${fmt(r.p50)} µs p50, +${fmt(r.p99)} µs p99 (direct p50 ${fmt(r.directP50)} µs)`,
+      subjects: nodeOnly,
+    });
+    add<IdleResult>({
+      key: `idle connections x${opts.idle}`,
+      run: (s) => bench.idle(s, opts.idle),
+      rows: [{ label: `RSS per idle TLS connection (${opts.idle} connections), KiB`, value: (r) => r.kibPerConn, better: 'lower', target: { op: '<=', value: 0.5, name: 'idle RSS/conn' } }],
+      describe: (r) => `${fmt(r.kibPerConn)} KiB/conn`,
+      subjects: nodeOnly,
+      runs: Math.min(opts.runs, 3),
+      warmup: false,
+    });
+    // ---- start-up: a fresh process each run, started the way the subject was
+    add<StartResult>({
+      key: 'start-up',
+      run: async (s) => {
+        const fresh = s.kind === 'node:tls' ? await startNodeTlsProxy(pki, backendPort, 0) : await startTlsproxy(tmp, pki, s.kind, backendPort, 0);
+        await sleep(500);
+        const { rss } = await fresh.rpc.call<Cpu>('cpu');
+        fresh.rpc.child.kill('SIGTERM');
+        await new Promise((r) => (alive(fresh.rpc.child) ? fresh.rpc.child.once('exit', r) : r(undefined)));
+        return { ms: fresh.startMs, rssMiB: rss / MiB };
+      },
+      rows: [
+        { label: 'start to listening, ms (process start → listening)', value: (r) => r.ms, better: 'lower', target: { op: '<=', value: 1.2, name: 'start ms' } },
+        { label: '  RSS once listening (+0.5 s), MiB', value: (r) => r.rssMiB, better: 'lower', target: { op: '<=', value: 1.2, name: 'start RSS' } },
+      ],
+      describe: (r) => `${fmt(r.ms)} ms ${fmt(r.rssMiB)} MiB`,
+      subjects: nodeOnly,
+      warmup: false,
+    });
 
     // results[metric][subject] = runs
-    const results = new Map<string, Map<string, (BulkResult | HandshakeResult)[]>>();
+    const results = new Map<string, Map<string, unknown[]>>();
     for (const m of metrics) {
-      const perSubject = new Map<string, (BulkResult | HandshakeResult)[]>();
+      const perSubject = new Map<string, unknown[]>();
       results.set(m.key, perSubject);
+      const who = subjects.filter(m.subjects ?? (() => true));
       process.stderr.write(`${m.key}:`);
-      for (const s of subjects) await m.run(s, true);
-      for (let round = 0; round < opts.runs; round++) {
+      if (m.warmup !== false) for (const s of who) await m.run(s, true);
+      for (let round = 0; round < (m.runs ?? opts.runs); round++) {
         // Rotate the order each round so that drift on a shared machine hits every subject alike.
-        const order = subjects.map((_, i) => subjects[(i + round) % subjects.length]!);
+        const order = who.map((_, i) => who[(i + round) % who.length]!);
         for (const s of order) {
           const r = await m.run(s, false);
           if (!perSubject.has(s.label)) perSubject.set(s.label, []);
@@ -569,21 +795,33 @@ async function main(): Promise<void> {
 
     // ---- tables: one per provider, node:tls measured in the same run
     const base = subjects[0]!;
-    const med = (m: Metric<BulkResult | HandshakeResult>, s: Subject, row: Metric<BulkResult | HandshakeResult>['rows'][number]) =>
-      median(results.get(m.key)!.get(s.label)!.map(row.value));
+    const med = (m: Metric, s: Subject, row: Metric['rows'][number]) => {
+      const rs = results.get(m.key)!.get(s.label);
+      return rs ? median(rs.map(row.value)) : NaN;
+    };
+    const verdicts: { name: string; ratio: number; target: Target; ok: boolean }[] = [];
     for (const s of subjects.slice(1)) {
       const rows: string[][] = [];
       for (const m of metrics) {
+        if (!results.get(m.key)!.has(s.label)) continue;
         for (const row of m.rows) {
           const a = med(m, s, row);
           const b = med(m, base, row);
-          rows.push([row.label, fmt(a), fmt(b), fmt(a / b)]);
+          const ratio = a / b;
+          const target = s.kind === 'node' ? row.target : s.kind === 'webcrypto' ? row.webcryptoTarget : undefined;
+          let mark = '';
+          if (target && Number.isFinite(ratio)) {
+            const ok = target.op === '>=' ? ratio >= target.value : ratio <= target.value;
+            verdicts.push({ name: target.name, ratio, target, ok });
+            mark = ` ${target.op}${target.value} ${ok ? 'ok' : 'MISS'}`;
+          }
+          rows.push([row.label, fmt(a), fmt(b), fmt(ratio), mark.trim()]);
         }
       }
       printTable(
-        `${s.label}: ratio = tlsproxy / node:tls (MiB/s, handshakes/s: higher is better; µs: lower is better; cores busy = proxy CPU time / transfer time)` +
+        `${s.label}: ratio = tlsproxy / node:tls (MiB/s, handshakes/s: higher is better; µs, KiB, MiB, ms: lower is better; cores busy = proxy CPU time / transfer time)` +
           (s.bulkBytes !== base.bulkBytes ? `; bulk ${s.bulkBytes / MiB} MiB vs ${base.bulkBytes / MiB} MiB per run` : ''),
-        ['metric', s.label, base.label, 'ratio'],
+        ['metric', s.label, base.label, 'ratio', 'target'],
         rows,
       );
     }
@@ -591,10 +829,14 @@ async function main(): Promise<void> {
     console.log('\nall runs (medians above):');
     for (const m of metrics) {
       for (const s of subjects) {
-        const rs = results.get(m.key)!.get(s.label)!;
-        console.log(`  ${m.key.padEnd(24)} ${s.label.padEnd(20)} ${rs.map(m.describe).join('; ')}`);
+        const rs = results.get(m.key)!.get(s.label);
+        if (rs) console.log(`  ${m.key.padEnd(36)} ${s.label.padEnd(20)} ${rs.map(m.describe).join('; ')}`);
       }
     }
+    const missed = verdicts.filter((v) => !v.ok);
+    ratioLine = `ratios (tlsproxy / node:tls, target in brackets, * = missed): ${verdicts.map((v) => `${v.name} ${fmt(v.ratio)}(${v.target.op}${v.target.value})${v.ok ? '' : '*'}`).join('; ')}`;
+    ratioSummary = `${verdicts.length - missed.length} of ${verdicts.length} targets met`;
+    if (opts.check && missed.length) checkFailed = true;
 
     await hybridHandshakes(subjects.slice(1), backend, path.join(pki, 'ca.pem'), opts);
 
@@ -632,6 +874,7 @@ async function main(): Promise<void> {
       console.log(`${s.label}: RSS at the end ${(cpu.rss / MiB).toFixed(0)} MiB`);
     }
     console.log(`\nbench time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    if (ratioLine) console.log(`\n${ratioSummary}\n${ratioLine}`);
   } finally {
     await killChildren();
     if (opts.keep) console.log(`kept ${tmp}`);
@@ -639,8 +882,12 @@ async function main(): Promise<void> {
   }
 }
 
+let ratioLine = '';
+let ratioSummary = '';
+let checkFailed = false;
+
 main().then(
-  () => process.exit(0),
+  () => process.exit(checkFailed ? 1 : 0),
   async (e) => {
     process.stderr.write(`\nbench failed: ${(e as Error)?.stack ?? e}\n`);
     await killChildren();

@@ -15,7 +15,7 @@ import type { CryptoProvider } from './crypto/provider.js';
 import { isPromise } from './crypto/provider.js';
 import { REFUSAL_CAUSES, failure, fail } from './errors.js';
 import type { ClientCertificateInfo } from './events.js';
-import { describeKeySignature } from './tls13/negotiate.js';
+import { describeKeySignature } from './common/negotiate.js';
 
 /** Hard bound on a client chain, whatever the policy says (a decode-time limit). */
 export const MAX_CLIENT_CHAIN = 16;
@@ -60,6 +60,22 @@ export async function examineClientChain(policy: ClientAuthPolicy, chain: readon
   }
   if (!verdict.trusted && policy.requireTrusted) {
     fail(verdict.alert ? REFUSAL_CAUSES[verdict.alert] : 'ClientCertificateBad', verdict.reason ?? 'verification failed');
+  }
+  return verdict;
+}
+
+/** RFC 7250: judge a client's raw public key; apply the strict policy as for chains. */
+export async function examineClientRawKey(policy: ClientAuthPolicy, spki: Uint8Array): Promise<ClientCertificateVerdict> {
+  if (!policy.verifyRawPublicKey) return fail('NoCommonCertificateType', 'client', [2]);
+  let verdict: ClientCertificateVerdict;
+  try {
+    const v = policy.verifyRawPublicKey(spki);
+    verdict = isPromise(v) ? await v : v;
+  } catch (e) {
+    throw failure('ClientCertificateUnusable', (e as Error).message);
+  }
+  if (!verdict.trusted && policy.requireTrusted) {
+    fail(verdict.alert ? REFUSAL_CAUSES[verdict.alert] : 'ClientCertificateBad', verdict.reason ?? 'raw public key not accepted');
   }
   return verdict;
 }

@@ -23,6 +23,8 @@ export interface CertifiedKey {
   readonly names: readonly string[];
   /** Human label for logs, e.g. the file it came from. */
   readonly label?: string;
+  /** The leaf's SubjectPublicKeyInfo (DER): what we send as a raw public key (RFC 7250). */
+  readonly spki?: Uint8Array;
 }
 
 /** What the SNI hook learns about the client before ServerHello is built. */
@@ -79,6 +81,12 @@ export interface ClientAuthPolicy {
    * chain is a verdict, not an exception.
    */
   verify(chain: readonly Uint8Array[]): MaybePromise<ClientCertificateVerdict>;
+  /**
+   * RFC 7250: accept a raw public key from the client instead of a chain,
+   * and judge it (Postfix: by its public-key fingerprint). Absent: only
+   * X.509 chains are accepted.
+   */
+  verifyRawPublicKey?(spki: Uint8Array): MaybePromise<ClientCertificateVerdict>;
 }
 
 /** Bounds on what a peer can make us hold or repeat (DEVELOPERS.md: bound everything). */
@@ -178,6 +186,8 @@ export interface ServerConfig {
   readonly limits?: Partial<Limits>;
   /** Client certificates: absent means none are requested. */
   readonly clientAuth?: ClientAuthPolicy;
+  /** RFC 7250: send our raw public key instead of the chain to a client that asks for it (Postfix *_tls_enable_rpk). */
+  readonly rawPublicKey?: boolean;
   /** TLS 1.2 session-ID cache; without it no session IDs are issued. */
   readonly sessionCache?: SessionCache;
   /** Session tickets (RFC 5077 for TLS 1.2, NewSessionTicket for TLS 1.3); without it none are issued or accepted. */

@@ -29,7 +29,7 @@ import {
   Tls13Protection,
 } from './record.js';
 import type { Tls13Suite } from './suites.js';
-import { ExpectClientHello } from './tls13/expect-client-hello.js';
+import { ExpectClientHello } from './common/expect-client-hello.js';
 import { nextTrafficSecret, trafficKeys } from './tls13/key-schedule.js';
 import type { ConnectedSecrets, ServerContext, State } from './common/state.js';
 
@@ -576,6 +576,7 @@ export class ServerConnection {
         alert: e.description,
         alertName: alertName(e.description),
         reason: `peer sent ${e.level === AlertLevel.warning ? 'warning' : 'fatal'} alert ${alertName(e.description)}`,
+        cause: 'PeerAlert',
         duringHandshake,
       };
     } else {
@@ -589,7 +590,7 @@ export class ServerConnection {
           // nothing more we can do; the owner closes the socket
         }
       }
-      error = { direction: 'sent', alert: f.alert, alertName: alertName(f.alert), reason: f.message, duringHandshake };
+      error = { direction: 'sent', alert: f.alert, alertName: alertName(f.alert), reason: f.message, cause: f.code, duringHandshake };
     }
     this.state = 'failed';
     this.pending = [];

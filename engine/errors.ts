@@ -150,6 +150,11 @@ export const CAUSES = {
   InvalidPublicValue: cause('illegal_parameter', 'RFC 8422 §5.11; RFC 7919 §5.1', (group: string, why: string) => `invalid ${group} public value: ${why}`),
   DhPublicValueOutOfRange: cause('illegal_parameter', 'RFC 7919 §5.1', () => 'DH public value out of range (1 < Y < p-1)'),
 
+  // ------------------------------------------------ raw public keys (RFC 7250)
+  NoCommonCertificateType: cause('unsupported_certificate', 'RFC 7250 §4.2', (side: string, offered: readonly number[]) =>
+    `no ${side} certificate type in common (client offers ${offered.join(',')})`),
+  RawKeyCertificateShape: cause('decode_error', 'RFC 7250 §3; RFC 8446 §4.4.2', (why: string) => `raw public key Certificate: ${why}`),
+
   // ------------------------------------------------ client certificates (RFC 8446 §4.4.2.4, §4.4.3; RFC 5246 §7.4.6, §7.4.8)
   ClientCertificateContextNotEmpty: cause('illegal_parameter', 'RFC 8446 §4.4.2', () => 'client Certificate with a certificate_request_context we did not send'),
   ClientCertificateMissing: cause('certificate_required', 'RFC 8446 §4.4.2.4', () => 'the client sent no certificate'),

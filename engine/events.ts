@@ -33,6 +33,10 @@ export interface HandshakeInfo {
   readonly helloRetry: boolean;
   /** Label of the certificate served (e.g. its file). */
   readonly certificateLabel?: string;
+  /** RFC 7250: we authenticated with our raw public key, not the chain. */
+  readonly serverCertificateType?: 'x509' | 'raw-public-key';
+  /** RFC 7250: the certificate type the client was asked for (when we sent CertificateRequest). */
+  readonly clientCertificateType?: 'x509' | 'raw-public-key';
   readonly resumed: boolean;
   /** How the session was resumed: a TLS 1.3 PSK ticket, a TLS 1.2 RFC 5077 ticket, or a TLS 1.2 session ID. */
   readonly resumedVia?: 'ticket' | 'session-id';
@@ -124,6 +128,8 @@ export interface ConnectionError {
   readonly alertName?: string;
   /** What went wrong, for the log. */
   readonly reason: string;
+  /** The typed cause (engine/errors.ts CAUSES) when we failed the session; 'PeerAlert' when the peer did. */
+  readonly cause?: string;
   /** True while the handshake had not completed. */
   readonly duringHandshake: boolean;
 }
@@ -156,6 +162,8 @@ export interface ClientCertificateDetails {
   readonly digest: string;
   /** Why it is not trusted: the verifier's error. */
   readonly error?: ClientCertificateError;
+  /** RFC 7250: a raw public key, not a certificate (no subject, issuer or certificate fingerprint). */
+  readonly rawPublicKey?: boolean;
 }
 
 /** A chain verification failure as the verifier reports it (OpenSSL's X509_V_ERR number and text, the depth). */

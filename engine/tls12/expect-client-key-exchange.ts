@@ -14,12 +14,13 @@ import { checkDhPublic, type DhParams, stripLeadingZeros } from '../ffdhe.js';
 import { parseDheClientKeyExchange, parseEcdheClientKeyExchange } from '../messages/client-key-exchange.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { ClientCertificateVerdict } from '../config.js';
-import { checkClientSignature, examineClientChain, MAX_CLIENT_CHAIN } from '../client-auth.js';
+import { checkClientSignature, examineClientChain, examineClientRawKey, MAX_CLIENT_CHAIN } from '../client-auth.js';
+import { parseRawKeyCertificate12 } from '../common/certificate-types.js';
 import { parseCertificate12 } from '../messages/certificate12.js';
 import { parseCertificateVerify } from '../messages/certificate-verify.js';
 import { Tls12Protection } from '../record.js';
 import type { Tls12Suite } from '../suites.js';
-import { checkKeyShare } from '../tls13/negotiate.js';
+import { checkKeyShare } from '../common/negotiate.js';
 import type { ServerContext, State } from '../common/state.js';
 import type { Transcript } from '../common/transcript.js';
 import { ExpectChangeCipherSpec } from './expect-finished.js';
@@ -53,7 +54,10 @@ export class ExpectClientCertificate12 implements State {
   async handle(m: HandshakeMessage): Promise<State> {
     if (m.type !== HandshakeType.certificate) fail('UnexpectedHandshakeMessage', m.type, 'the client Certificate');
     const policy = this.ctx.config.clientAuth!;
-    const chain = parseCertificate12(m.body, MAX_CLIENT_CHAIN);
+    // RFC 7250 §3: a raw key is one SubjectPublicKeyInfo, no certificate_list around it.
+    const raw = this.s.info.clientCertificateType === 'raw-public-key';
+    const rawKey = raw ? parseRawKeyCertificate12(m.body) : undefined;
+    const chain = raw ? (rawKey ? [rawKey] : []) : parseCertificate12(m.body, MAX_CLIENT_CHAIN);
     this.s.transcript.add(m.raw);
     if (chain.length === 0) {
       // RFC 5246 §7.4.6: without a certificate the server may go on, or answer handshake_failure.
@@ -61,7 +65,7 @@ export class ExpectClientCertificate12 implements State {
       this.ctx.event({ kind: 'client-certificate' });
       return new ExpectClientKeyExchange(this.ctx, this.s);
     }
-    const clientVerdict = await examineClientChain(policy, chain);
+    const clientVerdict = raw ? await examineClientRawKey(policy, rawKey!) : await examineClientChain(policy, chain);
     this.ctx.trace(`client certificate ${clientVerdict.trusted ? 'trusted' : `not trusted: ${clientVerdict.reason ?? ''}`}`);
     this.ctx.event({ kind: 'client-certificate', trusted: clientVerdict.trusted, reason: clientVerdict.reason, details: clientVerdict.details });
     return new ExpectClientKeyExchange(this.ctx, { ...this.s, clientVerdict });

@@ -5,7 +5,7 @@
  */
 
 import { HandshakeType } from '../constants.js';
-import { examineClientChain, checkClientSignature, MAX_CLIENT_CHAIN } from '../client-auth.js';
+import { examineClientChain, examineClientRawKey, checkClientSignature, MAX_CLIENT_CHAIN } from '../client-auth.js';
 import type { ClientCertificateVerdict } from '../config.js';
 import { fail } from '../errors.js';
 import { parseCertificate } from '../messages/certificate.js';
@@ -35,7 +35,14 @@ export class ExpectClientCertificate implements State {
       this.ctx.event({ kind: 'client-certificate' });
       return new ExpectFinished(this.ctx, this.s);
     }
-    const verdict = await examineClientChain(policy, cert.entries.map((e) => e.certData));
+    let verdict: ClientCertificateVerdict;
+    if (this.s.info.clientCertificateType === 'raw-public-key') {
+      // RFC 7250 §3 / RFC 8446 §4.4.2: one entry whose cert_data is the SubjectPublicKeyInfo.
+      if (cert.entries.length !== 1) fail('RawKeyCertificateShape', `${cert.entries.length} entries`);
+      verdict = await examineClientRawKey(policy, cert.entries[0]!.certData);
+    } else {
+      verdict = await examineClientChain(policy, cert.entries.map((e) => e.certData));
+    }
     this.ctx.trace(`client certificate ${verdict.trusted ? 'trusted' : `not trusted: ${verdict.reason ?? ''}`}`);
     this.ctx.event({ kind: 'client-certificate', trusted: verdict.trusted, reason: verdict.reason, details: verdict.details });
     return new ExpectClientCertificateVerify(this.ctx, this.s, verdict);

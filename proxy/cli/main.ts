@@ -8,6 +8,7 @@
  *   tlsproxy check [-c DIR] [-o name=value]...          validate everything start would load
  *   tlsproxy reload [-c DIR] [-o name=value]...         the running daemon re-reads its configuration
  *   tlsproxy stop [-c DIR] [-o name=value]...           the running daemon drains and stops
+ *   tlsproxy status [-c DIR] [-o name=value]...         whether it runs, pid, uptime, generation, workers
  *   tlsproxy ticket-keys [-c DIR] [-o name=value]... [-s SECONDS] create|rotate|list [FILE]
  *                                                       make or rotate a ticket key file for a fleet
  *   tlsproxy --help
@@ -36,6 +37,7 @@ import { isMasterInvocation } from '../postfix/args.js';
 import { Logger, stderrSink, type LogSink } from '../log/log.js';
 import { openLogTarget, type LogTarget } from '../log/target.js';
 import { reloadCommand, runDaemon, stopCommand } from '../supervisor/run.js';
+import { statusCommand } from '../supervisor/status.js';
 
 export const USAGE = `Usage:
   tlsproxy start [-c CONFIG_DIR] [-o name=value]...
@@ -71,6 +73,10 @@ export const USAGE = `Usage:
       Tell that daemon to stop accepting, let sessions finish for up to
       tlsproxy_drain_timeout, and exit; waits until it is gone. Same as
       SIGTERM.
+  tlsproxy status [-c CONFIG_DIR] [-o name=value]...
+      Whether the daemon of CONFIG_DIR runs; if it does, its pid, uptime,
+      configuration generation, listening addresses, and each worker
+      process with its state and sessions (exit 0), else exit 1.
   tlsproxy ticket-keys [-c CONFIG_DIR] [-o name=value]... [-s SECONDS] create|rotate|list [FILE]
       Manage a session ticket key file shared by a fleet (FILE defaults to
       tlsproxy_tls_session_ticket_key_file; the key lifetime L is
@@ -94,7 +100,7 @@ export type Command =
   | { readonly kind: 'certs'; readonly dir: string }
   | ConfigCommand
   | { readonly kind: 'check'; readonly configDir?: string; readonly overrides: Override[] }
-  | { readonly kind: 'reload' | 'stop'; readonly configDir?: string; readonly overrides: Override[] }
+  | { readonly kind: 'reload' | 'stop' | 'status'; readonly configDir?: string; readonly overrides: Override[] }
   | { readonly kind: 'ticket-keys'; readonly configDir?: string; readonly overrides: Override[]; readonly action: TicketKeysAction; readonly file?: string; readonly stage?: number };
 
 export interface ConfigCommand {
@@ -194,7 +200,8 @@ export function parseCommandLine(argv: readonly string[]): Command {
       return { kind: 'config', configDir: o.configDir, overrides: o.overrides, mode, expand: o.set.has('x'), valueOnly: o.set.has('h'), services: o.set.has('P'), names: o.operands };
     }
     case 'reload':
-    case 'stop': {
+    case 'stop':
+    case 'status': {
       const o = getopt(rest, '');
       if (o.operands.length) throw new UsageError(`unexpected argument "${o.operands[0]}"`);
       return { kind: command, configDir: o.configDir, overrides: o.overrides };
@@ -294,12 +301,13 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     }
     case 'reload':
     case 'stop':
+    case 'status':
       return controlCommand(command.kind, command.configDir, command.overrides, options.env ?? process.env, stdout, stderr);
   }
 }
 
 /** `tlsproxy reload` / `tlsproxy stop`: the daemon of -c DIR (or of the built-in mode's state directory), through its pid file. */
-async function controlCommand(kind: 'reload' | 'stop', configDir: string | undefined, overrides: Override[], env: NodeJS.ProcessEnv, stdout: (t: string) => void, stderr: (t: string) => void): Promise<number> {
+async function controlCommand(kind: 'reload' | 'stop' | 'status', configDir: string | undefined, overrides: Override[], env: NodeJS.ProcessEnv, stdout: (t: string) => void, stderr: (t: string) => void): Promise<number> {
   let params: ParameterSet;
   try {
     params =
@@ -324,7 +332,7 @@ async function controlCommand(kind: 'reload' | 'stop', configDir: string | undef
       .withOverrides(pidDir ? [{ name: 'tlsproxy_pid_directory', value: pidDir }] : [], 'main.cf')
       .withOverrides(overrides, 'command line -o');
   }
-  return (kind === 'reload' ? reloadCommand : stopCommand)(params, { stdout, stderr });
+  return (kind === 'reload' ? reloadCommand : kind === 'stop' ? stopCommand : statusCommand)(params, { stdout, stderr });
 }
 
 /** -c DIR, else $MAIL_CONFIG (as Postfix commands do). */

@@ -133,6 +133,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tls_eecdh_auto_curves', '?X25519MLKEM768:DEFAULT', 'string', '3.2', 'key exchange groups in server preference order, OpenSSL 3.5 syntax (?name, DEFAULT, / between tuples; engine/policy/groups.ts)'),
   p('tls_ffdhe_auto_groups', '', 'string', '3.8', 'FFDHE groups after tls_eecdh_auto_curves (TLS 1.3 key shares and TLS 1.2 DHE); empty with OpenSSL 3.5, whose DEFAULT has ffdhe2048 ffdhe3072'),
   p('tls_server_sni_maps', '', 'string', '3.4', 'SNI name to key and chain'),
+  p('relay_clientcerts', '', 'string', '2.2', 'client certificate or public-key fingerprints (inline:, texthash:); a listed RFC 7250 raw public key is Trusted'),
   p('tls_high_cipherlist', 'aNULL:-aNULL:HIGH:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:@STRENGTH', 'string', '2.3', 'high grade cipher list'),
   p('tls_medium_cipherlist', 'aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH', 'string', '2.3', 'medium grade cipher list'),
   p('tls_null_cipherlist', 'eNULL:!kDH:!kECDH:!aDSS:!MD5:!aNULL', 'string', '2.3', 'null grade cipher list'),
@@ -156,7 +157,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tls_ssl_options', '', 'string', '3.4', 'extra library options'),
   p('tls_session_ticket_cipher', 'aes-256-cbc', 'string', '3.0', 'session ticket cipher; empty disables tickets'),
   p('smtpd_tls_session_cache_timeout', '3600s', 'time', '2.2', 'session cache and ticket key lifetime; 0 disables resumption', { unit: 's', min: 0 }),
-  p('smtpd_tls_session_cache_database', '', 'string', '2.2', 'TLS 1.2 session-ID cache (here: in memory when non-empty)'),
+  p('smtpd_tls_session_cache_database', '', 'string', '2.2', 'TLS 1.2 session-ID cache: memcache:FILE (memcache_table(5) syntax: memcached shared by a fleet, values sealed with the ticket key file), any other non-empty value: in the daemon\'s memory'),
   p('tlsmgr_service_name', 'tlsmgr', 'string', '2.11', 'TLS manager service'),
 
   // ---- smtpd_* parameters the tlsproxy_* ones inherit, then the tlsproxy_* ones
@@ -177,6 +178,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tlsproxy_session_timeout', '300s', 'time', 'tlsproxy', 'idle limit after the handshake (no ciphertext in either direction)', { ...ours, unit: 's', min: 1 }),
   p('tlsproxy_backend_connect_timeout', '10s', 'time', 'tlsproxy', 'time limit for connecting to the backend', { ...ours, unit: 's', min: 1 }),
   p('tlsproxy_worker_processes', '', 'string', 'tlsproxy', 'worker processes for the service: empty = the master.cf maxproc column ("-": default_process_limit capped at the number of CPUs, at least 2; 0: the number of CPUs, at least 2); 1 = serve in the main process', ours),
+  p('tlsproxy_session_cache_lookup_ms', '200', 'int', 'tlsproxy', 'smtpd_tls_session_cache_database = memcache:FILE: longest wait of a TLS handshake for a session look-up (milliseconds); then a miss (full handshake)', { ...ours, min: 1 }),
   p('tlsproxy_session_cache_size', '10000', 'int', 'tlsproxy', 'most TLS 1.2 sessions in the (daemon-wide, in-memory) session-ID cache', { ...ours, min: 1 }),
   p('tlsproxy_tls_session_ticket_key_file', '', 'string', 'tlsproxy', 'session ticket keys shared by a fleet: lines "<unix time> <base64 of 48 bytes>", oldest first; made and rotated with tlsproxy ticket-keys (a key dated ahead is staged: it decrypts at once, encrypts from its time)', ours),
   p('tlsproxy_tls_dh_min_bits', '2048', 'int', 'tlsproxy', 'smallest DH prime accepted in tlsproxy_tls_dh1024_param_file', { ...ours, min: 1024 }),
@@ -215,6 +217,7 @@ export const PARAMETERS: readonly ParameterDefinition[] = [
   p('tlsproxy_user', '', 'string', 'tlsproxy', 'unprivileged user the worker processes become after opening their files and sockets (like mail_owner); required when started as root', ours),
   p('tlsproxy_group', '', 'string', 'tlsproxy', 'group of the worker processes; empty = the primary group of tlsproxy_user', ours),
   p('tlsproxy_allow_root', 'no', 'bool', 'tlsproxy', 'started as root without tlsproxy_user: run as root anyway instead of refusing to start (tests, development)', ours),
+  p('tlsproxy_metrics_listen', '', 'string', 'tlsproxy', 'serve Prometheus metrics (GET /metrics, aggregated over all worker processes) on this address, e.g. 127.0.0.1:9469; empty = off. Read at start only', ours),
   p('tlsproxy_tls_keylog_file', '', 'string', 'tlsproxy', 'write TLS secrets in SSLKEYLOGFILE (NSS key log) format to this file, mode 0600, for debugging with Wireshark; empty = off. Whoever reads the file can decrypt the traffic', ours),
 ];
 

@@ -27,11 +27,12 @@
  */
 
 import type net from 'node:net';
-import { connectBackend, type BackendAddress } from './backend.js';
+import type { BackendAddress } from './backend.js';
 import { formatEndpoint } from '../base/endpoint.js';
 import { strerror } from '../base/errno.js';
 import type { Logger } from '../log/log.js';
-import { encodeProxyHeader, socketEndpoints, type ConnectionEndpoints, type ProxyProtocolVersion } from './proxy-protocol.js';
+import { socketEndpoints, type ConnectionEndpoints, type ProxyProtocolVersion } from './proxy-protocol.js';
+import { BackendRelay, sessionGuard } from './relay.js';
 import type { TlsServerStream } from '../tls/stream.js';
 import type { TlsHandOver, TlsService } from '../tls/service.js';
 
@@ -55,12 +56,13 @@ export class Session {
   /** The TLS side (undefined when the TLS service refused the connection). */
   readonly handOver: TlsHandOver | undefined;
   private readonly endpoints: ConnectionEndpoints;
-  private backend: net.Socket | undefined;
+  /** The backend leg (relay.ts), shared with the postscreen front end. */
+  private readonly relay: BackendRelay;
   private tlsClosed = false;
-  /** True while no backend socket is open (none yet, or closed). */
-  private backendClosed = true;
   private connecting = false;
   private finished = false;
+  /** An exception in a handler ends this session only (relay.ts). */
+  private readonly guard: (fn: () => void) => void;
 
   constructor(
     socket: net.Socket,
@@ -71,6 +73,21 @@ export class Session {
     this.endpoints = endpoints ?? socketEndpoints(socket);
     this.endpoint = formatEndpoint(this.endpoints.client.address, this.endpoints.client.port);
     socket.setNoDelay(true);
+    this.guard = sessionGuard(service.logger, () => this.endpoint, () => this.destroy());
+    this.relay = new BackendRelay(service, this.endpoints, {
+      error: (e) =>
+        this.guard(() => {
+          this.service.logger.warning(`backend ${this.service.backend.text} read/write error for ${this.endpoint}: ${strerror(e)}`);
+          this.relay.stopSending();
+          this.closeTls();
+        }),
+      // Nothing more can reach the backend: finish the TLS side too.
+      closed: () =>
+        this.guard(() => {
+          this.closeTls();
+          this.maybeFinished();
+        }),
+    });
     const answer = service.tlsService.request({
       remote: this.endpoint,
       role: 'server',
@@ -92,11 +109,8 @@ export class Session {
     tls.once('close', () =>
       this.guard(() => {
         this.tlsClosed = true;
-        if (this.backend) {
-          this.backend.unpipe(tls);
-          // Flush what the backend was sent, then close it.
-          if (!this.backend.destroyed) this.backend.destroySoon();
-        }
+        // Flush what the backend was sent, then close it.
+        this.relay.clientGone();
         this.maybeFinished();
       }),
     );
@@ -110,62 +124,28 @@ export class Session {
   /** End the session now (daemon shutdown). */
   destroy(): void {
     this.handOver?.destroy();
-    this.backend?.destroy();
+    this.relay.destroy();
   }
 
   private onSecure(): void {
-    this.backendClosed = false;
     this.connecting = true;
-    connectBackend(this.service.backend, this.service.connectTimeoutMs).then(
-      (socket) => this.guard(() => this.onBackendConnected(socket)),
-      (e) => this.guard(() => this.onBackendFailed(e)),
+    this.relay.connect(this.handOver!.info, () => !this.tlsClosed && !this.tls.destroyed).then(
+      (backend) =>
+        this.guard(() => {
+          this.connecting = false;
+          if (backend) this.relay.pipe(this.tls);
+          else this.maybeFinished();
+        }),
+      (e) =>
+        this.guard(() => {
+          this.connecting = false;
+          if (!this.tlsClosed) {
+            this.service.logger.warning(`connect to backend ${this.service.backend.text} for ${this.endpoint}: ${strerror(e)}`);
+            this.closeTls();
+          }
+          this.maybeFinished();
+        }),
     );
-  }
-
-  private onBackendFailed(e: unknown): void {
-    this.connecting = false;
-    this.backendClosed = true;
-    if (this.tlsClosed) {
-      this.maybeFinished();
-      return;
-    }
-    this.service.logger.warning(`connect to backend ${this.service.backend.text} for ${this.endpoint}: ${strerror(e)}`);
-    this.closeTls();
-  }
-
-  private onBackendConnected(backend: net.Socket): void {
-    this.connecting = false;
-    if (this.tlsClosed || this.tls.destroyed) {
-      backend.destroy();
-      this.backendClosed = true;
-      this.maybeFinished();
-      return;
-    }
-    this.backend = backend;
-    backend.on('error', (e) =>
-      this.guard(() => {
-        this.service.logger.warning(`backend ${this.service.backend.text} read/write error for ${this.endpoint}: ${strerror(e)}`);
-        this.tls.unpipe(backend);
-        this.closeTls();
-      }),
-    );
-    backend.once('close', () =>
-      this.guard(() => {
-        this.backendClosed = true;
-        this.tls.unpipe(backend);
-        // Nothing more can reach the backend: finish the TLS side too.
-        this.closeTls();
-        this.maybeFinished();
-      }),
-    );
-    const version = this.service.backendProxy ?? 'none';
-    if (version !== 'none') {
-      const info = this.handOver!.info;
-      const extras = info ? { ssl: this.service.tlsService.sslTlv(info), ...(info.alpn ? { alpn: info.alpn } : {}), ...(info.serverName ? { authority: info.serverName } : {}) } : {};
-      backend.write(encodeProxyHeader(version, this.endpoints.client, this.endpoints.server, extras));
-    }
-    this.tls.pipe(backend);
-    backend.pipe(this.tls);
   }
 
   /** Send close_notify after pending data, then close the connection. */
@@ -177,23 +157,9 @@ export class Session {
   }
 
   private maybeFinished(): void {
-    if (this.finished || !this.tlsClosed || !this.backendClosed || this.connecting) return;
+    if (this.finished || !this.tlsClosed || !this.relay.closed || this.connecting) return;
     this.finished = true;
     this.handOver!.release();
     this.onFinished(this);
-  }
-
-  /** Run `fn`; an exception ends this session only. */
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      this.service.logger.warning(`${this.endpoint}: internal error: ${(e as Error)?.stack ?? e}`);
-      try {
-        this.destroy();
-      } catch {
-        // already as closed as it gets
-      }
-    }
   }
 }

@@ -20,6 +20,7 @@ import type net from 'node:net';
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
 import { formatEndpoint } from '../base/endpoint.js';
+import { metrics } from '../base/metrics-hooks.js';
 import { Logger, type LogSink } from '../log/log.js';
 import { PostscreenSession, type PostscreenService } from './postscreen/session.js';
 import { loadPostscreenSettings, type PostscreenSettings } from './postscreen/settings.js';
@@ -97,6 +98,18 @@ function dispatch(socket: net.Socket, service: FrontEndService, onFinished: (ses
   if (!view) {
     view = fe.kind === 'postscreen' ? { ...service, logger: fe.frontLogger!, backendProxy: fe.backendProxy, postscreen: fe.postscreen! } : { ...service, backendProxy: fe.backendProxy };
     derived.set(service, view);
+  }
+  const m = metrics;
+  if (m) {
+    // Sessions and client bytes for the metrics (base/metrics-hooks.ts), counted here once for every kind.
+    m.sessionStarted(service.name, fe.kind);
+    const done = onFinished;
+    let ended = false;
+    onFinished = (session) => {
+      if (!ended) m.sessionEnded(service.name, fe.kind, socket.bytesRead, socket.bytesWritten);
+      ended = true;
+      done(session);
+    };
   }
   if (fe.kind === 'postscreen') return new PostscreenSession(socket, view as PostscreenService, onFinished, endpoints);
   return new Session(socket, view, onFinished, endpoints);

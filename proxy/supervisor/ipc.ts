@@ -24,6 +24,8 @@
  *   admit        a new connection from `address` on service `service`: may it have a session
  *                (per-client concurrency, counted across all workers in the main process)?
  *   leave        a session admitted that way ended
+ *   metrics      with each heartbeat when tlsproxy_metrics_listen is set: counter increments,
+ *                current gauges and handshake durations since the last one (metrics.ts)
  *
  * Each side checks what it receives (types, sizes) and ignores anything
  * else: a confused worker must not be able to take the main process down.
@@ -36,6 +38,7 @@ import type { Override } from '../config/main-cf.js';
 import { loadConfiguration, type Configuration } from '../config/configuration.js';
 import type { LogRecord, Severity } from '../log/log.js';
 import type { WireKey } from '../tls/ticket-keys.js';
+import type { MetricsSnapshot } from './metrics.js';
 
 /** A listening socket of a service, as workers report it. */
 export interface Listening {
@@ -85,7 +88,8 @@ export type FromWorker =
   | { readonly t: 'cache-remove'; readonly id: Uint8Array }
   | { readonly t: 'load'; readonly sessions: number; readonly cpu: number; readonly accepting: boolean }
   | { readonly t: 'admit'; readonly q: number; readonly service: string; readonly address: string; readonly limit: number }
-  | { readonly t: 'leave'; readonly service: string; readonly address: string };
+  | { readonly t: 'leave'; readonly service: string; readonly address: string }
+  | { readonly t: 'metrics'; readonly s: MetricsSnapshot };
 
 /** How often a worker reports its load (its heartbeat). */
 export const HEARTBEAT_MS = 1000;

@@ -16,6 +16,7 @@
  *    exempt it there.
  */
 
+import { metrics } from '../base/metrics-hooks.js';
 import net from 'node:net';
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
@@ -205,6 +206,7 @@ export function makeAdmission(counter: AddressCounter): AdmitFn {
     const decide = (v: Verdict): Release | undefined => {
       if (v.ok) return () => counter.leave(name, address);
       service.logger.warning(`Connection concurrency limit exceeded: ${v.count} from ${endpoint} for service ${name} (${CLIENT_LIMIT_PARAMETER} = ${limits.clientLimit})`);
+      metrics?.clientLimitHit(name);
       return undefined;
     };
     const v = counter.enter(name, address, limits.clientLimit);

@@ -35,7 +35,10 @@ import { acquirePidFile, isRunning, pidDirectory, readPidFile, readStatus, write
 import { configurationFingerprint, operationsSettings, type OperationsSettings } from './settings.js';
 import { LocalCounter, makeAdmission } from './limits.js';
 import { startThreadWatchdog, type ThreadWatchdog } from './watchdog.js';
-import { WorkerPool, type ReloadOutcome } from './workers.js';
+import { WorkerPool, type ReloadOutcome, type WorkerStatus } from './workers.js';
+import { MetricsAggregator, MetricsRecorder, parseListen, startMetricsServer, type MetricsServer } from './metrics.js';
+import { setMetricsObserver } from '../base/metrics-hooks.js';
+import { STATUS_SIGNAL, removeState, writeState } from './status.js';
 
 /** What runs: one Daemon in this process, or a WorkerPool of worker processes. */
 export interface Running {
@@ -46,6 +49,8 @@ export interface Running {
   shutdown(drainMs: number): Promise<void>;
   /** Close everything now. */
   close(): Promise<void>;
+  /** For `tlsproxy status`. */
+  status(): { generation: number; workers: WorkerStatus[]; sessions: number; mode: 'workers' | 'single' };
 }
 
 function message(e: unknown): string {
@@ -70,6 +75,7 @@ function needsWorkers(configuration: Configuration, ops: OperationsSettings): bo
 /** Everything in this process. */
 class SingleProcess implements Running {
   private fingerprint: string;
+  private generation = 1;
   private reloading: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -127,6 +133,7 @@ class SingleProcess implements Running {
       return refused(e);
     }
     this.fingerprint = fingerprint;
+    this.generation++;
     const m = `${configuration.description}: new sessions get the new configuration; ${this.daemon.activeSessions} sessions in progress keep the old one`;
     this.logger.info(`reload: ${m}`);
     return { ok: true, message: m };
@@ -150,6 +157,10 @@ class SingleProcess implements Running {
     this.watchdog.stop();
     await this.daemon.close();
   }
+
+  status(): { generation: number; workers: WorkerStatus[]; sessions: number; mode: 'single' } {
+    return { generation: this.generation, workers: [], sessions: this.daemon.activeSessions, mode: 'single' };
+  }
 }
 
 class Workers implements Running {
@@ -165,6 +176,10 @@ class Workers implements Running {
   }
   close(): Promise<void> {
     return this.pool.stop();
+  }
+  status(): { generation: number; workers: WorkerStatus[]; sessions: number; mode: 'workers' } {
+    const workers = this.pool.status();
+    return { generation: this.pool.generationId, workers, sessions: workers.reduce((n, w) => n + w.sessions, 0), mode: 'workers' };
   }
 }
 
@@ -189,6 +204,30 @@ export async function runDaemon(configuration: Configuration, source: ConfigSour
   let running: Running | undefined;
   let pidFile: PidFile | undefined;
   let seq = 0;
+  let metrics: MetricsAggregator | undefined;
+  let metricsServer: MetricsServer | undefined;
+  const started = Date.now();
+  // tlsproxy status: SIGUSR2 asks for tlsproxy.state (status.ts). Handled from the start (Node's default would exit).
+  let stateSeq = 0;
+  const usr2 = () => {
+    if (!pidFile) return;
+    const st = running?.status() ?? { generation: 0, workers: [], sessions: 0, mode: 'workers' as const };
+    writeState(pidFile.dir, {
+      pid: process.pid,
+      seq: ++stateSeq,
+      started,
+      time: Date.now(),
+      configuration: source.kind === 'dir' ? source.dir : 'built-in defaults',
+      generation: st.generation,
+      mode: st.mode,
+      services: configuration.services.map((s) => ({ name: s.name, command: s.command ?? 'tlsproxy' })),
+      listening: (running?.listening ?? []).map((l) => `${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`),
+      workers: st.workers,
+      sessions: st.sessions,
+      ...(metricsServer ? { metrics: `${metricsServer.address.includes(':') ? `[${metricsServer.address}]` : metricsServer.address}:${metricsServer.port}` } : {}),
+    });
+  };
+  process.on(STATUS_SIGNAL, usr2);
   // Signals are ours from the start: a SIGHUP before we serve must not kill us (Node's default).
   let hupPending = false;
   let reloading: Promise<void> = Promise.resolve();
@@ -202,6 +241,8 @@ export async function runDaemon(configuration: Configuration, source: ConfigSour
       options.onSighup?.();
       logger.info('reload on signal SIGHUP');
       const outcome = await r.reload('SIGHUP');
+      metrics?.inc('tlsproxy_reloads_total', [!outcome.ok ? 'refused' : /unchanged/.test(outcome.message) ? 'unchanged' : 'changed']);
+      if (metrics) metrics.set('tlsproxy_configuration_generation', [], r.status().generation);
       if (pidFile) writeStatus(pidFile.dir, { pid: process.pid, seq: ++seq, ok: outcome.ok, message: outcome.message, time: Date.now() });
     });
   };
@@ -223,7 +264,27 @@ export async function runDaemon(configuration: Configuration, source: ConfigSour
     if (!ops) throw opsError;
     drainMs = ops.drainTimeoutMs;
     pidFile = acquirePidFile(ops.pidDirectory, (m) => logger.warning(m));
-    running = needsWorkers(configuration, ops) ? new Workers(await WorkerPool.start(configuration, source, { sink })) : await SingleProcess.start(configuration, source, sink, logger);
+    const metricsListen = configuration.params.get('tlsproxy_metrics_listen').trim();
+    if (metricsListen) {
+      const at = parseListen(metricsListen);
+      if (!at) throw new ConfigError(`tlsproxy_metrics_listen = ${metricsListen}: expected host:port, [ipv6]:port or a port`);
+      metrics = new MetricsAggregator();
+      try {
+        metricsServer = await startMetricsServer(at, metrics, logger);
+      } catch (e) {
+        throw new ConfigError(`tlsproxy_metrics_listen = ${metricsListen}: cannot listen: ${(e as Error).message}`);
+      }
+    }
+    const workers = needsWorkers(configuration, ops);
+    if (metrics && !workers) {
+      // One process: it counts itself; each scrape moves the counts into the registry.
+      const recorder = new MetricsRecorder();
+      setMetricsObserver(recorder);
+      const agg = metrics;
+      agg.beforeScrape = () => agg.ingest('local', recorder.snapshot());
+    }
+    running = workers ? new Workers(await WorkerPool.start(configuration, source, { sink, metrics })) : await SingleProcess.start(configuration, source, sink, logger);
+    if (metricsServer) logger.info(`metrics: serving Prometheus metrics on http://${hostPortText(metricsServer.address, metricsServer.port)}/metrics`);
     // Said once serving (a start that fails says only why).
     if (ops.privileges.drop) logger.info(`worker processes run as ${ops.privileges.drop.user}:${ops.privileges.drop.group} (uid ${ops.privileges.drop.uid}, gid ${ops.privileges.drop.gid})`);
     if (ops.privileges.warning) logger.warning(ops.privileges.warning);
@@ -233,6 +294,9 @@ export async function runDaemon(configuration: Configuration, source: ConfigSour
     logger.fatal(message(e));
     options.onFatal?.(message(e));
     process.removeListener('SIGHUP', hup);
+    process.removeListener(STATUS_SIGNAL, usr2);
+    setMetricsObserver(undefined);
+    await metricsServer?.close();
     signals.cancel();
     pidFile?.release();
     await options.cleanup?.();
@@ -255,10 +319,18 @@ export async function runDaemon(configuration: Configuration, source: ConfigSour
   } finally {
     process.removeListener('SIGINT', now);
     process.removeListener('SIGTERM', now);
+    process.removeListener(STATUS_SIGNAL, usr2);
+    setMetricsObserver(undefined);
+    await metricsServer?.close();
+    if (pidFile) removeState(pidFile.dir, process.pid);
     pidFile?.release();
     await options.cleanup?.();
   }
   return 0;
+}
+
+function hostPortText(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 /** `wanted` resolves with the name of the first SIGINT/SIGTERM; cancel() removes the handlers. */

@@ -24,18 +24,22 @@
 
 import process from 'node:process';
 import { ConfigError } from '../config/errors.js';
-import { Daemon } from './daemon.js';
+import { Daemon, loggerFor } from './daemon.js';
 import { HEARTBEAT_MS, IpcSessionCache, loadConfigSource, type FromWorker, type InitMessage } from './ipc.js';
 import { stderrSink, type LogRecord } from '../log/log.js';
 import { dropPrivileges, privilegePlan } from './privileges.js';
 import { ResumptionStore } from '../tls/resumption.js';
 import { IpcCounter, makeAdmission } from './limits.js';
 import { keysFromWire } from '../tls/ticket-keys.js';
+import { setMetricsObserver } from '../base/metrics-hooks.js';
+import { MetricsRecorder } from './metrics.js';
 
 let daemon: Daemon | undefined;
 let store: ResumptionStore | undefined;
 let cache: IpcSessionCache | undefined;
 let counter: IpcCounter | undefined;
+/** tlsproxy_metrics_listen set: what this process counted, sent with each heartbeat (metrics.ts). */
+let recorder: MetricsRecorder | undefined;
 let stopping = false;
 let draining = false;
 
@@ -72,6 +76,7 @@ async function stop(code: number): Promise<never> {
     stopping = true;
     cache?.drop();
     counter?.drop();
+    if (recorder) send({ t: 'metrics', s: recorder.snapshot() });
     const timer = setTimeout(() => process.exit(code), 5000);
     timer.unref();
     try {
@@ -97,6 +102,7 @@ function startHeartbeats(): void {
     lastCpu = cpu;
     lastTime = now;
     send({ t: 'load', sessions: daemon?.activeSessions ?? 0, cpu: elapsedUs > 0 ? Math.max(0, usedUs / elapsedUs) : 0, accepting: !draining });
+    if (recorder) send({ t: 'metrics', s: recorder.snapshot() });
   };
   const timer = setInterval(beat, HEARTBEAT_MS);
   timer.unref();
@@ -119,9 +125,14 @@ async function start(init: InitMessage): Promise<void> {
     const service = configuration.services[init.service];
     if (!service || service.name !== init.serviceName) throw new ConfigError(`service ${init.serviceName}: not found in the configuration any more`);
     const plan = privilegePlan(configuration.params);
+    if (configuration.params.get('tlsproxy_metrics_listen').trim()) {
+      recorder = new MetricsRecorder();
+      setMetricsObserver(recorder);
+    }
     cache = new IpcSessionCache(send);
     counter = new IpcCounter(send);
-    store = new ResumptionStore({ role: 'worker', remoteCache: cache });
+    const logger = loggerFor(configuration.params, sink);
+    store = new ResumptionStore({ role: 'worker', remoteCache: cache, warn: (m) => logger.warning(m) });
     for (const [id, wire] of init.keys) {
       const keys = keysFromWire(wire);
       if (keys) store.setRemoteKeys(id, keys);

@@ -76,6 +76,7 @@ import { MAX_LIFETIME, type ResumptionStore } from '../tls/resumption.js';
 import { configurationFingerprint, operationsSettings } from './settings.js';
 import { Anvil } from './limits.js';
 import { GrowthPolicy, processBounds, type ProcessBounds } from './policy.js';
+import type { MetricsAggregator } from './metrics.js';
 import { HeartbeatWatch } from './watchdog.js';
 
 export const RESPAWN_BURST = 5;
@@ -144,6 +145,19 @@ interface WorkerRecord {
 
 export interface WorkerPoolOptions {
   readonly sink?: LogSink;
+  /** tlsproxy_metrics_listen: the registry the workers' counts go to (metrics.ts). */
+  readonly metrics?: MetricsAggregator;
+}
+
+/** One worker as `tlsproxy status` shows it. */
+export interface WorkerStatus {
+  readonly service: string;
+  readonly pid: number;
+  readonly state: 'starting' | 'ready' | 'draining';
+  readonly generation: number;
+  readonly sessions: number;
+  /** Fraction of one CPU. */
+  readonly cpu: number;
 }
 
 export interface ReloadOutcome {
@@ -164,6 +178,7 @@ export class WorkerPool {
   private reloading: Promise<unknown> = Promise.resolve();
   private listeningAddresses: Listening[] = [];
   private readonly tick: NodeJS.Timeout;
+  private metrics: MetricsAggregator | undefined;
 
   private constructor(
     configuration: Configuration,
@@ -192,6 +207,12 @@ export class WorkerPool {
       throw e;
     }
     const pool = new WorkerPool(configuration, configurationFingerprint(configuration), source, store, sink, logger);
+    pool.metrics = options.metrics;
+    options.metrics?.setWorkerStates(() => {
+      const counts = new Map<string, number>();
+      for (const w of pool.workers) counts.set(`${w.service.name}\0${w.state}`, (counts.get(`${w.service.name}\0${w.state}`) ?? 0) + 1);
+      return [...counts].map(([k, count]) => ({ service: k.split('\0')[0]!, state: k.split('\0')[1]!, count }));
+    });
     store.onKeysChanged((id, keys) => pool.broadcast({ t: 'keys', id, keys: keysToWire(keys) }));
     cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], execArgv: [], serialization: 'advanced', silent: false });
     try {
@@ -230,6 +251,16 @@ export class WorkerPool {
   /** Addresses the workers listen on (from the first worker of each service at start). */
   get listening(): Listening[] {
     return this.listeningAddresses;
+  }
+
+  /** The configuration generation serving new sessions. */
+  get generationId(): number {
+    return this.current.id;
+  }
+
+  /** Every worker, for `tlsproxy status`. */
+  status(): WorkerStatus[] {
+    return [...this.workers].map((w) => ({ service: w.service.name, pid: w.pid, state: w.state, generation: w.service.generation.id, sessions: w.sessions, cpu: w.cpu }));
   }
 
   /** Worker pids by service name (workers that accept connections or are starting; not those draining). */
@@ -429,6 +460,9 @@ export class WorkerPool {
       case 'cache-remove':
         if (validId(m.id)) this.store.sessionCache().remove(m.id);
         break;
+      case 'metrics':
+        this.metrics?.ingest(String(rec.pid), m.s);
+        break;
     }
   }
 
@@ -461,6 +495,8 @@ export class WorkerPool {
 
   private onExit(rec: WorkerRecord, code: number | null, signal: string | null): void {
     this.workers.delete(rec);
+    this.metrics?.forget(String(rec.pid));
+    if (!(rec.state === 'draining' && code === 0 && !signal) && !this.stopping) this.metrics?.inc('tlsproxy_worker_deaths_total', [rec.service.name]);
     this.watch.forget(rec);
     this.anvil.dropOwner(rec);
     clearTimeout(rec.startTimer);
@@ -518,6 +554,7 @@ export class WorkerPool {
         `service ${s.name}: worker process pid ${rec.pid}: watchdog timeout: no heartbeat for more than ${s.watchdogMs / 1000}s (tlsproxy_watchdog_timeout) -- killing it`,
       );
       this.kill(rec, 'SIGKILL');
+      this.metrics?.inc('tlsproxy_watchdog_kills_total', [s.name]);
     }
     if (this.shuttingDown) return;
     for (const s of this.current.services) {
@@ -598,6 +635,7 @@ export class WorkerPool {
     }
     const old = this.current;
     this.current = gen;
+    this.metrics?.set('tlsproxy_configuration_generation', [], gen.id);
     for (const s of old.services) s.retired = true;
     this.logger.info(`reload: ${configuration.description}: new sessions get the new configuration`);
     this.logPids(gen);

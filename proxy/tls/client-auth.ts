@@ -46,7 +46,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CertificateError, TrustStore, digestText, parseFingerprintDigest, parseTrustAnchors, verificationFailureText, verifyClientChain,
+  CertificateError, TrustStore, describeSpki, digestText, parseFingerprintDigest, parseTrustAnchors, unusableRsaKey, verificationFailureText, verifyClientChain,
   type ChainVerification, type FingerprintDigest, type VerifiableCertificate, type VerifyError,
 } from '../../certs/index.js';
 import type { ClientAuthPolicy, ClientCertificateVerdict, ServerConfig } from '../../engine/config.js';
@@ -55,6 +55,7 @@ import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
 import { strerror } from '../base/errno.js';
 import type { Logger } from '../log/log.js';
+import { FINGERPRINT_TABLES, loadFingerprintTables } from './fingerprint-table.js';
 
 /** What our verifier hands back through HandshakeInfo.clientCertificate.details (the engine's type, narrowed). */
 export interface ClientCertificateDetails extends EngineCertificateDetails {
@@ -143,11 +144,16 @@ export async function clientAuthConfig(params: ParameterSet, warnings: string[],
     logPeercert: keywords.has('peercert'),
     now: options.now ?? (() => new Date()),
   };
+  // RFC 7250 (Postfix 3.9 tlsproxy_tls_enable_rpk): ask for a raw public key; one is
+  // "Trusted" when its public-key fingerprint is listed in relay_clientcerts.
+  const rpk = params.getBool('tlsproxy_tls_enable_rpk');
+  const known = rpk ? loadFingerprintTables(params, read) : new Set<string>();
   const policy: ClientAuthPolicy = {
     mode: strict ? 'require' : 'request',
     requireTrusted: strict,
     ...(certificateAuthorities.length ? { certificateAuthorities } : {}),
     verify: async (chain) => verdictOf(await verifyWith(inner, chain), inner.digest),
+    ...(rpk ? { verifyRawPublicKey: (spki: Uint8Array) => rawKeyVerdict(spki, inner, known) } : {}),
   };
   internals.set(policy, inner);
   return { clientAuth: policy };
@@ -284,6 +290,34 @@ function verdictOf(r: ChainVerification, digest: FingerprintDigest): ClientCerti
   };
 }
 
+/**
+ * A client's raw public key (RFC 7250): no chain to verify, so it is
+ * trusted exactly when its fingerprint is listed in relay_clientcerts. The
+ * key must be one we can check a CertificateVerify with, and an RSA key
+ * obeys the same size and exponent rules as in a certificate.
+ */
+function rawKeyVerdict(spki: Uint8Array, inner: PolicyInternals, known: ReadonlySet<string>): ClientCertificateVerdict {
+  let key;
+  try {
+    key = describeSpki(spki);
+  } catch (e) {
+    throw new CertificateError(undefined, `raw public key: ${(e as Error).message}`);
+  }
+  if (!KEY_ALGORITHMS.has(key.keyAlgorithm)) throw new CertificateError(undefined, `raw public key: unsupported key type ${key.keyAlgorithmName}`);
+  const unusable = unusableRsaKey({ ...key } as Parameters<typeof unusableRsaKey>[0]) ?? (key.keyAlgorithm === 'rsa' && key.keyBits < inner.minRsaBits ? `RSA key of ${key.keyBits} bits is shorter than ${inner.minRsaBits} bits` : undefined);
+  if (unusable) throw new CertificateError(undefined, `raw public key: ${unusable}`);
+  const pkeyFingerprint = digestText(spki, inner.digest);
+  const trusted = known.has(pkeyFingerprint);
+  return {
+    spki,
+    keyAlgorithm: key.keyAlgorithm as 'rsa',
+    keyBits: key.keyBits,
+    trusted,
+    ...(trusted ? {} : { alert: 'access_denied' as const, reason: `raw public key fingerprint not in ${FINGERPRINT_TABLES}` }),
+    details: { subject: '', issuer: '', subjectCN: '', issuerCN: '', certFingerprint: '', pkeyFingerprint, digest: inner.digest, rawPublicKey: true },
+  };
+}
+
 /** The details the verifier put in HandshakeInfo.clientCertificate (undefined for a resumed session). */
 export function clientCertificateDetails(info: HandshakeInfo): EngineCertificateDetails | undefined {
   return info.clientCertificate?.details;
@@ -341,7 +375,10 @@ export class ClientCertificateLog {
     const cc = info.clientCertificate;
     if (!cc || !this.inner) return;
     const d = clientCertificateDetails(info);
-    if (d && !cc.resumed) {
+    if (d?.rawPublicKey && !cc.resumed) {
+      // RFC 7250: a raw key has no subject or issuer; Postfix 3.9 logs its fingerprint.
+      if (this.loglevel >= 2 || this.inner.logPeercert) this.log.info(`${this.endpoint}: raw public key fingerprint=${d.pkeyFingerprint}`);
+    } else if (d && !cc.resumed) {
       if (this.loglevel >= 2) {
         this.log.info(`subject=${d.subject}`);
         this.log.info(`issuer=${d.issuer}`);

@@ -29,6 +29,8 @@
  * opened by every service that shares the key set.
  */
 
+import { ConfigError } from '../config/errors.js';
+import { SealedMemcacheCache, readMemcacheConfig } from './memcache-cache.js';
 import type { CryptoProvider } from '../../engine/crypto/provider.js';
 import { MemorySessionCache, type SessionCache, type TicketProtector } from '../../engine/session.js';
 import type { TicketKey } from '../../engine/tickets.js';
@@ -73,6 +75,8 @@ export interface ResumptionStoreOptions {
 export class ResumptionStore {
   readonly role: ResumptionRole;
   private readonly sources = new Map<string, KeySource>();
+  /** smtpd_tls_session_cache_database = memcache:FILE, one connection per file (memcache-cache.ts). */
+  private readonly memcaches = new Map<string, SealedMemcacheCache>();
   private readonly rings = new Map<string, TicketProtector>();
   private readonly ringSources = new WeakMap<TicketProtector, KeySource>();
   private readonly changeListeners: ((id: string, keys: readonly TicketKey[]) => void)[] = [];
@@ -157,6 +161,21 @@ export class ResumptionStore {
     return n;
   }
 
+  /**
+   * The memcached session cache of `file`, its values sealed with the ring of `keyFile` (required:
+   * the fleet shares it). ConfigError for a bad file or no key file.
+   */
+  memcache(provider: CryptoProvider, lifetime: number, keyFile: string, file: string, lookupMs: number, warnings: string[]): SealedMemcacheCache {
+    if (!keyFile) throw new ConfigError(`smtpd_tls_session_cache_database = memcache:${file}: needs ${KEY_FILE_PARAMETER} (sessions are sealed with its keys before they leave the process)`);
+    let c = this.memcaches.get(file);
+    if (!c) {
+      const config = readMemcacheConfig(file, warnings);
+      c = new SealedMemcacheCache(config, this.ring(provider, lifetime, keyFile), { lookupMs, warn: (m) => (this.options.warn ?? ((x: string) => process.stderr.write(`${x}\n`)))(m) });
+      this.memcaches.set(file, c);
+    }
+    return c;
+  }
+
   /** Unix time (s) after which the key that sealed `ticket` no longer opens anything; undefined if unknown. */
   keyExpiry(tickets: TicketProtector, ticket: Uint8Array): number | undefined {
     const source = this.ringSources.get(tickets);
@@ -167,6 +186,7 @@ export class ResumptionStore {
 
   close(): void {
     for (const s of this.sources.values()) s.close();
+    for (const c of this.memcaches.values()) c.close();
     this.changeListeners.length = 0;
   }
 }
@@ -204,8 +224,12 @@ export function resumptionSettings(params: ParameterSet, provider: CryptoProvide
   } else if (keyFile) {
     warnings.push(`${KEY_FILE_PARAMETER} is ignored: session tickets are disabled (${noTicket ? 'tls_ssl_options NO_TICKET' : 'empty tls_session_ticket_cipher'})`);
   }
-  if (params.get('smtpd_tls_session_cache_database').trim()) {
-    out.sessionCache = new ServiceSessionCache(store.sessionCache(), params.get('service_name') || 'tlsproxy');
+  const database = params.get('smtpd_tls_session_cache_database').trim();
+  if (database) {
+    const inner = database.startsWith('memcache:')
+      ? store.memcache(provider, lifetime, keyFile, database.slice('memcache:'.length), params.getInt('tlsproxy_session_cache_lookup_ms'), warnings)
+      : store.sessionCache();
+    out.sessionCache = new ServiceSessionCache(inner, params.get('service_name') || 'tlsproxy');
   }
   return out;
 }

@@ -36,11 +36,13 @@
  */
 
 import type net from 'node:net';
+import { SIGNATURE_ALGORITHM_NAMES } from '../../certs/oids.js';
 import { parseCertificate } from '../../certs/x509.js';
 import type { HandshakeInfo } from '../../engine/events.js';
 import { ConfigError } from '../config/errors.js';
 import type { Logger } from '../log/log.js';
 import { PP2_CLIENT_CERT_CONN, PP2_CLIENT_CERT_SESS, PP2_CLIENT_SSL, type SslTlv } from '../base/proxy-tlv.js';
+import { metrics } from '../base/metrics-hooks.js';
 import type { ResumptionStore } from './resumption.js';
 import { ResumptionLog } from './resumption-log.js';
 import { notMatchedLine, withSniLog } from './sni-maps.js';
@@ -127,25 +129,12 @@ interface CertificateAlgorithms {
   readonly keyAlg?: string;
 }
 
-const SIGNATURE_NAMES: Record<string, string> = {
-  '1.2.840.113549.1.1.5': 'RSA-SHA1',
-  '1.2.840.113549.1.1.11': 'RSA-SHA256',
-  '1.2.840.113549.1.1.12': 'RSA-SHA384',
-  '1.2.840.113549.1.1.13': 'RSA-SHA512',
-  '1.2.840.113549.1.1.10': 'RSASSA-PSS',
-  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
-  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
-  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
-  '1.3.101.112': 'ED25519',
-  '1.3.101.113': 'ED448',
-};
-
 function certificateAlgorithms(chain: readonly Uint8Array[]): CertificateAlgorithms {
   const leaf = chain[0];
   if (!leaf) return {};
   try {
     const c = parseCertificate(leaf);
-    const sigAlg = SIGNATURE_NAMES[c.signatureAlgorithm] ?? c.signatureAlgorithm;
+    const sigAlg = SIGNATURE_ALGORITHM_NAMES[c.signatureAlgorithm] ?? c.signatureAlgorithm;
     const alg = String(c.keyAlgorithm).toLowerCase();
     const keyAlg =
       alg.startsWith('rsa') ? `RSA${c.keyBits}`
@@ -282,6 +271,8 @@ export class TlsHandOver {
   private readonly clientCertLog: ClientCertificateLog;
   /** Level 2-4: SSL_accept states, alerts, ciphertext dumps (tls-log.ts). */
   private readonly tlsLog: TlsConnectionLog | undefined;
+  /** When the connection was handed over (the handshake duration metric). */
+  private readonly started = performance.now();
 
   constructor(
     private readonly service: TlsService,
@@ -356,6 +347,7 @@ export class TlsHandOver {
     if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing());
     this.clientCertLog.secure(info);
     if (settings.loglevel >= 1) log.info((this.request.profile?.summary ?? summaryLine)(info, this.remote, !!settings.sniMaps));
+    metrics?.handshake(this.service.name, handshakeFacts(info), (performance.now() - this.started) / 1000);
   }
 
   private onError(e: Error): void {
@@ -377,9 +369,11 @@ export class TlsHandOver {
           break;
       }
       if (e.duringHandshake) log.info(`TLS handshake failed for service=${this.request.serverId} peer=${this.remote}`);
+      if (e.duringHandshake) metrics?.handshakeFailed(this.service.name, e.tls?.cause ?? e.kind, e.tls?.alertName ?? 'none');
     } else {
       log.warning(`${this.remote}: ${e.message}`);
       if (!this.stream.info) log.info(`TLS handshake failed for service=${this.request.serverId} peer=${this.remote}`);
+      if (!this.stream.info) metrics?.handshakeFailed(this.service.name, 'internal', 'none');
     }
   }
 
@@ -398,6 +392,12 @@ export class TlsHandOver {
       this.stream.destroy();
     }
   }
+}
+
+/** The labels of the handshake metrics. */
+function handshakeFacts(info: HandshakeInfo): { protocol: string; cipher: string; group: string; resumed?: string } {
+  const resumed = !info.resumed ? undefined : info.version === 0x0304 ? 'tls13-ticket' : info.resumedVia === 'session-id' ? 'tls12-session-id' : 'tls12-ticket';
+  return { protocol: info.protocol, cipher: info.cipherName, group: info.group || 'none', resumed };
 }
 
 /**

@@ -322,6 +322,8 @@ export async function loadTlsSettings(params: ParameterSet, provider: CryptoProv
     ...resumption,
     ...(alwaysIssue ? { sessionCache: NO_SESSION_CACHE } : {}),
     ...clientAuth,
+    // RFC 7250: like Postfix 3.9, send our raw public key to a client that prefers one.
+    rawPublicKey: true,
     resumptionContext: resumptionContextOf(params, clientAuth.clientAuth),
   };
   return { config, loglevel, certificates: loaded, warnings, sniMaps: sni !== undefined, ciphers };

@@ -37,6 +37,12 @@ const it = why ? test.skip : test;
 let pfx: PostfixTlsproxyInstance;
 let nextHost = 10;
 const host = () => `127.0.0.${nextHost++}`;
+/**
+ * How long the file's first swaks took: postscreen's greet wait (2 s) plus a cold start of our daemon by
+ * master, on this machine at its current load (on a busy 2-core machine a cold start alone can take
+ * several seconds). The reload test compares its new STARTTLS, which also needs a new process, with it.
+ */
+let coldStarttlsMs = 0;
 
 function swaks(localAddress: string, timeoutSec = 30) {
   return run(
@@ -154,7 +160,9 @@ test.after(async () => {
 it('swaks --tls through postscreen and our tlsproxy: 450 after RCPT; CONNECT, Anonymous TLS ... TLSv1.3, DISCONNECT; argv, privileges, backlog', async () => {
   const from = pfx.log().length;
   const h = host();
+  const t0 = Date.now();
   const r = await swaks(h);
+  coldStarttlsMs = Date.now() - t0;
   assert.match(r.out, /<- {2}220 2\.0\.0 Ready to start TLS/, r.out);
   assert.match(r.out, /=== TLS started with cipher TLSv1\.3:TLS_AES_256_GCM_SHA384:256/);
   assert.match(r.out, /<~\* 450 4\.3\.2 Service currently unavailable/);
@@ -236,7 +244,10 @@ it('postfix reload during an open TLS session: the session continues, a new STAR
     const r = await swaks(hC);
     const took = Date.now() - t0;
     assert.match(r.out, /=== TLS started with cipher TLSv1\.3/, r.out);
-    assert.ok(took < 9000, `the new STARTTLS took ${took} ms (more than the 2 s greet wait and a start)`);
+    // "At once": not waiting for the old process or for any timeout, so about as fast as the first STARTTLS
+    // of this file (greet wait + a cold start): at most twice that plus 4 s, and never less than 10 s.
+    const bound = Math.max(10_000, 2 * coldStarttlsMs + 4000);
+    assert.ok(took < bound, `the new STARTTLS took ${took} ms, the file's first (greet wait and a cold start) ${coldStarttlsMs} ms: limit ${bound} ms`);
     const newPid = tlsproxyPidFor(pfx.linesSince(reloadAt), hC)!;
     assert.ok(newPid && newPid !== oldPid, `new process ${newPid} (old ${oldPid})`);
     // The first session still works, then ends; the old process exits.

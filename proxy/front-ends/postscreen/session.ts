@@ -50,13 +50,14 @@
  * `DISCONNECT [ip]:port`. The TLS service logs its own lines (postfix/tlsproxy).
  */
 
+import { metrics } from '../../base/metrics-hooks.js';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectBackend } from '../backend.js';
 import { formatEndpoint } from '../../base/endpoint.js';
 import { strerror } from '../../base/errno.js';
-import { encodeProxyHeader, escapeBytes, socketEndpoints, type ConnectionEndpoints } from '../proxy-protocol.js';
+import { escapeBytes, socketEndpoints, type ConnectionEndpoints } from '../proxy-protocol.js';
 import type { SessionService } from '../implicit-tls.js';
+import { BackendRelay, sessionGuard } from '../relay.js';
 import type { TlsHandOver } from '../../tls/service.js';
 import type { PostscreenSettings } from './settings.js';
 import { ReplyReader, commandArgs, commandVerb, formatReply, withoutStarttls } from './smtp.js';
@@ -93,7 +94,10 @@ export class PostscreenSession {
   private commands = 0;
   private where = 'CONNECT';
   private timer: NodeJS.Timeout | undefined;
-  private backendSocket: net.Socket | undefined;
+  /** The backend leg (../relay.ts), shared with the implicit-TLS front end. */
+  private readonly backend: BackendRelay;
+  /** An exception in a handler ends this session only. */
+  private readonly guard: (fn: () => void) => void;
   private backendBusy = false;
   private socketClosed = false;
   private finished = false;
@@ -109,6 +113,8 @@ export class PostscreenSession {
     this.endpoints = endpoints ?? socketEndpoints(socket);
     this.endpoint = formatEndpoint(this.endpoints.client.address, this.endpoints.client.port);
     this.client = socket;
+    this.guard = sessionGuard(service.logger, () => this.endpoint, () => this.destroy());
+    this.backend = new BackendRelay(service, this.endpoints, { closed: () => this.guard(() => this.onBackendClosed()) });
     service.logger.info(`CONNECT from ${this.endpoint} to ${formatEndpoint(this.endpoints.server.address, this.endpoints.server.port)}`);
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
@@ -129,7 +135,7 @@ export class PostscreenSession {
     this.phase = 'closing';
     this.handOver?.destroy();
     this.socket.destroy();
-    this.backendSocket?.destroy();
+    this.backend.destroy();
   }
 
   // ------------------------------------------------------------ input
@@ -204,6 +210,7 @@ export class PostscreenSession {
         else if (tls) this.reply('554 5.5.1 Error: TLS already active\r\n');
         else if (!s.starttls) this.reply('502 5.5.1 Error: command not implemented\r\n');
         else this.startTls();
+        if (args.length || tls || !s.starttls) metrics?.starttlsRefused(this.service.name, args.length ? 'syntax' : tls ? 'tls-already-active' : 'not-offered');
         return;
       case 'NOOP':
         this.reply('250 2.0.0 Ok\r\n');
@@ -262,6 +269,7 @@ export class PostscreenSession {
     if (!answer.available) {
       // The plaintext dialogue goes on (with whatever the client pipelined).
       this.reply('454 4.7.0 TLS not available due to local problem\r\n');
+      metrics?.starttlsRefused(this.service.name, /tlsproxy_process_session_limit/.test(answer.reason) ? 'process-session-limit' : 'tls-not-available');
       return;
     }
     if (this.input.length) {
@@ -300,7 +308,7 @@ export class PostscreenSession {
           this.backendBusy = false;
           if (this.phase === 'relay-setup') {
             this.service.logger.warning(`backend ${this.service.backend.text} for ${this.endpoint}: ${(e as Error)?.message ?? e}`);
-            this.backendSocket?.destroy();
+            this.backend.destroy();
             this.drop(this.settings.reply421);
           }
           this.maybeFinished();
@@ -310,25 +318,14 @@ export class PostscreenSession {
 
   private async setUpRelay(line: string, verb: string): Promise<void> {
     const svc = this.service;
-    let backend: net.Socket;
+    let backend: net.Socket | undefined;
     try {
-      backend = await connectBackend(svc.backend, svc.connectTimeoutMs);
+      // Connected, with the PROXY header (and the TLS facts when the client did STARTTLS) sent.
+      backend = await this.backend.connect(this.handOver?.info, () => this.phase === 'relay-setup');
     } catch (e) {
       throw new Error(`connect: ${strerror(e)}`);
     }
-    if (this.phase !== 'relay-setup') {
-      backend.destroy();
-      return;
-    }
-    this.backendSocket = backend;
-    backend.on('error', () => undefined);
-    backend.once('close', () => this.guard(() => this.onBackendClosed()));
-    const version = svc.backendProxy ?? 'none';
-    const info = this.handOver?.info;
-    if (version !== 'none') {
-      const extras = info ? { ssl: svc.tlsService.sslTlv(info), ...(info.alpn ? { alpn: info.alpn } : {}), ...(info.serverName ? { authority: info.serverName } : {}) } : {};
-      backend.write(encodeProxyHeader(version, this.endpoints.client, this.endpoints.server, extras));
-    }
+    if (!backend) return;
     const reader = new ReplyReader(backend);
     const timeout = svc.idleTimeoutMs;
     const greeting = await reader.read(timeout);
@@ -372,13 +369,10 @@ export class PostscreenSession {
         }),
       );
     }
-    client.pipe(backend);
-    backend.pipe(client);
+    this.backend.pipe(client);
   }
 
   private onBackendClosed(): void {
-    const backend = this.backendSocket;
-    if (backend) this.client.unpipe(backend);
     if (this.phase === 'relay') {
       // Nothing more can reach the backend: finish the client side too.
       this.phase = 'closing';
@@ -403,19 +397,15 @@ export class PostscreenSession {
   private onClientGone(): void {
     if (this.phase === 'smtp' || this.phase === 'relay-setup') this.hangup();
     this.phase = 'closing';
-    const backend = this.backendSocket;
-    if (backend && !backend.destroyed) {
-      this.client.unpipe(backend);
-      // Flush what the backend was sent, then close it.
-      backend.destroySoon();
-    }
+    // Flush what the backend was sent, then close it.
+    this.backend.clientGone();
     this.maybeFinished();
   }
 
   private maybeFinished(): void {
     if (this.finished || this.backendBusy) return;
     const clientDone = this.socketClosed && (!this.handOver || this.handOver.stream.destroyed);
-    const backendDone = !this.backendSocket || this.backendSocket.destroyed;
+    const backendDone = this.backend.closed;
     if (!clientDone || !backendDone) return;
     this.finished = true;
     this.clearTimer();
@@ -442,19 +432,5 @@ export class PostscreenSession {
   private clearTimer(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-  }
-
-  /** Run `fn`; an exception ends this session only. */
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      this.service.logger.warning(`${this.endpoint}: internal error: ${(e as Error)?.stack ?? e}`);
-      try {
-        this.destroy();
-      } catch {
-        // already as closed as it gets
-      }
-    }
   }
 }
