@@ -1,4 +1,7 @@
-/** Object identifiers used by certs/ (internal). */
+/**
+ * Object identifiers: the one table of certs/ and of the daemon (the
+ * PROXY v2 signature-algorithm names come from here too).
+ */
 
 // Key algorithms (RFC 8017 A.1, RFC 5480 §2.1.1, RFC 8410 §3, RFC 3279 §2.3.2).
 export const OID_RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
@@ -22,9 +25,49 @@ export const UNSUPPORTED_KEY_ALGORITHMS: Record<string, string> = {
   '1.2.643.7.1.1.1.2': 'GOST R 34.10-2012 (512)',
 };
 
+/** Signature, digest and curve OIDs by name (RFC 8017 A.2, RFC 5758 §3.2, RFC 8410 §3, RFC 5480, NIST hashes). */
+export const OID = {
+  rsaEncryption: OID_RSA_ENCRYPTION,
+  md5WithRSA: '1.2.840.113549.1.1.4',
+  sha1WithRSA: '1.2.840.113549.1.1.5',
+  sha256WithRSA: '1.2.840.113549.1.1.11',
+  sha384WithRSA: '1.2.840.113549.1.1.12',
+  sha512WithRSA: '1.2.840.113549.1.1.13',
+  rsassaPss: OID_RSASSA_PSS,
+  ecdsaSha1: '1.2.840.10045.4.1',
+  ecdsaSha256: '1.2.840.10045.4.3.2',
+  ecdsaSha384: '1.2.840.10045.4.3.3',
+  ecdsaSha512: '1.2.840.10045.4.3.4',
+  ecPublicKey: OID_EC_PUBLIC_KEY,
+  ed25519: OID_ED25519,
+  ed448: '1.3.101.113',
+  p256: '1.2.840.10045.3.1.7',
+  p384: '1.3.132.0.34',
+  p521: '1.3.132.0.35',
+  sha1: '1.3.14.3.2.26',
+  sha256: '2.16.840.1.101.3.4.2.1',
+  sha384: '2.16.840.1.101.3.4.2.2',
+  sha512: '2.16.840.1.101.3.4.2.3',
+  mgf1: '1.2.840.113549.1.1.8',
+} as const;
+
+/** Signature algorithms as OpenSSL (and HAProxy's PP2_SUBTYPE_SSL_SIG_ALG) name them. */
+export const SIGNATURE_ALGORITHM_NAMES: Record<string, string> = {
+  [OID.sha1WithRSA]: 'RSA-SHA1',
+  [OID.sha256WithRSA]: 'RSA-SHA256',
+  [OID.sha384WithRSA]: 'RSA-SHA384',
+  [OID.sha512WithRSA]: 'RSA-SHA512',
+  [OID.rsassaPss]: 'RSASSA-PSS',
+  [OID.ecdsaSha256]: 'ecdsa-with-SHA256',
+  [OID.ecdsaSha384]: 'ecdsa-with-SHA384',
+  [OID.ecdsaSha512]: 'ecdsa-with-SHA512',
+  [OID.ed25519]: 'ED25519',
+  [OID.ed448]: 'ED448',
+};
+
 // Named curves (RFC 5480 §2.1.1.1, SEC 2).
-export const OID_P256 = '1.2.840.10045.3.1.7';
-export const OID_P384 = '1.3.132.0.34';
+export const OID_P256 = OID.p256;
+export const OID_P384 = OID.p384;
 
 export interface CurveInfo {
   /** WebCrypto namedCurve. */

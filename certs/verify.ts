@@ -80,7 +80,7 @@ import {
   readGeneralNames,
 } from './name-constraints.js';
 import { type ReadName, readName } from './names.js';
-import { OID_BASIC_CONSTRAINTS, OID_COMMON_NAME, OID_KP_CLIENT_AUTH, OID_ORGANIZATION, OID_SUBJECT_ALT_NAME } from './oids.js';
+import { OID, OID_BASIC_CONSTRAINTS, OID_COMMON_NAME, OID_KP_CLIENT_AUTH, OID_ORGANIZATION, OID_SUBJECT_ALT_NAME } from './oids.js';
 import { webCrypto } from './webcrypto.js';
 import { type CertificateInfo, parseCertificate, parseCertificateChain } from './x509.js';
 
@@ -734,30 +734,6 @@ async function pickIssuer(child: VerifiableCertificate, candidates: readonly Ver
 }
 
 // ---------------------------------------------------------------- signatures
-
-const OID = {
-  rsaEncryption: '1.2.840.113549.1.1.1',
-  md5WithRSA: '1.2.840.113549.1.1.4',
-  sha1WithRSA: '1.2.840.113549.1.1.5',
-  sha256WithRSA: '1.2.840.113549.1.1.11',
-  sha384WithRSA: '1.2.840.113549.1.1.12',
-  sha512WithRSA: '1.2.840.113549.1.1.13',
-  rsassaPss: '1.2.840.113549.1.1.10',
-  ecdsaSha1: '1.2.840.10045.4.1',
-  ecdsaSha256: '1.2.840.10045.4.3.2',
-  ecdsaSha384: '1.2.840.10045.4.3.3',
-  ecdsaSha512: '1.2.840.10045.4.3.4',
-  ecPublicKey: '1.2.840.10045.2.1',
-  ed25519: '1.3.101.112',
-  p256: '1.2.840.10045.3.1.7',
-  p384: '1.3.132.0.34',
-  p521: '1.3.132.0.35',
-  sha1: '1.3.14.3.2.26',
-  sha256: '2.16.840.1.101.3.4.2.1',
-  sha384: '2.16.840.1.101.3.4.2.2',
-  sha512: '2.16.840.1.101.3.4.2.3',
-  mgf1: '1.2.840.113549.1.1.8',
-} as const;
 
 const HASH_BY_OID: Record<string, string> = { [OID.sha1]: 'SHA-1', [OID.sha256]: 'SHA-256', [OID.sha384]: 'SHA-384', [OID.sha512]: 'SHA-512' };
 const CURVES: Record<string, { name: string; size: number }> = {

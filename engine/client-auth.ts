@@ -15,7 +15,7 @@ import type { CryptoProvider } from './crypto/provider.js';
 import { isPromise } from './crypto/provider.js';
 import { REFUSAL_CAUSES, failure, fail } from './errors.js';
 import type { ClientCertificateInfo } from './events.js';
-import { describeKeySignature } from './tls13/negotiate.js';
+import { describeKeySignature } from './common/negotiate.js';
 
 /** Hard bound on a client chain, whatever the policy says (a decode-time limit). */
 export const MAX_CLIENT_CHAIN = 16;

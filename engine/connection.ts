@@ -29,7 +29,7 @@ import {
   Tls13Protection,
 } from './record.js';
 import type { Tls13Suite } from './suites.js';
-import { ExpectClientHello } from './tls13/expect-client-hello.js';
+import { ExpectClientHello } from './common/expect-client-hello.js';
 import { nextTrafficSecret, trafficKeys } from './tls13/key-schedule.js';
 import type { ConnectedSecrets, ServerContext, State } from './common/state.js';
 

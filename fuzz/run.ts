@@ -48,6 +48,8 @@ export interface TargetReport {
 const WEIGHTS: Record<string, number> = { engine: 4, messages: 2, x509: 2 };
 const MAX_SAVED_PER_RUN = 20;
 const MAX_CORPUS_FILES = 200;
+/** An execution longer than this is a finding ("slow input"). */
+const SLOW_MS = 3000;
 
 function sha(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex').slice(0, 16);
@@ -94,8 +96,13 @@ export async function fuzz(options: FuzzOptions = {}): Promise<TargetReport[]> {
     };
     const exec = async (input: Uint8Array, replay: boolean): Promise<string | undefined> => {
       current = { target, input };
+      const t0 = Date.now();
       try {
-        return await target.run(input, rng);
+        const label = await target.run(input, rng);
+        // A denial of service is a finding too: no input may take seconds (the machine may be loaded: a generous bound).
+        const ms = Date.now() - t0;
+        if (ms > SLOW_MS) throw new Finding('slow input', `${ms} ms for ${input.length} bytes`);
+        return label;
       } catch (e) {
         record(input, e, replay);
         return undefined;

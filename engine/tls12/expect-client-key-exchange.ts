@@ -20,7 +20,7 @@ import { parseCertificate12 } from '../messages/certificate12.js';
 import { parseCertificateVerify } from '../messages/certificate-verify.js';
 import { Tls12Protection } from '../record.js';
 import type { Tls12Suite } from '../suites.js';
-import { checkKeyShare } from '../tls13/negotiate.js';
+import { checkKeyShare } from '../common/negotiate.js';
 import type { ServerContext, State } from '../common/state.js';
 import type { Transcript } from '../common/transcript.js';
 import { ExpectChangeCipherSpec } from './expect-finished.js';

@@ -62,7 +62,7 @@ export const configTarget: Target = {
         if (e instanceof ConfigError) {
           // The kind of problem, without the names and values it quotes.
           const kind = e.message.replace(/^[^:]*line \d+: /, '').replace(/^parameter [^:]*: /, '').split(/[:"(]/)[0]!;
-          outcome.push(`${what}:${kind.replace(/[^a-z ]/gi, '').split(' ').slice(0, 4).join(' ')}`);
+          outcome.push(`${what}:${kind.replace(/[^a-z ]/gi, '').split(' ').slice(0, 3).join(' ').slice(0, 24)}`);
           return;
         }
         throw new Finding(`${what} threw ${(e as Error)?.name}`, (e as Error)?.stack ?? String(e));

@@ -5,8 +5,8 @@ import { engineTarget } from './engine.js';
 import { engineTls13Target } from './engine-tls13.js';
 import { messagesTarget } from './messages.js';
 import { postfixAttrTarget } from './postfix-attr.js';
-import { postscreenTarget } from './postscreen.js';
+import { postscreenSessionTarget, postscreenTarget } from './postscreen.js';
 import { proxyProtocolTarget } from './proxy-protocol.js';
 import { x509Target } from './x509.js';
 
-export const TARGETS: readonly Target[] = [engineTarget, engineTls13Target, messagesTarget, x509Target, proxyProtocolTarget, postscreenTarget, postfixAttrTarget, configTarget];
+export const TARGETS: readonly Target[] = [engineTarget, engineTls13Target, messagesTarget, x509Target, proxyProtocolTarget, postscreenTarget, postscreenSessionTarget, postfixAttrTarget, configTarget];

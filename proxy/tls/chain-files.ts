@@ -24,6 +24,7 @@
 
 import { readFileSync } from 'node:fs';
 import { CertificateError, loadKeyPair, parseCertificate, parsePem, toPem, type PemBlock } from '../../certs/index.js';
+import { OID } from '../../certs/oids.js';
 import type { CertifiedKey } from '../../engine/config.js';
 import type { CryptoProvider, KeyAlgorithm } from '../../engine/crypto/provider.js';
 import { ConfigError } from '../config/errors.js';
@@ -76,17 +77,17 @@ export function fileList(value: string): string[] {
 
 /** X.509 signature algorithm OID → TLS SignatureSchemes that name it (RFC 8446 §4.2.3). */
 const SCHEMES_BY_OID: Record<string, readonly number[]> = {
-  '1.2.840.113549.1.1.5': [0x0201],
-  '1.2.840.113549.1.1.11': [0x0401],
-  '1.2.840.113549.1.1.12': [0x0501],
-  '1.2.840.113549.1.1.13': [0x0601],
-  '1.2.840.113549.1.1.10': [0x0804, 0x0805, 0x0806, 0x0809, 0x080a, 0x080b],
-  '1.2.840.10045.4.1': [0x0203],
-  '1.2.840.10045.4.3.2': [0x0403],
-  '1.2.840.10045.4.3.3': [0x0503],
-  '1.2.840.10045.4.3.4': [0x0603],
-  '1.3.101.112': [0x0807],
-  '1.3.101.113': [0x0808],
+  [OID.sha1WithRSA]: [0x0201],
+  [OID.sha256WithRSA]: [0x0401],
+  [OID.sha384WithRSA]: [0x0501],
+  [OID.sha512WithRSA]: [0x0601],
+  [OID.rsassaPss]: [0x0804, 0x0805, 0x0806, 0x0809, 0x080a, 0x080b],
+  [OID.ecdsaSha1]: [0x0203],
+  [OID.ecdsaSha256]: [0x0403],
+  [OID.ecdsaSha384]: [0x0503],
+  [OID.ecdsaSha512]: [0x0603],
+  [OID.ed25519]: [0x0807],
+  [OID.ed448]: [0x0808],
 };
 
 /** Schemes a key of each algorithm can sign with (TLS 1.3 and 1.2). */

@@ -36,6 +36,7 @@
  */
 
 import type net from 'node:net';
+import { SIGNATURE_ALGORITHM_NAMES } from '../../certs/oids.js';
 import { parseCertificate } from '../../certs/x509.js';
 import type { HandshakeInfo } from '../../engine/events.js';
 import { ConfigError } from '../config/errors.js';
@@ -128,25 +129,12 @@ interface CertificateAlgorithms {
   readonly keyAlg?: string;
 }
 
-const SIGNATURE_NAMES: Record<string, string> = {
-  '1.2.840.113549.1.1.5': 'RSA-SHA1',
-  '1.2.840.113549.1.1.11': 'RSA-SHA256',
-  '1.2.840.113549.1.1.12': 'RSA-SHA384',
-  '1.2.840.113549.1.1.13': 'RSA-SHA512',
-  '1.2.840.113549.1.1.10': 'RSASSA-PSS',
-  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
-  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
-  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
-  '1.3.101.112': 'ED25519',
-  '1.3.101.113': 'ED448',
-};
-
 function certificateAlgorithms(chain: readonly Uint8Array[]): CertificateAlgorithms {
   const leaf = chain[0];
   if (!leaf) return {};
   try {
     const c = parseCertificate(leaf);
-    const sigAlg = SIGNATURE_NAMES[c.signatureAlgorithm] ?? c.signatureAlgorithm;
+    const sigAlg = SIGNATURE_ALGORITHM_NAMES[c.signatureAlgorithm] ?? c.signatureAlgorithm;
     const alg = String(c.keyAlgorithm).toLowerCase();
     const keyAlg =
       alg.startsWith('rsa') ? `RSA${c.keyBits}`
@@ -356,7 +344,7 @@ export class TlsHandOver {
     this.tlsLog?.secure(info);
     // Postfix looks at SNI (and so warns about an invalid name) only with tls_server_sni_maps.
     if (info.invalidServerName !== undefined && settings.sniMaps) log.warning(`TLS SNI from ${this.remote} is invalid: ${info.invalidServerName}`);
-    if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing());
+    if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing(info));
     this.clientCertLog.secure(info);
     if (settings.loglevel >= 1) log.info((this.request.profile?.summary ?? summaryLine)(info, this.remote, !!settings.sniMaps));
     metrics?.handshake(this.service.name, handshakeFacts(info), (performance.now() - this.started) / 1000);

@@ -16,7 +16,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { certMainCf, echoBackend, testPki, writeConfig, type TestBackend } from '../helpers/proxy.js';
-import { DaemonProc, gnutlsCli, served, stopAllDaemons } from '../helpers/daemon-proc.js';
+import { DaemonProc, FILE_LIFETIME_MS, gnutlsCli, served, stopAllDaemons } from '../helpers/daemon-proc.js';
 
 let backend: TestBackend;
 let ca: string;
@@ -29,7 +29,7 @@ test.before(async () => {
   backend = await echoBackend();
   ca = (await testPki()).ca;
   const main = await certMainCf(['tlsproxy_tls_loglevel = 2', 'smtpd_tls_session_cache_database = internal:'].join('\n'));
-  daemon = await DaemonProc.start(writeConfig(main, `127.0.0.1:0 inet n - n - 1 tlsproxy -o tlsproxy_backend=${backend.address}`));
+  daemon = await DaemonProc.start(writeConfig(main, `127.0.0.1:0 inet n - n - 1 tlsproxy -o tlsproxy_backend=${backend.address}`), [], 30_000, { hardTimeoutMs: FILE_LIFETIME_MS });
 });
 
 test.after(async () => {

@@ -23,7 +23,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DaemonProc, sClient, served, startFails, stopAllDaemons, type Served } from '../helpers/daemon-proc.js';
+import { DaemonProc, FILE_LIFETIME_MS, sClient, served, startFails, stopAllDaemons, type Served } from '../helpers/daemon-proc.js';
 import { certMainCf, echoBackend, testPki, writeConfig, type TestBackend } from '../helpers/proxy.js';
 
 let backend: TestBackend;
@@ -54,7 +54,7 @@ const CONFIGS: Record<string, readonly string[]> = {
 test.before(async () => {
   backend = await echoBackend();
   ca = (await testPki()).ca;
-  const started = await Promise.all(Object.entries(CONFIGS).map(async ([name, lines]) => [name, await DaemonProc.start(await configDir(lines))] as const));
+  const started = await Promise.all(Object.entries(CONFIGS).map(async ([name, lines]) => [name, await DaemonProc.start(await configDir(lines), [], 30_000, { hardTimeoutMs: FILE_LIFETIME_MS })] as const));
   for (const [name, daemon] of started) d[name] = daemon;
 });
 

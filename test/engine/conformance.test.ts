@@ -60,6 +60,7 @@ import {
 } from '../helpers/hello.js';
 import { certifiedKeys, testPki } from '../helpers/pki.js';
 import { RawConn, Tls13Client } from '../helpers/tls13-client.js';
+import { idle, until } from '../helpers/wait.js';
 
 const pki = testPki();
 let srv: EngineServer;
@@ -287,9 +288,10 @@ async function engine(provider: CryptoProvider, overrides: Partial<ServerConfig>
   return run;
 }
 
+/** Everything fed so far processed (asynchronous providers sign and derive later): output or a failure, then idle. */
 const settle = async (run: Run) => {
-  for (let i = 0; i < 100 && !run.failure && !run.written.length; i++) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 5));
+  await until(() => run.failure || run.written.length, 'the server to answer');
+  await idle(run.conn);
 };
 
 function handshakeMessages(written: Uint8Array[]): { type: number; body: Uint8Array }[] {

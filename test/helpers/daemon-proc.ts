@@ -22,9 +22,13 @@ export interface LogLine {
   /** The message after `tag[pid]: ` (with `warning: ` etc.). */
   readonly text: string;
   readonly line: string;
+  /** When this process read it (Date.now()). */
+  readonly at: number;
 }
 
 const LINE = /^[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \S+ \S+\/\S+\[(\d+)\]: (.*)$/;
+
+const HARD_TIMEOUT_MS = 90_000;
 
 const live = new Set<DaemonProc>();
 process.on('exit', () => {
@@ -38,7 +42,16 @@ process.on('exit', () => {
 export interface Launch {
   readonly command?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The daemon is SIGKILLed this long after its start whatever happens (default 90 s), so a test that
+   * forgets it cannot keep the test process alive. A daemon that serves a whole test file (started in
+   * test.before, stopped in test.after) needs more: a file can take minutes on a loaded machine.
+   */
+  readonly hardTimeoutMs?: number;
 }
+
+/** For a daemon started in test.before and stopped in test.after. */
+export const FILE_LIFETIME_MS = 15 * 60_000;
 
 export class DaemonProc {
   readonly child: ChildProcess;
@@ -52,8 +65,10 @@ export class DaemonProc {
   private partial = '';
   private readonly listeners = new Set<() => void>();
   private readonly hard: NodeJS.Timeout;
+  /** Killed by the hard timeout (said in every later error). */
+  hardKilled = false;
 
-  constructor(args: readonly string[], hardTimeoutMs = 90_000, launch: Launch = {}) {
+  constructor(args: readonly string[], hardTimeoutMs = HARD_TIMEOUT_MS, launch: Launch = {}) {
     const [cmd, ...pre] = launch.command ?? [process.execPath];
     this.child = spawn(cmd!, [...pre, BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: launch.env ?? process.env });
     live.add(this);
@@ -62,9 +77,10 @@ export class DaemonProc {
       this.stderr += d;
       const parts = (this.partial + d).split('\n');
       this.partial = parts.pop()!;
+      const at = Date.now();
       for (const l of parts) {
         const m = LINE.exec(l);
-        if (m) this.log.push({ pid: Number(m[1]), text: m[2]!, line: l });
+        if (m) this.log.push({ pid: Number(m[1]), text: m[2]!, line: l, at });
         else if (l.trim()) this.junk.push(l);
       }
       this.changed();
@@ -78,13 +94,18 @@ export class DaemonProc {
         resolve(code);
       });
     });
-    this.hard = setTimeout(() => this.kill('SIGKILL'), hardTimeoutMs);
+    const hardMs = launch.hardTimeoutMs ?? hardTimeoutMs;
+    this.hard = setTimeout(() => {
+      if (!this.running) return;
+      this.hardKilled = true;
+      this.kill('SIGKILL');
+    }, hardMs);
     this.hard.unref();
   }
 
   /** Start on CONFIG_DIR and wait for the `listening on` line (its port is kept). */
   static async start(configDir: string, extra: readonly string[] = [], timeoutMs = 30_000, launch: Launch = {}): Promise<DaemonProc> {
-    const d = new DaemonProc(['start', '-c', configDir, ...extra], 90_000, launch);
+    const d = new DaemonProc(['start', '-c', configDir, ...extra], HARD_TIMEOUT_MS, launch);
     try {
       const l = await d.waitFor(/^service \S+: listening on 127\.0\.0\.1:(\d+), /, { timeoutMs });
       d.port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(l.text)![1]);
@@ -166,7 +187,7 @@ export class DaemonProc {
       const check = () => {
         const l = find();
         if (l) done(undefined, l);
-        else if (!this.running) done(new Error(`daemon exited (${this.exitCode}) before a line matching ${re}\n${this.tail()}`));
+        else if (!this.running) done(new Error(`daemon exited (${this.exitCode}${this.hardKilled ? ', killed by the test\'s hard timeout' : ''}) before a line matching ${re}\n${this.tail()}`));
       };
       const timer = setTimeout(() => done(new Error(`no log line matching ${re} within ${timeoutMs} ms\n${this.tail()}`)), timeoutMs);
       this.listeners.add(check);

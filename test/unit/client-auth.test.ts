@@ -84,7 +84,8 @@ async function withServer(p: ClientAuthPolicy, fn: (s: EngineServer) => Promise<
   }
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 150));
+/** The server's side of the last connection is over (s_client has exited; the engine finished with what it got). */
+const settle = (s: EngineServer) => s.sessionDone(s.sessions.length, 15_000);
 
 for (const version of ['-tls1_3', '-tls1_2'] as const) {
   for (const kind of ['p256', 'rsa'] as const) {
@@ -93,7 +94,7 @@ for (const version of ['-tls1_3', '-tls1_2'] as const) {
         const c = pki.certs[kind];
         const out = await sClient(s.port, [version, '-cert', c.certPath, '-key', c.keyPath]);
         assert.match(out, /(Acceptable|No) client certificate CA names/);
-        await settle();
+        await settle(s);
         const info = s.sessions.at(-1)!.info!;
         assert.ok(info.clientCertificate, 'client certificate in the handshake info');
         assert.is(info.clientCertificate!.trusted, true);
@@ -105,7 +106,7 @@ for (const version of ['-tls1_3', '-tls1_2'] as const) {
   test(`${version} no client certificate under 'request': handshake completes, anonymous`, async () => {
     await withServer(policy('request'), async (s) => {
       await sClient(s.port, [version]);
-      await settle();
+      await settle(s);
       const sess = s.sessions.at(-1)!;
       assert.ok(sess.info);
       assert.is(sess.info!.clientCertificate, undefined);
@@ -115,7 +116,7 @@ for (const version of ['-tls1_3', '-tls1_2'] as const) {
   test(`${version} no client certificate under 'require': ${version === '-tls1_3' ? 'certificate_required' : 'handshake_failure'}`, async () => {
     await withServer(policy('require'), async (s) => {
       await sClient(s.port, [version]);
-      await settle();
+      await settle(s);
       const f = s.failures.at(-1);
       assert.ok(f, 'session failed');
       assert.is(f!.alertName, version === '-tls1_3' ? 'certificate_required' : 'handshake_failure');
@@ -125,14 +126,14 @@ for (const version of ['-tls1_3', '-tls1_2'] as const) {
   test(`${version} untrusted certificate: logged as untrusted, or unknown_ca when trust is required`, async () => {
     await withServer(policy('request'), async (s) => {
       await sClient(s.port, [version, '-cert', selfSigned.cert, '-key', selfSigned.key]);
-      await settle();
+      await settle(s);
       const info = s.sessions.at(-1)!.info!;
       assert.is(info.clientCertificate!.trusted, false);
       assert.match(info.clientCertificate!.reason!, /untrusted issuer/);
     });
     await withServer(policy('request', true), async (s) => {
       const out = await sClient(s.port, [version, '-cert', selfSigned.cert, '-key', selfSigned.key]);
-      await settle();
+      await settle(s);
       assert.is(s.failures.at(-1)?.alertName, 'unknown_ca');
       // In TLS 1.2 the alert arrives before the client's handshake completes; in 1.3 after.
       if (version === '-tls1_2') assert.match(out, /unknown ca/i);
@@ -152,7 +153,7 @@ test('TLS 1.3: a PSK resumption skips CertificateRequest and keeps the trust of 
     await sClient(s.port, ['-tls1_3', '-cert', c.certPath, '-key', c.keyPath, '-sess_out', sess]);
     const out = await sClient(s.port, ['-tls1_3', '-sess_in', sess]);
     assert.match(out, /Reused, TLSv1\.3/);
-    await settle();
+    await settle(s);
     const info = s.sessions.at(-1)!.info!;
     assert.is(info.resumed, true);
     assert.equal({ ...info.clientCertificate }, { trusted: true, resumed: true, signature: '' });

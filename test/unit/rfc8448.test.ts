@@ -25,6 +25,7 @@ import { ContentType } from '../../engine/constants.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
 import { createJsCryptoProvider } from '../../engine/crypto/js.js';
 import { createWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
+import { idle, until } from '../helpers/wait.js';
 
 import {
   CLIENT_PUBLIC, SERVER_PRIVATE, SERVER_PUBLIC, SHARED, SERVER_RANDOM, CLIENT_HELLO,
@@ -121,11 +122,15 @@ for (const [name, make] of providers) {
       peerClosed: () => undefined,
       failed: (e) => (failure = e),
     });
-    const settle = () => new Promise((r) => setTimeout(r, 20));
+    // Asynchronous providers (webcrypto) finish later: wait for the outcome, then for the engine to be idle.
+    const settle = async (done: () => unknown, what: string) => {
+      await until(() => failure || done(), what);
+      await idle(conn);
+    };
     // Feed the ClientHello in two pieces to exercise reassembly across reads.
     conn.receive(CLIENT_HELLO_RECORD.subarray(0, 50));
     conn.receive(CLIENT_HELLO_RECORD.subarray(50));
-    await settle();
+    await settle(() => written.length >= 2, 'the ServerHello and the encrypted flight');
     assert.is(failure, undefined);
     assert.is(written.length, 2, 'ServerHello record, then one record with the encrypted flight');
     assert.is(hex(written[0]!), hex(SERVER_HELLO_RECORD));
@@ -133,7 +138,7 @@ for (const [name, make] of providers) {
     assert.is(info, undefined, 'not complete before the client Finished');
 
     conn.receive(CLIENT_FINISHED_RECORD);
-    await settle();
+    await settle(() => info, 'the handshake to complete');
     assert.is(failure, undefined);
     assert.ok(info);
     assert.is(info!.cipherName, 'TLS_AES_128_GCM_SHA256');
@@ -143,7 +148,7 @@ for (const [name, make] of providers) {
     assert.is(info!.serverNameMatched, true);
 
     conn.receive(CLIENT_APP_RECORD);
-    await settle();
+    await settle(() => data.length, 'the application data');
     assert.is(data.length, 1);
     assert.is(hex(data[0]!), hex(PAYLOAD));
   });
@@ -166,11 +171,14 @@ for (const [name, make] of providers) {
       { write: (b) => written.push(b), handshake: () => undefined, data: () => undefined, peerClosed: () => undefined, failed: (e) => (failure = e) },
     );
     conn.receive(CLIENT_HELLO_RECORD);
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => failure || written.length >= 2, 'the server flight');
+    await idle(conn);
+    assert.is(failure, undefined);
     const bad = CLIENT_FINISHED_RECORD.slice();
     bad[bad.length - 1]! ^= 1;
     conn.receive(bad);
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => failure, 'the failure on the altered Finished');
+    await idle(conn);
     assert.ok(failure);
     assert.is(failure!.alertName, 'bad_record_mac');
     assert.is(failure!.direction, 'sent');

@@ -19,6 +19,7 @@ import { DOWNGRADE_TLS12 } from '../../engine/tls12/start.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
 import { record, tls12Hello } from '../helpers/client-hello.js';
 import { certifiedKeys } from '../helpers/pki.js';
+import { idle } from '../helpers/wait.js';
 
 const provider = createNodeCryptoProvider();
 
@@ -62,7 +63,8 @@ async function server(overrides: Partial<ServerConfig> = {}): Promise<Run> {
   return run;
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 10));
+/** Everything fed so far processed (the node provider may sign or generate keys on the thread pool). */
+const settle = (run: Run) => idle(run.conn);
 
 /** Split the server's output into records. */
 function records(written: Uint8Array[]): { type: number; body: Uint8Array }[] {
@@ -108,7 +110,7 @@ async function expectAlert(inputs: Uint8Array[], alert: number, overrides: Parti
   const run = await server(overrides);
   for (const i of inputs) {
     run.conn.receive(i);
-    await settle();
+    await settle(run);
   }
   assert.ok(run.failure, 'session failed');
   assert.is(run.failure!.alert, alert, `alert (reason: ${run.failure!.reason})`);
@@ -119,7 +121,7 @@ async function expectAlert(inputs: Uint8Array[], alert: number, overrides: Parti
 test('TLS 1.2 first flight: ServerHello with sentinel, RI, EMS; Certificate; ECDHE ServerKeyExchange; ServerHelloDone', async () => {
   const run = await server();
   run.conn.receive(record(ContentType.handshake, tls12Hello()));
-  await settle();
+  await settle(run);
   assert.is(run.failure, undefined);
   const msgs = messages(run.written);
   assert.equal(
@@ -142,7 +144,7 @@ test('TLS 1.2 first flight: ServerHello with sentinel, RI, EMS; Certificate; ECD
 test('TLS 1.2 only server: no downgrade sentinel', async () => {
   const run = await server({ versions: [0x0303] });
   run.conn.receive(record(ContentType.handshake, tls12Hello()));
-  await settle();
+  await settle(run);
   const sh = parseServerHello(messages(run.written)[0]!.body);
   assert.is.not(hex(sh.random.subarray(24)), hex(DOWNGRADE_TLS12));
 });
@@ -150,7 +152,7 @@ test('TLS 1.2 only server: no downgrade sentinel', async () => {
 test('TLS 1.2: RSA certificate chosen for ECDHE_RSA, scheme from the client list', async () => {
   const run = await server();
   run.conn.receive(record(ContentType.handshake, tls12Hello({ suites: [0xc030], sigalgs: [0x0401, 0x0804] })));
-  await settle();
+  await settle(run);
   const msgs = messages(run.written);
   assert.is(parseServerHello(msgs[0]!.body).cipherSuite, 0xc030);
   assert.is(parseEcdheServerKeyExchange(msgs[2]!.body).scheme, 0x0401);
@@ -262,13 +264,13 @@ test('a failed resumed session is removed from the session cache (as OpenSSL doe
   );
   const run = await server({ sessionCache: cache });
   run.conn.receive(record(ContentType.handshake, tls12Hello({ sessionId: id })));
-  await settle();
+  await settle(run);
   assert.is(run.failure, undefined);
   const sh = parseServerHello(messages(run.written)[0]!.body);
   assert.is(hex(sh.sessionIdEcho), hex(id), 'abbreviated handshake: the session ID is echoed');
   assert.ok(cache.get(id), 'still cached while the handshake is going on');
   run.conn.receive(record(ContentType.handshake, fromHex('14000000')));
-  await settle();
+  await settle(run);
   assert.is(run.failure?.alertName, 'unexpected_message');
   assert.is(cache.get(id), undefined, 'removed after the failure');
 });

@@ -14,6 +14,7 @@ import { MAX_QUEUED, TLS_MGR_STAT_ERR, TLS_MGR_STAT_FAIL, TLS_MGR_STAT_OK, Tlsmg
 import { TlsmgrKeySource, TlsmgrSessionCache, ticketKeyFromTlsmgr } from '../../proxy/postfix/tlsmgr-resumption.js';
 import { FetchingRing } from '../../proxy/tls/fetching-keys.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
+import { until } from '../helpers/wait.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tlsmgr-unit-'));
 let n = 0;
@@ -133,14 +134,12 @@ test('policy, keys, cache: the conversation as tls_mgr.c has it', async () => {
     const cache = new TlsmgrSessionCache(c, ring);
     const secret = new TextEncoder().encode('master secret in here');
     cache.put(new Uint8Array([0xab, 0xcd]), secret);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.ok(store.has('abcd'));
+    await until(() => store.has('abcd'), 'the update request to reach tlsmgr');
     assert.not.ok(Buffer.from(store.get('abcd')!, 'base64').includes(Buffer.from(secret)), 'tlsmgr never sees the session in clear');
     assert.equal(await cache.get(new Uint8Array([0xab, 0xcd])), secret);
     assert.is(await cache.get(new Uint8Array([0x00])), undefined);
     cache.remove(new Uint8Array([0xab, 0xcd]));
-    await new Promise((r) => setTimeout(r, 100));
-    assert.not.ok(store.has('abcd'));
+    await until(() => !store.has('abcd'), 'the delete request to reach tlsmgr');
     assert.equal(warnings, []);
   } finally {
     c.close();
