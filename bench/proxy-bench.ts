@@ -444,10 +444,10 @@ class Bench {
   async idle(s: Subject, n: number): Promise<IdleResult> {
     await this.backend.call('mode', { kind: 'greet' });
     await sleep(300);
-    const before = await s.rpc.call<Cpu>('cpu');
+    const before = await s.rpc.call<Cpu>('cpu', { gc: true });
     const held = await this.client.call<number>('hold', { port: s.port, profile: 'tls13-aes128', n }, 300_000);
     await sleep(1000);
-    const after = await s.rpc.call<Cpu>('cpu');
+    const after = await s.rpc.call<Cpu>('cpu', { gc: true });
     await this.client.call('release', {}, 120_000);
     await sleep(500);
     return { kibPerConn: (after.rss - before.rss) / 1024 / held };
