@@ -8,6 +8,7 @@ import { isPromise, type AeadAlgorithm, type CryptoProvider, type KeyAlgorithm }
 import { createWebCryptoProvider, loadWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
 import { __x25519PublicKeyForTests, createJsCryptoProvider } from '../../engine/crypto/js.js';
+import { x25519 as ourX25519 } from '../../engine/crypto/x25519.js';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { chacha20poly1305 as nobleChaCha } from '@noble/ciphers/chacha.js';
 import { ParameterSet } from '../../proxy/config/main-cf.js';
@@ -357,6 +358,28 @@ test('tlsproxy_crypto_provider = js selects it; without a CSPRNG the start-up er
   assert.is(
     error,
     "tlsproxy_crypto_provider = js: js crypto: no CSPRNG: globalThis.crypto.getRandomValues is not available on this platform; the js provider needs the platform's CSPRNG and has no fallback",
+  );
+});
+
+test('js X25519 ladder (engine/crypto/x25519.ts) equals @noble/curves and node:crypto for random scalars and u (twist, non-canonical)', () => {
+  for (let i = 0; i < 150; i++) {
+    const k = nodeCrypto.randomBytes(32);
+    const u = i % 3 === 0 ? nobleX25519.getPublicKey(nodeCrypto.randomBytes(32)) : new Uint8Array(nodeCrypto.randomBytes(32));
+    if (i === 1) u.fill(0xff); // non-canonical, top bit set
+    if (i === 2) u.set(fromHex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f')); // p - 1
+    const ours = hex(ourX25519(k, u));
+    let ref: string;
+    try {
+      ref = hex(nobleX25519.getSharedSecret(k, u));
+    } catch {
+      ref = '00'.repeat(32); // noble refuses an all-zero result
+    }
+    assert.is(ours, ref, `k ${hex(k)} u ${hex(u)}`);
+  }
+  // RFC 7748 §5.2 first test vector.
+  assert.is(
+    hex(ourX25519(fromHex('a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4'), fromHex('e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c'))),
+    'c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552',
   );
 });
 
