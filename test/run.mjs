@@ -24,7 +24,16 @@ child.on('close', (code, signal) => {
   const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0);
   const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
   const skipped = Number(/Skipped:\s+(\d+)/.exec(plain)?.[1] ?? 0);
-  const failed = Math.max(0, total - passed - skipped) + (code !== 0 && total === passed + skipped ? 1 : 0);
+  let failed = Math.max(0, total - passed - skipped) + (code !== 0 && total === passed + skipped ? 1 : 0);
+  // A test whose outside tool is missing prints `SKIP <what>: <why>` (test/helpers/skip.ts). Under CI
+  // nothing may skip: .ci/run installs every tool, so a skip there is a broken install step.
+  const skips = [...plain.matchAll(/(?:^|\s)(SKIP [^:\n]+: [^\n]*)/g)].map((m) => m[1]);
+  if (skips.length) console.log(`\nSkipped for a missing tool:\n${[...new Set(skips)].map((s) => `  ${s}`).join('\n')}`);
+  const onCi = process.env.CI === 'true' || process.env.CI === '1';
+  if (onCi && (skips.length || skipped)) {
+    console.log(`CI=${process.env.CI}: nothing may be skipped here (.ci/run installs every tool the tests need): counted as failures`);
+    failed += Math.max(skips.length, skipped);
+  }
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
   process.exit(code !== 0 || signal || failed > 0 || total === 0 ? 1 : 0);
 });
