@@ -32,6 +32,7 @@ import * as assert from 'uvu/assert';
 import { main } from '../../proxy/cli/main.js';
 import { certMainCf, closedPort, delay, echoBackend, tempDir, testPki, writeConfig, type TestBackend } from '../helpers/proxy.js';
 import { DaemonProc, sClient, served, startFails, stopAllDaemons } from '../helpers/daemon-proc.js';
+import { skipped } from '../helpers/skip.js';
 
 const haveMemcached = !spawnSync('memcached', ['-h']).error;
 let memcached: ChildProcess | undefined;
@@ -124,7 +125,7 @@ test.after(async () => {
   await backend?.close();
 });
 
-const skip = () => console.log('  skipped: memcached is not installed (apt-get install memcached)');
+const skip = () => skipped('memcached session cache test', 'memcached is not installed (apt-get install memcached)');
 
 let sessionFile = '';
 
