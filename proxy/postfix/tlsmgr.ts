@@ -14,7 +14,8 @@
  * ... NUL; DATA values in base64, ints in decimal, status -1/-2 printed
  * unsigned). On connect tlsmgr greets with `protocol=tlsmgr_protocol`
  * (Postfix >= 3.4's attr_clnt handshake); then one request at a time on the
- * same UNIX stream connection, each answered by one list. Every request is bounded (REQUEST_TIMEOUT_MS): a slow
+ * same UNIX stream connection, each answered by one list. Every request is bounded (REQUEST_TIMEOUT_MS,
+ * counted from when it is made, so also the time queued behind others; at most MAX_QUEUED wait): a slow
  * or absent tlsmgr never stalls a handshake, it only costs a resumption,
  * as tls_mgr.c's callers treat any failure (TLS_MGR_STAT_FAIL) as "no
  * ticket / not cached". After a failure the client waits RETRY_AFTER_MS
@@ -35,6 +36,14 @@ export const TICKET_NAME_LENGTH = 16;
 export const REQUEST_TIMEOUT_MS = 2000;
 /** Quiet period after a failed request before the next connection attempt. */
 export const RETRY_AFTER_MS = 5000;
+/**
+ * Requests waiting behind the one in flight. Each handshake can have one
+ * request queued (a session-ID look-up, a ticket key by name), and a
+ * client chooses the session ID and ticket name it presents: without a
+ * bound, a slow tlsmgr would make clients queue work without limit. A
+ * request beyond the bound fails at once (a full handshake).
+ */
+export const MAX_QUEUED = 256;
 
 /** A TLS_TICKET_KEY as tlsmgr returns it (tls_scache.h). */
 export interface TlsmgrTicketKey {
@@ -116,6 +125,8 @@ const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 interface Pending {
   readonly request: Buffer;
   readonly resolve: (a: Reply | undefined) => void;
+  /** When the request stops being worth sending (now + the request timeout when queued). */
+  readonly deadline: number;
 }
 
 export class TlsmgrClient {
@@ -197,12 +208,12 @@ export class TlsmgrClient {
 
   /** One request; undefined when tlsmgr could not answer (TLS_MGR_STAT_FAIL). Never rejects. */
   private request(attrs: readonly Attr[]): Promise<Reply | undefined> {
-    if (this.closed || this.now < this.downUntil) {
+    if (this.closed || this.now < this.downUntil || this.queue.length >= MAX_QUEUED) {
       this.counts.failed++;
       return Promise.resolve(undefined);
     }
     return new Promise((resolve) => {
-      this.queue.push({ request: encodeAttrs(attrs), resolve });
+      this.queue.push({ request: encodeAttrs(attrs), resolve, deadline: this.now + (this.options.timeoutMs ?? REQUEST_TIMEOUT_MS) });
       this.next();
     });
   }
@@ -211,7 +222,9 @@ export class TlsmgrClient {
     if (this.active || this.closed) return;
     const p = this.queue.shift();
     if (!p) return;
-    if (this.now < this.downUntil) {
+    // The bound is on the whole wait, not only on the answer: a request that waited its
+    // timeout in the queue (behind a slow tlsmgr) fails without being sent.
+    if (this.now < this.downUntil || this.now >= p.deadline) {
       this.counts.failed++;
       p.resolve(undefined);
       this.next();
@@ -219,7 +232,7 @@ export class TlsmgrClient {
     }
     this.active = p;
     this.reader = new AttrListReader();
-    this.timer = setTimeout(() => this.fail(`timeout after ${this.options.timeoutMs ?? REQUEST_TIMEOUT_MS} ms`), this.options.timeoutMs ?? REQUEST_TIMEOUT_MS);
+    this.timer = setTimeout(() => this.fail(`timeout after ${this.options.timeoutMs ?? REQUEST_TIMEOUT_MS} ms`), Math.max(1, p.deadline - this.now));
     this.timer.unref();
     const s = this.connection();
     // Referenced while a request is out (a reply is awaited), unreferenced when idle.

@@ -14,12 +14,12 @@
  * <ID> is the session ID in upper-case hex as Postfix's cache key (which
  * also carries `&l=<OpenSSL version>`; we have none). The key expiration
  * is when the key stops opening tickets (created + key lifetime). "Reusing
- * old session" is logged from the HandshakeInfo (resumed); whether a
- * ticket did it is known from the ticket wrapper: the engine reports no
- * such detail.
+ * old session" is logged from the HandshakeInfo (resumed, and resumedVia
+ * for whether a ticket did it).
  */
 
 import type { ServerConfig } from '../../engine/config.js';
+import type { HandshakeInfo } from '../../engine/events.js';
 import { isPromise, type MaybePromise } from '../../engine/crypto/provider.js';
 import type { SessionCache, TicketProtector } from '../../engine/session.js';
 import { ServiceSessionCache, type ResumptionStore } from './resumption.js';
@@ -38,9 +38,6 @@ function after<T>(v: MaybePromise<T>, f: (x: T) => void): MaybePromise<T> {
 }
 
 export class ResumptionLog {
-  /** A ticket was opened in this handshake (so a resumption was by ticket). */
-  ticketOpened = false;
-
   constructor(
     private readonly log: (text: string) => void,
     private readonly endpoint: string,
@@ -54,9 +51,9 @@ export class ResumptionLog {
     return { ...config, tickets, sessionCache };
   }
 
-  /** The line for a resumed handshake. */
-  reusing(): string {
-    return `${this.endpoint}: Reusing old session${this.ticketOpened ? ' (RFC 5077 session ticket)' : ''}`;
+  /** The line for a resumed handshake (the engine says how: HandshakeInfo.resumedVia). */
+  reusing(info: HandshakeInfo): string {
+    return `${this.endpoint}: Reusing old session${info.resumedVia === 'ticket' ? ' (RFC 5077 session ticket)' : ''}`;
   }
 
   private tickets(inner: TicketProtector): TicketProtector {
@@ -69,9 +66,7 @@ export class ResumptionLog {
       open: (ticket) => {
         const known = this.store?.keyExpiry(inner, ticket);
         if (known !== undefined) this.log(`${this.endpoint}: Decrypting session ticket, key expiration: ${known}`);
-        return after(inner.open(ticket), (session) => {
-          if (session) this.ticketOpened = true;
-        });
+        return inner.open(ticket);
       },
     };
   }

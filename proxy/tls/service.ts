@@ -344,7 +344,7 @@ export class TlsHandOver {
     this.tlsLog?.secure(info);
     // Postfix looks at SNI (and so warns about an invalid name) only with tls_server_sni_maps.
     if (info.invalidServerName !== undefined && settings.sniMaps) log.warning(`TLS SNI from ${this.remote} is invalid: ${info.invalidServerName}`);
-    if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing());
+    if (info.resumed && this.resumptionLog) log.info(this.resumptionLog.reusing(info));
     this.clientCertLog.secure(info);
     if (settings.loglevel >= 1) log.info((this.request.profile?.summary ?? summaryLine)(info, this.remote, !!settings.sniMaps));
     metrics?.handshake(this.service.name, handshakeFacts(info), (performance.now() - this.started) / 1000);

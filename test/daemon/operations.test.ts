@@ -32,6 +32,7 @@ import * as assert from 'uvu/assert';
 import { clientHello } from '../helpers/client-hello.js';
 import { BIN, DaemonProc, FILE_LIFETIME_MS, alive, startFails, stopAllDaemons } from '../helpers/daemon-proc.js';
 import { certMainCf, echoBackend, run, testPki, writeConfig, type ProcResult, type TestBackend } from '../helpers/proxy.js';
+import { skipped } from '../helpers/skip.js';
 
 let backend: TestBackend;
 let caPem: string;
@@ -482,7 +483,7 @@ test('the process count grows under load (sessions per process) and shrinks afte
 
 test('privileges: as root, worker processes become tlsproxy_user (nobody) after loading their files; root without tlsproxy_user is refused', async () => {
   if (process.geteuid?.() !== 0) {
-    console.log('  (skipped: not root)');
+    skipped('privilege drop test', 'not root');
     return;
   }
   const passwd = readFileSync('/etc/passwd', 'utf8');

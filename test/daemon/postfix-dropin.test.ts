@@ -11,6 +11,8 @@
  *  - postfix reload during an open TLS session: the session continues, a new
  *    STARTTLS is served at once by a new process, the old one exits after;
  *  - our daemon killed: master restarts it on the next request;
+ *  - smtpd_tls_loglevel = 2 and tlsproxy_tls_keylog_file: the SSL_accept
+ *    states and the key log under the real master (the one TLS hand-over);
  *  - a bad main.cf value: postscreen answers 454, our daemon logs the reason;
  *  - postfix stop: nothing of ours is left.
  *
@@ -28,10 +30,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadNative } from '../../proxy/base/native.js';
 import { PostfixTlsproxyInstance, postfixUnavailable, run } from '../helpers/postfix-instance.js';
+import { skipped } from '../helpers/skip.js';
 
 const native = loadNative();
 const why = !native.ok ? native.reason : postfixUnavailable();
-if (why) console.log(`SKIP real-Postfix drop-in tests: ${why}`);
+if (why) skipped('real-Postfix drop-in tests', why);
 const it = why ? test.skip : test;
 
 let pfx: PostfixTlsproxyInstance;
@@ -278,6 +281,34 @@ it('our daemon killed: master notices, starts a new one on the next STARTTLS', a
   assert.match(r.out, /=== TLS started with cipher TLSv1\.3/, r.out);
   const pid = tlsproxyPidFor(pfx.linesSince(from), h)!;
   assert.ok(pid && !before.includes(pid), `served by a new process ${pid}`);
+});
+
+it('under the real master, the one TLS hand-over: level-2 states and the key log (smtpd_tls_loglevel = 2, tlsproxy_tls_keylog_file)', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tlsproxy-postfix-keylog-'));
+  const keys = path.join(dir, 'keys.log');
+  const from = pfx.log().length;
+  await pfx.reload(['smtpd_tls_loglevel = 2', `tlsproxy_tls_keylog_file = ${keys}`]);
+  await pfx.waitLog(/postfix\/master\[\d+\]: reload -- version/, from);
+  try {
+    const h = host();
+    const r = await swaks(h);
+    assert.match(r.out, /=== TLS started with cipher TLSv1\.3/, r.out);
+    await pfx.waitLog(new RegExp(`postfix/tlsproxy\\[\\d+\\]: DISCONNECT \\[${h.replace(/\./g, '\\.')}\\]:`), from);
+    const lines = pfx.linesSince(from);
+    const pid = tlsproxyPidFor(lines, h)!;
+    const mine = lines.filter((l) => l.includes(`postfix/tlsproxy[${pid}]: `)).map((l) => l.replace(/^.*?postfix\/tlsproxy\[\d+\]: /, ''));
+    assert.ok(mine.some((l) => /^warning: tlsproxy_tls_keylog_file = .*: TLS SESSION SECRETS ARE WRITTEN TO THIS FILE/.test(l)), mine.join('\n'));
+    assert.ok(mine.some((l) => new RegExp(`^setting up TLS connection from \\[${h.replace(/\./g, '\\.')}\\]:\\d+$`).test(l)), mine.join('\n'));
+    const states = mine.filter((l) => l.startsWith('SSL_accept:'));
+    assert.equal(states.slice(0, 3), ['SSL_accept:before SSL initialization', 'SSL_accept:before SSL initialization', 'SSL_accept:SSLv3/TLS read client hello']);
+    assert.ok(states.includes('SSL_accept:TLSv1.3 write encrypted extensions') && states.includes('SSL_accept:SSLv3/TLS read finished'), states.join('\n'));
+    const keyLines = readFileSync(keys, 'utf8').trim().split('\n');
+    assert.ok(keyLines.length >= 5 && keyLines.some((l) => l.startsWith('CLIENT_TRAFFIC_SECRET_0 ')), keyLines.join('\n'));
+  } finally {
+    const back = pfx.log().length;
+    await pfx.reload([]);
+    await pfx.waitLog(/postfix\/master\[\d+\]: reload -- version/, back);
+  }
 });
 
 it('a bad main.cf value: postscreen answers 454, our daemon logs the reason; fixed by the next reload', async () => {

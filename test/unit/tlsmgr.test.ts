@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AttrListReader, encodeAttrs, type Attr } from '../../proxy/postfix/attr.js';
-import { TLS_MGR_STAT_ERR, TLS_MGR_STAT_FAIL, TLS_MGR_STAT_OK, TlsmgrClient, decodeTicketKey } from '../../proxy/postfix/tlsmgr.js';
+import { MAX_QUEUED, TLS_MGR_STAT_ERR, TLS_MGR_STAT_FAIL, TLS_MGR_STAT_OK, TlsmgrClient, decodeTicketKey } from '../../proxy/postfix/tlsmgr.js';
 import { TlsmgrKeySource, TlsmgrSessionCache, ticketKeyFromTlsmgr } from '../../proxy/postfix/tlsmgr-resumption.js';
 import { FetchingRing } from '../../proxy/tls/fetching-keys.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
@@ -163,6 +163,57 @@ test('a silent tlsmgr: each request ends after the timeout, one warning, then no
     assert.match(warnings[0]!, /problem talking to service .*tlsmgr-\d+: timeout after 300 ms/);
   } finally {
     c.close();
+    f.close();
+  }
+});
+
+test('a slow tlsmgr: the bound covers the time queued behind other requests, and the queue is bounded', async () => {
+  // Answers each request 150 ms after it arrives, one at a time (as tlsmgr serves one client).
+  const p = path.join(dir, `tlsmgr-${n++}`);
+  let received = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.write(encodeAttrs([['protocol', 'tlsmgr_protocol']]));
+    let reader = new AttrListReader();
+    s.on('data', (d: Buffer) => {
+      let rest: Uint8Array = d;
+      while (rest.length) {
+        rest = rest.subarray(reader.feed(rest));
+        if (!reader.done) return;
+        received++;
+        reader = new AttrListReader();
+        setTimeout(() => s.destroyed || s.write(encodeAttrs([['status', '0']])), 150);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(p, () => r()));
+  const c = new TlsmgrClient({ path: p, timeoutMs: 400, retryAfterMs: 60_000, warn: () => undefined });
+  try {
+    // Ten handshakes ask at once: before, the tenth waited 10 x 150 ms although the bound is 400 ms.
+    const t0 = Date.now();
+    const all = await Promise.all(Array.from({ length: 10 }, () => c.delete('smtpd', 'aa')));
+    const took = Date.now() - t0;
+    assert.ok(took < 1000, `every request ends within about its bound: ${took} ms`);
+    assert.is(all.filter((v) => v === TLS_MGR_STAT_OK).length, 2, `two answered in time: ${all.join(' ')}`);
+    assert.ok(received <= 3, `requests that waited out their bound are not sent: ${received} received`);
+  } finally {
+    c.close();
+    for (const s of sockets) s.destroy();
+    server.close();
+  }
+  // A silent tlsmgr: beyond MAX_QUEUED waiting requests, a new one fails at once.
+  const f = await fakeTlsmgr(() => 'silent');
+  const c2 = new TlsmgrClient({ path: f.path, timeoutMs: 300, warn: () => undefined });
+  try {
+    const waiting = Array.from({ length: MAX_QUEUED + 1 }, () => c2.lookup('smtpd', 'aa'));
+    const t1 = Date.now();
+    assert.is(await c2.lookup('smtpd', 'bb'), undefined);
+    assert.ok(Date.now() - t1 < 100, 'refused at once, not queued');
+    assert.ok((await Promise.all(waiting)).every((v) => v === undefined));
+  } finally {
+    c2.close();
     f.close();
   }
 });
