@@ -51,6 +51,13 @@ export interface HandshakeInfo {
 export interface ConnectionEvents {
   /** Ciphertext for the peer, in order. */
   write(bytes: Uint8Array): void;
+  /**
+   * Optional: a buffer of at least `length` bytes (its content does not
+   * matter) for several records sealed together, which will be passed to
+   * `write` as a view of it: the owner may recycle buffers once their
+   * write completed, instead of the engine allocating one per write.
+   */
+  allocate?(length: number): Uint8Array;
   /** The handshake completed (client Finished verified). */
   handshake(info: HandshakeInfo): void;
   /** Decrypted application data. */

@@ -188,6 +188,14 @@ export interface RecordProtection {
   advance(): void;
   /** Records marked `owned` are decrypted in place (the plaintext is a view of the record). */
   readonly opensInPlace: boolean;
+  /**
+   * Several records into one buffer (one allocation, one socket write):
+   * present when the key can (synchronous, AeadKey.sealRecordInto).
+   * `sealedLength` is the record's size on the wire; sealInto writes it at
+   * `offset` of `out`.
+   */
+  sealedLength?(contentLength: number, padding: number): number;
+  sealInto?(type: number, content: Uint8Array, padding: number, out: Uint8Array, offset: number): void;
 }
 
 /**
@@ -285,6 +293,29 @@ export class Tls13Protection implements RecordProtection {
     return isPromise(key) ? key.then(withKey) : withKey(key);
   }
 
+  get sealedLength(): ((contentLength: number, padding: number) => number) | undefined {
+    return this.sync?.sealRecordInto ? tls13SealedLength : undefined;
+  }
+
+  /** seal() into `out` at `offset` (sealedLength bytes); only when sealedLength is defined. */
+  sealInto(type: number, content: Uint8Array, padding: number, out: Uint8Array, offset: number): void {
+    const k = this.sync!;
+    const seq = this.nextSeq();
+    const innerLen = content.length + 1 + padding;
+    if (innerLen > RecordLimits.maxPlaintext + 1 + 255) throw new Error('record content too long');
+    const length = innerLen + AEAD_TAG_LENGTH;
+    const header = this.headerBuf;
+    header[0] = ContentType.application_data;
+    header[1] = 0x03;
+    header[2] = 0x03;
+    header[3] = length >>> 8;
+    header[4] = length & 0xff;
+    let trailer = this.trailerBuf;
+    if (padding) trailer = new Uint8Array(1 + padding);
+    trailer[0] = type;
+    k.sealRecordInto!(fillNonce(this.nonceBuf, this.iv, seq), header, header, content, trailer, out, offset);
+  }
+
   /**
    * Open one protected record. Returns null when authentication fails
    * (the caller decides: bad_record_mac, or skipped early data).
@@ -364,28 +395,49 @@ export class Tls12Protection implements RecordProtection {
     return { nonce, explicit };
   }
 
+  get sealedLength(): ((contentLength: number, padding: number) => number) | undefined {
+    if (!this.sync?.sealRecordInto) return undefined;
+    const overhead = 5 + (this.explicitNonce ? 8 : 0) + AEAD_TAG_LENGTH;
+    return (contentLength) => overhead + contentLength;
+  }
+
+  /** seal() into `out` at `offset`; only when sealedLength is defined. TLS 1.2 has no padding. */
+  sealInto(type: number, content: Uint8Array, _padding: number, out: Uint8Array, offset: number): void {
+    if (content.length > RecordLimits.maxPlaintext) throw new Error('record content too long');
+    const seq = this.nextSeq();
+    const { nonce, aad, prefix } = this.fillSync(seq, type, content.length);
+    this.sync!.sealRecordInto!(nonce, aad, prefix, content, EMPTY, out, offset);
+  }
+
+  /** Nonce, AAD and header (+ explicit nonce) of record `seq`, in the reused buffers. */
+  private fillSync(seq: number, type: number, contentLength: number): { nonce: Uint8Array; aad: Uint8Array; prefix: Uint8Array } {
+    const length = (this.explicitNonce ? 8 : 0) + contentLength + AEAD_TAG_LENGTH;
+    const aad = fillAdditionalData(this.aadBuf, seq, type, contentLength);
+    const prefix = this.prefixBuf;
+    prefix[0] = type;
+    prefix[1] = 0x03;
+    prefix[2] = 0x03;
+    prefix[3] = length >>> 8;
+    prefix[4] = length & 0xff;
+    const nonce = this.nonceBuf;
+    if (this.explicitNonce) {
+      nonce.set(this.iv, 0);
+      // nonce_explicit = the sequence number: the AAD's first 8 bytes.
+      nonce.set(aad.subarray(0, 8), 4);
+      prefix.set(aad.subarray(0, 8), 5);
+    } else {
+      fillNonce(nonce, this.iv, seq);
+    }
+    return { nonce, aad, prefix };
+  }
+
   seal(type: number, content: Uint8Array): MaybePromise<Uint8Array> {
     if (content.length > RecordLimits.maxPlaintext) throw new Error('record content too long');
     const seq = this.nextSeq();
     const length = (this.explicitNonce ? 8 : 0) + content.length + AEAD_TAG_LENGTH;
     const k = this.sync;
     if (k?.sealRecord) {
-      const aad = fillAdditionalData(this.aadBuf, seq, type, content.length);
-      const prefix = this.prefixBuf;
-      prefix[0] = type;
-      prefix[1] = 0x03;
-      prefix[2] = 0x03;
-      prefix[3] = length >>> 8;
-      prefix[4] = length & 0xff;
-      const nonce = this.nonceBuf;
-      if (this.explicitNonce) {
-        nonce.set(this.iv, 0);
-        // nonce_explicit = the sequence number: the AAD's first 8 bytes.
-        nonce.set(aad.subarray(0, 8), 4);
-        prefix.set(aad.subarray(0, 8), 5);
-      } else {
-        fillNonce(nonce, this.iv, seq);
-      }
+      const { nonce, aad, prefix } = this.fillSync(seq, type, content.length);
       return k.sealRecord(nonce, aad, prefix, content, EMPTY) as Uint8Array;
     }
     const aad = additionalData(seq, type, content.length);
@@ -443,6 +495,11 @@ export class Tls12Protection implements RecordProtection {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A TLS 1.3 record on the wire: header, content, type byte, padding, tag. */
+function tls13SealedLength(contentLength: number, padding: number): number {
+  return 5 + contentLength + 1 + padding + AEAD_TAG_LENGTH;
+}
 
 function seqBytes(seq: number): Uint8Array {
   const b = new Uint8Array(8);

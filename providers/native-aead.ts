@@ -99,6 +99,11 @@ export function nativeAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKe
       n.aeadSeal(encCtx(), nonce, aad, content, trailer, out, prefix.length);
       return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     },
+    sealRecordInto(nonce, aad, prefix, content, trailer, out, offset) {
+      if (nonce.length !== 12) throw new Error('node crypto: AEAD nonce must be 12 bytes');
+      out.set(prefix, offset);
+      n.aeadSeal(encCtx(), nonce, aad, content, trailer, out, offset + prefix.length);
+    },
     open(nonce, aad, ciphertextAndTag) {
       // The caller's buffer stays as it was: decrypt a copy.
       return openInPlace(nonce, aad, new Uint8Array(ciphertextAndTag));

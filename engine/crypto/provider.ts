@@ -64,6 +64,12 @@ export interface AeadKey {
    * per record. Must equal `prefix || seal(nonce, aad, content || trailer)`.
    */
   sealRecord?(nonce: Uint8Array, aad: Uint8Array, prefix: Uint8Array, content: Uint8Array, trailer: Uint8Array): MaybePromise<Uint8Array>;
+  /**
+   * Optional, synchronous keys only: as sealRecord, written into `out` at
+   * `offset` (prefix.length + content.length + trailer.length + 16 bytes),
+   * so that several records share one buffer and one socket write.
+   */
+  sealRecordInto?(nonce: Uint8Array, aad: Uint8Array, prefix: Uint8Array, content: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void;
   /** Returns the plaintext, or null when authentication fails. Never throws on bad input. */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): MaybePromise<Uint8Array | null>;
   /**

@@ -16,6 +16,7 @@
 
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { TlsServerStream } from '../tls/stream.js';
 import type { HandshakeInfo } from '../../engine/events.js';
 import type { Logger } from '../log/log.js';
 import type { TlsService } from '../tls/service.js';
@@ -70,7 +71,7 @@ export class BackendRelay {
     this.socket = backend;
     backend.on('error', (e) => this.events.error?.(e));
     backend.once('close', () => {
-      if (this.client) this.client.unpipe(backend);
+      this.unpipe(false);
       this.events.closed();
     });
     const version = svc.backendProxy ?? 'none';
@@ -85,24 +86,39 @@ export class BackendRelay {
   pipe(client: Duplex): void {
     const backend = this.socket!;
     this.client = client;
+    if (client instanceof TlsServerStream) {
+      // pipe() both ways without the stream machinery per record (stream.ts relay()).
+      client.relay(backend);
+      return;
+    }
     client.pipe(backend);
     backend.pipe(client);
+  }
+
+  /** Undo pipe() towards the backend (and back, with `both`). */
+  private unpipe(both: boolean): void {
+    const client = this.client;
+    const backend = this.socket;
+    if (!client || !backend) return;
+    if (client instanceof TlsServerStream) {
+      client.unrelay(both);
+      return;
+    }
+    client.unpipe(backend);
+    if (both) backend.unpipe(client);
   }
 
   /** The client side closed: flush what the backend was sent, then close it. */
   clientGone(): void {
     const backend = this.socket;
     if (!backend || backend.destroyed) return;
-    if (this.client) {
-      this.client.unpipe(backend);
-      backend.unpipe(this.client);
-    }
+    this.unpipe(true);
     backend.destroySoon();
   }
 
   /** Stop sending to the backend (its error). */
   stopSending(): void {
-    if (this.client && this.socket) this.client.unpipe(this.socket);
+    this.unpipe(false);
   }
 
   destroy(): void {

@@ -81,6 +81,11 @@ export class TlsStreamError extends Error {
 }
 
 const DEFAULT_MAX_BACKLOG = 256 * 1024;
+/** Room for four full TLS records (16 KiB + 256 + header each): what one 64 KiB write becomes. */
+const OUTPUT_BUFFER_SIZE = 4 * (16384 + 256 + 5) + 64;
+const MAX_FREE_OUTPUT = 4;
+/** relay(): bytes queued on a socket before the other side stops reading (each way). */
+const RELAY_HIGH_WATER = 256 * 1024;
 /** How long a failed session's last bytes (the alert) may take to leave before the socket is dropped. */
 const LINGER_MS = 2000;
 
@@ -97,6 +102,17 @@ export class TlsServerStream extends Duplex {
   private lingerTimer: NodeJS.Timeout | undefined;
   /** Paused because the reader does not want more. */
   private readerPaused = false;
+  /** relay(): paused because the plaintext socket wants a 'drain'. */
+  private relayPaused = false;
+  /** relay(): the plaintext socket decrypted data goes to, and comes from. */
+  private relayTarget: Socket | undefined;
+  /** Output buffers whose write completed (allocateOutput). */
+  private freeOutput: Uint8Array[] = [];
+  /** relay(): unrelay() was called: nothing more goes to the plaintext socket. */
+  private relayDetached = false;
+  private relayData: (chunk: Buffer) => void = () => undefined;
+  private relayEnd: () => void = () => undefined;
+  private readonly ownOutput = new WeakSet<ArrayBufferLike>();
   /** Paused because the engine has too much unprocessed ciphertext. */
   private backlogPaused = false;
   /** push(null) done. */
@@ -114,6 +130,7 @@ export class TlsServerStream extends Duplex {
     const trace = options.trace;
     this.conn = new ServerConnection(config, {
       write: (bytes) => this.onCiphertext(bytes),
+      allocate: (length) => this.allocateOutput(length),
       handshake: (info) => this.onHandshake(info),
       data: (plaintext) => this.onPlaintext(plaintext),
       peerClosed: () => this.onPeerClosed(),
@@ -155,10 +172,117 @@ export class TlsServerStream extends Duplex {
     this.conn.keyUpdate(requestPeerUpdate);
   }
 
+  /**
+   * Relay plaintext both ways between this stream and `plain` (the
+   * backend), with the semantics of `this.pipe(plain); plain.pipe(this)`
+   * (backpressure both ways; this side's end ends `plain`, `plain`'s end
+   * ends this side with close_notify) but without the stream machinery on
+   * the hot path: decrypted records go straight to plain.write() (corked:
+   * one writev per socket read), and plain's reads go straight to the
+   * engine (socket corked: one write of all their records). Call it once
+   * the handshake completed. unpipe() has nothing to undo afterwards.
+   */
+  relay(plain: Socket): void {
+    if (this.relayTarget) throw new Error('relay() called twice');
+    this.relayTarget = plain;
+    // What was decrypted before (data that came with the client's Finished) goes first.
+    for (let c = this.read() as Buffer | null; c !== null; c = this.read() as Buffer | null) plain.write(c);
+    if (this.readerPaused) {
+      this.readerPaused = false;
+      this.updateFlow();
+    }
+    // Nothing is push()ed any more, but push(null) must still reach 'end'.
+    this.resume();
+    this.once('end', () => {
+      if (!this.relayDetached && !plain.destroyed && !plain.writableEnded) plain.end();
+    });
+    let drainWait = false;
+    let sealWait = false;
+    const maybeResume = () => {
+      if (!drainWait && !sealWait && plain.isPaused()) plain.resume();
+    };
+    this.relayData = (chunk: Buffer) => {
+      if (this.failure || this.destroyed || this.writableEnded) return;
+      if (this.conn.state === 'handshake' || !this.conn.writable) {
+        // Not expected after 'secure'; the Duplex path queues or drops as it would for pipe().
+        this.write(chunk);
+        return;
+      }
+      let written = false;
+      this.socket.cork();
+      try {
+        this.conn.write(chunk, () => {
+          written = true;
+          if (sealWait) {
+            sealWait = false;
+            maybeResume();
+          }
+        });
+      } catch {
+        // The connection failed under us: the failure path reports it.
+        written = true;
+      } finally {
+        this.socket.uncork();
+      }
+      if (!written && !sealWait) {
+        // An asynchronous provider still seals: read no more until it has.
+        sealWait = true;
+        plain.pause();
+      }
+      if (this.socket.writableLength > RELAY_HIGH_WATER && !drainWait && !this.socket.destroyed) {
+        drainWait = true;
+        plain.pause();
+        this.socket.once('drain', () => {
+          drainWait = false;
+          maybeResume();
+        });
+      }
+    };
+    this.relayEnd = () => {
+      if (!this.destroyed && !this.writableEnded) this.end();
+    };
+    plain.once('end', this.relayEnd);
+    plain.on('data', this.relayData);
+    // As pipe() does: flowing even if its previous reader paused it.
+    plain.resume();
+  }
+
+  /** Undo relay() towards `plain` (decrypted data is dropped from now on) and, with `both`, back. */
+  unrelay(both: boolean): void {
+    const plain = this.relayTarget;
+    if (!plain) return;
+    this.relayDetached = true;
+    if (both) {
+      plain.removeListener('data', this.relayData);
+      plain.removeListener('end', this.relayEnd);
+    }
+  }
+
   // ------------------------------------------------------------ engine events
+
+  /**
+   * Output buffers for the engine's multi-record writes, recycled once the
+   * socket has written them (no 64 KiB allocation per write, much less GC).
+   */
+  private allocateOutput(length: number): Uint8Array {
+    if (length > OUTPUT_BUFFER_SIZE) return Buffer.allocUnsafeSlow(length);
+    const free = this.freeOutput.pop();
+    if (free) return free;
+    const b = Buffer.allocUnsafeSlow(OUTPUT_BUFFER_SIZE);
+    this.ownOutput.add(b.buffer);
+    return b;
+  }
 
   private onCiphertext(bytes: Uint8Array): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
+    if (this.ownOutput.has(bytes.buffer)) {
+      // One of ours (allocateOutput): back to the free list once the socket has written it.
+      const whole = Buffer.from(bytes.buffer, 0, OUTPUT_BUFFER_SIZE);
+      this.socket.write(bytes, () => {
+        if (this.freeOutput.length < MAX_FREE_OUTPUT) this.freeOutput.push(whole);
+      });
+      return;
+    }
     this.socket.write(bytes);
   }
 
@@ -176,6 +300,22 @@ export class TlsServerStream extends Duplex {
     // After an EOF-induced end, a record still in an asynchronous provider cannot be delivered.
     if (this.readDone) return;
     const chunk = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+    const target = this.relayTarget;
+    if (target) {
+      // relay(): straight to the plaintext socket (corked for the whole socket read, see onSocketData).
+      if (this.relayDetached || target.destroyed || target.writableEnded) return;
+      target.write(chunk);
+      // A deeper queue than the socket's 16 KiB high-water mark: a pause per 64 KiB read would stall the stream.
+      if (target.writableLength > RELAY_HIGH_WATER && !this.relayPaused) {
+        this.relayPaused = true;
+        this.updateFlow();
+        target.once('drain', () => {
+          this.relayPaused = false;
+          this.updateFlow();
+        });
+      }
+      return;
+    }
     if (!this.push(chunk)) {
       this.readerPaused = true;
       this.updateFlow();
@@ -198,7 +338,15 @@ export class TlsServerStream extends Duplex {
 
   private onSocketData(chunk: Buffer): void {
     if (this.failure) return;
-    this.conn.receive(chunk, true);
+    // With relay(): every record of this read reaches the plaintext socket in one writev.
+    const target = this.relayTarget;
+    const cork = target !== undefined && !target.destroyed;
+    if (cork) target.cork();
+    try {
+      this.conn.receive(chunk, true);
+    } finally {
+      if (cork) target.uncork();
+    }
     if (this.conn.backlog > this.maxBacklog && !this.backlogPaused && !this.failure) {
       this.backlogPaused = true;
       this.updateFlow();
@@ -237,7 +385,7 @@ export class TlsServerStream extends Duplex {
 
   private updateFlow(): void {
     if (this.socket.destroyed) return;
-    const pause = this.readerPaused || this.backlogPaused || this.readDone || !!this.failure;
+    const pause = this.readerPaused || this.relayPaused || this.backlogPaused || this.readDone || !!this.failure;
     if (pause && !this.socket.isPaused()) this.socket.pause();
     else if (!pause && this.socket.isPaused()) this.socket.resume();
   }

@@ -104,6 +104,34 @@ test('record layer: owned records opened in place give the same plaintext, TLS 1
   }
 });
 
+test('record layer: sealInto (several records in one buffer) gives the bytes seal gives, TLS 1.3 and 1.2', () => {
+  if (!available) return;
+  const provider = createNodeCryptoProvider();
+  const content = randomBytes(3000);
+  const suite = TLS13_SUITES.values().next().value!;
+  const key = randomBytes(16);
+  const iv = randomBytes(12);
+  const a = new Tls13Protection(provider, suite, key, iv);
+  const b = new Tls13Protection(provider, suite, key, iv);
+  const len = a.sealedLength!(content.length, 3);
+  const out = new Uint8Array(2 * len);
+  a.sealInto!(23, content, 3, out, 0);
+  a.sealInto!(22, content, 3, out, len);
+  const want = Buffer.concat([b.seal(23, content, 3) as Uint8Array, b.seal(22, content, 3) as Uint8Array]);
+  assert.ok(Buffer.from(out).equals(want));
+  for (const alg of ALGS) {
+    const k = randomBytes(alg === 'AES-128-GCM' ? 16 : 32);
+    const iv12 = randomBytes(alg === 'CHACHA20-POLY1305' ? 12 : 4);
+    const c = new Tls12Protection(provider, alg, k, iv12);
+    const d = new Tls12Protection(provider, alg, k, iv12);
+    const l = c.sealedLength!(content.length, 0);
+    const o = new Uint8Array(2 * l);
+    c.sealInto!(23, content, 0, o, 0);
+    c.sealInto!(23, content, 0, o, l);
+    assert.ok(Buffer.from(o).equals(Buffer.concat([d.seal(23, content) as Uint8Array, d.seal(23, content) as Uint8Array])), alg);
+  }
+});
+
 test('record layer: a non-owned chunk is never written to', () => {
   const provider = createNodeCryptoProvider();
   const suite = TLS13_SUITES.values().next().value!;
