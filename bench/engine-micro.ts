@@ -2,7 +2,7 @@
  * In-process engine micro-benchmark: the server side of the work only, no
  * sockets, no client in the measured loop (bench/README.md, "Engine budget").
  *
- *   node --import tsx bench/engine-micro.ts [--n=2000] [--profile=FILE]
+ *   node --import tsx bench/engine-micro.ts [--n=2000] [--profile=FILE] [--provider=node|js]
  *
  * - handshake: a ClientHello captured once from a node:tls client is fed to
  *   a fresh ServerConnection N times; the time is the server's whole first
@@ -20,12 +20,14 @@ import { DEFAULT_GROUPS, DEFAULT_TLS13_SUITES, type ServerConfig } from '../engi
 import { ServerConnection } from '../engine/connection.js';
 import { RecordReader, Tls12Protection, Tls13Protection } from '../engine/record.js';
 import { TLS13_SUITES } from '../engine/suites.js';
+import { createJsCryptoProvider } from '../engine/crypto/js.js';
 import { createNodeCryptoProvider } from '../providers/node.js';
 import { certifiedKeys, testPki } from '../test/helpers/pki.js';
 
 const args = new Map(process.argv.slice(2).map((a) => (/^--([^=]+)(?:=(.*))?$/.exec(a) ?? [a, a, '']).slice(1) as [string, string]));
 const N = Number(args.get('n') ?? 2000);
-const provider = createNodeCryptoProvider();
+// The synchronous providers: node (default) or js (engine/crypto/js.ts, docs/js-provider.md).
+const provider = args.get('provider') === 'js' ? createJsCryptoProvider() : createNodeCryptoProvider();
 
 async function captureClientHello(opts: tls.ConnectionOptions): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {

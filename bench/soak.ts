@@ -9,11 +9,13 @@
  * test/daemon/soak.test.ts runs a small version of the same (< 60 s).
  *
  * Phase 1, integrity through a reload and a SIGKILL: `sessions` TLS
- * sessions opened over the first half of the run, each streaming
- * `bytes` both ways (to an echo backend) in 1 KiB chunks with a running
- * SHA-256 of what it sent and of what came back. At 35% a `tlsproxy
- * reload` with a changed configuration (a new generation of workers; the
- * old one drains), at 55% a SIGKILL of one current worker. Expected:
+ * sessions, each streaming `bytes` both ways (to an echo backend) in 1 KiB
+ * chunks with a running SHA-256 of what it sent and of what came back;
+ * none sends its last chunk before all are open (so all are open at
+ * once). Half are opened, then a `tlsproxy reload` with a changed
+ * configuration (a new generation of workers; the old one drains with its
+ * sessions), then the other half (on the new generation); with all of them
+ * open, a SIGKILL of one current worker, then probe sessions. Expected:
  * every session not served by the killed worker ends with both digests
  * equal; the killed worker's sessions are counted (and the daemon logs
  * the death); right after the replacement is up, probe sessions all
@@ -88,6 +90,8 @@ export interface SoakReport {
   readonly killedPid: number;
   readonly sessionsPerSecond: number;
   readonly peakConcurrent: number;
+  readonly concurrentAtRelease: number;
+  readonly rssAllOpenMb: number;
   readonly peakRssMb: number;
   readonly baselineRssMb: number;
   readonly rssPerSessionKb: number;
@@ -134,12 +138,23 @@ interface Session {
   secureAt?: number;
 }
 
-/** One streaming session with running digests; resolves when it is over either way. */
-function streamSession(port: number, ca: string, bytes: number, spreadMs: number): Promise<Session> {
+/** Set once every session of phase 1 is open: until then no session sends its last chunk (so all are open at once). */
+let released = true;
+
+/**
+ * One streaming session with running digests; resolves when it is over
+ * either way. `bytes` in 1 KiB chunks spread over `spreadMs`; with `hold`,
+ * the last chunk waits for the release, and meanwhile 16-byte keep-alive
+ * chunks (part of the stream and of the digests) go every second so that
+ * tlsproxy_session_timeout does not end the waiting session.
+ */
+function streamSession(port: number, ca: string, bytes: number, spreadMs: number, hold = true): Promise<Session> {
   return new Promise((resolve) => {
     const sent = createHash('sha256');
     const got = createHash('sha256');
     let received = 0;
+    let written = 0;
+    let allWritten = false;
     let done = false;
     const s: Session = { port: 0, ok: false };
     const socket = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
@@ -149,39 +164,46 @@ function streamSession(port: number, ca: string, bytes: number, spreadMs: number
       clearInterval(timer);
       clearTimeout(hard);
       s.error = error;
-      s.ok = !error && received === bytes && sent.digest('hex') === got.digest('hex');
-      if (!error && !s.ok) s.error = `checksum: received ${received} of ${bytes}`;
+      s.ok = !error && allWritten && received === written && sent.digest('hex') === got.digest('hex');
+      if (!error && !s.ok) s.error = `checksum: received ${received} of ${written}`;
       socket.destroy();
       resolve(s);
     };
     const chunk = 1024;
     const chunks = Math.ceil(bytes / chunk);
-    let written = 0;
+    let payload = 0;
     let timer: NodeJS.Timeout | undefined;
-    const hard = setTimeout(() => finish('timeout'), spreadMs + 60_000);
+    const hard = setTimeout(() => finish('timeout'), spreadMs + 600_000);
+    const send = (b: Buffer) => {
+      sent.update(b);
+      written += b.length;
+      socket.write(b);
+    };
     socket.once('secureConnect', () => {
       s.port = socket.localPort ?? 0;
       s.secureAt = Date.now();
-      const every = Math.max(5, Math.floor(spreadMs / chunks));
+      const every = Math.max(5, Math.min(1000, Math.floor(spreadMs / chunks)));
       timer = setInterval(() => {
-        const n = Math.min(chunk, bytes - written);
-        if (n <= 0) {
-          clearInterval(timer);
+        const n = Math.min(chunk, bytes - payload);
+        if (payload + n >= bytes && hold && !released) {
+          send(randomBytes(16)); // keep-alive while the last chunk waits
           return;
         }
-        const b = randomBytes(n);
-        sent.update(b);
-        written += n;
-        socket.write(b);
+        payload += n;
+        send(randomBytes(n));
+        if (payload >= bytes) {
+          allWritten = true;
+          clearInterval(timer);
+        }
       }, every);
     });
     socket.on('data', (d: Buffer) => {
       got.update(d);
       received += d.length;
-      if (received >= bytes) finish();
+      if (allWritten && received >= written) finish();
     });
     socket.on('error', (e) => finish(e.message));
-    socket.on('close', () => finish(received >= bytes ? undefined : 'closed'));
+    socket.on('close', () => finish(allWritten && received >= written ? undefined : 'closed'));
   });
 }
 
@@ -360,9 +382,11 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
       );
     }
   };
-  // Half of the sessions on the first generation, 30% on the second (after the reload), the rest after the kill.
+  // Half of the sessions on the first generation, the other half on the second (after the reload);
+  // with all of them open, the kill; then probes (new sessions) on the survivors and the replacement.
+  released = false;
   const first = Math.floor(o.sessions * 0.5);
-  const second = Math.floor(o.sessions * 0.3);
+  const second = o.sessions - first;
   await open(first, o.durationMs * 0.25);
   // RSS per session: one generation of workers, before the reload doubles them.
   const rssPreReload = sample();
@@ -372,9 +396,12 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
   const rc = await main(['reload', '-c', dir], { stdout: (t) => (out += t), stderr: (t) => (out += t) });
   log(`soak: reload at ${((Date.now() - t0) / 1000).toFixed(1)}s: ${out.trim()} (exit ${rc})`);
   if (rc !== 0) problems.push(`reload failed: ${out}`);
-  // The kill: once the new generation has sessions.
-  await open(second, o.durationMs * 0.15);
-  await sleep(500);
+  // The kill: once every session is open (half of them on the new generation).
+  await open(second, o.durationMs * 0.25);
+  await sleep(1000);
+  const rssAllOpen = sample();
+  const activeAllOpen = active;
+  log(`soak: all ${o.sessions} sessions opened at ${((Date.now() - t0) / 1000).toFixed(1)}s: ${activeAllOpen} open at once, daemon RSS ${rssAllOpen.toFixed(0)} MB (main + old and new generation)`);
   const current = daemon.workerPids();
   const killedPid = current[0] ?? 0;
   const mark = daemon.mark();
@@ -385,8 +412,9 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
   if (!replacement) problems.push('no replacement worker');
   // The replacement serves at once: probe sessions right after it is up.
   const probeMark = daemon.mark();
-  const probes = await Promise.all(Array.from({ length: 10 }, () => streamSession(port, ca, 4096, 200)));
-  await open(o.sessions - first - second, o.durationMs * 0.1);
+  const probeCount = Math.max(10, Math.floor(o.sessions / 100));
+  const probes = await Promise.all(Array.from({ length: probeCount }, () => streamSession(port, ca, 4096, 200, false)));
+  released = true;
   const results = await Promise.all(sessions);
   const elapsed = (Date.now() - t0) / 1000;
   const secured = results.map((r) => r.secureAt).filter((x): x is number => x !== undefined);
@@ -438,8 +466,11 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
   const hs = setInterval(() => (hostilePeak = Math.max(hostilePeak, sample())), 250);
   const attackRtts: number[] = [];
   const attackBytes = { bytes: 0 };
-  const maxCut = Math.max(o.handshakeTimeout, o.sessionTimeout) * 1000 + 20_000;
-  const hostile = Array.from({ length: o.hostile }, (_, i) => KINDS[i % KINDS.length]!).map((k) => hostileClient(k, port, ca, maxCut, o.sessionTimeout * 1000 + 5000).then((r) => ({ kind: k, ...r })));
+  // The reader that never reads looks (reads) only at 2 x tlsproxy_session_timeout + 5 s: by then the
+  // daemon must have cut it (filling the buffers on the way takes a while on a loaded machine).
+  const readAfter = 2 * o.sessionTimeout * 1000 + 5000;
+  const maxCut = Math.max(o.handshakeTimeout * 1000 + 20_000, readAfter + 30_000);
+  const hostile = Array.from({ length: o.hostile }, (_, i) => KINDS[i % KINDS.length]!).map((k) => hostileClient(k, port, ca, maxCut, readAfter).then((r) => ({ kind: k, ...r })));
   await sleep(500);
   until = Date.now() + o.phaseMs;
   await Promise.all(Array.from({ length: o.latency }, () => pingPong(port, ca, until, attackRtts, attackBytes)));
@@ -487,6 +518,8 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
     killedPid,
     sessionsPerSecond: secured.length / handshakeSpan,
     peakConcurrent,
+    concurrentAtRelease: activeAllOpen,
+    rssAllOpenMb: rssAllOpen,
     peakRssMb: peakRss,
     baselineRssMb: baselineRss,
     rssPerSessionKb: activePreReload ? ((rssPreReload - baselineRss) * 1024) / activePreReload : 0,

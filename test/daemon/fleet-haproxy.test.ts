@@ -29,6 +29,7 @@ import { readProxyHeader, type ProxyHeader } from '../../proxy/front-ends/proxy-
 import { parseTicketKeyFile } from '../../proxy/tls/ticket-keys.js';
 import { certMainCf, closedPort, delay, startBackend, tempDir, testPki, writeConfig, type TestBackend } from '../helpers/proxy.js';
 import { DaemonProc, nodeTls, stopAllDaemons, type NodeTlsResult } from '../helpers/daemon-proc.js';
+import { skipped } from '../helpers/skip.js';
 
 const haveHaproxy = spawnSync('haproxy', ['-v']).status === 0;
 const CLIENT = '127.0.0.2';
@@ -152,7 +153,7 @@ test.after(async () => {
   await backend?.close();
 });
 
-const skip = (name: string) => console.log(`  skipped (${name}): haproxy is not installed (apt-get install haproxy)`);
+const skip = (name: string) => skipped(`haproxy fleet test (${name})`, 'haproxy is not installed (apt-get install haproxy)');
 
 test('round-robin over three instances: the real client address in CONNECT, the summary line and the PROXY v2 header to the backend', async () => {
   if (!haveHaproxy) return skip('fleet');

@@ -32,6 +32,7 @@ import * as assert from 'uvu/assert';
 import { clientHello } from '../helpers/client-hello.js';
 import { BIN, DaemonProc, FILE_LIFETIME_MS, alive, startFails, stopAllDaemons } from '../helpers/daemon-proc.js';
 import { certMainCf, echoBackend, run, testPki, writeConfig, type ProcResult, type TestBackend } from '../helpers/proxy.js';
+import { skipped } from '../helpers/skip.js';
 
 let backend: TestBackend;
 let caPem: string;
@@ -361,10 +362,13 @@ test('a worker killed during load: the other workers\' sessions are unaffected, 
   const streams = await openMany(d.port, 60);
   await round(streams, 2048);
   const by = servedBy(d, streams);
-  const victim = pids[1]!;
+  // The kernel spreads the connections unevenly under load (34 of 60 on one worker was seen): the victim is
+  // the worker with the fewest sessions among those with at least 10, so that both sides stay large.
+  const count = (p: number) => streams.filter((s) => by.get(s) === p).length;
+  const victim = pids.filter((p) => count(p) >= 10).sort((a, b) => count(a) - count(b))[0] ?? pids[1]!;
   const victims = streams.filter((s) => by.get(s) === victim);
   const survivors = streams.filter((s) => by.get(s) !== victim);
-  assert.ok(victims.length >= 10 && survivors.length >= 30, `${victims.length} / ${survivors.length}`);
+  assert.ok(victims.length >= 10 && survivors.length >= 30, `${victims.length} / ${survivors.length} (per worker: ${pids.map(count).join(' ')})`);
   const mark = d.mark();
   const pumping = (async () => {
     for (let i = 0; i < 6; i++) await round(survivors, 4096);
@@ -482,7 +486,7 @@ test('the process count grows under load (sessions per process) and shrinks afte
 
 test('privileges: as root, worker processes become tlsproxy_user (nobody) after loading their files; root without tlsproxy_user is refused', async () => {
   if (process.geteuid?.() !== 0) {
-    console.log('  (skipped: not root)');
+    skipped('privilege drop test', 'not root');
     return;
   }
   const passwd = readFileSync('/etc/passwd', 'utf8');

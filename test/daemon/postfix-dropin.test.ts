@@ -30,10 +30,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadNative } from '../../proxy/base/native.js';
 import { PostfixTlsproxyInstance, postfixUnavailable, run } from '../helpers/postfix-instance.js';
+import { skipped } from '../helpers/skip.js';
 
 const native = loadNative();
 const why = !native.ok ? native.reason : postfixUnavailable();
-if (why) console.log(`SKIP real-Postfix drop-in tests: ${why}`);
+if (why) skipped('real-Postfix drop-in tests', why);
 const it = why ? test.skip : test;
 
 let pfx: PostfixTlsproxyInstance;

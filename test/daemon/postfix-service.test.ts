@@ -23,9 +23,10 @@ import { AttrListReader, decodeAttrs, encodeAttrs } from '../../proxy/postfix/at
 import { decodeStatus } from '../../proxy/postfix/master-status.js';
 import { loadNative, type NativeAddon, type Poller } from '../../proxy/base/native.js';
 import { clientPki } from '../helpers/client-pki.js';
+import { skipped } from '../helpers/skip.js';
 
 const loaded = loadNative();
-if (!loaded.ok) console.log(`SKIP Postfix service mode tests: ${loaded.reason}`);
+if (!loaded.ok) skipped('Postfix service mode tests', loaded.reason);
 const it = loaded.ok ? test : test.skip;
 const n = (loaded.ok ? loaded.addon : undefined) as NativeAddon;
 

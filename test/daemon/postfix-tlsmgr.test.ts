@@ -16,10 +16,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadNative } from '../../proxy/base/native.js';
 import { PostfixTlsproxyInstance, postfixUnavailable } from '../helpers/postfix-instance.js';
+import { skipped } from '../helpers/skip.js';
 
 const native = loadNative();
 const why = !native.ok ? native.reason : postfixUnavailable();
-if (why) console.log(`SKIP real-Postfix tlsmgr tests: ${why}`);
+if (why) skipped('real-Postfix tlsmgr tests', why);
 const it = why ? test.skip : test;
 
 let pfx: PostfixTlsproxyInstance;

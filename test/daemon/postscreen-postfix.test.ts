@@ -21,10 +21,11 @@ import * as assert from 'uvu/assert';
 import type { RunningDaemon } from '../helpers/proxy.js';
 import { certMainCf, run, startDaemon, tempDir } from '../helpers/proxy.js';
 import { PostfixInstance, postfixUnavailable } from '../helpers/postfix-backend.js';
+import { skipped } from '../helpers/skip.js';
 
 const why = postfixUnavailable();
 const pfxTest = why ? (name: string, _fn: () => Promise<void>) => test.skip(`${name} [skipped: ${why}]`) : test;
-if (why) console.log(`postscreen-postfix: skipped: ${why}`);
+if (why) skipped('postscreen with a real Postfix backend', why);
 
 let postfix: PostfixInstance | undefined;
 const daemons: RunningDaemon[] = [];

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { skipped } from './skip.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NODE24 = path.join(root, '.cache/node24/node_modules/.bin/node');
@@ -18,7 +19,7 @@ const SCRIPT = path.join(root, 'test/helpers/node24-client.mjs');
 /** The Node 24 binary, or undefined (after printing how to get it). */
 export function node24(): string | undefined {
   if (existsSync(NODE24)) return NODE24;
-  console.log('  (Node 24 not installed: run `npm install --prefix .cache/node24 --no-save node@24`, as .ci/run does; X25519MLKEM768 interop skipped)');
+  skipped('X25519MLKEM768 interop with Node 24', 'Node 24 is not installed: run `npm install --prefix .cache/node24 --no-save node@24`, as .ci/run does');
   return undefined;
 }
 

@@ -8,10 +8,10 @@
  */
 
 /** Resolve as soon as `cond()` is truthy (polled every `everyMs`); reject after `timeoutMs` naming `what`. */
-export async function until(cond: () => unknown, what: string, timeoutMs = 15_000, everyMs = 5): Promise<void> {
+export async function until(cond: () => unknown, what: string | (() => string), timeoutMs = 15_000, everyMs = 5): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert';
 import { MAN_PAGE, manPage } from '../../man/generate.js';
 import { USAGE } from '../../proxy/cli/main.js';
 import { PARAMETERS } from '../../proxy/config/params.js';
+import { skipped } from '../helpers/skip.js';
 
 test('the committed man page is the generated one (npm run man)', () => {
   const committed = readFileSync(MAN_PAGE, 'utf8');
@@ -32,7 +33,7 @@ test('every parameter is there with its default, every command too', () => {
 
 test('mandoc -T lint: no warnings', () => {
   if (spawnSync('mandoc', ['-V']).error) {
-    console.log('  skipped: mandoc is not installed (apt-get install mandoc)');
+    skipped('mandoc -T lint', 'mandoc is not installed (apt-get install mandoc)');
     return;
   }
   const r = spawnSync('mandoc', ['-T', 'lint', '-W', 'warning', MAN_PAGE], { encoding: 'utf8' });

@@ -12,9 +12,10 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ADDON_FILE, loadNative, type NativeAddon, type Poller } from '../../proxy/base/native.js';
+import { skipped } from '../helpers/skip.js';
 
 const loaded = loadNative();
-if (!loaded.ok) console.log(`SKIP native addon tests: ${loaded.reason}`);
+if (!loaded.ok) skipped('native addon tests', loaded.reason);
 const it = loaded.ok ? test : test.skip;
 const n = (loaded.ok ? loaded.addon : undefined) as NativeAddon;
 

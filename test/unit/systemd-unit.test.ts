@@ -15,6 +15,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PARAMETER_TABLE } from '../../proxy/config/params.js';
 import { tempDir } from '../helpers/proxy.js';
+import { skipped } from '../helpers/skip.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const UNIT = path.join(root, 'contrib/tlsproxy.service');
@@ -45,7 +46,7 @@ test('the drain, reload and stop settings', () => {
 
 test('systemd-analyze verify accepts the unit and reports a broken copy', () => {
   if (!haveAnalyze) {
-    console.log('  skipped: systemd-analyze is not installed (the systemd package)');
+    skipped('systemd-analyze verify', 'systemd-analyze is not installed (apt-get install systemd)');
     return;
   }
   assert.is(verify(unit), '', 'systemd-analyze verify contrib/tlsproxy.service');
