@@ -14,8 +14,8 @@
  * none sends its last chunk before all are open (so all are open at
  * once). Half are opened, then a `tlsproxy reload` with a changed
  * configuration (a new generation of workers; the old one drains with its
- * sessions), then 30% more (on the new generation), then a SIGKILL of one
- * current worker, probes, the last 20%. Expected:
+ * sessions), then the other half (on the new generation); with all of them
+ * open, a SIGKILL of one current worker, then probe sessions. Expected:
  * every session not served by the killed worker ends with both digests
  * equal; the killed worker's sessions are counted (and the daemon logs
  * the death); right after the replacement is up, probe sessions all
@@ -382,10 +382,11 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
       );
     }
   };
-  // Half of the sessions on the first generation, 30% on the second (after the reload), the rest after the kill.
+  // Half of the sessions on the first generation, the other half on the second (after the reload);
+  // with all of them open, the kill; then probes (new sessions) on the survivors and the replacement.
   released = false;
   const first = Math.floor(o.sessions * 0.5);
-  const second = Math.floor(o.sessions * 0.3);
+  const second = o.sessions - first;
   await open(first, o.durationMs * 0.25);
   // RSS per session: one generation of workers, before the reload doubles them.
   const rssPreReload = sample();
@@ -395,9 +396,12 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
   const rc = await main(['reload', '-c', dir], { stdout: (t) => (out += t), stderr: (t) => (out += t) });
   log(`soak: reload at ${((Date.now() - t0) / 1000).toFixed(1)}s: ${out.trim()} (exit ${rc})`);
   if (rc !== 0) problems.push(`reload failed: ${out}`);
-  // The kill: once the new generation has sessions.
-  await open(second, o.durationMs * 0.15);
-  await sleep(500);
+  // The kill: once every session is open (half of them on the new generation).
+  await open(second, o.durationMs * 0.25);
+  await sleep(1000);
+  const rssAllOpen = sample();
+  const activeAllOpen = active;
+  log(`soak: all ${o.sessions} sessions opened at ${((Date.now() - t0) / 1000).toFixed(1)}s: ${activeAllOpen} open at once, daemon RSS ${rssAllOpen.toFixed(0)} MB (main + old and new generation)`);
   const current = daemon.workerPids();
   const killedPid = current[0] ?? 0;
   const mark = daemon.mark();
@@ -408,14 +412,9 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
   if (!replacement) problems.push('no replacement worker');
   // The replacement serves at once: probe sessions right after it is up.
   const probeMark = daemon.mark();
-  const probes = await Promise.all(Array.from({ length: 10 }, () => streamSession(port, ca, 4096, 200, false)));
-  await open(o.sessions - first - second, o.durationMs * 0.1);
-  // Every session is open (or failed): the peak; then they may finish.
-  await sleep(1000);
-  const rssAllOpen = sample();
-  const activeAllOpen = active;
+  const probeCount = Math.max(10, Math.floor(o.sessions / 100));
+  const probes = await Promise.all(Array.from({ length: probeCount }, () => streamSession(port, ca, 4096, 200, false)));
   released = true;
-  log(`soak: all ${o.sessions} sessions opened at ${((Date.now() - t0) / 1000).toFixed(1)}s: ${activeAllOpen} open at once, daemon RSS ${rssAllOpen.toFixed(0)} MB (main + old and new generation)`);
   const results = await Promise.all(sessions);
   const elapsed = (Date.now() - t0) / 1000;
   const secured = results.map((r) => r.secureAt).filter((x): x is number => x !== undefined);
@@ -467,8 +466,11 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
   const hs = setInterval(() => (hostilePeak = Math.max(hostilePeak, sample())), 250);
   const attackRtts: number[] = [];
   const attackBytes = { bytes: 0 };
-  const maxCut = Math.max(o.handshakeTimeout, o.sessionTimeout) * 1000 + 20_000;
-  const hostile = Array.from({ length: o.hostile }, (_, i) => KINDS[i % KINDS.length]!).map((k) => hostileClient(k, port, ca, maxCut, o.sessionTimeout * 1000 + 5000).then((r) => ({ kind: k, ...r })));
+  // The reader that never reads looks (reads) only at 2 x tlsproxy_session_timeout + 5 s: by then the
+  // daemon must have cut it (filling the buffers on the way takes a while on a loaded machine).
+  const readAfter = 2 * o.sessionTimeout * 1000 + 5000;
+  const maxCut = Math.max(o.handshakeTimeout * 1000 + 20_000, readAfter + 30_000);
+  const hostile = Array.from({ length: o.hostile }, (_, i) => KINDS[i % KINDS.length]!).map((k) => hostileClient(k, port, ca, maxCut, readAfter).then((r) => ({ kind: k, ...r })));
   await sleep(500);
   until = Date.now() + o.phaseMs;
   await Promise.all(Array.from({ length: o.latency }, () => pingPong(port, ca, until, attackRtts, attackBytes)));

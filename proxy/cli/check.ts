@@ -19,6 +19,7 @@
  * `service NAME: `.
  */
 
+import { parseListen } from '../supervisor/metrics.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CryptoProvider } from '../../engine/crypto/provider.js';
@@ -183,6 +184,10 @@ export async function checkConfiguration(configDir: string, overrides: readonly 
   if (!main) return { problems: problems.items, warnings: warnings.items, services: [] };
   const params = main.withOverrides(overrides, 'command line -o');
   await group(problems, () => checkMaillogFile(params));
+  await group(problems, () => {
+    const listen = params.get('tlsproxy_metrics_listen').trim();
+    if (listen && !parseListen(listen)) problems.add(`tlsproxy_metrics_listen = ${listen}: expected host:port, [ipv6]:port or a port`);
+  });
   // Started as root: tlsproxy_user (or tlsproxy_allow_root), as start decides it (privileges.ts).
   await group(problems, () => {
     const plan = privilegePlan(params);
