@@ -663,6 +663,12 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
     c.sendProtected(22, cat(u8(20), u24(100_000)));
     await expectEncryptedAlert(c, n, 50);
   });
+  t('client Certificate announcing 65,537 bytes -> decode_error (50) at the header (ours: 64 KiB, OpenSSL 100 KiB)', async () => {
+    // Parsing a chain costs CPU per byte without any valid signature: the bound keeps it to what real chains need.
+    const { c, n } = await handshaken();
+    c.sendProtected(22, cat(u8(11), u24(65_537)));
+    await expectEncryptedAlert(c, n, 50);
+  });
   t('KeyUpdate announcing 2 bytes -> decode_error (50) at the header', async () => {
     const { c, n } = await handshaken();
     c.sendProtected(22, cat(u8(24), u24(2)));
