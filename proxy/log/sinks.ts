@@ -40,11 +40,22 @@ export function syslogRecord(record: LogRecord, facility: number, tag: string, p
   return `<${facility * 8 + SEVERITY[record.severity]}>${formatTimestamp(when)} ${tag}[${pid}]: ${sev}${record.text}`;
 }
 
+/**
+ * How long one record may wait for room in the receiver's queue. Postfix's own logger sends on a
+ * blocking socket and waits; Linux queues only net.unix.max_dgram_qlen (10) datagrams, so a burst of
+ * level-2 lines while postlogd is not scheduled (a loaded machine) used to lose lines. We wait this
+ * long, then drop, so that logging never stops the daemon for long.
+ */
+export const DATAGRAM_WAIT_MS = 100;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 /** A connected datagram socket that reconnects once when a send fails. */
 export class DatagramLog {
   private fd = -1;
   /** Records that could not be sent (for diagnostics and tests). */
   dropped = 0;
+  /** The last record was dropped for want of room: do not wait again until a send succeeds. */
+  private behind = false;
 
   constructor(
     private readonly native: NativeAddon,
@@ -67,8 +78,18 @@ export class DatagramLog {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (this.fd < 0 && this.connect() !== undefined) break;
       try {
-        if (this.native.send(this.fd, data) >= 0) return true;
-        break; // EAGAIN: the receiver is behind; drop rather than block
+        // EAGAIN (-1): the receiver's queue is full: wait for room a little, then drop.
+        const deadline = Date.now() + (this.behind ? 0 : DATAGRAM_WAIT_MS);
+        for (;;) {
+          if (this.native.send(this.fd, data) >= 0) {
+            this.behind = false;
+            return true;
+          }
+          if (Date.now() >= deadline) break;
+          Atomics.wait(pause, 0, 0, 1);
+        }
+        this.behind = true;
+        break;
       } catch {
         this.close();
       }

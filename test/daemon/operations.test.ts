@@ -323,7 +323,7 @@ test('stop: no new connections, sessions in progress go on, the last one is cut 
   const st = await ctl('stop', reloadDir);
   assert.is(st.code, 0, st.stderr);
   assert.is(st.stdout, `tlsproxy: stopped (pid ${reloaded.pid})\n`);
-  assert.is(reloaded.exitCode, 0);
+  assert.is(await reloaded.exitedWithin(), 0);
   assert.not.ok(existsSync(path.join(reloadDir, 'tlsproxy.pid')));
   assert.is((await ctl('stop', reloadDir)).stderr, `tlsproxy: stop: no daemon is running (no pid file ${reloadDir}/tlsproxy.pid)\n`);
 
@@ -350,7 +350,7 @@ test('stop: no new connections, sessions in progress go on, the last one is cut 
   const r = await stopping;
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout, `tlsproxy: stopped (pid ${d.pid})\n`);
-  assert.is(d.exitCode, 0);
+  assert.is(await d.exitedWithin(), 0);
   assert.ok(d.texts().includes('warning: stopping: tlsproxy_drain_timeout (4s) reached: closing 1 sessions'), d.tail());
   assert.not.ok(existsSync(path.join(dir, 'tlsproxy.pid')));
 });

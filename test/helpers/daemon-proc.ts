@@ -212,6 +212,21 @@ export class DaemonProc {
     }
   }
 
+  /**
+   * The exit code, once this process has seen the daemon exit: `tlsproxy stop` returns when the daemon
+   * is gone, and the child's 'close' reaches us a moment later (later still on a loaded machine).
+   * 'running' if that has not happened within `timeoutMs`.
+   */
+  async exitedWithin(timeoutMs = 10_000): Promise<number | null | 'running'> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), timeoutMs)));
+    try {
+      return await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited within `timeoutMs`. Resolves with the exit code. */
   async stop(timeoutMs = 10_000): Promise<number | null> {
     if (!this.running) return this.exitCode ?? null;
