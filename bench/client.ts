@@ -300,6 +300,48 @@ async function pingpong(args: { port: number; profile?: ProfileName; count: numb
   return times.sort((a, b) => a - b);
 }
 
+/**
+ * Added latency, robust against noise: two connections (TLS through the
+ * proxy, plaintext straight to the echo backend), round trips alternating
+ * between them, so scheduling noise hits both alike. → sorted µs of each.
+ */
+async function pingpair(args: { proxyPort: number; directPort: number; profile: ProfileName; count: number; size: number }) {
+  const open = (tlsPort: number | undefined, port: number) =>
+    new Promise<net.Socket>((resolve, reject) => {
+      const s = tlsPort !== undefined ? tls.connect(options(tlsPort, args.profile)) : net.connect({ host: '127.0.0.1', port });
+      s.setNoDelay(true);
+      s.once('error', reject);
+      s.once(tlsPort !== undefined ? 'secureConnect' : 'connect', () => resolve(s));
+    });
+  const proxied = await open(args.proxyPort, args.proxyPort);
+  const direct = await open(undefined, args.directPort);
+  const payload = randomBytes(args.size);
+  const rtt = (socket: net.Socket) =>
+    new Promise<number>((resolve) => {
+      let got = 0;
+      const t0 = process.hrtime.bigint();
+      const onData = (chunk: Buffer) => {
+        got += chunk.length;
+        if (got >= args.size) {
+          socket.removeListener('data', onData);
+          resolve(Number(process.hrtime.bigint() - t0) / 1000);
+        }
+      };
+      socket.on('data', onData);
+      socket.write(payload);
+    });
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < args.count + 50; i++) {
+    const x = await rtt(proxied);
+    const y = await rtt(direct);
+    if (i >= 50) (a.push(x), b.push(y));
+  }
+  proxied.destroy();
+  direct.destroy();
+  return { proxied: a.sort((m, n) => m - n), direct: b.sort((m, n) => m - n) };
+}
+
 /** Idle connections: `n` sessions (handshake done, greeting received) kept open until release. */
 const held: tls.TLSSocket[] = [];
 async function hold(args: { port: number; profile: ProfileName; n: number }) {
@@ -336,6 +378,7 @@ serve({
   close,
   handshakes,
   pingpong,
+  pingpair,
   hold,
   release,
 });

@@ -5,13 +5,15 @@
  * without touching proxy/ code. Does nothing unless started with an IPC
  * channel (child_process.fork).
  *
- *   cpu            → { user, system, rss } (µs, bytes)
+ *   cpu { gc? }    → { user, system, rss } (µs, bytes); gc: a full garbage collection first
  *   profile-start  { intervalUs }
  *   profile-stop   { file } → writes a .cpuprofile (Chrome DevTools format)
  */
 
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { serve } from './ipc.js';
 
 function post<T>(session: Session, method: string, params?: object): Promise<T> {
@@ -20,11 +22,24 @@ function post<T>(session: Session, method: string, params?: object): Promise<T> 
   });
 }
 
+let gcFn: (() => void) | undefined;
+/** global.gc without --expose-gc on the command line (the proxy is started as usual). */
+function collect(): void {
+  if (!gcFn) {
+    setFlagsFromString('--expose-gc');
+    gcFn = runInNewContext('gc') as () => void;
+  }
+  gcFn();
+  gcFn();
+}
+
 if (process.send) {
   let session: Session | undefined;
   serve(
     {
-      cpu: () => {
+      cpu: (args?: { gc?: boolean }) => {
+        // { gc: true }: a full collection first, so that RSS is comparable between two readings.
+        if (args?.gc) collect();
         const u = process.cpuUsage();
         return { user: u.user, system: u.system, rss: process.memoryUsage.rss() };
       },

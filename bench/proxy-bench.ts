@@ -434,8 +434,12 @@ class Bench {
   /** 1 KiB ping-pong through the proxy and straight to the echo backend, interleaved: added latency. */
   async pingpong(s: Subject, count: number): Promise<LatencyResult> {
     await this.backend.call('mode', { kind: 'echo' });
-    const direct = await this.client.call<number[]>('pingpong', { port: this.backendPort, count, size: 1024 }, 120_000);
-    const proxied = await this.client.call<number[]>('pingpong', { port: s.port, profile: 'tls13-aes128', count, size: 1024 }, 120_000);
+    // Round trips alternate between the proxied and the direct connection (client.ts pingpair).
+    const { proxied, direct } = await this.client.call<{ proxied: number[]; direct: number[] }>(
+      'pingpair',
+      { proxyPort: s.port, directPort: this.backendPort, profile: 'tls13-aes128', count, size: 1024 },
+      300_000,
+    );
     const q = (xs: number[], f: number) => xs[Math.min(xs.length - 1, Math.floor(xs.length * f))]!;
     return { p50: q(proxied, 0.5) - q(direct, 0.5), p99: q(proxied, 0.99) - q(direct, 0.99), directP50: q(direct, 0.5) };
   }
@@ -444,10 +448,10 @@ class Bench {
   async idle(s: Subject, n: number): Promise<IdleResult> {
     await this.backend.call('mode', { kind: 'greet' });
     await sleep(300);
-    const before = await s.rpc.call<Cpu>('cpu');
+    const before = await s.rpc.call<Cpu>('cpu', { gc: true });
     const held = await this.client.call<number>('hold', { port: s.port, profile: 'tls13-aes128', n }, 300_000);
     await sleep(1000);
-    const after = await s.rpc.call<Cpu>('cpu');
+    const after = await s.rpc.call<Cpu>('cpu', { gc: true });
     await this.client.call('release', {}, 120_000);
     await sleep(500);
     return { kibPerConn: (after.rss - before.rss) / 1024 / held };
@@ -753,7 +757,16 @@ async function main(): Promise<void> {
     });
     add<IdleResult>({
       key: `idle connections x${opts.idle}`,
-      run: (s) => bench.idle(s, opts.idle),
+      // A fresh process each run: one that already ran bulk transfers keeps freed memory resident and hides new allocations.
+      run: async (s) => {
+        const fresh = s.kind === 'node:tls' ? await startNodeTlsProxy(pki, backendPort, 0) : await startTlsproxy(tmp, pki, s.kind, backendPort, 0);
+        try {
+          return await bench.idle(fresh, opts.idle);
+        } finally {
+          fresh.rpc.child.kill('SIGTERM');
+          await new Promise((r) => (alive(fresh.rpc.child) ? fresh.rpc.child.once('exit', r) : r(undefined)));
+        }
+      },
       rows: [{ label: `RSS per idle TLS connection (${opts.idle} connections), KiB`, value: (r) => r.kibPerConn, better: 'lower', target: { op: '<=', value: 0.5, name: 'idle RSS/conn' } }],
       describe: (r) => `${fmt(r.kibPerConn)} KiB/conn`,
       subjects: nodeOnly,

@@ -26,8 +26,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256, p384 } from '@noble/curves/nist.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
-import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
-import { bigIntToBytes, bitLength, bytesToBigInt, modPowSecret } from './bigint.js';
+import { sha224 } from '@noble/hashes/sha2.js';
 import { chacha20Poly1305Key } from './chacha20-poly1305.js';
 import { mlKem768 } from './mlkem.js';
 import { x25519 } from './x25519.js';
@@ -39,44 +38,16 @@ import {
   type AeadAlgorithm,
   type AeadKey,
   type CryptoProvider,
-  type HashAlgorithm,
-  type HashContext,
   type KeyAlgorithm,
   type KeyShare,
   type SigningKey,
 } from './provider.js';
 import { RsaPrivateKey, rsaPublic, rsaVerify, type RsaHash, type RsaPadding } from './rsa.js';
-import { DH_MIN_PRIME_BITS, dhExponentBits, ecdsaDerToRaw, ecdsaRawToDer, ffdheGroupOf } from './webcrypto.js';
+import { bigIntDhKeyShare } from './ffdh.js';
+import { NOBLE_HASH, NobleHashContext, nobleHash } from './noble-hash.js';
+import { ecdsaDerToRaw, ecdsaRawToDer } from './webcrypto.js';
 
 // ---------------------------------------------------------------- hashes
-
-interface NobleHash {
-  update(data: Uint8Array): unknown;
-  digest(): Uint8Array;
-  clone(): NobleHash;
-}
-
-const NOBLE_HASH = { 'SHA-256': sha256, 'SHA-384': sha384, 'SHA-512': sha512 } as const;
-
-class JsHashContext implements HashContext {
-  constructor(private readonly h: NobleHash) {}
-  update(data: Uint8Array): void {
-    this.h.update(data);
-  }
-  digest(): Uint8Array {
-    // Finalising destroys a noble hash: finalise a copy so this one stays usable.
-    return this.h.clone().digest();
-  }
-  clone(): HashContext {
-    return new JsHashContext(this.h.clone());
-  }
-}
-
-function nobleHash(algorithm: HashAlgorithm) {
-  const h = NOBLE_HASH[algorithm];
-  if (!h) throw new Error(`js crypto: unsupported hash ${String(algorithm)}`);
-  return h;
-}
 
 /** ECDSA also knows SHA-224 (TLS 1.2 ecdsa_sha224). */
 type SchemeHash = RsaHash | 'SHA-224';
@@ -332,42 +303,9 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
     };
   }
 
-  /**
-   * Finite-field DH: Y = g^x mod p with a short random x (RFC 7919 §5.2),
-   * Z = peerY^x mod p, both padded to the length of p. Each x serves one
-   * exchange (an ephemeral key share); the exponentiation is fixed-window
-   * but not constant-time (engine/crypto/bigint.ts).
-   */
+  /** Finite-field DH (TLS 1.2 DHE, TLS 1.3 FFDHE): engine/crypto/ffdh.ts over this provider's CSPRNG. */
   function dhKeyShare(pIn: Uint8Array, gIn: Uint8Array): KeyShare {
-    let start = 0;
-    while (start < pIn.length && pIn[start] === 0) start++;
-    const pb = pIn.subarray(start);
-    const len = pb.length;
-    const p = bytesToBigInt(pb);
-    const pBits = bitLength(p);
-    if (pBits < DH_MIN_PRIME_BITS || !(p & 1n)) {
-      throw new Error(`js crypto: DH prime must be odd and at least ${DH_MIN_PRIME_BITS} bits (got ${pBits} bits)`);
-    }
-    const g = bytesToBigInt(gIn);
-    if (g <= 1n || g >= p - 1n) throw new Error('js crypto: DH generator out of range (1 < g < p-1)');
-    const xb = random(dhExponentBits(pBits) / 8);
-    xb[0]! |= 0x80; // exactly the chosen length
-    const x = bytesToBigInt(xb);
-    xb.fill(0);
-    const pMinus1 = p - 1n;
-    return {
-      group: ffdheGroupOf(pb, gIn),
-      publicKey: bigIntToBytes(modPowSecret(g, x, p), len),
-      deriveSecret(peer) {
-        // RFC 7919 §5.1, RFC 5246 §8.1.2: 1 < Y < p-1, no longer than p.
-        if (peer.length > len) throw new Error(`js crypto: DH peer value is ${peer.length} bytes, longer than p (${len})`);
-        const y = bytesToBigInt(peer);
-        if (y <= 1n || y >= pMinus1) throw new Error('js crypto: DH peer value out of range (1 < Y < p-1)');
-        const z = modPowSecret(y, x, p);
-        if (z <= 1n || z === pMinus1) throw new Error('js crypto: degenerate DH shared secret');
-        return bigIntToBytes(z, len);
-      },
-    };
+    return bigIntDhKeyShare(pIn, gIn, random, 'js crypto');
   }
 
   function importSigningKey(pkcs8: Uint8Array, algorithm: KeyAlgorithm): SigningKey {
@@ -452,11 +390,11 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
     groups: [0x001d, 0x0017, 0x0018],
 
     hash(algorithm) {
-      return new JsHashContext(nobleHash(algorithm).create());
+      return new NobleHashContext(nobleHash(algorithm, 'js crypto').create());
     },
 
     hmac(algorithm, key, data) {
-      return nobleHmac(nobleHash(algorithm), key, data);
+      return nobleHmac(nobleHash(algorithm, 'js crypto'), key, data);
     },
 
     aeadKey,

@@ -9,11 +9,12 @@
 
 import { p256, p384 } from '@noble/curves/nist.js';
 import { mlKem768 } from './mlkem.js';
-import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { sha224 } from '@noble/hashes/sha2.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { FFDHE_GROUPS } from '../ffdhe.js';
-import { parsePkcs8 } from './der-keys.js';
+import { parsePkcs8, readTlv } from './der-keys.js';
+import { bigIntDhKeyShare } from './ffdh.js';
+import { NobleHashContext, nobleHash } from './noble-hash.js';
 import {
   AEAD_KEY_LENGTH,
   AEAD_NONCE_LENGTH,
@@ -22,42 +23,10 @@ import {
   type AeadKey,
   type CryptoProvider,
   type HashAlgorithm,
-  type HashContext,
   type KeyAlgorithm,
   type KeyShare,
   type SigningKey,
 } from './provider.js';
-
-// ---------------------------------------------------------------- hashes
-
-/** The part of a @noble/hashes hash instance this provider uses. */
-interface NobleHash {
-  update(data: Uint8Array): unknown;
-  digest(): Uint8Array;
-  clone(): NobleHash;
-}
-
-const NOBLE_HASH = { 'SHA-256': sha256, 'SHA-384': sha384, 'SHA-512': sha512 } as const;
-
-class NobleHashContext implements HashContext {
-  constructor(private readonly h: NobleHash) {}
-  update(data: Uint8Array): void {
-    this.h.update(data);
-  }
-  digest(): Uint8Array {
-    // Finalising destroys a noble hash: finalise a copy so this one stays usable.
-    return this.h.clone().digest();
-  }
-  clone(): HashContext {
-    return new NobleHashContext(this.h.clone());
-  }
-}
-
-function nobleHash(algorithm: HashAlgorithm) {
-  const h = NOBLE_HASH[algorithm];
-  if (!h) throw new Error(`webcrypto: unsupported hash ${String(algorithm)}`);
-  return h;
-}
 
 // ---------------------------------------------------------------- helpers
 
@@ -87,34 +56,6 @@ function errMessage(e: unknown): string {
 }
 
 // ------------------------------------------------------------ DER helpers
-
-interface Tlv {
-  tag: number;
-  /** Offset of the first content byte. */
-  start: number;
-  /** Offset just past the content. */
-  end: number;
-}
-
-/** Reads one DER TLV at `pos` (definite, minimal lengths only); null if malformed. */
-function readTlv(b: Uint8Array, pos: number, limit = b.length): Tlv | null {
-  if (pos + 2 > limit) return null;
-  const tag = b[pos]!;
-  let len = b[pos + 1]!;
-  let start = pos + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 3 || start + n > limit) return null;
-    len = 0;
-    for (let i = 0; i < n; i++) len = (len << 8) | b[start + i]!;
-    start += n;
-    // X.690 §10.1: the long form only for lengths >= 128, without leading zeros.
-    if (len < 0x80 || b[pos + 2] === 0) return null;
-  }
-  const end = start + len;
-  if (end > limit) return null;
-  return { tag, start, end };
-}
 
 function derLength(n: number): Uint8Array {
   if (n < 0x80) return Uint8Array.of(n);
@@ -288,72 +229,8 @@ const X25519_BASE_POINT = (() => {
 
 // ------------------------------------------------ finite-field DH (TLS 1.2)
 
-const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-/** A big-endian unsigned integer (empty = 0). */
-function toBigInt(b: Uint8Array): bigint {
-  if (b.length === 0) return 0n;
-  let s = '0x';
-  for (let i = 0; i < b.length; i++) s += HEX_BYTE[b[i]!];
-  return BigInt(s);
-}
-
-/** `v` big-endian, left-padded with zeros to `length` bytes (v < 256^length). */
-function fromBigInt(v: bigint, length: number): Uint8Array {
-  const s = v.toString(16).padStart(length * 2, '0');
-  if (s.length > length * 2) throw new Error('webcrypto: integer too large');
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = parseInt(s.substr(i * 2, 2), 16);
-  return out;
-}
-
-/** Leading zero bytes removed (a DER INTEGER's sign byte, say). */
-function stripZeros(b: Uint8Array): Uint8Array {
-  let i = 0;
-  while (i < b.length && b[i] === 0) i++;
-  return b.subarray(i);
-}
-
-/**
- * base^exp mod m, fixed 4-bit windows: the sequence of squarings and
- * multiplications depends only on the exponent's length, not its bits.
- * (BigInt arithmetic is not constant-time; timing-sensitive deployments
- * use the node:crypto provider.)
- */
-function modPow(base: bigint, exp: bigint, m: bigint): bigint {
-  const table: bigint[] = [1n, base % m];
-  for (let i = 2; i < 16; i++) table.push((table[i - 1]! * table[1]!) % m);
-  const nibbles = exp.toString(16);
-  let r = table[parseInt(nibbles[0]!, 16)]!;
-  for (let i = 1; i < nibbles.length; i++) {
-    r = (r * r) % m;
-    r = (r * r) % m;
-    r = (r * r) % m;
-    r = (r * r) % m;
-    r = (r * table[parseInt(nibbles[i]!, 16)]!) % m;
-  }
-  return r;
-}
-
-/**
- * The private exponent length: RFC 7919 §5.2 allows a short exponent of at
- * least twice the group's security level (225 bits for ffdhe2048, 275 for
- * ffdhe3072, 325 for ffdhe4096); 320 bits up to 3072-bit primes, 400 above.
- */
-export function dhExponentBits(pBits: number): number {
-  return pBits <= 3072 ? 320 : 400;
-}
-
-/** The smallest prime the DH key shares accept (Logjam: 512-bit export groups are broken). */
-export const DH_MIN_PRIME_BITS = 512;
-
-/** The RFC 7919 NamedGroup of (p, g), or 0 for custom parameters. */
-export function ffdheGroupOf(p: Uint8Array, g: Uint8Array): number {
-  const gs = stripZeros(g);
-  if (gs.length !== 1 || gs[0] !== 2) return 0;
-  for (const [group, params] of FFDHE_GROUPS) if (bytesEqual(params.p, p)) return group;
-  return 0;
-}
+// The arithmetic and the value checks: engine/crypto/ffdh.ts (shared with the js provider).
+export { DH_MIN_PRIME_BITS, dhExponentBits, ffdheGroupOf } from './ffdh.js';
 
 // ------------------------------------------------------------- signatures
 
@@ -649,39 +526,9 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
     return out;
   }
 
-  /**
-   * Finite-field DH in pure JS (WebCrypto has none): Y = g^x mod p with a
-   * short random x (RFC 7919 §5.2), Z = peerY^x mod p, both padded to the
-   * length of p. Synchronous: ~3 ms for keygen + derive at 2048 bits.
-   */
+  /** Finite-field DH in pure JS (WebCrypto has none): engine/crypto/ffdh.ts. ~3 ms for keygen + derive at 2048 bits. */
   function dhKeyShare(pIn: Uint8Array, gIn: Uint8Array): KeyShare {
-    const pb = stripZeros(pIn);
-    const len = pb.length;
-    const pBits = len === 0 ? 0 : (len - 1) * 8 + (32 - Math.clz32(pb[0]!));
-    const p = toBigInt(pb);
-    if (pBits < DH_MIN_PRIME_BITS || !(p & 1n)) {
-      throw new Error(`webcrypto: DH prime must be odd and at least ${DH_MIN_PRIME_BITS} bits (got ${pBits} bits)`);
-    }
-    const g = toBigInt(gIn);
-    if (g <= 1n || g >= p - 1n) throw new Error('webcrypto: DH generator out of range (1 < g < p-1)');
-    const xb = randomBytes(dhExponentBits(pBits) / 8);
-    xb[0]! |= 0x80; // exactly the chosen length
-    const x = toBigInt(xb);
-    xb.fill(0);
-    const pMinus1 = p - 1n;
-    return {
-      group: ffdheGroupOf(pb, gIn),
-      publicKey: fromBigInt(modPow(g, x, p), len),
-      deriveSecret(peer: Uint8Array): Uint8Array {
-        // RFC 7919 §5.1, RFC 5246 §8.1.2: 1 < Y < p-1, no longer than p.
-        if (peer.length > len) throw new Error(`webcrypto: DH peer value is ${peer.length} bytes, longer than p (${len})`);
-        const y = toBigInt(peer);
-        if (y <= 1n || y >= pMinus1) throw new Error('webcrypto: DH peer value out of range (1 < Y < p-1)');
-        const z = modPow(y, x, p);
-        if (z <= 1n || z === pMinus1) throw new Error('webcrypto: degenerate DH shared secret');
-        return fromBigInt(z, len);
-      },
-    };
+    return bigIntDhKeyShare(pIn, gIn, randomBytes, 'webcrypto');
   }
 
   async function importSigningKey(pkcs8: Uint8Array, algorithm: KeyAlgorithm): Promise<SigningKey> {
@@ -728,11 +575,11 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
     groups: [0x001d, 0x0017, 0x0018],
 
     hash(algorithm) {
-      return new NobleHashContext(nobleHash(algorithm).create());
+      return new NobleHashContext(nobleHash(algorithm, 'webcrypto').create());
     },
 
     hmac(algorithm, key, data) {
-      return nobleHmac(nobleHash(algorithm), key, data);
+      return nobleHmac(nobleHash(algorithm, 'webcrypto'), key, data);
     },
 
     aeadKey(algorithm, key) {

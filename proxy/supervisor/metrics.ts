@@ -310,6 +310,9 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** Concurrent connections to the metrics endpoint; more are closed at once. */
+export const MAX_METRICS_CONNECTIONS = 16;
+
 /** Serve GET /metrics on `listen`; rejects when it cannot bind. */
 export function startMetricsServer(listen: { host: string; port: number }, aggregator: MetricsAggregator, logger: Logger): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
@@ -330,6 +333,9 @@ export function startMetricsServer(listen: { host: string; port: number }, aggre
       },
     );
   });
+  // Whoever can reach the address can connect: bound what they can hold open (a scraper needs one).
+  server.maxConnections = MAX_METRICS_CONNECTIONS;
+  server.maxHeadersCount = 64;
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
   server.keepAliveTimeout = 5_000;

@@ -23,7 +23,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../../proxy/cli/main.js';
 import { certMainCf, delay, echoBackend, testPki, writeConfig, type TestBackend } from '../helpers/proxy.js';
-import { DaemonProc, nodeTls, stopAllDaemons } from '../helpers/daemon-proc.js';
+import { DaemonProc, FILE_LIFETIME_MS, nodeTls, stopAllDaemons } from '../helpers/daemon-proc.js';
 
 let backend: TestBackend;
 let daemon: DaemonProc;
@@ -53,7 +53,7 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
 }
 
 /** Until `check` holds on a fresh scrape (heartbeats carry the workers' counts every second). */
-async function eventually(check: (text: string) => boolean, what: string, timeoutMs = 6000): Promise<string> {
+async function eventually(check: (text: string) => boolean, what: string, timeoutMs = 15_000): Promise<string> {
   const end = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < end) {
@@ -96,7 +96,7 @@ test.before(async () => {
     mainCf,
     [`${TLS_SERVICE} inet n - n - 2 tlsproxy -o tlsproxy_backend=${backend.address}`, `127.0.0.2:0 inet n - n - 1 postscreen -o tlsproxy_backend=${backend.address} -o tlsproxy_client_connection_count_limit=0`].join('\n'),
   );
-  daemon = await DaemonProc.start(dir);
+  daemon = await DaemonProc.start(dir, [], 30_000, { hardTimeoutMs: FILE_LIFETIME_MS });
   const m = await daemon.waitFor(/^metrics: serving Prometheus metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics$/);
   metricsPort = Number(/:(\d+)\/metrics$/.exec(m.text)![1]);
   const l = await daemon.waitFor(/listening on 127\.0\.0\.2:\d+/);

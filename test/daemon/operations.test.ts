@@ -362,10 +362,13 @@ test('a worker killed during load: the other workers\' sessions are unaffected, 
   const streams = await openMany(d.port, 60);
   await round(streams, 2048);
   const by = servedBy(d, streams);
-  const victim = pids[1]!;
+  // The kernel spreads the connections unevenly under load (34 of 60 on one worker was seen): the victim is
+  // the worker with the fewest sessions among those with at least 10, so that both sides stay large.
+  const count = (p: number) => streams.filter((s) => by.get(s) === p).length;
+  const victim = pids.filter((p) => count(p) >= 10).sort((a, b) => count(a) - count(b))[0] ?? pids[1]!;
   const victims = streams.filter((s) => by.get(s) === victim);
   const survivors = streams.filter((s) => by.get(s) !== victim);
-  assert.ok(victims.length >= 10 && survivors.length >= 30, `${victims.length} / ${survivors.length}`);
+  assert.ok(victims.length >= 10 && survivors.length >= 30, `${victims.length} / ${survivors.length} (per worker: ${pids.map(count).join(' ')})`);
   const mark = d.mark();
   const pumping = (async () => {
     for (let i = 0; i < 6; i++) await round(survivors, 4096);

@@ -28,7 +28,7 @@ export interface LogLine {
 
 const LINE = /^[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \S+ \S+\/\S+\[(\d+)\]: (.*)$/;
 
-const HARD_TIMEOUT_MS = 90_000;
+const HARD_TIMEOUT_MS = 15 * 60_000; // FILE_LIFETIME_MS (declared below)
 
 const live = new Set<DaemonProc>();
 process.on('exit', () => {
@@ -43,14 +43,18 @@ export interface Launch {
   readonly command?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   /**
-   * The daemon is SIGKILLed this long after its start whatever happens (default 90 s), so a test that
-   * forgets it cannot keep the test process alive. A daemon that serves a whole test file (started in
-   * test.before, stopped in test.after) needs more: a file can take minutes on a loaded machine.
+   * The daemon is SIGKILLed this long after its start whatever happens (default FILE_LIFETIME_MS), so
+   * a test that forgets it cannot keep the test process alive for ever. Every test file stops its
+   * daemons (test.after(stopAllDaemons) or a finally), so this only matters for a leak or a hang.
    */
   readonly hardTimeoutMs?: number;
 }
 
-/** For a daemon started in test.before and stopped in test.after. */
+/**
+ * A daemon started in test.before serves the whole file, and a file can take minutes on a loaded
+ * machine: the former 90 s hard timeout killed such daemons in the middle of their file (the
+ * operations file took 87 s at load 12; its watchdog test then got ECONNREFUSED).
+ */
 export const FILE_LIFETIME_MS = 15 * 60_000;
 
 export class DaemonProc {

@@ -255,18 +255,23 @@ export async function startEngineServer(opts: EngineServerOptions = {}): Promise
     socket.on('close', () => {
       clearInterval(poll);
       sockets.delete(socket);
-      // Input already received may still be in the engine (asynchronous providers):
-      // let it settle (closed / failed, or idle) before reporting the session done.
+      // Input already received may still be in the engine (asynchronous providers, slower still on a
+      // loaded machine): report the session done once the engine processed all of it, and, when that
+      // ended it (state closed or failed), once its closed()/failed() event came (after our last record
+      // was sealed). 15 s bounds an engine that never gets there.
       const started = Date.now();
+      const report = () => {
+        session.socketClosed = true;
+        resolveDone();
+        notify();
+      };
       const settle = () => {
         const terminal = session.closedCleanly || session.failure !== undefined;
-        if (terminal || (conn.backlog === 0 && Date.now() - started > 100) || Date.now() - started > 1000) {
-          session.socketClosed = true;
-          resolveDone();
-          notify();
-        } else {
-          setTimeout(settle, 5);
-        }
+        if (terminal || Date.now() - started > 15_000) return report();
+        conn.whenIdle(() => {
+          if (conn.state === 'closed' || conn.state === 'failed') setTimeout(settle, 5);
+          else report();
+        });
       };
       settle();
     });

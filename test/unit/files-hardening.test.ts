@@ -19,6 +19,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PID_FILE, STATUS_FILE, readStatus, writeStatus } from '../../proxy/supervisor/pidfile.js';
 import { openKeyLog } from '../../proxy/tls/keylog.js';
+import { until } from '../helpers/wait.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dirs: string[] = [];
@@ -59,31 +60,53 @@ test('key log: a file of ours with one link is taken (and a new one is created)'
   assert.ok(existsSync(fresh));
 });
 
-/** Start `n` processes that each try acquirePidFile(dir) at the same instant and hold it for a while. */
+/**
+ * Start `n` processes that each try acquirePidFile(dir) at the same instant; the winner holds it until every
+ * process has answered. On a loaded machine the processes start seconds apart: each says READY once its
+ * modules are loaded, and only when all are ready does the parent name the instant (GO <ms>), a little ahead.
+ */
 async function race(dir: string, n: number): Promise<string[]> {
-  const at = Date.now() + 1500;
   const script = `
     import { acquirePidFile } from ${JSON.stringify(path.join(root, 'proxy/supervisor/pidfile.ts'))};
-    const wait = ${at} - Date.now();
-    setTimeout(() => {
-      while (Date.now() < ${at}) {}
+    import { createInterface } from 'node:readline';
+    let held;
+    const lines = createInterface({ input: process.stdin });
+    lines.on('line', (l) => {
+      const at = Number(/^GO (\\d+)$/.exec(l)?.[1]);
+      if (!at) return;
+      while (Date.now() < at) {}
       try {
-        const p = acquirePidFile(${JSON.stringify(dir)}, () => {});
+        held = acquirePidFile(${JSON.stringify(dir)}, () => {});
         console.log('ACQUIRED');
-        setTimeout(() => p.release(), 1500);
       } catch (e) {
         console.log('REFUSED ' + e.message);
       }
-    }, Math.max(0, wait - 50));
+    });
+    lines.on('close', () => held?.release());
+    console.log('READY');
   `;
-  const outs = await Promise.all(Array.from({ length: n }, () => new Promise<string>((resolve) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (out += d));
-    c.on('close', () => resolve(out.trim()));
-  })));
-  return outs;
+  const children = Array.from({ length: n }, () => {
+    const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+    const r = { out: '', ready: false, answered: false, closed: undefined as unknown as Promise<void> };
+    c.stdout.setEncoding('utf8').on('data', (d: string) => {
+      r.out += d;
+      r.ready ||= /^READY$/m.test(r.out);
+      r.answered ||= /^(ACQUIRED|REFUSED .*)$/m.test(r.out);
+    });
+    c.stderr.setEncoding('utf8').on('data', (d: string) => (r.out += d));
+    r.closed = new Promise<void>((resolve) => c.on('close', () => resolve()));
+    return { c, r };
+  });
+  try {
+    await until(() => children.every(({ r }) => r.ready), () => `all ${n} processes ready: ${children.map(({ r }) => JSON.stringify(r.out)).join(' ')}`, 60_000, 20);
+    const at = Date.now() + 300;
+    for (const { c } of children) c.stdin.write(`GO ${at}\n`);
+    await until(() => children.every(({ r }) => r.answered), () => `all ${n} answers: ${children.map(({ r }) => JSON.stringify(r.out)).join(' ')}`, 30_000, 20);
+  } finally {
+    for (const { c } of children) c.stdin.end();
+  }
+  await Promise.all(children.map(({ r }) => r.closed));
+  return children.map(({ r }) => r.out.replace(/^READY\n/m, '').trim());
 }
 
 for (const start of ['no pid file', 'a stale pid file', 'an unreadable pid file'] as const) {

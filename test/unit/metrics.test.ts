@@ -10,7 +10,9 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MetricsAggregator, MetricsRecorder, parseListen } from '../../proxy/supervisor/metrics.js';
+import net from 'node:net';
+import { Logger } from '../../proxy/log/log.js';
+import { MAX_METRICS_CONNECTIONS, MetricsAggregator, MetricsRecorder, parseListen, startMetricsServer } from '../../proxy/supervisor/metrics.js';
 
 const line = (text: string, re: RegExp) => text.split('\n').find((l) => re.test(l));
 
@@ -49,6 +51,31 @@ test('malformed snapshots are dropped and counted; main-only metrics are not acc
   assert.is(line(t, /^tlsproxy_metrics_dropped_total/), 'tlsproxy_metrics_dropped_total 5');
   assert.not.ok(line(t, /^tlsproxy_watchdog_kills_total\{/));
   assert.not.ok(line(t, /^tlsproxy_sessions_total\{/));
+});
+
+test('the endpoint holds at most MAX_METRICS_CONNECTIONS connections open; a scrape still works after', async () => {
+  const server = await startMetricsServer({ host: '127.0.0.1', port: 0 }, new MetricsAggregator(), new Logger({ sink: () => undefined }));
+  const idle: net.Socket[] = [];
+  try {
+    const closed: number[] = [];
+    for (let i = 0; i < MAX_METRICS_CONNECTIONS + 8; i++) {
+      const s = net.connect(server.port, '127.0.0.1');
+      s.on('error', () => undefined);
+      s.on('close', () => closed.push(i));
+      idle.push(s);
+      await new Promise((r) => s.once('connect', r));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(closed.length >= 8, `connections beyond the bound are closed: ${closed.length}`);
+    for (const s of idle) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+    assert.is(res.status, 200);
+    await res.text();
+  } finally {
+    for (const s of idle) s.destroy();
+    await server.close();
+  }
 });
 
 test('parseListen', () => {
