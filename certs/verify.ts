@@ -623,7 +623,7 @@ export async function verifyClientChain(chainDer: readonly Uint8Array[], options
       if (nc === undefined || nc === 'invalid') continue; // 'invalid': reported as 41 at j
       const rv = checkNameConstraints({ subject: x.subjectName, altNames: x.altNames }, nc, i === 0, budget);
       if (rv !== 0) {
-        report(i, rv === E.UNSPECIFIED ? E.UNSPECIFIED : rv);
+        report(i, rv);
         break;
       }
     }

@@ -146,7 +146,8 @@ export class ServerConnection {
    */
   receive(bytes: Uint8Array, owned = false): void {
     if (this.state === 'failed' || this.state === 'closed' || this.receivedClose) return;
-    this.reader.push(bytes, owned);
+    // With an event hook, record events hand out views of the received bytes: keep them intact.
+    this.reader.push(bytes, owned && !this.emit);
     this.pump();
   }
 

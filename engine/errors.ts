@@ -77,7 +77,7 @@ export const CAUSES = {
   FinishedWrongLength: cause('decode_error', 'RFC 8446 §4.4.4, §6.2', (length: number, expected: number) => `Finished of ${length} bytes, expected ${expected}`),
   HandshakeMessageTooLong: cause(
     'decode_error',
-    'RFC 8446 §6.2 ("the length of the message was incorrect"): the bound is the longest legal ClientHello (131,396 bytes)',
+    'RFC 8446 §6.2 ("the length of the message was incorrect"): the bound is the longest legal ClientHello (131,396 bytes); smaller for Finished, KeyUpdate, EndOfEarlyData, CertificateVerify, ClientKeyExchange (handshake-buffer.ts)',
     (type: number, length: number, max: number) => `${hs(type)} message of ${length} bytes exceeds the limit of ${max}`,
   ),
 

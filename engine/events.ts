@@ -96,8 +96,8 @@ export type Direction = 'sent' | 'received';
  * One step of a connection, in the order it happened on the wire:
  *
  *  - `record`: a record as it is on the wire (its 5-byte header and body, still
- *    protected; the bytes are valid during the event only: a received record may be
- *    decrypted in place afterwards): received, before anything in it is processed; sent, just
+ *    protected; with an event hook the engine never decrypts received records in place,
+ *    so the views stay as they were): received, before anything in it is processed; sent, just
  *    before it goes to `write` (after the events of what it carries);
  *  - `message`: a handshake message (RFC 8446 §4 / RFC 5246 §7.4 HandshakeType).
  *    Received: before it is processed (OpenSSL's read states, too, are entered

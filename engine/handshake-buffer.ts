@@ -13,7 +13,8 @@
  * The bound (Limits.maxHandshakeMessage, default MAX_CLIENT_HELLO) is the
  * longest ClientHello the wire format allows, ~128 KiB like OpenSSL's; a
  * message announcing more is a decode_error (engine/errors.ts
- * HandshakeMessageTooLong).
+ * HandshakeMessageTooLong), and so is one of the small messages of
+ * MAX_BY_TYPE announcing more than its own bound.
  */
 
 import { fail } from './errors.js';
@@ -25,6 +26,33 @@ import type { HandshakeMessage } from './messages/handshake.js';
  * + legacy_compression_methods 1+255 + extensions 2+65,535 = 131,396 bytes.
  */
 export const MAX_CLIENT_HELLO = 2 + 32 + (1 + 32) + (2 + 65534) + (1 + 255) + (2 + 65535);
+
+/**
+ * Messages the RFCs give a small fixed or bounded size (RFC 8446 §4.4.4
+ * Finished: Hash.length, at most 48 here; §4.6.3 KeyUpdate: 1 byte; §4.5
+ * EndOfEarlyData: empty; §4.4.3 CertificateVerify: 2 + 2 + 65,535; RFC 5246
+ * §7.4.7 ClientKeyExchange: an (EC)DH public value, at most 2 + 1,024 for
+ * ffdhe8192, bounded like OpenSSL's CLIENT_KEY_EXCH_MAX_LENGTH). A header
+ * announcing more is malformed at once (decode_error), instead of being
+ * buffered up to the ClientHello bound first. Other types: maxMessage.
+ *
+ * Certificate (a client's chain: RFC 8446 §4.4.2, RFC 5246 §7.4.6) is ours:
+ * at most 64 KiB (OpenSSL's max_cert_list is 100 KiB). Parsing costs about
+ * 3 µs of CPU per byte of chain and needs no valid signature, so this bound
+ * is what keeps an unauthenticated client's certificate to a few hundred
+ * milliseconds of CPU at worst; real client chains are a few KiB.
+ */
+export const MAX_CLIENT_CERTIFICATE_MESSAGE = 65536;
+
+/** Per-type bounds, explained above. */
+const MAX_BY_TYPE: ReadonlyMap<number, number> = new Map([
+  [20, 64], // finished (OpenSSL FINISHED_MAX_LENGTH)
+  [24, 1], // key_update
+  [5, 0], // end_of_early_data
+  [15, 2 + 2 + 65535], // certificate_verify
+  [16, 2048], // client_key_exchange
+  [11, MAX_CLIENT_CERTIFICATE_MESSAGE], // certificate (ours, see above)
+]);
 
 export class HandshakeBuffer {
   /** Received fragments not yet consumed (copies we own), and the read offset in the first. */
@@ -63,7 +91,9 @@ export class HandshakeBuffer {
 
   private checkLength(len: number): void {
     // RFC 8446 §6.2 decode_error: no legal ClientHello is longer, and we hold no other message to more.
-    if (len > this.maxMessage) fail('HandshakeMessageTooLong', this.peek(0), len, this.maxMessage);
+    const type = this.peek(0);
+    const max = Math.min(this.maxMessage, MAX_BY_TYPE.get(type) ?? this.maxMessage);
+    if (len > max) fail('HandshakeMessageTooLong', type, len, max);
   }
 
   /** Move up to `n` bytes of input into `dst` at `at`; returns how many were moved. */

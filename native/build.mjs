@@ -35,7 +35,7 @@ function fail(reason, output = '') {
   mkdirSync(path.dirname(marker), { recursive: true });
   writeFileSync(marker, `${reason}\n`);
   process.stderr.write(`tlsproxy: the native addon was not built: ${reason}\n`);
-  process.stderr.write('tlsproxy: everything works without it except the Postfix service mode (README: "Running under Postfix").\n');
+  process.stderr.write('tlsproxy: everything works without it except the Postfix service mode (README: "Running under Postfix"); the node crypto provider then uses node:crypto for AES-GCM, ChaCha20-Poly1305 and X25519 (slower per record).\n');
   if (output && !verbose) process.stderr.write(output.split('\n').slice(-25).join('\n') + '\n');
   process.exit(strict ? 1 : 0);
 }

@@ -5,10 +5,11 @@
  * restricted sandboxes) and for auditors.
  *
  *  - hashes, HMAC (and so HKDF, engine/hkdf.ts): @noble/hashes
- *  - AES-GCM: @noble/ciphers; ChaCha20-Poly1305: engine/crypto/chacha20-poly1305.ts
- *    (about three times @noble/ciphers' speed)
- *  - ECDH and ECDSA on P-256 / P-384, Ed25519, X25519 key pairs: @noble/curves;
- *    the X25519 shared secret: engine/crypto/x25519.ts (twice as fast)
+ *  - AES-GCM, ChaCha20-Poly1305: @noble/ciphers
+ *  - ECDH and ECDSA on P-256 / P-384, Ed25519, X25519: @noble/curves
+ *    (audited libraries, used as they are: we write no symmetric cipher,
+ *    MAC or curve arithmetic of our own, DEVELOPERS.md; faster versions
+ *    belong upstream)
  *  - RSA-PSS and RSASSA-PKCS1-v1_5 signing (CRT, blinded) and
  *    verification: engine/crypto/rsa.ts over BigInt (no audited pure-JS RSA
  *    exists to depend on; its constant-time statement is there)
@@ -22,14 +23,13 @@
  */
 
 import { gcm } from '@noble/ciphers/aes.js';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { p256, p384 } from '@noble/curves/nist.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha224 } from '@noble/hashes/sha2.js';
-import { chacha20Poly1305Key } from './chacha20-poly1305.js';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { mlKem768 } from './mlkem.js';
-import { x25519 } from './x25519.js';
 import { parsePkcs8, parseSpki, type EcCurve } from './der-keys.js';
 import {
   AEAD_KEY_LENGTH,
@@ -72,10 +72,8 @@ function aeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey {
   const len = AEAD_KEY_LENGTH[algorithm];
   if (len === undefined) throw new Error(`js crypto: unsupported AEAD ${String(algorithm)}`);
   if (raw.length !== len) throw new Error(`js crypto: ${algorithm} key must be ${len} bytes`);
-  // ChaCha20-Poly1305: noble's ChaCha20 with our Poly1305 and AEAD framing (chacha20-poly1305.ts).
-  if (algorithm === 'CHACHA20-POLY1305') return chacha20Poly1305Key(raw);
   const key = new Uint8Array(raw);
-  const make = gcm;
+  const make = algorithm === 'CHACHA20-POLY1305' ? chacha20poly1305 : gcm;
   return {
     algorithm,
     seal(nonce, aad, plaintext) {
@@ -95,38 +93,10 @@ function aeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey {
 
 // ----------------------------------------------------------- key exchange
 
-/**
- * X25519(k, 9) (RFC 7748 §6.1) computed on the birationally equivalent
- * Edwards curve, where @noble/curves has a precomputed table for the base
- * point: about twice as fast as the Montgomery ladder. RFC 7748 §4.1: the
- * base point u = 9 maps to the Ed25519 base point, and u = (1 + y) / (1 - y).
- * The clamped scalar (§5) is reduced mod the group order L, which changes
- * nothing since the base point has order L (and k mod L is never 0 for a
- * clamped k: 2^254 <= k < 2^255 and 8 | k). The test suite checks this
- * against the ladder (x25519.getPublicKey) and RFC 7748's vectors.
- */
+/** X25519(k, 9) (RFC 7748 §6.1), @noble/curves. */
 function x25519PublicKey(priv: Uint8Array): Uint8Array {
-  const k = new Uint8Array(priv); // a copy: slice() of a Node buffer would alias
-  k[0]! &= 248;
-  k[31]! &= 127;
-  k[31]! |= 64;
-  let scalar = 0n;
-  for (let i = 31; i >= 0; i--) scalar = (scalar << 8n) | BigInt(k[i]!);
-  k.fill(0);
-  const Ed = ed25519.Point;
-  const { y } = Ed.BASE.multiply(scalar % Ed.Fn.ORDER).toAffine();
-  const F = Ed.Fp;
-  let u = F.mul(F.add(F.ONE, y), F.inv(F.sub(F.ONE, y)));
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) {
-    out[i] = Number(u & 0xffn);
-    u >>= 8n;
-  }
-  return out;
+  return x25519.getPublicKey(priv);
 }
-
-/** The exported form of x25519PublicKey, for the test that compares it with the Montgomery ladder. */
-export const __x25519PublicKeyForTests = x25519PublicKey;
 
 type Weierstrass = typeof p256;
 
@@ -292,7 +262,7 @@ export function createJsCryptoProvider(options: JsCryptoOptions = {}): CryptoPro
         if (peer.length !== 32) throw new Error(`js crypto: x25519 peer key share has length ${peer.length}, expected 32`);
         let secret: Uint8Array;
         try {
-          secret = x25519(priv, peer);
+          secret = x25519.getSharedSecret(priv, peer);
         } catch (e) {
           throw new Error(`js crypto: invalid x25519 peer key share: ${e instanceof Error ? e.message : String(e)}`);
         }

@@ -333,7 +333,8 @@ class ServerFlight13 {
     if (!auth) return;
     const { cert, scheme } = auth;
     // RFC 7250 / RFC 8446 §4.4.2: a raw key travels as the cert_data of the one entry.
-    const certMsg = encodeCertificate(new Uint8Array(0), this.types?.server === CertificateType.RawPublicKey ? [cert.spki!] : cert.chain);
+    const certMsg =
+      this.types?.server === CertificateType.RawPublicKey ? encodeCertificate(new Uint8Array(0), [cert.spki!]) : serverCertificateMessage(cert.chain);
     this.transcript.add(certMsg);
     ctx.sendHandshake(certMsg);
     ctx.trace('sent Certificate');
@@ -422,3 +423,20 @@ function advertisedGroups(groups: readonly number[], available: readonly number[
   const ours = groups.filter((g) => available.includes(g));
   return ours.length && ours[0] !== negotiated ? ours : undefined;
 }
+
+/**
+ * The server's Certificate message (empty request context, no extensions
+ * per entry) depends on the chain alone: encoded once per configured chain
+ * and reused by every handshake (it is only read afterwards: transcript,
+ * records).
+ */
+const certificateMessages = new WeakMap<readonly Uint8Array[], Uint8Array>();
+function serverCertificateMessage(chain: readonly Uint8Array[]): Uint8Array {
+  let m = certificateMessages.get(chain);
+  if (!m) {
+    m = encodeCertificate(new Uint8Array(0), chain);
+    certificateMessages.set(chain, m);
+  }
+  return m;
+}
+

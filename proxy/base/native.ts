@@ -3,7 +3,9 @@
  *
  * Only the Postfix service mode needs it: receiving the client's socket
  * with SCM_RIGHTS and sending UNIX datagrams (postlogd, syslog) are out of
- * Node's reach. It is built at install time (native/build.mjs, never fails
+ * Node's reach. The node crypto provider also uses its AEAD and X25519
+ * functions when present (providers/native-aead.ts, which loads it on its
+ * own: providers/ sits below proxy/), and node:crypto otherwise. It is built at install time (native/build.mjs, never fails
  * the install); where it is missing, loadNative() says why and everything
  * else in the project runs as usual.
  */

@@ -21,7 +21,8 @@
  * Session cache: TLS 1.2 session state is sealed with the same keys (the
  * ticket format) before it goes to tlsmgr, so tlsmgr's database never holds
  * a master secret in clear (Postfix stores OpenSSL's plain session there).
- * The cache ID is the hex of the service-prefixed session ID.
+ * The cache ID is the hex of the service-prefixed session ID, which is also
+ * the AEAD context of the sealed entry (an entry opens only under its ID).
  *
  * Failures (tlsmgr absent, slow, or answering garbage) cost resumptions,
  * never handshakes: the client's requests are bounded (tlsmgr.ts). When
@@ -129,7 +130,12 @@ export class TlsmgrKeySource implements FetchingKeySource {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-/** The smtpd session cache in tlsmgr, entries sealed with the tlsmgr keys. */
+/**
+ * The smtpd session cache in tlsmgr, entries sealed with the tlsmgr keys and
+ * the cache key (service and session ID) as the authenticated context, as
+ * memcache-cache.ts does: an entry moved to another cache ID in tlsmgr's
+ * database does not open there.
+ */
 export class TlsmgrSessionCache implements SessionCache {
   constructor(private readonly client: TlsmgrClient, private readonly seal: TicketProtector) {}
 
@@ -137,7 +143,7 @@ export class TlsmgrSessionCache implements SessionCache {
     return this.client.lookup(SMTPD_CACHE, hex(id)).then(async (sealed) => {
       if (!sealed) return undefined;
       try {
-        const o = this.seal.open(sealed);
+        const o = this.seal.open(sealed, new Uint8Array(id));
         return (isPromise(o) ? await o : o) ?? undefined;
       } catch {
         return undefined;
@@ -148,7 +154,7 @@ export class TlsmgrSessionCache implements SessionCache {
   put(id: Uint8Array, session: Uint8Array): void {
     void (async () => {
       try {
-        const s = this.seal.seal(session);
+        const s = this.seal.seal(session, new Uint8Array(id));
         await this.client.update(SMTPD_CACHE, hex(id), isPromise(s) ? await s : s);
       } catch {
         // No key from tlsmgr: the session is simply not cached (Postfix: update failed, ignored).

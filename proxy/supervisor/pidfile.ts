@@ -15,19 +15,23 @@
  * stop say so instead of signalling a stranger.
  *
  * Two daemons on the same configuration cannot both start, even at the
- * same instant: the pid file is written completely under a private name
- * (O_EXCL) and then hard-linked into place (link(2) fails when the name
- * exists), so it is never seen empty or half-written; a stale one is moved
- * away with rename(2), and only when what was moved is the very file judged
- * stale (same inode) is it discarded: a racer's fresh file is put back. It
- * is removed at exit when it is still this process's file (same inode).
+ * same instant: each starter takes the directory's lock (`tlsproxy.pid.lock`,
+ * a directory made with mkdir(2), held for the few milliseconds of the
+ * decision; one older than 10 s is a dead starter's and is broken), then
+ * links its pid file, written completely under a private name (O_EXCL),
+ * into place (link(2) fails when the name exists), so it is never seen
+ * empty or half-written; a stale one is judged and replaced under the same
+ * lock, so no two starters interleave (an earlier lock-free design let a
+ * third starter slip in while a second one put back a file it had moved by
+ * mistake). It is removed at exit when it is still this process's file
+ * (same inode).
  * The status file is replaced the same careful way: its temporary file has
  * a random name and is created exclusively (O_EXCL, no symbolic link
  * followed), so nothing planted in the directory is truncated or written.
  */
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
@@ -104,6 +108,48 @@ export interface PidFile {
   release(): void;
 }
 
+/** A lock older than this was left by a starter that died inside the few-millisecond critical section. */
+const STALE_LOCK_MS = 10_000;
+const LOCK_WAIT_MS = 5_000;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * The pid directory's mutex: `<pid file>.lock`, a directory made with
+ * mkdir(2), which is atomic. Held only while the pid file is created or a
+ * stale one replaced. Returns the release function.
+ */
+function lockDirectory(dir: string, file: string): () => void {
+  const lock = `${file}.lock`;
+  const end = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      mkdirSync(lock, { mode: 0o700 });
+      return () => {
+        try {
+          rmdirSync(lock);
+        } catch {
+          // removed as stale by another starter after a very long pause: nothing to do
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigError(`${PID_DIRECTORY_PARAMETER}: lock ${lock}: ${strerror(e)}`);
+    }
+    try {
+      if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) {
+        rmdirSync(lock);
+        continue;
+      }
+    } catch {
+      continue; // released meanwhile
+    }
+    if (Date.now() > end) throw new ConfigError(`create pid file ${file}: ${lock} is held by another starting daemon`);
+    sleepSync(10 + Math.floor(Math.random() * 10));
+  }
+}
+
 /**
  * Create the pid file for this process. Throws ConfigError when another
  * daemon runs with it; a stale one is replaced (`warn` says so). Warns
@@ -137,21 +183,16 @@ export function acquirePidFile(dir: string, warn: (m: string) => void, pid = pro
     throw new ConfigError(`create pid file ${file}: ${strerror(e)}`);
   }
   let ino: number | undefined;
+  // Every daemon that starts takes the directory's lock for the whole
+  // decision (create, or judge and replace a stale file): two starters
+  // never interleave, so the one that wins is the only one running.
+  const unlock = lockDirectory(dir, file);
   try {
-    for (let attempt = 0; attempt < 8 && ino === undefined; attempt++) {
-      try {
-        linkSync(tmp, file);
-        ino = statSync(tmp).ino;
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigError(`create pid file ${file}: ${strerror(e)}`);
-      }
-      let judged: { ino: number; dev: number };
-      try {
-        judged = lstatSync(file);
-      } catch {
-        continue; // gone meanwhile: try again
-      }
+    try {
+      linkSync(tmp, file);
+      ino = statSync(tmp).ino;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigError(`create pid file ${file}: ${strerror(e)}`);
       let old: PidFileContents | undefined;
       try {
         old = readPidFile(dir);
@@ -159,28 +200,22 @@ export function acquirePidFile(dir: string, warn: (m: string) => void, pid = pro
         old = undefined;
       }
       if (old && old.pid !== pid && isRunning(old)) throw new ConfigError(`the daemon is already running (pid ${old.pid}, pid file ${file})`);
-      // Stale: move exactly that file away. A racer may have replaced it since we read it: then put its file back.
-      const grave = path.join(dir, `${PID_FILE}.${pid}.${randomBytes(6).toString('hex')}.stale`);
+      // Stale (its process is gone, or unreadable): replaced under the lock.
       try {
-        renameSync(file, grave);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw new ConfigError(`remove stale pid file ${file}: ${strerror(e)}`);
+        unlinkSync(file);
+      } catch (u) {
+        if ((u as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`remove stale pid file ${file}: ${strerror(u)}`);
       }
-      const moved = lstatSync(grave);
-      if (moved.ino !== judged.ino || moved.dev !== judged.dev) {
-        try {
-          linkSync(grave, file);
-        } catch {
-          // a third daemon linked its own meanwhile: the next round sees it
-        }
-        unlinkSync(grave);
-        continue;
-      }
-      unlinkSync(grave);
       warn(`removing stale pid file ${file}${old ? ` (pid ${old.pid} is not running)` : ' (unreadable)'}`);
+      try {
+        linkSync(tmp, file);
+        ino = statSync(tmp).ino;
+      } catch (l) {
+        throw new ConfigError(`create pid file ${file}: ${strerror(l)}`);
+      }
     }
   } finally {
+    unlock();
     try {
       unlinkSync(tmp);
     } catch {

@@ -656,6 +656,24 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
     c.sendProtected(22, handshakeMessage(20, fin.subarray(4, fin.length - 1)));
     await expectEncryptedAlert(c, n, 50);
   });
+  t('client Finished announcing 100,000 bytes -> decode_error (50) at the header, nothing buffered', async () => {
+    // RFC 8446 §4.4.4: verify_data is Hash.length bytes; §6.2 decode_error. Only the 4-byte header is sent:
+    // the refusal must not wait for the 100,000 bytes (it did: the bound was the ClientHello's 131,396).
+    const { c, n } = await handshaken();
+    c.sendProtected(22, cat(u8(20), u24(100_000)));
+    await expectEncryptedAlert(c, n, 50);
+  });
+  t('client Certificate announcing 65,537 bytes -> decode_error (50) at the header (ours: 64 KiB, OpenSSL 100 KiB)', async () => {
+    // Parsing a chain costs CPU per byte without any valid signature: the bound keeps it to what real chains need.
+    const { c, n } = await handshaken();
+    c.sendProtected(22, cat(u8(11), u24(65_537)));
+    await expectEncryptedAlert(c, n, 50);
+  });
+  t('KeyUpdate announcing 2 bytes -> decode_error (50) at the header', async () => {
+    const { c, n } = await handshaken();
+    c.sendProtected(22, cat(u8(24), u24(2)));
+    await expectEncryptedAlert(c, n, 50);
+  });
   t('client Certificate that was never requested -> unexpected_message (10)', async () => {
     const { c, n } = await handshaken();
     c.sendProtected(22, handshakeMessage(11, hexBytes('00 00 00 00')));

@@ -7,9 +7,7 @@ import { fromHex, hex } from '../../engine/codec.js';
 import { isPromise, type AeadAlgorithm, type CryptoProvider, type KeyAlgorithm } from '../../engine/crypto/provider.js';
 import { createWebCryptoProvider, loadWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
-import { __x25519PublicKeyForTests, createJsCryptoProvider } from '../../engine/crypto/js.js';
-import { x25519 as ourX25519 } from '../../engine/crypto/x25519.js';
-import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
+import { createJsCryptoProvider } from '../../engine/crypto/js.js';
 import { chacha20poly1305 as nobleChaCha } from '@noble/ciphers/chacha.js';
 import { ParameterSet } from '../../proxy/config/main-cf.js';
 import { createProvider } from '../../proxy/tls/settings.js';
@@ -297,8 +295,8 @@ test('the js provider refuses to start without a CSPRNG, and uses the one it is 
   assert.is(calls - before, 2, 'two chunks of at most 65536 bytes');
 });
 
-test('js ChaCha20-Poly1305 (own Poly1305) equals @noble/ciphers and node:crypto: lengths 0-300 and up to 20 KB, unaligned buffers, sealRecord', async () => {
-  for (let iter = 0; iter < 600; iter++) {
+test('js ChaCha20-Poly1305 equals node:crypto: lengths 0-300 and up to 20 KB, unaligned buffers, tampering refused', async () => {
+  for (let iter = 0; iter < 400; iter++) {
     const key = nodeCrypto.randomBytes(32);
     const nonce = nodeCrypto.randomBytes(12);
     const len = iter < 300 ? iter : Math.floor(Math.random() * 20_000);
@@ -311,24 +309,12 @@ test('js ChaCha20-Poly1305 (own Poly1305) equals @noble/ciphers and node:crypto:
     const nodeKey = node.aeadKey('CHACHA20-POLY1305', key) as import('../../engine/crypto/provider.js').AeadKey;
     assert.is(hex((await k.seal(nonce, aad, pt)) as Uint8Array), hex(ref), `seal ${len}`);
     assert.is(hex((await nodeKey.seal(nonce, aad, pt)) as Uint8Array), hex(ref), `node ${len}`);
-    const prefix = nodeCrypto.randomBytes(5);
-    const rec = (await k.sealRecord!(nonce, aad, prefix, pt.subarray(0, len >> 1), pt.subarray(len >> 1))) as Uint8Array;
-    assert.is(hex(rec), hex(prefix) + hex(ref), `sealRecord ${len}`);
     const sealed = new Uint8Array(ref.length + off);
     sealed.set(ref, off);
     assert.is(hex((await k.open(nonce, aad, sealed.subarray(off)))!), hex(pt), `open ${len}`);
     const bad = ref.slice();
     bad[iter % bad.length]! ^= 1 << (iter % 8);
     assert.is(await k.open(nonce, aad, bad), null, `tampered ${len}`);
-  }
-});
-
-test('js X25519 public keys on the Edwards curve equal the Montgomery ladder (RFC 7748 §4.1 map)', () => {
-  for (let i = 0; i < 200; i++) {
-    const k = nodeCrypto.randomBytes(32);
-    if (i === 0) k.fill(0);
-    if (i === 1) k.fill(0xff);
-    assert.is(hex(__x25519PublicKeyForTests(k)), hex(nobleX25519.getPublicKey(k)), hex(k));
   }
 });
 
@@ -358,28 +344,6 @@ test('tlsproxy_crypto_provider = js selects it; without a CSPRNG the start-up er
   assert.is(
     error,
     "tlsproxy_crypto_provider = js: js crypto: no CSPRNG: globalThis.crypto.getRandomValues is not available on this platform; the js provider needs the platform's CSPRNG and has no fallback",
-  );
-});
-
-test('js X25519 ladder (engine/crypto/x25519.ts) equals @noble/curves and node:crypto for random scalars and u (twist, non-canonical)', () => {
-  for (let i = 0; i < 150; i++) {
-    const k = nodeCrypto.randomBytes(32);
-    const u = i % 3 === 0 ? nobleX25519.getPublicKey(nodeCrypto.randomBytes(32)) : new Uint8Array(nodeCrypto.randomBytes(32));
-    if (i === 1) u.fill(0xff); // non-canonical, top bit set
-    if (i === 2) u.set(fromHex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f')); // p - 1
-    const ours = hex(ourX25519(k, u));
-    let ref: string;
-    try {
-      ref = hex(nobleX25519.getSharedSecret(k, u));
-    } catch {
-      ref = '00'.repeat(32); // noble refuses an all-zero result
-    }
-    assert.is(ours, ref, `k ${hex(k)} u ${hex(u)}`);
-  }
-  // RFC 7748 §5.2 first test vector.
-  assert.is(
-    hex(ourX25519(fromHex('a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4'), fromHex('e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c'))),
-    'c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552',
   );
 });
 

@@ -11,13 +11,13 @@
  */
 
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PID_FILE, STATUS_FILE, readStatus, writeStatus } from '../../proxy/supervisor/pidfile.js';
+import { PID_FILE, STATUS_FILE, acquirePidFile, readStatus, writeStatus } from '../../proxy/supervisor/pidfile.js';
 import { openKeyLog } from '../../proxy/tls/keylog.js';
 import { until } from '../helpers/wait.js';
 
@@ -123,6 +123,20 @@ for (const start of ['no pid file', 'a stale pid file', 'an unreadable pid file'
     assert.equal(readdirSync(dir), []);
   });
 }
+
+test('pid file lock: a lock left by a starter that died (older than 10 s) is broken; the lock is gone afterwards', () => {
+  const dir = tempDir('tlsproxy-pidlock-');
+  const lock = path.join(dir, `${PID_FILE}.lock`);
+  mkdirSync(lock);
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lock, old, old);
+  const warnings: string[] = [];
+  const held = acquirePidFile(dir, (m) => warnings.push(m));
+  assert.ok(existsSync(path.join(dir, PID_FILE)));
+  assert.not.ok(existsSync(lock), 'released after the decision');
+  held.release();
+  assert.equal(readdirSync(dir), []);
+});
 
 test('status file: written through a fresh exclusive temporary file; links at the old predictable name are left alone', () => {
   const dir = tempDir('tlsproxy-status-');

@@ -138,6 +138,9 @@ test('policy, keys, cache: the conversation as tls_mgr.c has it', async () => {
     assert.not.ok(Buffer.from(store.get('abcd')!, 'base64').includes(Buffer.from(secret)), 'tlsmgr never sees the session in clear');
     assert.equal(await cache.get(new Uint8Array([0xab, 0xcd])), secret);
     assert.is(await cache.get(new Uint8Array([0x00])), undefined);
+    // An entry moved to another cache ID in tlsmgr's database does not open there (the ID is the AEAD context).
+    store.set('abce', store.get('abcd')!);
+    assert.is(await cache.get(new Uint8Array([0xab, 0xce])), undefined, 'a moved entry is a miss');
     cache.remove(new Uint8Array([0xab, 0xcd]));
     await until(() => !store.has('abcd'), 'the delete request to reach tlsmgr');
     assert.equal(warnings, []);
