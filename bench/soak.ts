@@ -327,6 +327,9 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
       'tlsproxy_tls_loglevel = 0',
       'tlsproxy_client_connection_count_limit = 0',
       'tlsproxy_drain_timeout = 5s',
+      // Run niced on a shared machine, a worker can be starved of CPU for longer than the default 10 s:
+      // the soak's own SIGKILL is the fault it tests, not a watchdog kill.
+      'tlsproxy_watchdog_timeout = 60s',
     ].join('\n'),
   );
   const dir = writeConfig(mainCf, `127.0.0.1:0 inet n - n - 2 tlsproxy -o tlsproxy_backend=${backend.address}`);
@@ -509,6 +512,9 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
   const stopped = await daemon.stop(20_000);
   if (stopped !== 0) problems.push(`daemon exit ${stopped}`);
   await backend.close();
+  // What the daemon said about its processes (a watchdog kill or an unexpected death explains failed sessions).
+  const notable = daemon.log.filter((l) => /watchdog timeout|killed by signal|exit status|dying too fast|drain_timeout/.test(l.text)).map((l) => l.text);
+  log(`soak: daemon process events: ${notable.length ? notable.join(' | ') : 'none'}`);
   if (daemon.junk.length) problems.push(`daemon wrote non-log lines: ${daemon.junk.slice(0, 3).join(' | ')}`);
   return {
     sessions: results.length,

@@ -38,6 +38,8 @@ const NAME = 16;
 const NONCE = 12;
 const TAG = 16;
 export const TICKET_KEY_MATERIAL = NAME + 32;
+/** Keys dated at most this far ahead seal at once (clock rounding); later ones are staged. */
+export const STAGE_TOLERANCE_MS = 2000;
 
 export interface TicketKeyRingOptions {
   /** Key lifetime in seconds (Postfix: smtpd_tls_session_cache_timeout, default 3600). */
@@ -120,7 +122,9 @@ export class TicketKeyRing implements TicketProtector {
     this.rotate();
     const now = this.now();
     let k: TicketKey | undefined;
-    for (let i = this.keys.length - 1; i >= 0 && !k; i--) if (this.keys[i]!.created <= now) k = this.keys[i];
+    // A key less than STAGE_TOLERANCE_MS ahead is not staged but rounding: tlsmgr keys
+    // (proxy/postfix/tlsmgr-resumption.ts) are dated up to a second ahead of our clock.
+    for (let i = this.keys.length - 1; i >= 0 && !k; i--) if (this.keys[i]!.created <= now + STAGE_TOLERANCE_MS) k = this.keys[i];
     if (!k || now - k.created >= (this.keyLifetime * 1000) / 2) return undefined;
     return k;
   }
