@@ -265,17 +265,8 @@ export class Tls13Protection implements RecordProtection {
     const length = innerLen + AEAD_TAG_LENGTH;
     const k = this.sync;
     if (k?.sealRecord) {
-      const header = this.headerBuf;
-      header[0] = ContentType.application_data;
-      header[1] = 0x03;
-      header[2] = 0x03;
-      header[3] = length >>> 8;
-      header[4] = length & 0xff;
-      // TLSInnerPlaintext = content || type || zeros[padding] (§5.2)
-      let trailer = this.trailerBuf;
-      if (padding) trailer = new Uint8Array(1 + padding);
-      trailer[0] = type;
-      return k.sealRecord(fillNonce(this.nonceBuf, this.iv, seq), header, header, content, trailer) as Uint8Array;
+      const header = this.syncHeader(length);
+      return k.sealRecord(fillNonce(this.nonceBuf, this.iv, seq), header, header, content, this.syncTrailer(type, padding)) as Uint8Array;
     }
     const header = Uint8Array.of(ContentType.application_data, 0x03, 0x03, length >>> 8, length & 0xff);
     const nonce = recordNonce(this.iv, seq);
@@ -297,22 +288,32 @@ export class Tls13Protection implements RecordProtection {
     return this.sync?.sealRecordInto ? tls13SealedLength : undefined;
   }
 
-  /** seal() into `out` at `offset` (sealedLength bytes); only when sealedLength is defined. */
-  sealInto(type: number, content: Uint8Array, padding: number, out: Uint8Array, offset: number): void {
-    const k = this.sync!;
-    const seq = this.nextSeq();
-    const innerLen = content.length + 1 + padding;
-    if (innerLen > RecordLimits.maxPlaintext + 1 + 255) throw new Error('record content too long');
-    const length = innerLen + AEAD_TAG_LENGTH;
+  /** The synchronous paths' reused record header (no allocation per record). */
+  private syncHeader(length: number): Uint8Array {
     const header = this.headerBuf;
     header[0] = ContentType.application_data;
     header[1] = 0x03;
     header[2] = 0x03;
     header[3] = length >>> 8;
     header[4] = length & 0xff;
-    let trailer = this.trailerBuf;
-    if (padding) trailer = new Uint8Array(1 + padding);
+    return header;
+  }
+
+  /** TLSInnerPlaintext's tail, type || zeros[padding] (§5.2): the reused one-byte buffer unless padded. */
+  private syncTrailer(type: number, padding: number): Uint8Array {
+    const trailer = padding ? new Uint8Array(1 + padding) : this.trailerBuf;
     trailer[0] = type;
+    return trailer;
+  }
+
+  /** seal() into `out` at `offset` (sealedLength bytes); only when sealedLength is defined. */
+  sealInto(type: number, content: Uint8Array, padding: number, out: Uint8Array, offset: number): void {
+    const k = this.sync!;
+    const seq = this.nextSeq();
+    const innerLen = content.length + 1 + padding;
+    if (innerLen > RecordLimits.maxPlaintext + 1 + 255) throw new Error('record content too long');
+    const header = this.syncHeader(innerLen + AEAD_TAG_LENGTH);
+    const trailer = this.syncTrailer(type, padding);
     k.sealRecordInto!(fillNonce(this.nonceBuf, this.iv, seq), header, header, content, trailer, out, offset);
   }
 
