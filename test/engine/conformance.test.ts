@@ -23,7 +23,6 @@
  */
 
 import { X509Certificate, verify as nodeVerify } from 'node:crypto';
-import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AlertDescription, ContentType, ExtensionType, HandshakeType } from '../../engine/constants.js';
@@ -37,7 +36,7 @@ import { MAX_CLIENT_HELLO } from '../../engine/handshake-buffer.js';
 import { parseEcdheServerKeyExchange } from '../../engine/messages/server-key-exchange.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
 import { record as rec12, tls12Hello } from '../helpers/client-hello.js';
-import { type EngineServer, type ProviderName, type Session, startEngineServer } from '../helpers/engine-server.js';
+import { type EngineServer, type ProviderName, startEngineServer } from '../helpers/engine-server.js';
 import {
   baseHello,
   cat,
@@ -59,102 +58,24 @@ import {
   x25519Key,
 } from '../helpers/hello.js';
 import { certifiedKeys, testPki } from '../helpers/pki.js';
+import { rawHarness } from '../helpers/raw-harness.js';
 import { RawConn, Tls13Client } from '../helpers/tls13-client.js';
 import { idle, until } from '../helpers/wait.js';
 
 const pki = testPki();
 let srv: EngineServer;
 let srv13: EngineServer;
-const open = new Set<{ destroy(): void }>();
+const { open, hex, stillServes, session, expectPlainAlert, handshaken, connected, expectEncryptedAlert, closeAll } = rawHarness({
+  caPem: pki.caPem,
+  server: () => srv,
+  sessionTimeoutMs: 10000,
+});
 
 test.after(async () => {
-  for (const c of open) c.destroy();
+  closeAll();
   await srv?.close();
   await srv13?.close();
 });
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex').replace(/(..)/g, '$1 ').trim();
-}
-
-async function stillServes(server: EngineServer = srv): Promise<void> {
-  const s = tls.connect({ host: '127.0.0.1', port: server.port, minVersion: 'TLSv1.3', ca: pki.caPem, servername: 'localhost' });
-  open.add(s);
-  try {
-    const got = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('good session timed out')), 5000);
-      s.once('secureConnect', () => s.write('still-alive'));
-      s.on('data', (d: Buffer) => {
-        clearTimeout(timer);
-        resolve(d.toString());
-      });
-      s.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
-    assert.is(got, 'still-alive');
-  } finally {
-    s.destroy();
-    open.delete(s);
-  }
-}
-
-async function session(n: number, server: EngineServer = srv): Promise<Session> {
-  const s = await server.sessionDone(n, 10000);
-  assert.is(s.thrown, undefined, `receive() threw: ${String(s.thrown)}`);
-  return s;
-}
-
-/** Send `chunks`; the server must answer with exactly the plaintext fatal alert `desc`, and close. */
-async function expectPlainAlert(chunks: Uint8Array[], desc: number, server: EngineServer = srv): Promise<Session> {
-  const n = server.sessions.length + 1;
-  const c = await RawConn.open(server.port);
-  open.add(c);
-  try {
-    c.send(...chunks);
-    const { data, eof } = await c.readToEnd(5000);
-    assert.is(hex(data), hex(fatalAlertRecord(desc)), 'server reply');
-    assert.ok(eof, 'server closes the connection after the alert');
-    const s = await session(n, server);
-    assert.is(s.failure?.direction, 'sent');
-    assert.is(s.failure?.alert, desc, s.failure?.reason);
-    return s;
-  } finally {
-    c.destroy();
-    open.delete(c);
-  }
-}
-
-async function expectEncryptedAlert(c: Tls13Client, n: number, desc: number): Promise<void> {
-  const a = await c.alert(3000);
-  assert.ok(a, 'an alert before EOF');
-  assert.equal({ level: a!.level, description: a!.description }, { level: 2, description: desc });
-  assert.ok(a!.closed, 'connection closed after the alert');
-  const s = await session(n);
-  assert.is(s.failure?.alert, desc, s.failure?.reason);
-  assert.is(s.failure?.direction, 'sent');
-  c.close();
-}
-
-/** Handshake done up to the server flight: the client writes under its handshake key. */
-async function handshaken(): Promise<{ c: Tls13Client; n: number }> {
-  const { spec, keys } = baseHello();
-  const n = srv.sessions.length + 1;
-  const c = await Tls13Client.connect(srv.port);
-  open.add(c.raw);
-  await c.handshake(spec, keys);
-  return { c, n };
-}
-
-/** Handshake complete, data flowing: the client writes under its application key. */
-async function connected(): Promise<{ c: Tls13Client; n: number }> {
-  const r = await handshaken();
-  r.c.finish({ ccs: true });
-  r.c.sendData('up');
-  assert.is(Buffer.from(await r.c.readData(2)).toString(), 'up');
-  return r;
-}
 
 /** Complete a TLS 1.3 handshake with `spec` sent as `records` (default: maximal records), and echo data. */
 async function completes(spec: HelloSpec, keys: ReturnType<typeof baseHello>['keys'], records?: Uint8Array[]): Promise<void> {
@@ -438,7 +359,7 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
     t(`2. supported_versions [TLS 1.3] with legacy_version 0x${v.toString(16).padStart(4, '0')} -> protocol_version (70)`, async () => {
       const spec = { ...baseHello().spec, legacyVersion: v };
       await expectPlainAlert(fragments(clientHello(spec)), 70);
-      await expectPlainAlert(fragments(clientHello(spec)), 70, srv13);
+      await expectPlainAlert(fragments(clientHello(spec)), 70, { server: srv13 });
     });
   }
   t('2. legacy_version 0x0301 and 0x0302 with supported_versions [TLS 1.3] still negotiate TLS 1.3', async () => {

@@ -15,7 +15,7 @@ import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ServerConnection } from '../../engine/connection.js';
-import { type EngineServer, engineConfig, type ProviderName, type Session, startEngineServer } from '../helpers/engine-server.js';
+import { type EngineServer, engineConfig, type ProviderName, startEngineServer } from '../helpers/engine-server.js';
 import {
   baseHello,
   cat,
@@ -43,85 +43,25 @@ import {
 } from '../helpers/hello.js';
 import { testPki } from '../helpers/pki.js';
 import { killAll, Proc } from '../helpers/proc.js';
-import { HRR_RANDOM, RawConn, Tls13Client } from '../helpers/tls13-client.js';
+import { rawHarness } from '../helpers/raw-harness.js';
+import { HRR_RANDOM, Tls13Client } from '../helpers/tls13-client.js';
 
 const pki = testPki();
 /** The server under attack: default versions (TLS 1.3 and TLS 1.2). */
 let srv: EngineServer;
 /** A TLS 1.3-only server (versions [TLS 1.3]) for the version tests. */
 let srv13: EngineServer;
-const open = new Set<{ destroy(): void }>();
+const { open, hex, stillServes, raw, session, expectPlainAlert, handshaken, connected, expectEncryptedAlert, closeAll } = rawHarness({
+  caPem: pki.caPem,
+  server: () => srv,
+});
 
 test.after(async () => {
-  for (const c of open) c.destroy();
+  closeAll();
   await killAll();
   await srv?.close();
   await srv13?.close();
 });
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex').replace(/(..)/g, '$1 ').trim();
-}
-
-/** The server still completes a normal session (node:tls client) after whatever came before. */
-async function stillServes(server: EngineServer = srv): Promise<void> {
-  const s = tls.connect({ host: '127.0.0.1', port: server.port, minVersion: 'TLSv1.3', ca: pki.caPem, servername: 'localhost' });
-  open.add(s);
-  try {
-    const got = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('good session timed out')), 5000);
-      s.once('secureConnect', () => s.write('still-alive'));
-      s.on('data', (d: Buffer) => {
-        clearTimeout(timer);
-        resolve(d.toString());
-      });
-      s.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
-    assert.is(got, 'still-alive');
-  } finally {
-    s.destroy();
-    open.delete(s);
-  }
-}
-
-async function raw(server: EngineServer = srv): Promise<{ c: RawConn; n: number }> {
-  const n = server.sessions.length + 1;
-  const c = await RawConn.open(server.port);
-  open.add(c);
-  return { c, n };
-}
-
-async function session(n: number, server: EngineServer = srv): Promise<Session> {
-  const s = await server.sessionDone(n, 5000);
-  assert.is(s.thrown, undefined, `receive() threw: ${String(s.thrown)}`);
-  return s;
-}
-
-/**
- * Send `chunks` on a fresh connection; the server must answer with exactly
- * the plaintext fatal alert `desc` and close.
- */
-async function expectPlainAlert(chunks: Uint8Array[], desc: number, opts: { endWrite?: boolean; server?: EngineServer } = {}): Promise<void> {
-  const server = opts.server ?? srv;
-  const { c, n } = await raw(server);
-  try {
-    c.send(...chunks);
-    if (opts.endWrite) c.endWrite();
-    const { data, eof } = await c.readToEnd(3000);
-    assert.is(hex(data), hex(fatalAlertRecord(desc)), 'server reply');
-    assert.ok(eof, 'server closes the connection after the alert');
-    const s = await session(n, server);
-    assert.is(s.failure?.direction, 'sent');
-    assert.is(s.failure?.alert, desc, s.failure?.reason);
-  } finally {
-    c.destroy();
-    open.delete(c);
-  }
-  await stillServes(server);
-}
 
 /** The hello as one record, mutated by `f`. */
 function mutated(f: (h: HelloSpec) => HelloSpec): Uint8Array {
@@ -622,26 +562,7 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
 
   // =========================================================== client flight (encrypted alerts)
 
-  async function handshaken(): Promise<{ c: Tls13Client; n: number }> {
-    const { spec, keys } = baseHello();
-    const n = srv.sessions.length + 1;
-    const c = await Tls13Client.connect(srv.port);
-    open.add(c.raw);
-    await c.handshake(spec, keys);
-    return { c, n };
-  }
 
-  async function expectEncryptedAlert(c: Tls13Client, n: number, desc: number): Promise<void> {
-    const a = await c.alert(3000);
-    assert.ok(a, 'an alert before EOF');
-    assert.equal({ level: a!.level, description: a!.description }, { level: 2, description: desc });
-    assert.ok(a!.closed, 'connection closed after the alert');
-    const s = await session(n);
-    assert.is(s.failure?.alert, desc, s.failure?.reason);
-    assert.is(s.failure?.direction, 'sent');
-    c.close();
-    await stillServes();
-  }
 
   t('wrong client Finished -> decrypt_error (51)', async () => {
     const { c, n } = await handshaken();
@@ -736,13 +657,6 @@ for (const P of ['node', 'webcrypto'] as ProviderName[]) {
 
   // =========================================================== after the handshake
 
-  async function connected(): Promise<{ c: Tls13Client; n: number }> {
-    const r = await handshaken();
-    r.c.finish({ ccs: true });
-    r.c.sendData('up');
-    assert.is(Buffer.from(await r.c.readData(2)).toString(), 'up');
-    return r;
-  }
 
   t('record failing authentication -> bad_record_mac (20)', async () => {
     const { c, n } = await connected();
