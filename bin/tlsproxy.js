@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Launcher for the package's `tlsproxy` command. It runs the compiled
 // JavaScript in dist/ (built by `npm ci` through the `prepare` step, or
-// `npm run build`): no TypeScript compiler or loader runs in a production
-// start, and the daemon forks dist/proxy/supervisor/worker-entry.mjs.
+// `npm run build`): the bundled daemon dist/run/main.js (or, without it, the
+// per-file dist/proxy/cli/main.js). No TypeScript compiler or loader runs in
+// a production start; the daemon forks dist/proxy/supervisor/worker-entry.mjs,
+// which runs the bundled worker.
 //
 // TLSPROXY_FROM_SOURCES=1 (test/run.mjs sets it), or a checkout where dist/
 // was never built, runs the TypeScript sources through tsx instead.
@@ -10,7 +12,8 @@
 // (`bun bin/tlsproxy.js`): docs/runtimes.md.
 import { existsSync } from 'node:fs';
 
-const compiled = new URL('../dist/proxy/cli/main.js', import.meta.url);
+const bundled = new URL('../dist/run/main.js', import.meta.url);
+const compiled = existsSync(bundled) ? bundled : new URL('../dist/proxy/cli/main.js', import.meta.url);
 const fromSources = !!process.env.TLSPROXY_FROM_SOURCES && process.env.TLSPROXY_FROM_SOURCES !== '0';
 let main;
 if (!fromSources && existsSync(compiled)) {

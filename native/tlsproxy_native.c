@@ -17,6 +17,12 @@
  *   getpwnam(name)            { uid, gid, dir } or null
  *   chroot(path)
  *   alarm(seconds)            the watchdog: SIGALRM's default action ends the process
+ *   watchdogStart(timeoutS, prefix) / watchdogBeat() / watchdogStop()
+ *                             the one-process daemon's watchdog (supervisor/watchdog.ts): a
+ *                             POSIX thread, no JavaScript isolate, that checks every second the
+ *                             time of the event loop's last beat; past the timeout it writes
+ *                             "<time> <prefix>fatal: watchdog timeout" to stderr and SIGKILLs
+ *                             the process.
  *   new Poller(fd, cb, keepFlags)  a uv_poll watcher on the event loop: start(readable, writable),
  *                             stop(), close(), ref(), unref(); cb(status, readable, writable).
  *                             keepFlags: restore the descriptor's file status flags after
@@ -35,7 +41,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -467,6 +479,71 @@ static napi_value Alarm(napi_env env, napi_callback_info info) {
   return make_int(env, alarm((unsigned)seconds));
 }
 
+/* ------------------------------------------------------------------ watchdog thread */
+
+static atomic_llong wd_beat;      /* time(NULL) of the last beat */
+static atomic_long wd_generation; /* a thread watches while this is the value it was started with */
+static atomic_int wd_timeout;
+static char wd_prefix[512];       /* written before the thread starts, read-only after */
+
+static void *watchdog_main(void *arg) {
+  static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  long mine = (long)(intptr_t)arg;
+  for (;;) {
+    sleep(1);
+    if (atomic_load(&wd_generation) != mine) break; /* stopped, or replaced by a newer start */
+    time_t now = time(NULL);
+    if ((long long)now - atomic_load(&wd_beat) > atomic_load(&wd_timeout)) {
+      struct tm tm;
+      char line[640];
+      localtime_r(&now, &tm);
+      int n = snprintf(line, sizeof(line), "%s %02d %02d:%02d:%02d %sfatal: watchdog timeout\n", months[tm.tm_mon], tm.tm_mday,
+                       tm.tm_hour, tm.tm_min, tm.tm_sec, wd_prefix);
+      if (n > 0) {
+        ssize_t w = write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+        (void)w;
+      }
+      kill(getpid(), SIGKILL);
+      break;
+    }
+  }
+  return NULL;
+}
+
+static napi_value WatchdogStart(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t seconds;
+  char prefix[sizeof(wd_prefix)];
+  if (get_args(env, info, 2, argv) || get_int(env, argv[0], &seconds) || get_string(env, argv[1], prefix, sizeof(prefix))) return NULL;
+  /* A running thread stops at its next wake-up; the prefix changes only between threads. */
+  long mine = atomic_fetch_add(&wd_generation, 1) + 1;
+  memcpy(wd_prefix, prefix, sizeof(prefix));
+  atomic_store(&wd_timeout, seconds < 1 ? 1 : seconds);
+  atomic_store(&wd_beat, (long long)time(NULL));
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  int rc = pthread_create(&t, &attr, watchdog_main, (void *)(intptr_t)mine);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    atomic_fetch_add(&wd_generation, 1);
+    return throw_errno(env, rc, "pthread_create");
+  }
+  return NULL;
+}
+
+static napi_value WatchdogBeat(napi_env env, napi_callback_info info) {
+  atomic_store(&wd_beat, (long long)time(NULL));
+  return NULL;
+}
+
+static napi_value WatchdogStop(napi_env env, napi_callback_info info) {
+  atomic_fetch_add(&wd_generation, 1);
+  return NULL;
+}
+
 /* ------------------------------------------------------------------ Poller */
 
 typedef struct {
@@ -679,6 +756,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"getpwnam", NULL, GetPwnam, NULL, NULL, NULL, napi_default, NULL},
       {"chroot", NULL, Chroot, NULL, NULL, NULL, napi_default, NULL},
       {"alarm", NULL, Alarm, NULL, NULL, NULL, napi_default, NULL},
+      {"watchdogStart", NULL, WatchdogStart, NULL, NULL, NULL, napi_default, NULL},
+      {"watchdogBeat", NULL, WatchdogBeat, NULL, NULL, NULL, napi_default, NULL},
+      {"watchdogStop", NULL, WatchdogStop, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns) != napi_ok) return NULL;
   napi_property_descriptor methods[] = {

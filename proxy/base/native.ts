@@ -56,6 +56,10 @@ export interface NativeAddon {
   chroot(dir: string): void;
   /** alarm(2): the previous alarm's remaining seconds. */
   alarm(seconds: number): number;
+  /** The one-process watchdog thread (supervisor/watchdog.ts): start (or restart) it, beat, stop it. */
+  watchdogStart(timeoutS: number, prefix: string): void;
+  watchdogBeat(): void;
+  watchdogStop(): void;
   Poller: new (fd: number, callback: (status: number, readable: boolean, writable: boolean) => void, keepFlags?: boolean) => Poller;
 }
 

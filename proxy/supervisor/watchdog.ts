@@ -12,12 +12,16 @@
  * heartbeats it has not read yet: it forgives everyone and starts over.
  *
  * One process (no supervisor): a thread of that process watches a
- * heartbeat the event loop stores in shared memory every second; when it
- * is older than the timeout the thread writes `fatal: watchdog timeout`
- * (as Postfix's watchdog does) and kills the process.
+ * heartbeat the event loop stores every second; when it is older than the
+ * timeout the thread writes `fatal: watchdog timeout` (as Postfix's
+ * watchdog does) and kills the process. The thread is the native addon's
+ * (a POSIX thread: nothing to start, ~0 MiB) where the addon loads; else a
+ * worker_threads thread (a JavaScript isolate: ~10 MiB of RSS and a few ms
+ * of start-up, measured for issue 9), e.g. on Deno and Bun.
  */
 
 import { Worker } from 'node:worker_threads';
+import { loadNative } from '../base/native.js';
 
 export class HeartbeatWatch<K> {
   private readonly last = new Map<K, number>();
@@ -86,7 +90,19 @@ export interface ThreadWatchdog {
  * `<time> <prefix>fatal: watchdog timeout` to stderr before it kills the
  * process.
  */
-export function startThreadWatchdog(timeoutS: number, prefix: string): ThreadWatchdog {
+export function startThreadWatchdog(timeoutS: number, prefix: string, native = loadNative()): ThreadWatchdog {
+  if (native.ok && typeof native.addon.watchdogStart === 'function') {
+    const addon = native.addon;
+    addon.watchdogStart(timeoutS, prefix);
+    const timer = setInterval(() => addon.watchdogBeat(), 1000);
+    timer.unref();
+    return {
+      stop() {
+        clearInterval(timer);
+        addon.watchdogStop();
+      },
+    };
+  }
   const shared = new SharedArrayBuffer(4);
   const beat = new Int32Array(shared);
   const store = () => Atomics.store(beat, 0, Math.floor(Date.now() / 1000));

@@ -37,7 +37,13 @@ import { ConfigError } from '../config/errors.js';
 import { strerror } from '../base/errno.js';
 
 /** memjs ships no type declarations: the one function we call, typed here. */
-const memjs = createRequire(import.meta.url)('memjs') as { Client: { create(servers: string, options: Record<string, unknown>): unknown } };
+type Memjs = { Client: { create(servers: string, options: Record<string, unknown>): unknown } };
+let memjsModule: Memjs | undefined;
+/** memjs, loaded the first time a client is made (not at start-up when no memcache is configured). */
+function memjs(): Memjs {
+  memjsModule ??= createRequire(import.meta.url)('memjs') as Memjs;
+  return memjsModule;
+}
 
 export const RETRY_MS = 5000;
 export const WARN_EVERY_MS = 60_000;
@@ -142,7 +148,7 @@ export class SealedMemcacheCache implements SessionCache {
   private connection(): MemcacheClient {
     this.client ??=
       this.options.client?.() ??
-      (memjs.Client.create(`${this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host}:${this.config.port}`, {
+      (memjs().Client.create(`${this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host}:${this.config.port}`, {
         timeout: this.config.timeoutS,
         conntimeout: this.config.timeoutS,
         retries: 1,

@@ -16,8 +16,6 @@ import { cipherPolicy, PolicyError, type CipherPolicy } from '../../engine/polic
 import { type GroupPolicy, groupPolicy, OPENSSL_DEFAULT_GROUPS } from '../../engine/policy/groups.js';
 import { tls13Groups } from '../../engine/tls13/key-exchange.js';
 import { parseSslOptions } from '../../engine/policy/options.js';
-import { loadWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
-import { createJsCryptoProvider } from '../../engine/crypto/js.js';
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
 import { strerror } from '../base/errno.js';
@@ -46,8 +44,8 @@ export type FileReader = (file: string) => string;
 const readText: FileReader = (file) => readFileSync(file, 'utf8');
 
 /**
- * tlsproxy_crypto_provider: node (default), webcrypto or js. The node
- * provider module is loaded only when chosen. With `js` every handshake and
+ * tlsproxy_crypto_provider: node (default), webcrypto or js. Each
+ * provider module is loaded only when chosen (start-up time and memory). With `js` every handshake and
  * record primitive is JavaScript (docs/js-provider.md); the daemon around
  * the engine still uses node:crypto for fingerprints and ticket keys, and
  * certs/ uses WebCrypto for the key/certificate match at start-up and for
@@ -59,13 +57,15 @@ export async function createProvider(params: ParameterSet, name = 'tlsproxy_cryp
     case 'node':
       return (await import('../../providers/node.js')).createNodeCryptoProvider();
     case 'webcrypto':
-      return loadWebCryptoProvider();
-    case 'js':
+      return (await import('../../engine/crypto/webcrypto.js')).loadWebCryptoProvider();
+    case 'js': {
+      const { createJsCryptoProvider } = await import('../../engine/crypto/js.js');
       try {
         return createJsCryptoProvider();
       } catch (e) {
         throw new ConfigError(`${name} = js: ${e instanceof Error ? e.message : String(e)}; the js provider needs the platform's CSPRNG and has no fallback`);
       }
+    }
     default:
       throw new ConfigError(`invalid ${name} value: "${value}" (expected node, webcrypto or js)`);
   }

@@ -3,7 +3,9 @@
  * production start loads no TypeScript. A module-resolution hook preloaded
  * through NODE_OPTIONS (so the forked worker processes carry it too) throws
  * on any `tsx` import or any `.ts` module: the daemon with 2 worker
- * processes still starts, serves openssl s_client and stops.
+ * processes still starts, serves openssl s_client and stops. The same hook
+ * records every module of dist/ loaded: the CLI and the workers run the
+ * bundle in dist/run/ (start-up time, issue 9), not the per-file tree.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,13 +31,16 @@ test('bin/tlsproxy.js runs dist/ with 2 worker processes and never loads tsx or 
   const dir = tempDir('tlsproxy-nots-');
   const hooks = path.join(dir, 'hooks.mjs');
   const refused = path.join(dir, 'refused.log');
+  const loaded = path.join(dir, 'loaded.log');
   writeFileSync(hooks, `import { appendFileSync } from 'node:fs';
 export async function resolve(specifier, context, next) {
   if (/(^|\\/)tsx(\\/|$)|\\.[cm]?ts$/.test(specifier)) {
     appendFileSync(${JSON.stringify(refused)}, process.pid + ' ' + specifier + '\\n');
     throw new Error('refused by the test: ' + specifier);
   }
-  return next(specifier, context);
+  const r = await next(specifier, context);
+  if (r.url.includes('/dist/')) appendFileSync(${JSON.stringify(loaded)}, process.pid + ' ' + r.url + '\\n');
+  return r;
 }
 `);
   const preload = path.join(dir, 'preload.mjs');
@@ -57,6 +62,12 @@ export async function resolve(specifier, context, next) {
     // nothing refused
   }
   assert.is(seen, '', 'no TypeScript loaded');
+  // Every process ran the bundle: dist/run/ files, plus only the worker entry point of the per-file tree.
+  const dist = `file://${path.join(root, 'dist')}/`;
+  const files = readFileSync(loaded, 'utf8').trim().split('\n').map((l) => l.split(' ')[1].slice(dist.length));
+  assert.ok(files.includes('run/main.js'), files.join(' '));
+  assert.ok(files.includes('run/supervisor-worker.js'), files.join(' '));
+  assert.equal(files.filter((f) => !f.startsWith('run/') && f !== 'proxy/supervisor/worker-entry.mjs'), [], 'only the bundle');
   assert.is(d.junk.length, 0, d.junk.join('\n'));
   assert.is(await d.stop(), 0);
 });

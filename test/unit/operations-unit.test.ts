@@ -206,23 +206,51 @@ test('HeartbeatWatch: overdue after the timeout; a late check forgives everyone'
   assert.is(w.silentFor('a', 22_000), undefined);
 });
 
-test('one process: the watchdog thread kills a process whose event loop is stuck, with `fatal: watchdog timeout`', async () => {
+for (const kind of ['native', 'worker_threads'] as const) {
+  test(`one process: the watchdog thread (${kind}) kills a process whose event loop is stuck, with \`fatal: watchdog timeout\``, async () => {
+    // native: the addon's POSIX thread (the default where the addon loads); worker_threads: the fallback (Deno, Bun).
+    const script = `
+      const { startThreadWatchdog } = await import(${JSON.stringify(path.resolve('proxy/supervisor/watchdog.ts'))});
+      const { loadNative } = await import(${JSON.stringify(path.resolve('proxy/base/native.ts'))});
+      const native = ${kind === 'native' ? 'loadNative()' : "{ ok: false, reason: 'the test' }"};
+      if (${kind === 'native'} && !native.ok) throw new Error(native.reason);
+      startThreadWatchdog(1, 'testhost postfix/tlsproxy[' + process.pid + ']: ', native);
+      setTimeout(() => { const end = Date.now() + 20000; while (Date.now() < end); }, 200);
+    `;
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const hard = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on('close', (c, sig) => r([c, sig])));
+    clearTimeout(hard);
+    const took = Date.now() - t0;
+    assert.equal([code, signal], [null, 'SIGKILL'], stderr);
+    assert.ok(took < 10_000, `killed after ${took} ms`);
+    assert.match(stderr, new RegExp(`^[A-Z][a-z]{2} \\d\\d \\d\\d:\\d\\d:\\d\\d testhost postfix/tlsproxy\\[${child.pid}\\]: fatal: watchdog timeout\\n$`));
+  });
+}
+
+test('one process: the native watchdog stops watching when stopped, and a beating loop is never killed', async () => {
   const script = `
     const { startThreadWatchdog } = await import(${JSON.stringify(path.resolve('proxy/supervisor/watchdog.ts'))});
-    startThreadWatchdog(1, 'testhost postfix/tlsproxy[' + process.pid + ']: ');
-    setTimeout(() => { const end = Date.now() + 20000; while (Date.now() < end); }, 200);
+    const { loadNative } = await import(${JSON.stringify(path.resolve('proxy/base/native.ts'))});
+    const native = loadNative();
+    if (!native.ok) throw new Error(native.reason);
+    // Beating: 3.5 s with a 1 s timeout and a free event loop.
+    const w = startThreadWatchdog(1, 'x: ', native);
+    await new Promise((r) => setTimeout(r, 3500));
+    w.stop();
+    // Stopped: a stuck loop for 3 s is not killed.
+    const end = Date.now() + 3000; while (Date.now() < end);
+    process.stdout.write('survived');
   `;
-  const t0 = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const hard = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on('close', (c, sig) => r([c, sig])));
-  clearTimeout(hard);
-  const took = Date.now() - t0;
-  assert.equal([code, signal], [null, 'SIGKILL']);
-  assert.ok(took < 10_000, `killed after ${took} ms`);
-  assert.match(stderr, new RegExp(`^[A-Z][a-z]{2} \\d\\d \\d\\d:\\d\\d:\\d\\d testhost postfix/tlsproxy\\[${child.pid}\\]: fatal: watchdog timeout\\n$`));
+  assert.equal([code, signal, out], [0, null, 'survived']);
 });
 
 test('operations settings and the configuration fingerprint (certificate contents count, the ticket key file does not)', async () => {
