@@ -3,11 +3,11 @@
  * trust anchors (Postfix CAfile / CApath), with OpenSSL's verdicts and
  * Postfix's words for them.
  *
- * Certificates are decoded with pkijs (to-be-signed bytes, signature
- * algorithm, extensions, names) and with x509.ts (validity, key usage,
- * basic constraints, key identifiers); signatures are checked with WebCrypto
+ * Certificates are decoded once, by x509.ts over asn1js (to-be-signed bytes,
+ * signature algorithm, extensions, names, validity, key usage, basic
+ * constraints, key identifiers); signatures are checked with WebCrypto
  * (RSASSA-PKCS1-v1_5 and RSASSA-PSS with SHA-256/384/512, ECDSA P-256, P-384
- * and P-521, Ed25519). pkijs' own chain engine is not used: it knows neither
+ * and P-521, Ed25519). pkijs' chain engine is not used: it knows neither
  * Ed25519 nor extended key usage, and its errors are not OpenSSL's.
  *
  * The algorithm follows OpenSSL 3.0's X509_verify_cert() as Postfix drives
@@ -72,8 +72,7 @@
 import * as asn1js from 'asn1js';
 import { md5, sha1 } from '@noble/hashes/legacy.js';
 import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
-import * as pkijs from 'pkijs';
-import { decodeDer, equalBytes, hex, isUniversal, oid, sequence, TAG } from './der.js';
+import { decodeDer, elements, equalBytes, hex, isContext, isUniversal, oid, sequence, smallInteger, TAG } from './der.js';
 import { CertificateError, withSource } from './errors.js';
 import {
   type GeneralName, NameCheckBudget, type NameConstraints, OID_NAME_CONSTRAINTS, checkNameConstraints, parseNameConstraints,
@@ -82,7 +81,7 @@ import {
 import { type ReadName, readName } from './names.js';
 import { OID, OID_BASIC_CONSTRAINTS, OID_COMMON_NAME, OID_KP_CLIENT_AUTH, OID_ORGANIZATION, OID_SUBJECT_ALT_NAME } from './oids.js';
 import { webCrypto } from './webcrypto.js';
-import { type CertificateInfo, parseCertificate, parseCertificateChain } from './x509.js';
+import { type CertificateInfo, parseCertificateChain, parseCertificateParts } from './x509.js';
 
 // ---------------------------------------------------------------- fingerprints
 
@@ -148,38 +147,28 @@ export interface VerifiableCertificate {
 
 /** Prepares a DER certificate; throws a CertificateError (without source) when it is malformed. */
 export function prepareCertificate(der: Uint8Array): VerifiableCertificate {
-  const info = parseCertificate(der);
-  let cert: pkijs.Certificate;
-  try {
-    cert = pkijs.Certificate.fromBER(der.slice());
-  } catch (e) {
-    throw new CertificateError(undefined, `certificate is not valid: ${(e as Error).message}`);
-  }
-  const subjectDer = new Uint8Array(cert.subject.valueBeforeDecode);
-  const issuerDer = new Uint8Array(cert.issuer.valueBeforeDecode);
+  const parts = parseCertificateParts(der);
+  const { subjectDer, issuerDer } = parts;
   const subject = readName(subjectDer, 'subject');
   const issuer = readName(issuerDer, 'issuer');
-  const extValue = (id: string): Uint8Array | undefined => {
-    const e = (cert.extensions ?? []).find((x) => x.extnID === id);
-    return e ? new Uint8Array(e.extnValue.valueBlock.valueHexView) : undefined;
-  };
+  const extValue = (id: string): Uint8Array | undefined => parts.extensions.find((x) => x.id === id)?.value;
   const san = extValue(OID_SUBJECT_ALT_NAME);
   const nc = extValue(OID_NAME_CONSTRAINTS);
   return {
     der,
-    info,
+    info: parts.info,
     subjectDer,
     issuerDer,
     subjectKey: subject.canonical,
     issuerKey: issuer.canonical,
     subjectCN: subject.first(OID_COMMON_NAME),
     issuerCN: issuer.first(OID_COMMON_NAME) || issuer.first(OID_ORGANIZATION),
-    tbs: new Uint8Array(cert.tbsView),
-    signatureAlgorithm: cert.signatureAlgorithm.algorithmId,
-    signatureParams: cert.signatureAlgorithm.algorithmParams as asn1js.BaseBlock | undefined,
-    signature: new Uint8Array(cert.signatureValue.valueBlock.valueHexView),
-    extensions: (cert.extensions ?? []).map((e) => e.extnID),
-    critical: (cert.extensions ?? []).filter((e) => e.critical).map((e) => e.extnID),
+    tbs: parts.tbs,
+    signatureAlgorithm: parts.info.signatureAlgorithm,
+    signatureParams: parts.signatureParams,
+    signature: parts.signature,
+    extensions: parts.extensions.map((e) => e.id),
+    critical: parts.extensions.filter((e) => e.critical).map((e) => e.id),
     subjectName: subject,
     altNames: san ? attempt(() => readGeneralNames(san, 'subjectAltName')) : [],
     ...(nc ? { nameConstraints: attempt(() => parseNameConstraints(nc)) } : {}),
@@ -885,18 +874,38 @@ export async function verifySignature(child: VerifiableCertificate, issuerSpki: 
   }
 }
 
-/** RSASSA-PSS-params (RFC 4055 §3.1); WebCrypto needs MGF1 with the same hash and trailerField 1. */
+/**
+ * RSASSA-PSS-params (RFC 4055 §3.1); WebCrypto needs MGF1 with the same hash and trailerField 1.
+ *   SEQUENCE { hashAlgorithm [0] DEFAULT sha1, maskGenAlgorithm [1] DEFAULT mgf1SHA1,
+ *              saltLength [2] INTEGER DEFAULT 20, trailerField [3] INTEGER DEFAULT 1 }
+ * Anything malformed, out of order or unsupported: undefined (the signature is then 'bad').
+ */
 function pssParams(params: asn1js.BaseBlock | undefined): { hash: string; saltLength: number } | undefined {
   if (!params) return undefined;
   try {
-    const p = new pkijs.RSASSAPSSParams({ schema: params });
-    const hash = HASH_BY_OID[p.hashAlgorithm.algorithmId];
-    if (!hash) return undefined;
-    if (p.maskGenAlgorithm.algorithmId !== OID.mgf1) return undefined;
-    const mgfHash = new pkijs.AlgorithmIdentifier({ schema: p.maskGenAlgorithm.algorithmParams });
-    if (HASH_BY_OID[mgfHash.algorithmId] !== hash) return undefined;
-    if (p.trailerField !== 1) return undefined;
-    return { hash, saltLength: p.saltLength };
+    const fields = sequence(params, 'RSASSA-PSS-params', 0, 4);
+    let hashOid: string = OID.sha1;
+    let mgfHashOid: string = OID.sha1;
+    let saltLength = 20;
+    let trailerField = 1;
+    let last = -1;
+    for (const f of fields) {
+      const tag = [0, 1, 2, 3].find((t) => isContext(f, t));
+      if (tag === undefined || tag <= last) return undefined;
+      last = tag;
+      const inner = elements(f, 'RSASSA-PSS-params field');
+      if (inner.length !== 1) return undefined;
+      if (tag === 0) hashOid = oid(sequence(inner[0], 'hashAlgorithm', 1, 2)[0], 'hashAlgorithm');
+      else if (tag === 1) {
+        const mgf = sequence(inner[0], 'maskGenAlgorithm', 2, 2);
+        if (oid(mgf[0], 'maskGenAlgorithm') !== OID.mgf1) return undefined;
+        mgfHashOid = oid(sequence(mgf[1], 'MGF1 hash', 1, 2)[0], 'MGF1 hash');
+      } else if (tag === 2) saltLength = smallInteger(inner[0], 'saltLength');
+      else trailerField = smallInteger(inner[0], 'trailerField');
+    }
+    const hash = HASH_BY_OID[hashOid];
+    if (!hash || HASH_BY_OID[mgfHashOid] !== hash || trailerField !== 1) return undefined;
+    return { hash, saltLength };
   } catch {
     return undefined;
   }

@@ -70,16 +70,37 @@ const KEY_USAGE_NAMES = [
   'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly',
 ];
 
+/** The raw parts of a certificate that path validation needs (certs/verify.ts), from the same one decode. */
+export interface CertificateParts {
+  readonly info: CertificateInfo;
+  /** DER of tbsCertificate: the signed bytes. */
+  readonly tbs: Uint8Array;
+  /** DER of the subject and issuer Names, exactly as encoded. */
+  readonly subjectDer: Uint8Array;
+  readonly issuerDer: Uint8Array;
+  /** The signatureAlgorithm's parameters (e.g. RSASSA-PSS-params), when present. */
+  readonly signatureParams: Asn1 | undefined;
+  /** signatureValue's octets. */
+  readonly signature: Uint8Array;
+  /** Every extension, in certificate order. */
+  readonly extensions: readonly { readonly id: string; readonly critical: boolean; readonly value: Uint8Array }[];
+}
+
 /**
  * Parses a DER certificate. Throws a CertificateError (without source) when
  * the structure is not a valid X.509 certificate.
  */
 export function parseCertificate(der: Uint8Array): CertificateInfo {
+  return parseCertificateParts(der).info;
+}
+
+/** parseCertificate, with the raw parts kept (one DER decode of the certificate serves both). */
+export function parseCertificateParts(der: Uint8Array): CertificateParts {
   // RFC 5280 §4.1: Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }
   const cert = sequence(decodeDer(der, 'certificate'), 'certificate', 3, 3);
   const sigAlg = sequence(cert[1], 'certificate signatureAlgorithm', 1, 2);
   const signatureAlgorithm = oid(sigAlg[0], 'certificate signatureAlgorithm');
-  bitString(cert[2], 'certificate signatureValue');
+  const signature = bitString(cert[2], 'certificate signatureValue').bytes;
 
   // RFC 5280 §4.1.2: TBSCertificate
   const tbs = sequence(cert[0], 'tbsCertificate', 6, 10);
@@ -182,7 +203,15 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
     const items = sequence(decodeDer(aki.value, 'authorityKeyIdentifier'), 'authorityKeyIdentifier', 0, 3);
     if (isContext(items[0], 0)) info.authorityKeyIdentifier = contentsOf(items[0], 'authorityKeyIdentifier keyIdentifier');
   }
-  return info;
+  return {
+    info,
+    tbs: encodingOf(cert[0]!),
+    subjectDer: encodingOf(subjectNode!),
+    issuerDer: encodingOf(issuerNode!),
+    signatureParams: sigAlg[1],
+    signature,
+    extensions: [...ext].map(([id, e]) => ({ id, critical: e.critical, value: e.value })),
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GENERATED_KEY_ALGORITHMS, generateTestPki } from '../../certs/index.js';
+import { GENERATED_KEY_ALGORITHMS, generateTestPki } from '../../certs/generate.js';
 
 /** Names the test server certificates are issued for. */
 export const TEST_PKI_NAMES = ['localhost', '127.0.0.1', '::1'];

@@ -27,7 +27,6 @@ import { loadMasterCf } from '../config/master-cf.js';
 import { postconf, postconfServices, type PostconfMode } from '../config/postconf.js';
 import { checkConfiguration } from './check.js';
 import { ticketKeysCommand, type TicketKeysAction } from './ticket-keys.js';
-import { writeTestPki } from './certs.js';
 import { loadConfiguration, type Configuration } from '../config/configuration.js';
 import { loggerFor } from '../supervisor/daemon.js';
 import { startDemoBackend, type DemoBackend } from './demo-backend.js';
@@ -274,6 +273,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       return 0;
     case 'certs':
       try {
+        // certs.ts brings pkijs (certificate generation): loaded only for this (start-up time, issue 9).
+        const { writeTestPki } = await import('./certs.js');
         const files = await writeTestPki(command.dir);
         for (const f of files) stdout(`${f}\n`);
         return 0;
@@ -415,6 +416,7 @@ async function start(configDir: string | undefined, overrides: Override[], optio
       const stateDir = stateDirectory(env);
       const listen = builtinListen(env);
       if (!(await hasTestPki(stateDir))) {
+        const { writeTestPki } = await import('./certs.js');
         await writeTestPki(stateDir);
         logger.info(`created a test CA and server certificates in ${stateDir}`);
       }

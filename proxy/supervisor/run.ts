@@ -36,7 +36,8 @@ import { configurationFingerprint, operationsSettings, type OperationsSettings }
 import { LocalCounter, makeAdmission } from './limits.js';
 import { startThreadWatchdog, type ThreadWatchdog } from './watchdog.js';
 import { WorkerPool, type ReloadOutcome, type WorkerStatus } from './workers.js';
-import { MetricsAggregator, MetricsRecorder, parseListen, startMetricsServer, type MetricsServer } from './metrics.js';
+import { MetricsRecorder, parseListen } from './metrics.js';
+import type { MetricsAggregator, MetricsServer } from './prometheus.js';
 import { setMetricsObserver } from '../base/metrics-hooks.js';
 import { STATUS_SIGNAL, removeState, writeState } from './status.js';
 
@@ -268,6 +269,8 @@ export async function runDaemon(configuration: Configuration, source: ConfigSour
     if (metricsListen) {
       const at = parseListen(metricsListen);
       if (!at) throw new ConfigError(`tlsproxy_metrics_listen = ${metricsListen}: expected host:port, [ipv6]:port or a port`);
+      // prom-client and node:http: loaded only when metrics are served (start-up time, issue 9).
+      const { MetricsAggregator, startMetricsServer } = await import('./prometheus.js');
       metrics = new MetricsAggregator();
       try {
         metricsServer = await startMetricsServer(at, metrics, logger);

@@ -76,7 +76,7 @@ import { MAX_LIFETIME, type ResumptionStore } from '../tls/resumption.js';
 import { configurationFingerprint, operationsSettings } from './settings.js';
 import { Anvil } from './limits.js';
 import { GrowthPolicy, processBounds, type ProcessBounds } from './policy.js';
-import type { MetricsAggregator } from './metrics.js';
+import type { MetricsAggregator } from './prometheus.js';
 import { HeartbeatWatch } from './watchdog.js';
 
 export const RESPAWN_BURST = 5;

@@ -23,7 +23,10 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { CertificateError, loadKeyPair, parseCertificate, parsePem, toPem, type PemBlock } from '../../certs/index.js';
+import { CertificateError } from '../../certs/errors.js';
+import { loadKeyPair } from '../../certs/load.js';
+import { type PemBlock, parsePem, toPem } from '../../certs/pem.js';
+import { parseCertificate } from '../../certs/x509.js';
 import { OID } from '../../certs/oids.js';
 import type { CertifiedKey } from '../../engine/config.js';
 import type { CryptoProvider, KeyAlgorithm } from '../../engine/crypto/provider.js';

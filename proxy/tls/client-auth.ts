@@ -45,10 +45,12 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { CertificateError } from '../../certs/errors.js';
 import {
-  CertificateError, TrustStore, describeSpki, digestText, parseFingerprintDigest, parseTrustAnchors, unusableRsaKey, verificationFailureText, verifyClientChain,
+  TrustStore, digestText, parseFingerprintDigest, parseTrustAnchors, unusableRsaKey, verificationFailureText, verifyClientChain,
   type ChainVerification, type FingerprintDigest, type VerifiableCertificate, type VerifyError,
-} from '../../certs/index.js';
+} from '../../certs/verify.js';
+import { describeSpki } from '../../certs/x509.js';
 import type { ClientAuthPolicy, ClientCertificateVerdict, ServerConfig } from '../../engine/config.js';
 import type { ClientCertificateDetails as EngineCertificateDetails, HandshakeInfo } from '../../engine/events.js';
 import { ConfigError } from '../config/errors.js';

@@ -7,7 +7,10 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CertificateError, parseDhParams } from '../../certs/index.js';
+// certs/ files by name, not certs/index.js: the daemon's bundle then leaves certs/generate.ts (and pkijs)
+// to the `certs` command's chunk (start-up time, issue 9).
+import { CertificateError } from '../../certs/errors.js';
+import { parseDhParams } from '../../certs/dh.js';
 import { DEFAULT_TLS13_SUITES, type CertifiedKey, type ServerConfig } from '../../engine/config.js';
 import { ProtocolVersion } from '../../engine/constants.js';
 import type { CryptoProvider } from '../../engine/crypto/provider.js';

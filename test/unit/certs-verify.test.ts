@@ -260,6 +260,14 @@ for (const [label, caKey, leafKey, sigopt, digest] of SIGNATURES) {
   });
 }
 
+test('RSA-PSS with an MGF1 hash unlike the signature hash: refused as a signature failure (7), a deliberate difference from openssl (WebCrypto has no such PSS)', async () => {
+  const { ca, leaf } = await signedBy('pss-mgf1-mismatch', KEY.rsa, KEY.p256, ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32', '-sigopt', 'rsa_mgf1_md:sha1'], ['-sha256']);
+  assert.is(opensslVerify(['-CAfile', ca.certPath], leaf.certPath).ok, true, 'openssl accepts it');
+  const r = await verifyClientChain([leaf.der], { anchors: new TrustStore(parseTrustAnchors(ca.pem, 'pss')) });
+  assert.is(r.trusted, false);
+  assert.is(r.error?.reason, 'num=7:certificate signature failure');
+});
+
 test('unhandled critical extension (34), a CA without cA (79), pathLenConstraint (25): as openssl says', async () => {
   const root = make('x-root', { key: KEY.p256, subject: '/CN=x root', ext: CA });
   const store = new TrustStore(parseTrustAnchors(root.pem, 'x'));

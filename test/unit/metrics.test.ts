@@ -12,7 +12,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { Logger } from '../../proxy/log/log.js';
-import { MAX_METRICS_CONNECTIONS, MetricsAggregator, MetricsRecorder, parseListen, startMetricsServer } from '../../proxy/supervisor/metrics.js';
+import { MetricsRecorder, parseListen } from '../../proxy/supervisor/metrics.js';
+import { MAX_METRICS_CONNECTIONS, MetricsAggregator, startMetricsServer } from '../../proxy/supervisor/prometheus.js';
 
 const line = (text: string, re: RegExp) => text.split('\n').find((l) => re.test(l));
 
