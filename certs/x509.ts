@@ -94,8 +94,35 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
   return parseCertificateParts(der).info;
 }
 
+/**
+ * Certificates already parsed, by content: start-up reads each configured
+ * certificate several times (chain checks, key match, PROXY TLVs, once per
+ * service), and a client's chain is read by more than one check. Bounded
+ * (MEMO_ENTRIES, oldest dropped first); failures are not kept. The results
+ * are shared: callers treat them as read-only.
+ */
+const MEMO_ENTRIES = 64;
+const memo = new Map<string, CertificateParts>();
+
+function contentKey(der: Uint8Array): string {
+  let k = '';
+  for (let i = 0; i < der.length; i += 4096) k += String.fromCharCode.apply(null, der.subarray(i, i + 4096) as unknown as number[]);
+  return k;
+}
+
 /** parseCertificate, with the raw parts kept (one DER decode of the certificate serves both). */
 export function parseCertificateParts(der: Uint8Array): CertificateParts {
+  const key = contentKey(der);
+  const known = memo.get(key);
+  if (known) return known;
+  // A copy: the caller's bytes may be a view of a buffer that is reused (a handshake message).
+  const parts = decodeCertificate(der.slice());
+  if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+  memo.set(key, parts);
+  return parts;
+}
+
+function decodeCertificate(der: Uint8Array): CertificateParts {
   // RFC 5280 §4.1: Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }
   const cert = sequence(decodeDer(der, 'certificate'), 'certificate', 3, 3);
   const sigAlg = sequence(cert[1], 'certificate signatureAlgorithm', 1, 2);

@@ -96,6 +96,9 @@ test('client limits: exceptions (addresses, networks, IPv6 in brackets), bad val
   assert.ok(isExempt(d, '127.0.0.1') && isExempt(d, '::1'), 'loopback by default');
   assert.throws(() => clientLimits(params({ tlsproxy_client_connection_limit_exceptions: 'example.com' })), /tlsproxy_client_connection_limit_exceptions: bad address or network: example\.com/);
   assert.throws(() => clientLimits(params({ tlsproxy_client_connection_limit_exceptions: '10.0.0.0/33' })), /bad address or network: 10\.0\.0\.0\/33/);
+  for (const bad of ['1.2.3', '1.2.3.256', '[1:2:3]', '[::1::2]', '01.2.3.4']) {
+    assert.throws(() => clientLimits(params({ tlsproxy_client_connection_limit_exceptions: bad })), /bad address or network/, bad);
+  }
 });
 
 test('makeAdmission(): within the limit a release, beyond it undefined and a warning; exempt addresses pass', async () => {
