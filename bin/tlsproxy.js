@@ -11,6 +11,12 @@
 // The same file runs under Deno (`deno run -A bin/tlsproxy.js`) and Bun
 // (`bun bin/tlsproxy.js`): docs/runtimes.md.
 import { existsSync } from 'node:fs';
+import nodeModule from 'node:module';
+
+// Node 22.1+: V8's code cache for the modules loaded (in the system's temporary directory, or
+// NODE_COMPILE_CACHE), so that a start after the first skips compiling them. Absent on Node 20,
+// Deno and Bun; a cache that cannot be written changes nothing.
+nodeModule.enableCompileCache?.();
 
 const bundled = new URL('../dist/run/main.js', import.meta.url);
 const compiled = existsSync(bundled) ? bundled : new URL('../dist/proxy/cli/main.js', import.meta.url);

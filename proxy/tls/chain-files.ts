@@ -22,6 +22,7 @@
  * The same loader reads the values of tls_server_sni_maps (sni-maps.ts).
  */
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CertificateError } from '../../certs/errors.js';
 import { loadKeyPair } from '../../certs/load.js';
@@ -160,12 +161,46 @@ function readOrProblem(read: FileReader, file: string, source: string, findings:
   }
 }
 
+type Certified = { key: CertifiedKey; loaded: LoadedCertificate; algorithm: KeyAlgorithm };
+
+/**
+ * Key pairs already loaded and checked, per provider, by a digest of the
+ * files' contents and names: services that share a certificate (and a
+ * reload that finds the same files) reuse its parsed chain and imported key
+ * instead of parsing, importing and test-signing again (start-up time,
+ * issue 9). Only successes are kept; at most CERTIFIED_ENTRIES per provider.
+ * The key is a SHA-256 digest, so no private key text is held here.
+ */
+const CERTIFIED_ENTRIES = 32;
+const certifiedMemo = new WeakMap<CryptoProvider, Map<string, Certified>>();
+
 async function certified(
   opts: { certPem: string; certSource: string; keyPem: string; keySource: string },
   provider: CryptoProvider,
   findings: Findings,
   dsaIsWarning: boolean,
-): Promise<{ key: CertifiedKey; loaded: LoadedCertificate; algorithm: KeyAlgorithm } | undefined> {
+): Promise<Certified | undefined> {
+  const digest = createHash('sha256');
+  for (const part of [opts.certSource, opts.keySource, opts.certPem, opts.keyPem]) digest.update(part).update('\0');
+  const id = digest.digest('hex');
+  let memo = certifiedMemo.get(provider);
+  const known = memo?.get(id);
+  if (known) return known;
+  const loaded = await loadCertified(opts, provider, findings, dsaIsWarning);
+  if (loaded) {
+    if (!memo) certifiedMemo.set(provider, (memo = new Map()));
+    if (memo.size >= CERTIFIED_ENTRIES) memo.delete(memo.keys().next().value!);
+    memo.set(id, loaded);
+  }
+  return loaded;
+}
+
+async function loadCertified(
+  opts: { certPem: string; certSource: string; keyPem: string; keySource: string },
+  provider: CryptoProvider,
+  findings: Findings,
+  dsaIsWarning: boolean,
+): Promise<Certified | undefined> {
   let pair;
   try {
     pair = await loadKeyPair(opts);
