@@ -22,19 +22,16 @@
  * Portable: Uint8Array only, no runtime-specific imports.
  */
 
-import { gcm } from '@noble/ciphers/aes.js';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { p256, p384 } from '@noble/curves/nist.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha224 } from '@noble/hashes/sha2.js';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { mlKem768 } from './mlkem.js';
+import { nobleAeadKey } from './noble-aead.js';
 import { parsePkcs8, parseSpki, type EcCurve } from './der-keys.js';
 import {
   AEAD_KEY_LENGTH,
-  AEAD_NONCE_LENGTH,
-  AEAD_TAG_LENGTH,
   type AeadAlgorithm,
   type AeadKey,
   type CryptoProvider,
@@ -72,33 +69,7 @@ function aeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey {
   const len = AEAD_KEY_LENGTH[algorithm];
   if (len === undefined) throw new Error(`js crypto: unsupported AEAD ${String(algorithm)}`);
   if (raw.length !== len) throw new Error(`js crypto: ${algorithm} key must be ${len} bytes`);
-  const key = new Uint8Array(raw);
-  const make = algorithm === 'CHACHA20-POLY1305' ? chacha20poly1305 : gcm;
-  return {
-    algorithm,
-    seal(nonce, aad, plaintext) {
-      if (nonce.length !== AEAD_NONCE_LENGTH) throw new Error('js crypto: AEAD nonce must be 12 bytes');
-      return make(key, plain(nonce), plain(aad)).encrypt(plain(plaintext));
-    },
-    open(nonce, aad, ciphertextAndTag) {
-      if (nonce.length !== AEAD_NONCE_LENGTH || ciphertextAndTag.length < AEAD_TAG_LENGTH) return null;
-      try {
-        return make(key, plain(nonce), plain(aad)).decrypt(plain(ciphertextAndTag));
-      } catch {
-        return null;
-      }
-    },
-  };
-}
-
-/**
- * The same bytes as a plain Uint8Array (a view, no copy). A host runtime's
- * Uint8Array subclass (socket data on Node) mixed with plain arrays makes
- * noble's block loops polymorphic: measured 2.7x slower Poly1305 in the
- * daemon (bench/README.md).
- */
-function plain(x: Uint8Array): Uint8Array {
-  return Object.getPrototypeOf(x) === Uint8Array.prototype ? x : new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  return nobleAeadKey(algorithm, raw, 'js crypto');
 }
 
 // ----------------------------------------------------------- key exchange

@@ -11,9 +11,9 @@ import { p256, p384 } from '@noble/curves/nist.js';
 import { mlKem768 } from './mlkem.js';
 import { sha224 } from '@noble/hashes/sha2.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { parsePkcs8, readTlv } from './der-keys.js';
 import { bigIntDhKeyShare } from './ffdh.js';
+import { nobleAeadKey } from './noble-aead.js';
 import { NobleHashContext, nobleHash } from './noble-hash.js';
 import {
   AEAD_KEY_LENGTH,
@@ -454,22 +454,7 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
   }
 
   function chachaKey(raw: Uint8Array): AeadKey {
-    const key = raw.slice();
-    return {
-      algorithm: 'CHACHA20-POLY1305',
-      seal(nonce, aad, plaintext) {
-        if (nonce.length !== AEAD_NONCE_LENGTH) throw new Error('webcrypto: AEAD nonce must be 12 bytes');
-        return chacha20poly1305(key, nonce, aad).encrypt(plaintext);
-      },
-      open(nonce, aad, ciphertextAndTag) {
-        if (nonce.length !== AEAD_NONCE_LENGTH || ciphertextAndTag.length < AEAD_TAG_LENGTH) return null;
-        try {
-          return chacha20poly1305(key, nonce, aad).decrypt(ciphertextAndTag);
-        } catch {
-          return null;
-        }
-      },
-    };
+    return nobleAeadKey('CHACHA20-POLY1305', raw, 'webcrypto');
   }
 
   function makeKeyShare(group: number, info: GroupInfo, privateKey: CryptoKey, publicKey: Uint8Array): KeyShare {
