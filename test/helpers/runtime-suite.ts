@@ -21,6 +21,7 @@ import { clientPki, type ClientPki } from './client-pki.js';
 import { FakeSmtpBackend, freePort } from './postfix-backend.js';
 import { until } from './wait.js';
 import { skipped } from './skip.js';
+import { node24, node24Connect } from './node24.js';
 
 const SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'] as const;
 const GROUPS = [
@@ -110,6 +111,22 @@ export function runtimeSuite(name: string, command: readonly string[], label: Re
     assert.is(tlsWorkers().length, 2, d.stderr);
     assert.ok(tlsWorkers().every((p) => p !== d.pid && alive(p)));
     assert.is(d.junk.length, 0, `lines not in Postfix's format:\n${d.junk.join('\n')}`);
+  });
+
+  test(`[${name}] X25519MLKEM768 (ML-KEM-768 in JavaScript) with a Node 24 / OpenSSL 3.5 client; SecP256r1MLKEM768, not in the default groups, refused`, async () => {
+    const bin = node24();
+    if (!bin) return;
+    const ca = readFileSync(pki.caPath, 'utf8');
+    const s = await served(d, async () => {
+      const r = await node24Connect(bin, d.port, { ecdhCurve: 'X25519MLKEM768', ca, minVersion: 'TLSv1.3', servername: 'localhost' });
+      return { out: JSON.stringify(r), code: r.error ? 1 : 0 };
+    });
+    assert.is(s.code, 0, s.out);
+    assert.match(s.out, /"echoed":true/, s.out);
+    assert.match(summary(s), /TLSv1\.3 with cipher \S+ .* key-exchange X25519MLKEM768 /);
+    // tls_eecdh_auto_curves' default (Postfix 3.11) is ?X25519MLKEM768:DEFAULT: no common group, handshake_failure.
+    const r = await node24Connect(bin, d.port, { ecdhCurve: 'SecP256r1MLKEM768', ca, minVersion: 'TLSv1.3', servername: 'localhost' });
+    assert.match(r.error ?? '', /alert number 40/, JSON.stringify(r).slice(0, 300));
   });
 
   for (const suite of SUITES) {
