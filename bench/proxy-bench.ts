@@ -447,6 +447,10 @@ class Bench {
   /** RSS per idle established connection: `n` sessions held open (handshake done, backend connected). */
   async idle(s: Subject, n: number): Promise<IdleResult> {
     await this.backend.call('mode', { kind: 'greet' });
+    // Ten connections first, held and released: what the first connections compile and allocate once
+    // (handshake code, lazily loaded modules, pools) is not per connection. Both subjects get the same.
+    await this.client.call<number>('hold', { port: s.port, profile: 'tls13-aes128', n: 10 }, 60_000);
+    await this.client.call('release', {}, 60_000);
     await sleep(300);
     const before = await s.rpc.call<Cpu>('cpu', { gc: true });
     const held = await this.client.call<number>('hold', { port: s.port, profile: 'tls13-aes128', n }, 300_000);

@@ -165,11 +165,14 @@ type Certified = { key: CertifiedKey; loaded: LoadedCertificate; algorithm: KeyA
 
 /**
  * Key pairs already loaded and checked, per provider, by a digest of the
- * files' contents and names: services that share a certificate (and a
- * reload that finds the same files) reuse its parsed chain and imported key
- * instead of parsing, importing and test-signing again (start-up time,
- * issue 9). Only successes are kept; at most CERTIFIED_ENTRIES per provider.
- * The key is a SHA-256 digest, so no private key text is held here.
+ * files' contents and names: services that share a certificate reuse its
+ * parsed chain and imported key instead of parsing, importing and
+ * test-signing again (start-up time, issue 9). Each configuration load
+ * (start, reload) makes its own provider objects (supervisor/daemon.ts
+ * loadServices), so this lives for one load: a reload reads and checks every
+ * file again, and the keys of an old configuration go with its provider.
+ * Only successes are kept; at most CERTIFIED_ENTRIES per provider. The key
+ * is a SHA-256 digest, so no private key text is held here.
  */
 const CERTIFIED_ENTRIES = 32;
 const certifiedMemo = new WeakMap<CryptoProvider, Map<string, Certified>>();
