@@ -102,6 +102,8 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
  * are shared: callers treat them as read-only.
  */
 const MEMO_ENTRIES = 64;
+/** Larger certificates (a client's can be up to the 64 KiB message bound) are parsed, not kept. */
+const MEMO_MAX_BYTES = 16 * 1024;
 const memo = new Map<string, CertificateParts>();
 
 function contentKey(der: Uint8Array): string {
@@ -112,6 +114,7 @@ function contentKey(der: Uint8Array): string {
 
 /** parseCertificate, with the raw parts kept (one DER decode of the certificate serves both). */
 export function parseCertificateParts(der: Uint8Array): CertificateParts {
+  if (der.length > MEMO_MAX_BYTES) return decodeCertificate(der.slice());
   const key = contentKey(der);
   const known = memo.get(key);
   if (known) return known;

@@ -93,15 +93,23 @@ export interface ThreadWatchdog {
 export function startThreadWatchdog(timeoutS: number, prefix: string, native = loadNative()): ThreadWatchdog {
   if (native.ok && typeof native.addon.watchdogStart === 'function') {
     const addon = native.addon;
-    addon.watchdogStart(timeoutS, prefix);
-    const timer = setInterval(() => addon.watchdogBeat(), 1000);
-    timer.unref();
-    return {
-      stop() {
-        clearInterval(timer);
-        addon.watchdogStop();
-      },
-    };
+    let started = false;
+    try {
+      addon.watchdogStart(timeoutS, prefix);
+      started = true;
+    } catch {
+      // e.g. a prefix longer than the addon's 511 bytes: the worker_threads watchdog below
+    }
+    if (started) {
+      const timer = setInterval(() => addon.watchdogBeat(), 1000);
+      timer.unref();
+      return {
+        stop() {
+          clearInterval(timer);
+          addon.watchdogStop();
+        },
+      };
+    }
   }
   const shared = new SharedArrayBuffer(4);
   const beat = new Int32Array(shared);

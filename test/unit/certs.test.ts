@@ -199,6 +199,18 @@ test('server certificate options: wildcard, IPv6, clientAuth, validity; client c
   assert.not.match(ctext, /Subject Alternative Name/);
   assert.equal(certificateNames(parseCertificate(client.cert)), ['client one']);
 
+  // Parsed once by content (x509.ts memo): the same bytes give the same result; the memo keeps a
+  // copy, so the caller reusing its buffer changes nothing; one byte different is parsed anew.
+  const view = client.cert.slice();
+  const first = parseCertificate(view);
+  assert.ok(parseCertificate(client.cert.slice()) === first, 'memoised by content');
+  view.fill(0);
+  assert.equal(certificateNames(parseCertificate(client.cert)), ['client one']);
+  assert.ok(first.der.some((b) => b !== 0), "the memo holds its own copy of the caller's bytes");
+  const tampered = client.cert.slice();
+  tampered[tampered.length - 1] ^= 1;
+  assert.ok(parseCertificate(tampered) !== first, 'different bytes, a different parse');
+
   try {
     await generateServerCertificate(ca, { algorithm: 'ecdsa-p256', names: ['bad name'] });
     assert.unreachable('accepted an invalid DNS name');
