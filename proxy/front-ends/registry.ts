@@ -21,6 +21,7 @@ import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
 import { formatEndpoint } from '../base/endpoint.js';
 import { metrics } from '../base/metrics-hooks.js';
+import { memoryReducer } from '../base/memory-reducer.js';
 import { Logger, type LogSink } from '../log/log.js';
 import { PostscreenSession, type PostscreenService } from './postscreen/session.js';
 import { loadPostscreenSettings, type PostscreenSettings } from './postscreen/settings.js';
@@ -84,6 +85,7 @@ export interface FrontEndSession {
 
 /** Start the service's front end on an accepted connection. */
 export function startSession(socket: net.Socket, service: FrontEndService, onFinished: (session: FrontEndSession) => void): FrontEndSession {
+  memoryReducer?.sessionStarted(); // base/memory-reducer.ts
   const timeout = service.frontEnd.upstreamTimeoutMs;
   if (timeout === undefined) return dispatch(socket, service, onFinished);
   return new UpstreamWait(socket, service, timeout, onFinished);

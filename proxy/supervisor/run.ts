@@ -39,6 +39,7 @@ import { WorkerPool, type ReloadOutcome, type WorkerStatus } from './workers.js'
 import { MetricsRecorder, parseListen } from './metrics.js';
 import type { MetricsAggregator, MetricsServer } from './prometheus.js';
 import { setMetricsObserver } from '../base/metrics-hooks.js';
+import { installMemoryReducer, setMemoryReducer } from '../base/memory-reducer.js';
 import { STATUS_SIGNAL, removeState, writeState } from './status.js';
 
 /** What runs: one Daemon in this process, or a WorkerPool of worker processes. */
@@ -94,6 +95,7 @@ class SingleProcess implements Running {
     const daemon = await Daemon.start(configuration, { sink, admit: makeAdmission(new LocalCounter()) });
     const timeout = Math.min(...configuration.services.map((s) => s.params.getTime('tlsproxy_watchdog_timeout')));
     const watchdog = startThreadWatchdog(timeout, `${logger.hostname.split('.')[0] || logger.hostname} ${logger.tag}[${process.pid}]: `);
+    installMemoryReducer();
     return new SingleProcess(daemon, configuration, source, sink, logger, watchdog);
   }
 
@@ -156,6 +158,7 @@ class SingleProcess implements Running {
 
   async close(): Promise<void> {
     this.watchdog.stop();
+    setMemoryReducer(undefined);
     await this.daemon.close();
   }
 

@@ -32,6 +32,7 @@ import { ResumptionStore } from '../tls/resumption.js';
 import { IpcCounter, makeAdmission } from './limits.js';
 import { keysFromWire } from '../tls/ticket-keys.js';
 import { setMetricsObserver } from '../base/metrics-hooks.js';
+import { installMemoryReducer } from '../base/memory-reducer.js';
 import { MetricsRecorder } from './metrics.js';
 
 let daemon: Daemon | undefined;
@@ -129,6 +130,7 @@ async function start(init: InitMessage): Promise<void> {
       recorder = new MetricsRecorder();
       setMetricsObserver(recorder);
     }
+    installMemoryReducer(); // base/memory-reducer.ts: young generation back after a burst
     cache = new IpcSessionCache(send);
     counter = new IpcCounter(send);
     const logger = loggerFor(configuration.params, sink);

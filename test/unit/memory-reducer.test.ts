@@ -1,0 +1,86 @@
+/**
+ * proxy/base/memory-reducer.ts: V8's young generation handed back once
+ * after a burst of sessions and a quiet moment, never under steady load or
+ * for a trickle; and the native tlsproxy_memory addon's call itself.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MemoryReducer, loadMemoryPressure } from '../../proxy/base/memory-reducer.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('one reduction after a burst of at least minSessions followed by quietMs without a session', async () => {
+  let calls = 0;
+  const r = new MemoryReducer(() => calls++, 40, 5);
+  for (let i = 0; i < 4; i++) r.sessionStarted();
+  await sleep(80);
+  assert.is(calls, 0, 'a trickle (4 < 5 sessions) never triggers it');
+  r.sessionStarted();
+  await sleep(80);
+  assert.is(calls, 1, 'the fifth session and a quiet moment: one call');
+  await sleep(80);
+  assert.is(calls, 1, 'once per burst');
+  r.stop();
+});
+
+test('steady load (a session every 10 ms for 300 ms) never triggers it; the quiet after it does', async () => {
+  let calls = 0;
+  const r = new MemoryReducer(() => calls++, 40, 5);
+  const end = Date.now() + 300;
+  while (Date.now() < end) {
+    r.sessionStarted();
+    await sleep(10);
+  }
+  assert.is(calls, 0);
+  await sleep(80);
+  assert.is(calls, 1);
+  assert.is(r.reductions, 1);
+  r.stop();
+});
+
+test('stop() cancels a pending reduction', async () => {
+  let calls = 0;
+  const r = new MemoryReducer(() => calls++, 30, 1);
+  r.sessionStarted();
+  r.stop();
+  await sleep(60);
+  assert.is(calls, 0);
+});
+
+test('the native memoryPressure() shrinks the heap V8 kept after a burst of allocation (a separate process)', () => {
+  // A child grows its young generation with short-lived garbage, then calls the addon; heapTotal drops.
+  const script = `
+    const { loadMemoryPressure } = await import(${JSON.stringify(path.resolve('proxy/base/memory-reducer.ts'))});
+    const pressure = loadMemoryPressure();
+    if (!pressure) { console.log('absent'); process.exit(0); }
+    let keep = [];
+    for (let i = 0; i < 200000; i++) { keep.push({ a: new Array(16).fill(i) }); if (keep.length > 2000) keep = []; }
+    keep = [];
+    const before = process.memoryUsage().heapTotal;
+    pressure();
+    await new Promise((r) => setTimeout(r, 200));
+    console.log(JSON.stringify({ before, after: process.memoryUsage().heapTotal }));
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const out = r.stdout.trim().split('\n').at(-1)!;
+  // The addon is built by npm ci (native/build.mjs); CI has it.
+  assert.is.not(out, 'absent', 'native/build/Release/tlsproxy_memory.node is built');
+  const { before, after } = JSON.parse(out) as { before: number; after: number };
+  assert.ok(after < before, `heapTotal ${before} -> ${after}`);
+});
+
+test('loadMemoryPressure(): none when TLSPROXY_MEMORY_REDUCER=0', () => {
+  const was = process.env.TLSPROXY_MEMORY_REDUCER;
+  process.env.TLSPROXY_MEMORY_REDUCER = '0';
+  try {
+    assert.is(loadMemoryPressure(), undefined);
+  } finally {
+    if (was === undefined) delete process.env.TLSPROXY_MEMORY_REDUCER;
+    else process.env.TLSPROXY_MEMORY_REDUCER = was;
+  }
+});
+
+test.run();
