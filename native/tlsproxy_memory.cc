@@ -3,9 +3,12 @@
  * tlsproxy_native (plain N-API, C) still loads on runtimes without V8's C++
  * API (Deno, Bun):
  *
- *   memoryPressure()   v8::Isolate::MemoryPressureNotification(kModerate):
- *                      V8 collects and shrinks its heap, the young
- *                      generation included, and returns the pages to the OS.
+ *   memoryPressure(on) v8::Isolate::MemoryPressureNotification(kModerate), or
+ *                      kNone when `on` is false. Under moderate pressure V8
+ *                      collects and shrinks its heap, the young generation
+ *                      included, and returns the pages to the OS; the level
+ *                      stays until it is set back to none (V8 keeps
+ *                      optimising for memory, at a CPU cost, until then).
  *
  * proxy/base/memory-reducer.ts calls it once after a burst of new sessions
  * is followed by a quiet moment: a burst of handshakes grows V8's young
@@ -18,8 +21,12 @@
 #include <v8.h>
 
 static napi_value MemoryPressure(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool on = true;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc >= 1) napi_get_value_bool(env, argv[0], &on);
   v8::Isolate *isolate = v8::Isolate::GetCurrent();
-  if (isolate) isolate->MemoryPressureNotification(v8::MemoryPressureLevel::kModerate);
+  if (isolate) isolate->MemoryPressureNotification(on ? v8::MemoryPressureLevel::kModerate : v8::MemoryPressureLevel::kNone);
   return nullptr;
 }
 

@@ -10,10 +10,12 @@
  * JavaScript per handshake and does not see this.
  *
  * So, in each serving process: when at least MIN_SESSIONS sessions started
- * since the last time, and then none for QUIET_MS, the native
- * tlsproxy_memory addon tells V8 "moderate memory pressure" once (~1 ms;
- * V8 collects and shrinks the heap and returns the pages: 21 KiB of RSS per
- * idle connection in the same measurement, bench/README.md). Under steady
+ * since the last time, and then none for QUIET_MS (and the last reduction
+ * was at least MIN_INTERVAL_MS ago), the native
+ * tlsproxy_memory addon tells V8 "moderate memory pressure" (~1 ms; V8
+ * collects and shrinks the heap and returns the pages: 21 KiB of RSS per
+ * idle connection in the same measurement, bench/README.md), and "none"
+ * again RELIEF_MS later or at the next session. Under steady
  * load there is no quiet moment and nothing happens; a process that serves
  * a trickle never reaches MIN_SESSIONS.
  *
@@ -26,23 +28,48 @@ import path from 'node:path';
 import { NATIVE_DIR } from './native.js';
 import { currentRuntime } from './runtime.js';
 
-export const QUIET_MS = 250;
+export const QUIET_MS = 500;
 export const MIN_SESSIONS = 64;
+/**
+ * At most one reduction this often: the heap given back has to be grown
+ * again when the next burst comes (scavenges and full collections while it
+ * regrows), which cost +60 % server CPU per resumed handshake in a bench
+ * whose runs are 1 s apart when the reducer ran after every quiet moment.
+ */
+export const MIN_INTERVAL_MS = 30_000;
+/**
+ * How long V8 stays at "moderate pressure" before it is set back to none:
+ * the level persists, and V8 keeps optimising for memory (at a CPU cost)
+ * until told otherwise. A session that starts sooner sets it back at once.
+ */
+export const RELIEF_MS = 200;
 
 export class MemoryReducer {
   private started = 0;
   private timer: NodeJS.Timeout | undefined;
+  private relief: NodeJS.Timeout | undefined;
+  private last = -Infinity;
   /** How many times the pressure call was made (tests, status). */
   reductions = 0;
 
   constructor(
-    private readonly reduce: () => void,
+    /** pressure(true): moderate memory pressure; pressure(false): none again. */
+    private readonly pressure: (on: boolean) => void,
     private readonly quietMs = QUIET_MS,
     private readonly minSessions = MIN_SESSIONS,
+    private readonly reliefMs = RELIEF_MS,
+    private readonly minIntervalMs = MIN_INTERVAL_MS,
+    private readonly now: () => number = () => performance.now(),
   ) {}
+
+  /** Whether V8 is being told "moderate pressure" now. */
+  get pressing(): boolean {
+    return this.relief !== undefined;
+  }
 
   /** A session started (front-ends/registry.ts). */
   sessionStarted(): void {
+    if (this.relief) this.relieve();
     this.started++;
     if (this.started < this.minSessions) return;
     if (this.timer) this.timer.refresh();
@@ -55,13 +82,24 @@ export class MemoryReducer {
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.relief) this.relieve();
   }
 
   private quiet(): void {
     this.timer = undefined;
     this.started = 0;
+    if (this.now() - this.last < this.minIntervalMs) return;
+    this.last = this.now();
     this.reductions++;
-    this.reduce();
+    this.pressure(true);
+    this.relief = setTimeout(() => this.relieve(), this.reliefMs);
+    this.relief.unref();
+  }
+
+  private relieve(): void {
+    clearTimeout(this.relief);
+    this.relief = undefined;
+    this.pressure(false);
   }
 }
 
@@ -73,13 +111,13 @@ export function setMemoryReducer(r: MemoryReducer | undefined): void {
   memoryReducer = r;
 }
 
-/** The addon's memoryPressure(), or undefined where it cannot be used (not built, not Node). */
-export function loadMemoryPressure(): (() => void) | undefined {
+/** The addon's memoryPressure(on), or undefined where it cannot be used (not built, not Node). */
+export function loadMemoryPressure(): ((on: boolean) => void) | undefined {
   if (currentRuntime().name !== 'node' || process.env.TLSPROXY_MEMORY_REDUCER === '0') return undefined;
   const file = path.join(NATIVE_DIR, 'build', 'Release', 'tlsproxy_memory.node');
   if (!existsSync(file)) return undefined;
   try {
-    const addon = createRequire(import.meta.url)(file) as { memoryPressure?: () => void };
+    const addon = createRequire(import.meta.url)(file) as { memoryPressure?: (on: boolean) => void };
     return typeof addon.memoryPressure === 'function' ? addon.memoryPressure : undefined;
   } catch {
     return undefined;

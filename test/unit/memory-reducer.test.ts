@@ -11,9 +11,10 @@ import { MemoryReducer, loadMemoryPressure } from '../../proxy/base/memory-reduc
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('one reduction after a burst of at least minSessions followed by quietMs without a session', async () => {
+test('one reduction after a burst of at least minSessions followed by quietMs without a session, relieved reliefMs later', async () => {
   let calls = 0;
-  const r = new MemoryReducer(() => calls++, 40, 5);
+  const levels: boolean[] = [];
+  const r = new MemoryReducer((on) => (levels.push(on), on && calls++), 40, 5, 30, 0);
   for (let i = 0; i < 4; i++) r.sessionStarted();
   await sleep(80);
   assert.is(calls, 0, 'a trickle (4 < 5 sessions) never triggers it');
@@ -22,12 +23,29 @@ test('one reduction after a burst of at least minSessions followed by quietMs wi
   assert.is(calls, 1, 'the fifth session and a quiet moment: one call');
   await sleep(80);
   assert.is(calls, 1, 'once per burst');
+  assert.equal(levels, [true, false], 'moderate, then none again');
+  assert.is(r.pressing, false);
   r.stop();
+});
+
+test('a session during the pressure sets it back to none at once', async () => {
+  const levels: boolean[] = [];
+  const r = new MemoryReducer((on) => levels.push(on), 20, 2, 10_000, 0);
+  r.sessionStarted();
+  r.sessionStarted();
+  await sleep(60);
+  assert.equal(levels, [true]);
+  assert.is(r.pressing, true);
+  r.sessionStarted();
+  assert.equal(levels, [true, false]);
+  assert.is(r.pressing, false);
+  r.stop();
+  assert.equal(levels, [true, false], 'stop() with no pressure on changes nothing');
 });
 
 test('steady load (a session every 10 ms for 300 ms) never triggers it; the quiet after it does', async () => {
   let calls = 0;
-  const r = new MemoryReducer(() => calls++, 40, 5);
+  const r = new MemoryReducer((on) => on && calls++, 40, 5, 30, 0);
   const end = Date.now() + 300;
   while (Date.now() < end) {
     r.sessionStarted();
@@ -40,9 +58,29 @@ test('steady load (a session every 10 ms for 300 ms) never triggers it; the quie
   r.stop();
 });
 
+test('at most one reduction per minIntervalMs', async () => {
+  let calls = 0;
+  let t = 0;
+  const r = new MemoryReducer((on) => on && calls++, 20, 2, 5, 1000, () => t);
+  const burst = async () => {
+    r.sessionStarted();
+    r.sessionStarted();
+    await sleep(50);
+  };
+  await burst();
+  assert.is(calls, 1);
+  t = 999;
+  await burst();
+  assert.is(calls, 1, 'too soon after the last one');
+  t = 1000;
+  await burst();
+  assert.is(calls, 2, 'the interval has passed');
+  r.stop();
+});
+
 test('stop() cancels a pending reduction', async () => {
   let calls = 0;
-  const r = new MemoryReducer(() => calls++, 30, 1);
+  const r = new MemoryReducer((on) => on && calls++, 30, 1, 30, 0);
   r.sessionStarted();
   r.stop();
   await sleep(60);
@@ -59,8 +97,9 @@ test('the native memoryPressure() shrinks the heap V8 kept after a burst of allo
     for (let i = 0; i < 200000; i++) { keep.push({ a: new Array(16).fill(i) }); if (keep.length > 2000) keep = []; }
     keep = [];
     const before = process.memoryUsage().heapTotal;
-    pressure();
+    pressure(true);
     await new Promise((r) => setTimeout(r, 200));
+    pressure(false);
     console.log(JSON.stringify({ before, after: process.memoryUsage().heapTotal }));
   `;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
