@@ -79,6 +79,9 @@ export class ServerConnection {
   private batchInPlace = true;
   /** The record just opened was decrypted in place in an owned buffer. */
   private openedInPlace = false;
+  /** receiveBorrowed(): where lent records' plaintext goes, and how much of it is taken. */
+  private lent: Uint8Array | undefined;
+  private lentUsed = 0;
   private idleWaiters: (() => void)[] = [];
   private earlyData: 'off' | 'trial' | 'all' = 'off';
   private earlySkipped = 0;
@@ -152,6 +155,51 @@ export class ServerConnection {
   }
 
   /**
+   * Whether receiveBorrowed() decrypts straight from the lent bytes (a
+   * synchronous key that opens out of place, no event hook); otherwise it
+   * copies them first and lending gains nothing.
+   */
+  get receivesBorrowed(): boolean {
+    return this.state === 'open' && this.readProt?.opensInto === true && !this.emit;
+  }
+
+  /** Whether writeBorrowed() seals straight from the lent bytes (a synchronous key). */
+  get writesBorrowed(): boolean {
+    return this.state === 'open' && this.writeProt?.synchronous === true;
+  }
+
+  /**
+   * receive() for bytes that are valid only during this call (a read
+   * buffer the caller reuses, proxy/tls/shared-reads.ts). Application data
+   * records that lie inside them are decrypted out of place into `out`
+   * (consecutively from its start, so that one read's records join into
+   * one view), and every `data` event for them is emitted before this
+   * returns; what else must outlive the call is copied (a partial record
+   * at the end, other content types). Returns how many bytes of `out` hold
+   * delivered plaintext: 0 means `out` may be reused at once; otherwise it
+   * must stay untouched until the consumer is done with that data.
+   * `out` must be at least as long as `bytes`.
+   */
+  receiveBorrowed(bytes: Uint8Array, out: Uint8Array): number {
+    if (this.state === 'failed' || this.state === 'closed' || this.receivedClose) return 0;
+    if (!this.receivesBorrowed || this.busy || out.length < bytes.length) {
+      this.receive(bytes.slice(), true);
+      return 0;
+    }
+    this.lent = out;
+    this.lentUsed = 0;
+    this.reader.pushBorrowed(bytes);
+    try {
+      this.pump();
+    } finally {
+      // Records not yet taken (a partial one, or all after an asynchronous step) must not see the buffer reused.
+      this.reader.ownBorrowed();
+      this.lent = undefined;
+    }
+    return this.lentUsed;
+  }
+
+  /**
    * Call `fn` once every byte received so far has been processed (records
    * decrypted, events emitted); at once when nothing is pending. Use it on
    * transport EOF before concluding that no more data will come.
@@ -169,8 +217,9 @@ export class ServerConnection {
         // and so is an early-data record skipped after a HelloRetryRequest (no read key yet, §4.2.10).
         const max = this.readProt ? RecordLimits.maxCiphertext : RecordLimits.maxPlaintext;
         const maxAppData = this.earlyData === 'all' ? RecordLimits.maxCiphertext : max;
-        const rec = this.requeued.shift() ?? this.nextRecord(max, maxAppData);
+        let rec = this.requeued.shift() ?? this.nextRecord(max, maxAppData);
         if (!rec) break;
+        if (rec.borrowed && !this.opensLent(rec)) rec = ownedCopy(rec);
         const r = this.pipelined(rec) ?? this.processRecord(rec);
         if (isPromise(r)) {
           this.flushData();
@@ -198,6 +247,29 @@ export class ServerConnection {
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
+  }
+
+  /** receiveBorrowed(): `rec` (lent bytes) is opened out of place into the lent buffer (else it is copied first). */
+  private opensLent(rec: RawRecord): boolean {
+    const out = this.lent;
+    return (
+      out !== undefined && rec.type === ContentType.application_data && this.state === 'open' && this.earlyData === 'off' &&
+      this.readProt?.opensInto === true && out.length - this.lentUsed >= rec.fragment.length
+    );
+  }
+
+  /**
+   * A record opened into the lent buffer: application data stays there (the
+   * next record's plaintext follows it); anything else is copied out, since
+   * handshake messages and alerts may be kept after the call.
+   */
+  private openLent(rec: RawRecord): InnerPlaintext | null {
+    const inner = this.readProt!.openInto!(rec, this.lent!, this.lentUsed);
+    if (!inner) return null;
+    if (inner.type !== ContentType.application_data) return { type: inner.type, content: inner.content.slice() };
+    this.lentUsed += inner.content.length;
+    this.openedInPlace = true;
+    return inner;
   }
 
   /**
@@ -269,6 +341,7 @@ export class ServerConnection {
           if (this.earlyData !== 'off') return this.skipEarlyData(rec);
           return fail('ProtectedRecordBeforeKeys');
         }
+        if (rec.borrowed) return this.onOpened(rec, this.openLent(rec));
         const opened = this.readProt.open(rec);
         if (isPromise(opened)) {
           this.asyncOpen = true;
@@ -311,6 +384,12 @@ export class ServerConnection {
     if (!this.readProt) {
       if (rec.type === ContentType.application_data) fail('ApplicationDataBeforeHandshake');
       return this.dispatchTls12(rec.type, rec.fragment);
+    }
+    if (rec.borrowed) {
+      const lent = this.openLent(rec);
+      // RFC 5246 §7.2.2: a record that fails authentication is bad_record_mac.
+      if (!lent) return fail('RecordAuthenticationFailed');
+      return this.dispatchTls12(lent.type, lent.content);
     }
     const opened = this.readProt.open(rec);
     if (isPromise(opened)) {
@@ -476,6 +555,21 @@ export class ServerConnection {
     }
     this.sealApplicationData(plaintext);
     if (done) this.out.whenWritten(done);
+  }
+
+  /**
+   * write() for bytes that are valid only during this call (a read buffer
+   * the caller reuses, proxy/tls/shared-reads.ts): sealed straight from
+   * them when the key is synchronous (seal() consumes its content before
+   * returning), copied first otherwise (queued before the handshake
+   * completes, or an asynchronous provider that reads them later).
+   */
+  writeBorrowed(plaintext: Uint8Array, done?: () => void): void {
+    const w = this.writeProt;
+    // A KeyUpdate on the way would seal the rest under a new key, which need not be synchronous.
+    const direct = this.state === 'open' && w?.synchronous === true &&
+      !(this.version === ProtocolVersion.TLS1_3 && w.sequence + Math.ceil(plaintext.length / this.maxFragment) + 1 >= KEY_UPDATE_AFTER_RECORDS);
+    this.write(direct ? plaintext : plaintext.slice(), done);
   }
 
   private sealApplicationData(data: Uint8Array): void {
@@ -788,6 +882,14 @@ export class ServerConnection {
  * and tags between them (memmove, no allocation), as one view. Undefined
  * when they do not lie in one buffer in increasing order.
  */
+/** A record with its own copy of the bytes (from a lent buffer). */
+function ownedCopy(rec: RawRecord): RawRecord {
+  const whole = new Uint8Array(rec.header.length + rec.fragment.length);
+  whole.set(rec.header, 0);
+  whole.set(rec.fragment, rec.header.length);
+  return { type: rec.type, version: rec.version, header: whole.subarray(0, rec.header.length), fragment: whole.subarray(rec.header.length), owned: true };
+}
+
 function joinInPlace(parts: Uint8Array[]): Uint8Array | undefined {
   const first = parts[0]!;
   const buf = first.buffer;

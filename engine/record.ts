@@ -30,6 +30,12 @@ export interface RawRecord {
    * owned): the provider may decrypt them in place (AeadKey.openInPlace).
    */
   readonly owned?: boolean;
+  /**
+   * The record's bytes are a view of a buffer lent for one
+   * ServerConnection.receiveBorrowed() call: opened out of place
+   * (RecordProtection.openInto) or copied before anything keeps them.
+   */
+  readonly borrowed?: boolean;
 }
 
 /**
@@ -44,6 +50,8 @@ export class RecordReader {
   /** Read offset into chunks[0]. */
   private pos = 0;
   private total = 0;
+  /** The chunk pushed with `borrowed` (at most one, the last), until ownBorrowed(). */
+  private borrowedChunk: Uint8Array | undefined;
 
   /** Bytes received and not yet returned as records. */
   get buffered(): number {
@@ -56,9 +64,33 @@ export class RecordReader {
    */
   push(bytes: Uint8Array, owned = false): void {
     if (bytes.length === 0) return;
+    if (this.borrowedChunk) throw new Error('RecordReader: ownBorrowed() not called');
     this.chunks.push(bytes);
     this.owned.push(owned);
     this.total += bytes.length;
+  }
+
+  /**
+   * Queue bytes that are valid only until ownBorrowed(): records that lie
+   * inside them come out marked `borrowed` (a record that spans into the
+   * next chunk is copied together, as always, and is owned).
+   */
+  pushBorrowed(bytes: Uint8Array): void {
+    this.push(bytes, false);
+    if (bytes.length) this.borrowedChunk = bytes;
+  }
+
+  /** Copy what is left of the borrowed chunk (a partial record, at most one record's size) so that it may be reused. */
+  ownBorrowed(): void {
+    const b = this.borrowedChunk;
+    if (!b) return;
+    this.borrowedChunk = undefined;
+    const last = this.chunks.length - 1;
+    if (last < 0 || this.chunks[last] !== b) return;
+    const from = last === 0 ? this.pos : 0;
+    this.chunks[last] = b.slice(from);
+    this.owned[last] = true;
+    if (last === 0) this.pos = 0;
   }
 
   /** Byte at offset `i` from the read position (i < total). */
@@ -121,9 +153,11 @@ export class RecordReader {
     if (this.total < n) return undefined;
     let whole: Uint8Array;
     let owned: boolean;
+    let borrowed = false;
     if (first.length - p >= n) {
       whole = first.subarray(p, p + n);
       owned = this.owned[0]!;
+      borrowed = first === this.borrowedChunk;
       this.pos += n;
       if (this.pos === first.length) this.shift();
     } else {
@@ -140,7 +174,9 @@ export class RecordReader {
       }
     }
     this.total -= n;
-    return { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5), owned };
+    return borrowed
+      ? { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5), owned, borrowed }
+      : { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5), owned };
   }
 }
 
@@ -188,6 +224,20 @@ export interface RecordProtection {
   advance(): void;
   /** Records marked `owned` are decrypted in place (the plaintext is a view of the record). */
   readonly opensInPlace: boolean;
+  /**
+   * seal() consumes its content before returning (a synchronous key): the
+   * caller may reuse the content's memory afterwards. Absent means false.
+   */
+  readonly synchronous?: boolean;
+  /**
+   * Out-of-place opening (synchronous keys with AeadKey.openInto): open()
+   * of the next record with its plaintext written to `out` at `offset` and
+   * the record's bytes untouched (a borrowed read buffer, see
+   * ServerConnection.receiveBorrowed). The fragment's length minus the
+   * overhead must fit in `out` from `offset`.
+   */
+  readonly opensInto?: boolean;
+  openInto?(record: RawRecord, out: Uint8Array, offset: number): InnerPlaintext | null;
   /**
    * Several records into one buffer (one allocation, one socket write):
    * present when the key can (synchronous, AeadKey.sealRecordInto).
@@ -245,6 +295,14 @@ export class Tls13Protection implements RecordProtection {
     return this.sync?.openInPlace !== undefined;
   }
 
+  get synchronous(): boolean {
+    return this.sync !== undefined;
+  }
+
+  get opensInto(): boolean {
+    return this.sync?.openInto !== undefined;
+  }
+
   get sequence(): number {
     return this.seq;
   }
@@ -252,6 +310,17 @@ export class Tls13Protection implements RecordProtection {
   private nextSeq(): number {
     if (this.seq >= MAX_SEQUENCE) fail('SequenceExhausted');
     return this.seq++;
+  }
+
+  /** open() into `out` at `offset`; only when opensInto. */
+  openInto(record: RawRecord, out: Uint8Array, offset: number): InnerPlaintext | null {
+    // §5.2: the AEAD output is at most 2^14 + 256 bytes; the tag alone is 16.
+    if (record.fragment.length < AEAD_TAG_LENGTH + 1) fail('RecordShorterThanTag');
+    const nonce = fillNonce(this.nonceBuf, this.iv, this.seq);
+    if (!this.sync!.openInto!(nonce, record.header, record.fragment, out, offset)) return null;
+    const inner = parseInner(out.subarray(offset, offset + record.fragment.length - AEAD_TAG_LENGTH));
+    this.advance();
+    return inner;
   }
 
   /**
@@ -378,6 +447,22 @@ export class Tls12Protection implements RecordProtection {
     return this.sync?.openInPlace !== undefined;
   }
 
+  get synchronous(): boolean {
+    return this.sync !== undefined;
+  }
+
+  get opensInto(): boolean {
+    return this.sync?.openInto !== undefined;
+  }
+
+  /** open() into `out` at `offset`; only when opensInto. */
+  openInto(record: RawRecord, out: Uint8Array, offset: number): InnerPlaintext | null {
+    const { nonce, aad, ct } = this.syncOpenParameters(record, this.seq);
+    if (!this.sync!.openInto!(nonce, aad, ct, out, offset)) return null;
+    this.advance();
+    return { type: record.type, content: out.subarray(offset, offset + ct.length - AEAD_TAG_LENGTH) };
+  }
+
   get sequence(): number {
     return this.seq;
   }
@@ -458,12 +543,33 @@ export class Tls12Protection implements RecordProtection {
     return openNext(this, record);
   }
 
-  openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null> {
+  /** The synchronous path's nonce, AAD and ciphertext for `record` (reused buffers), after the length checks. */
+  private syncOpenParameters(record: RawRecord, seq: number): { nonce: Uint8Array; aad: Uint8Array; ct: Uint8Array } {
+    const plainLength = this.checkedPlainLength(record);
+    const nonce = this.nonceBuf;
+    let ct: Uint8Array;
+    if (this.explicitNonce) {
+      nonce.set(this.iv, 0);
+      nonce.set(record.fragment.subarray(0, 8), 4);
+      ct = record.fragment.subarray(8);
+    } else {
+      fillNonce(nonce, this.iv, seq);
+      ct = record.fragment;
+    }
+    return { nonce, aad: fillAdditionalData(this.aadBuf, seq, record.type, plainLength), ct };
+  }
+
+  private checkedPlainLength(record: RawRecord): number {
     const overhead = (this.explicitNonce ? 8 : 0) + AEAD_TAG_LENGTH;
     if (record.fragment.length < overhead) fail('RecordShorterThanNonceAndTag');
     const plainLength = record.fragment.length - overhead;
     // RFC 5246 §6.2.1: TLSPlaintext.length MUST NOT exceed 2^14.
     if (plainLength > RecordLimits.maxPlaintext) fail('Tls12PlaintextOverflow', plainLength);
+    return plainLength;
+  }
+
+  openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null> {
+    const plainLength = this.checkedPlainLength(record);
     const k = this.sync;
     const nonce = k ? this.nonceBuf : new Uint8Array(12);
     let ct: Uint8Array;

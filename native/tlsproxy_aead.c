@@ -16,6 +16,9 @@
  *   aeadOpen(ctx, nonce, aad, data)     data = ciphertext || tag(16): decrypts in place,
  *                                       true when the tag verifies (false: data's first
  *                                       part is garbage and must be dropped)
+ *   aeadOpenInto(ctx, nonce, aad, data, out, offset)
+ *                                       the same, the plaintext written to out[offset..]
+ *                                       (data untouched; on failure that range is zeroed)
  *
  * Lengths are checked here too (nonce 12, tag 16, out large enough): a
  * caller's mistake throws instead of writing out of bounds.
@@ -141,30 +144,48 @@ static napi_value AeadSeal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value AeadOpen(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return throw_msg(env, "aeadOpen: 4 arguments");
+/* aeadOpen (4 arguments, in place) and aeadOpenInto (6, out of place). */
+static napi_value open_common(napi_env env, napi_callback_info info, size_t want) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) return throw_msg(env, "aeadOpen: too few arguments");
   aead_t *a = get_ctx(env, argv[0]);
-  unsigned char *nonce, *aad, *data;
-  size_t nlen, aadlen, dlen;
+  unsigned char *nonce, *aad, *data, *out;
+  size_t nlen, aadlen, dlen, olen;
+  uint32_t off = 0;
   if (!a || a->encrypt || !bytes(env, argv[1], &nonce, &nlen) || !bytes(env, argv[2], &aad, &aadlen) || !bytes(env, argv[3], &data, &dlen))
     return throw_msg(env, "aeadOpen: bad arguments");
+  if (want == 6) {
+    if (!bytes(env, argv[4], &out, &olen) || napi_get_value_uint32(env, argv[5], &off) != napi_ok) return throw_msg(env, "aeadOpen: bad arguments");
+  } else {
+    out = data;
+    olen = dlen;
+  }
   bool ok = false;
   if (nlen == NONCE_LEN && dlen >= TAG_LEN && dlen - TAG_LEN <= INT_MAX && aadlen <= INT_MAX) {
     size_t clen = dlen - TAG_LEN;
+    /* Out of place: out[off .. off + clen) must lie inside out (a caller's mistake throws). */
+    if (off > olen || olen - off < clen) return throw_msg(env, "aeadOpen: output too small");
+    unsigned char *o = out + off;
+    /* In place exactly, or apart: EVP does not handle a partial overlap. */
+    if (o != data && o < data + dlen && data < o + clen) return throw_msg(env, "aeadOpen: output overlaps the input");
     int n = 0;
-    unsigned char tag[TAG_LEN];
+    unsigned char tag[TAG_LEN], fin[TAG_LEN];
     for (int i = 0; i < TAG_LEN; i++) tag[i] = data[clen + i];
     ok = EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, nonce, 0) == 1 && (!aadlen || EVP_CipherUpdate(a->ctx, NULL, &n, aad, (int)aadlen) == 1) &&
-         (!clen || EVP_CipherUpdate(a->ctx, data, &n, data, (int)clen) == 1) && EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1 &&
-         EVP_CipherFinal_ex(a->ctx, data + clen, &n) == 1; /* the tag check (constant time in OpenSSL) */
+         (!clen || EVP_CipherUpdate(a->ctx, o, &n, data, (int)clen) == 1) && EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1 &&
+         EVP_CipherFinal_ex(a->ctx, fin, &n) == 1; /* the tag check (constant time in OpenSSL) */
+    /* Unauthenticated plaintext never stays in a caller's buffer that outlives the call. */
+    if (!ok && o != data) OPENSSL_cleanse(o, clen);
   }
   if (!ok) ERR_clear_error();
   napi_value r;
   napi_get_boolean(env, ok, &r);
   return r;
 }
+
+static napi_value AeadOpen(napi_env env, napi_callback_info info) { return open_common(env, info, 4); }
+static napi_value AeadOpenInto(napi_env env, napi_callback_info info) { return open_common(env, info, 6); }
 
 
 /* ------------------------------------------------------------------ X25519
@@ -235,6 +256,7 @@ napi_value tlsproxy_aead_init(napi_env env, napi_value exports) {
       {"aeadCreate", NULL, AeadCreate, NULL, NULL, NULL, napi_default, NULL},
       {"aeadSeal", NULL, AeadSeal, NULL, NULL, NULL, napi_default, NULL},
       {"aeadOpen", NULL, AeadOpen, NULL, NULL, NULL, napi_default, NULL},
+      {"aeadOpenInto", NULL, AeadOpenInto, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns) != napi_ok) return NULL;
   return exports;

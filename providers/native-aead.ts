@@ -25,6 +25,8 @@ interface AeadAddon {
   aeadCreate(alg: number, key: Uint8Array, encrypt: boolean): object;
   aeadSeal(ctx: object, nonce: Uint8Array, aad: Uint8Array, content: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void;
   aeadOpen(ctx: object, nonce: Uint8Array, aad: Uint8Array, data: Uint8Array): boolean;
+  /** Newer builds only: the plaintext into out[offset..], data untouched. */
+  aeadOpenInto?(ctx: object, nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, out: Uint8Array, offset: number): boolean;
 }
 
 const ALG: Record<AeadAlgorithm, number> = { 'AES-128-GCM': 0, 'AES-256-GCM': 1, 'CHACHA20-POLY1305': 2 };
@@ -83,6 +85,13 @@ export function nativeAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKe
     if (nonce.length !== 12 || data.length < AEAD_TAG_LENGTH) return null;
     return n.aeadOpen(decCtx(), nonce, aad, data) ? data.subarray(0, data.length - AEAD_TAG_LENGTH) : null;
   };
+  const into = n.aeadOpenInto;
+  const openInto = into
+    ? (nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, out: Uint8Array, offset: number): boolean => {
+        if (nonce.length !== 12 || data.length < AEAD_TAG_LENGTH) return false;
+        return into(decCtx(), nonce, aad, data, out, offset);
+      }
+    : undefined;
   return {
     algorithm,
     synchronous: true,
@@ -105,10 +114,14 @@ export function nativeAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKe
       n.aeadSeal(encCtx(), nonce, aad, content, trailer, out, offset + prefix.length);
     },
     open(nonce, aad, ciphertextAndTag) {
-      // The caller's buffer stays as it was: decrypt a copy.
-      return openInPlace(nonce, aad, new Uint8Array(ciphertextAndTag));
+      // The caller's buffer stays as it was: decrypt into a new one.
+      if (!openInto) return openInPlace(nonce, aad, new Uint8Array(ciphertextAndTag));
+      if (ciphertextAndTag.length < AEAD_TAG_LENGTH) return null;
+      const out = new Uint8Array(ciphertextAndTag.length - AEAD_TAG_LENGTH);
+      return openInto(nonce, aad, ciphertextAndTag, out, 0) ? out : null;
     },
     openInPlace,
+    ...(openInto ? { openInto } : {}),
   };
 }
 

@@ -79,6 +79,14 @@ export interface AeadKey {
    * Synchronous providers only.
    */
   openInPlace?(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | null;
+  /**
+   * Optional, synchronous providers only: as open(), the plaintext written
+   * to `out` at `offset` (ciphertextAndTag.length - 16 bytes, which must
+   * fit) and `ciphertextAndTag` left untouched, so that a caller can
+   * decrypt from a buffer it does not own (a shared socket read buffer).
+   * False when authentication fails; that range of `out` is then zeroed.
+   */
+  openInto?(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array, out: Uint8Array, offset: number): boolean;
 }
 
 /**

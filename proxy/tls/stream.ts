@@ -36,6 +36,7 @@ import { Duplex } from 'node:stream';
 import type { ServerConfig } from '../../engine/config.js';
 import { ServerConnection } from '../../engine/connection.js';
 import type { ConnectionError, HandshakeInfo, TlsEvent } from '../../engine/events.js';
+import { leasePlaintext, readIntoSharedBuffer, releasePlaintext, type PlaintextLease } from './shared-reads.js';
 
 export interface TlsServerStreamOptions {
   /** Milliseconds for the whole handshake; 0 or undefined = no limit. */
@@ -110,7 +111,9 @@ export class TlsServerStream extends Duplex {
   private freeOutput: Uint8Array[] = [];
   /** relay(): unrelay() was called: nothing more goes to the plaintext socket. */
   private relayDetached = false;
-  private relayData: (chunk: Buffer) => void = () => undefined;
+  /** relay(): plain's shared reads (if any) still go to relayData (unrelay(true) stops them). */
+  private relayShared = true;
+  private relayData: (chunk: Uint8Array, borrowed?: boolean) => void = () => undefined;
   private relayEnd: () => void = () => undefined;
   private readonly ownOutput = new WeakSet<ArrayBufferLike>();
   /** Paused because the engine has too much unprocessed ciphertext. */
@@ -122,6 +125,8 @@ export class TlsServerStream extends Duplex {
   /** The callback of the write in progress, so a failure can release it. */
   private pendingWriteCallback: Callback | undefined;
   private socketClosing = false;
+  /** onSocketBorrowed(): the plaintext buffer of the read being processed. */
+  private lease: PlaintextLease | undefined;
 
   constructor(readonly socket: Socket, config: ServerConfig, options: TlsServerStreamOptions = {}) {
     super({ allowHalfOpen: true, readableHighWaterMark: options.readableHighWaterMark });
@@ -201,23 +206,26 @@ export class TlsServerStream extends Duplex {
     const maybeResume = () => {
       if (!drainWait && !sealWait && plain.isPaused()) plain.resume();
     };
-    this.relayData = (chunk: Buffer) => {
+    // `borrowed`: the bytes are plain's shared read buffer (shared-reads.ts), valid during this call only.
+    this.relayData = (chunk: Uint8Array, borrowed = false) => {
       if (this.failure || this.destroyed || this.writableEnded) return;
       if (this.conn.state === 'handshake' || !this.conn.writable) {
         // Not expected after 'secure'; the Duplex path queues or drops as it would for pipe().
-        this.write(chunk);
+        this.write(borrowed ? Buffer.from(chunk) : chunk);
         return;
       }
       let written = false;
       this.socket.cork();
       try {
-        this.conn.write(chunk, () => {
+        const done = () => {
           written = true;
           if (sealWait) {
             sealWait = false;
             maybeResume();
           }
-        });
+        };
+        if (borrowed) this.conn.writeBorrowed(chunk, done);
+        else this.conn.write(chunk, done);
       } catch {
         // The connection failed under us: the failure path reports it.
         written = true;
@@ -243,6 +251,30 @@ export class TlsServerStream extends Duplex {
     };
     plain.once('end', this.relayEnd);
     plain.on('data', this.relayData);
+    // Both sockets read straight into the process's shared buffer from now on (no 64 KiB allocation
+    // per read), where this runtime allows it and the keys use the lent bytes directly (synchronous,
+    // out-of-place opening); otherwise (or with bytes already queued) 'data' events as before.
+    if (this.socket.readableLength === 0 && this.conn.receivesBorrowed) {
+      readIntoSharedBuffer(this.socket, (bytes) => {
+        try {
+          this.onSocketBorrowed(bytes);
+        } catch (e) {
+          // Never into libuv's read callback: the session fails instead.
+          this.destroy(e instanceof Error ? e : new Error(String(e)));
+        }
+      });
+    }
+    if (plain.readableLength === 0 && this.conn.writesBorrowed) {
+      readIntoSharedBuffer(plain, (bytes) => {
+        if (!this.relayShared) return;
+        try {
+          this.relayData(bytes, true);
+        } catch (e) {
+          // Never into libuv's read callback: the session fails instead.
+          this.destroy(e instanceof Error ? e : new Error(String(e)));
+        }
+      });
+    }
     // As pipe() does: flowing even if its previous reader paused it.
     plain.resume();
   }
@@ -253,6 +285,7 @@ export class TlsServerStream extends Duplex {
     if (!plain) return;
     this.relayDetached = true;
     if (both) {
+      this.relayShared = false;
       plain.removeListener('data', this.relayData);
       plain.removeListener('end', this.relayEnd);
     }
@@ -304,7 +337,14 @@ export class TlsServerStream extends Duplex {
     if (target) {
       // relay(): straight to the plaintext socket (corked for the whole socket read, see onSocketData).
       if (this.relayDetached || target.destroyed || target.writableEnded) return;
-      target.write(chunk);
+      const lease = this.lease;
+      if (lease && plaintext.buffer === lease.buffer.buffer) {
+        // A view of a leased buffer (onSocketBorrowed): it is reused once this write completed.
+        lease.pending++;
+        target.write(chunk, () => releasePlaintext(lease));
+      } else {
+        target.write(chunk);
+      }
       // A deeper queue than the socket's 16 KiB high-water mark: a pause per 64 KiB read would stall the stream.
       if (target.writableLength > RELAY_HIGH_WATER && !this.relayPaused) {
         this.relayPaused = true;
@@ -316,7 +356,8 @@ export class TlsServerStream extends Duplex {
       }
       return;
     }
-    if (!this.push(chunk)) {
+    // Not expected (borrowed reads start with relay()), but a leased buffer is reused: push a copy.
+    if (!this.push(this.lease && plaintext.buffer === this.lease.buffer.buffer ? Buffer.from(chunk) : chunk)) {
       this.readerPaused = true;
       this.updateFlow();
     }
@@ -347,6 +388,34 @@ export class TlsServerStream extends Duplex {
     } finally {
       if (cork) target.uncork();
     }
+    this.checkBacklog();
+  }
+
+  /**
+   * A read into the process's shared buffer (relay(), shared-reads.ts):
+   * `bytes` are valid during this call only. The engine decrypts them into
+   * a leased plaintext buffer, written to the plaintext socket before this
+   * returns (corked: one writev), and copies what it keeps.
+   */
+  private onSocketBorrowed(bytes: Uint8Array): void {
+    if (this.failure) return;
+    const target = this.relayTarget;
+    const cork = target !== undefined && !target.destroyed;
+    const lease = leasePlaintext();
+    this.lease = lease;
+    if (cork) target.cork();
+    try {
+      this.conn.receiveBorrowed(bytes, lease.buffer);
+    } finally {
+      this.lease = undefined;
+      if (cork) target.uncork();
+      releasePlaintext(lease);
+    }
+    this.checkBacklog();
+  }
+
+  /** An asynchronous provider fell behind: stop reading until it caught up (maxBacklog). */
+  private checkBacklog(): void {
     if (this.conn.backlog > this.maxBacklog && !this.backlogPaused && !this.failure) {
       this.backlogPaused = true;
       this.updateFlow();

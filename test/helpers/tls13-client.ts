@@ -473,6 +473,11 @@ export class Tls13Client {
     this.raw.send(this.sealKeyUpdate(requested));
   }
 
+  /** Switch our write key as a KeyUpdate does (§4.6.3), for a KeyUpdate a test sealed in pieces. */
+  nextWriteKey(): void {
+    this.write = this.write!.next();
+  }
+
   /** A sealed KeyUpdate record (not sent); our write key switches after it. */
   sealKeyUpdate(requested: boolean): Uint8Array {
     const rec = this.seal(22, handshakeMessage(24, u8(requested ? 1 : 0)));
