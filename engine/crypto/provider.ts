@@ -84,7 +84,8 @@ export interface AeadKey {
    * to `out` at `offset` (ciphertextAndTag.length - 16 bytes, which must
    * fit) and `ciphertextAndTag` left untouched, so that a caller can
    * decrypt from a buffer it does not own (a shared socket read buffer).
-   * False when authentication fails; that range of `out` is then zeroed.
+   * False when authentication fails, with no unauthenticated plaintext
+   * left in `out` (zeroed, or never written: the tag checked first).
    */
   openInto?(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array, out: Uint8Array, offset: number): boolean;
 }

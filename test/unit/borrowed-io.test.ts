@@ -11,7 +11,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { AeadAlgorithm } from '../../engine/crypto/provider.js';
+import type { AeadAlgorithm, AeadKey } from '../../engine/crypto/provider.js';
+import { nobleAeadKey } from '../../engine/crypto/noble-aead.js';
 import { ServerConnection } from '../../engine/connection.js';
 import type { ConnectionError } from '../../engine/events.js';
 import { RecordReader, Tls12Protection, Tls13Protection } from '../../engine/record.js';
@@ -28,35 +29,60 @@ const ALGS: AeadAlgorithm[] = ['AES-128-GCM', 'AES-256-GCM', 'CHACHA20-POLY1305'
 const keyLength = (a: AeadAlgorithm) => (a === 'AES-128-GCM' ? 16 : 32);
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-test('native openInto: same plaintext as open(), input untouched, bounds and overlap refused, range zeroed on failure', () => {
-  for (const alg of ALGS) {
-    const k = nativeAeadKey(alg, randomBytes(keyLength(alg)));
-    if (!k?.openInto) return; // no addon: the provider has no openInto, nothing here to test
-    const nonce = randomBytes(12);
-    const aad = randomBytes(13);
-    const plain = randomBytes(1000);
-    const sealed = k.seal(nonce, aad, plain) as Uint8Array;
-    const before = sha(sealed);
-    const out = new Uint8Array(1100).fill(0xee);
-    assert.ok(k.openInto(nonce, aad, sealed, out, 50));
-    assert.is(sha(sealed), before, 'the input is not written');
-    assert.ok(Buffer.from(out.subarray(50, 1050)).equals(plain));
-    assert.is(out[49], 0xee);
-    assert.is(out[1050], 0xee);
-    assert.ok(Buffer.from(k.open(nonce, aad, sealed) as Uint8Array).equals(plain));
-    // One flipped bit: false, and no unauthenticated plaintext left behind.
-    const bad = Uint8Array.from(sealed);
-    bad[10]! ^= 1;
-    out.fill(0xee);
-    assert.is(k.openInto(nonce, aad, bad, out, 0), false);
-    assert.ok(out.subarray(0, 1000).every((b) => b === 0));
-    // The output must fit, and must not partly overlap the input.
-    assert.throws(() => k.openInto!(nonce, aad, sealed, new Uint8Array(999), 0), /output too small/);
-    assert.throws(() => k.openInto!(nonce, aad, sealed, out, 101), /output too small/);
-    const both = new Uint8Array(2000);
-    both.set(sealed, 100);
-    assert.throws(() => k.openInto!(nonce, aad, both.subarray(100, 100 + sealed.length), both, 50), /overlaps/);
-  }
+const openIntoKeys: [string, (alg: AeadAlgorithm, key: Uint8Array) => AeadKey | undefined][] = [
+  ['native (addon)', (alg, key) => nativeAeadKey(alg, key)],
+  ['js (noble ChaCha20-Poly1305)', (alg, key) => (alg === 'CHACHA20-POLY1305' ? nobleAeadKey(alg, key, 'js') : undefined)],
+];
+
+for (const [name, makeKey] of openIntoKeys) {
+  test(`${name} openInto: same plaintext as open(), input untouched, bounds refused, nothing unauthenticated left`, () => {
+    let tested = 0;
+    for (const alg of ALGS) {
+      const k = makeKey(alg, randomBytes(keyLength(alg)));
+      if (!k?.openInto) continue; // no addon / no output buffers for this cipher
+      tested++;
+      assert.ok(k.synchronous);
+      const nonce = randomBytes(12);
+      const aad = randomBytes(13);
+      const plain = randomBytes(1000);
+      const sealed = k.seal(nonce, aad, plain) as Uint8Array;
+      const before = sha(sealed);
+      const out = new Uint8Array(1100).fill(0xee);
+      assert.ok(k.openInto(nonce, aad, sealed, out, 50));
+      assert.is(sha(sealed), before, 'the input is not written');
+      assert.ok(Buffer.from(out.subarray(50, 1050)).equals(plain));
+      assert.is(out[49], 0xee);
+      assert.is(out[1050], 0xee);
+      assert.ok(Buffer.from(k.open(nonce, aad, sealed) as Uint8Array).equals(plain));
+      // In place, and sealRecordInto into a shared buffer: the same bytes.
+      const copy = Uint8Array.from(sealed);
+      assert.ok(Buffer.from(k.openInPlace!(nonce, aad, copy)!).equals(plain));
+      const rec = new Uint8Array(1100);
+      k.sealRecordInto!(nonce, aad, Uint8Array.of(23, 3, 3), plain.subarray(0, 999), plain.subarray(999), rec, 7);
+      assert.ok(Buffer.from(rec.subarray(10, 10 + sealed.length)).equals(sealed));
+      // One flipped bit: false, and no unauthenticated plaintext left behind.
+      const bad = Uint8Array.from(sealed);
+      bad[10]! ^= 1;
+      out.fill(0xee);
+      assert.is(k.openInto(nonce, aad, bad, out, 0), false);
+      assert.ok(out.subarray(0, 1000).every((b) => b === 0 || b === 0xee));
+      assert.not.ok(Buffer.from(out.subarray(0, 1000)).equals(plain));
+      // The output must fit.
+      assert.throws(() => k.openInto!(nonce, aad, sealed, new Uint8Array(999), 0), /too small/);
+      assert.throws(() => k.openInto!(nonce, aad, sealed, out, 101), /too small/);
+    }
+    if (name.startsWith('js')) assert.is(tested, 1);
+  });
+}
+
+test('native openInto: an output that partly overlaps the input is refused', () => {
+  const k = nativeAeadKey('AES-128-GCM', randomBytes(16));
+  if (!k?.openInto) return;
+  const nonce = randomBytes(12);
+  const sealed = k.seal(nonce, new Uint8Array(0), randomBytes(1000)) as Uint8Array;
+  const both = new Uint8Array(2000);
+  both.set(sealed, 100);
+  assert.throws(() => k.openInto!(nonce, new Uint8Array(0), both.subarray(100, 100 + sealed.length), both, 50), /overlaps/);
 });
 
 test('RecordReader: lent records are marked borrowed; the partial rest is copied by ownBorrowed()', () => {
