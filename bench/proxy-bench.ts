@@ -879,6 +879,7 @@ async function main(): Promise<void> {
           ['upload', () => bench.upload(s, suite, s.bulkBytes)],
           ['download', () => bench.download(s, suite, s.bulkBytes)],
           ['handshakes-c32', () => bench.handshakes(s, 'tls13-aes128', 32, opts.hsMs)],
+          ['resumed-psk-c4', () => bench.handshakes(s, 'tls13-aes128', 4, opts.hsMs, 'ticket')],
         ];
         for (const [phase, run] of phases) {
           const file = path.join(opts.profileDir, `${tag}-${phase}.cpuprofile`);

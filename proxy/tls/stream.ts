@@ -125,6 +125,8 @@ export class TlsServerStream extends Duplex {
   /** The callback of the write in progress, so a failure can release it. */
   private pendingWriteCallback: Callback | undefined;
   private socketClosing = false;
+  /** onCiphertext(): the socket is corked until the end of this tick (a handshake flight). */
+  private flightCorked = false;
   /** onSocketBorrowed(): the plaintext buffer of the read being processed. */
   private lease: PlaintextLease | undefined;
 
@@ -308,6 +310,19 @@ export class TlsServerStream extends Duplex {
 
   private onCiphertext(bytes: Uint8Array): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
+    if (this.conn.state === 'handshake' && !this.flightCorked) {
+      // A handshake flight is several records (ServerHello, ChangeCipherSpec, EncryptedExtensions,
+      // Certificate, CertificateVerify, Finished) written one by one, across promise steps: with
+      // TCP_NODELAY each would be its own segment and syscall. Corked until the end of this tick
+      // (after the microtasks that produce the rest), they leave in one writev, as node:tls sends them.
+      // end() and destroySoon() uncork, so an alert is never held back.
+      this.flightCorked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.flightCorked = false;
+        this.socket.uncork();
+      });
+    }
     if (this.ownOutput.has(bytes.buffer)) {
       // One of ours (allocateOutput): back to the free list once the socket has written it.
       const whole = Buffer.from(bytes.buffer, 0, OUTPUT_BUFFER_SIZE);

@@ -93,6 +93,35 @@ test('writes before the handshake are sent after it; secure event; end() sends c
   assert.is(info?.protocol, 'TLSv1.3');
 });
 
+test('the server flight (ServerHello to Finished) leaves in one socket write, not one per engine write', async () => {
+  const writes: number[] = [];
+  let secured = 0;
+  let serverSecure!: () => void;
+  const secure = new Promise<void>((r) => (serverSecure = r));
+  await withServer(
+    (s) => {
+      const sock = s.socket as unknown as { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown };
+      const w = sock._write.bind(sock);
+      const wv = sock._writev.bind(sock);
+      sock._write = (...a: unknown[]) => (secured === 0 && writes.push(1), w(...a));
+      sock._writev = (chunks: unknown, ...a: unknown[]) => (secured === 0 && writes.push((chunks as unknown[]).length), wv(chunks, ...a));
+      s.once('secure', () => {
+        secured = writes.length;
+        serverSecure();
+      });
+    },
+    async (port) => {
+      const c = await client(port, { minVersion: 'TLSv1.3' });
+      await secure;
+      c.destroy();
+    },
+  );
+  // The engine's writes of the flight (three for TLS 1.3 here) went through one writev; the
+  // NewSessionTicket, sent once the client's Finished arrived, is the only other write.
+  assert.ok(writes[0]! >= 2, `engine writes in the first socket write: ${JSON.stringify(writes)}`);
+  assert.ok(secured <= 2, `socket writes before the handshake completed: ${JSON.stringify(writes)}`);
+});
+
 test('a TLS failure after data: the data is delivered, then end, then error', async () => {
   const events: string[] = [];
   let error: TlsStreamError | undefined;
