@@ -547,16 +547,23 @@ export class Tls12Protection implements RecordProtection {
   private syncOpenParameters(record: RawRecord, seq: number): { nonce: Uint8Array; aad: Uint8Array; ct: Uint8Array } {
     const plainLength = this.checkedPlainLength(record);
     const nonce = this.nonceBuf;
-    let ct: Uint8Array;
-    if (this.explicitNonce) {
-      nonce.set(this.iv, 0);
-      nonce.set(record.fragment.subarray(0, 8), 4);
-      ct = record.fragment.subarray(8);
-    } else {
-      fillNonce(nonce, this.iv, seq);
-      ct = record.fragment;
-    }
+    const ct = this.recordNonce(record, seq, nonce);
     return { nonce, aad: fillAdditionalData(this.aadBuf, seq, record.type, plainLength), ct };
+  }
+
+  /**
+   * Fill `nonce` for `record` and return its ciphertext: RFC 5288 §3, the
+   * 4-byte salt then the record's 8-byte explicit nonce (which precedes the
+   * ciphertext); RFC 7905 §2, the IV XOR the sequence number.
+   */
+  private recordNonce(record: RawRecord, seq: number, nonce: Uint8Array): Uint8Array {
+    if (!this.explicitNonce) {
+      fillNonce(nonce, this.iv, seq);
+      return record.fragment;
+    }
+    nonce.set(this.iv, 0);
+    nonce.set(record.fragment.subarray(0, 8), 4);
+    return record.fragment.subarray(8);
   }
 
   private checkedPlainLength(record: RawRecord): number {
@@ -572,15 +579,7 @@ export class Tls12Protection implements RecordProtection {
     const plainLength = this.checkedPlainLength(record);
     const k = this.sync;
     const nonce = k ? this.nonceBuf : new Uint8Array(12);
-    let ct: Uint8Array;
-    if (this.explicitNonce) {
-      nonce.set(this.iv, 0);
-      nonce.set(record.fragment.subarray(0, 8), 4);
-      ct = record.fragment.subarray(8);
-    } else {
-      fillNonce(nonce, this.iv, seq);
-      ct = record.fragment;
-    }
+    const ct = this.recordNonce(record, seq, nonce);
     if (k) {
       const aad = fillAdditionalData(this.aadBuf, seq, record.type, plainLength);
       const plain = record.owned && k.openInPlace ? k.openInPlace(nonce, aad, ct) : k.open(nonce, aad, ct);
