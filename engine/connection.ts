@@ -876,20 +876,20 @@ export class ServerConnection {
   }
 }
 
+/** A record with its own copy of the bytes (from a lent buffer). */
+function ownedCopy(rec: RawRecord): RawRecord {
+  const whole = new Uint8Array(rec.header.length + rec.fragment.length);
+  whole.set(rec.header, 0);
+  whole.set(rec.fragment, rec.header.length);
+  return { type: rec.type, version: rec.version, header: whole.subarray(0, rec.header.length), fragment: whole.subarray(rec.header.length), owned: true, borrowed: false };
+}
+
 /**
  * Plaintexts decrypted in place, in order, inside the same owned buffer
  * (the records of one socket read): moved together over the record headers
  * and tags between them (memmove, no allocation), as one view. Undefined
  * when they do not lie in one buffer in increasing order.
  */
-/** A record with its own copy of the bytes (from a lent buffer). */
-function ownedCopy(rec: RawRecord): RawRecord {
-  const whole = new Uint8Array(rec.header.length + rec.fragment.length);
-  whole.set(rec.header, 0);
-  whole.set(rec.fragment, rec.header.length);
-  return { type: rec.type, version: rec.version, header: whole.subarray(0, rec.header.length), fragment: whole.subarray(rec.header.length), owned: true };
-}
-
 function joinInPlace(parts: Uint8Array[]): Uint8Array | undefined {
   const first = parts[0]!;
   const buf = first.buffer;

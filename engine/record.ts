@@ -174,9 +174,7 @@ export class RecordReader {
       }
     }
     this.total -= n;
-    return borrowed
-      ? { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5), owned, borrowed }
-      : { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5), owned };
+    return { type, version, header: whole.subarray(0, 5), fragment: whole.subarray(5), owned, borrowed };
   }
 }
 
@@ -457,8 +455,11 @@ export class Tls12Protection implements RecordProtection {
 
   /** open() into `out` at `offset`; only when opensInto. */
   openInto(record: RawRecord, out: Uint8Array, offset: number): InnerPlaintext | null {
-    const { nonce, aad, ct } = this.syncOpenParameters(record, this.seq);
-    if (!this.sync!.openInto!(nonce, aad, ct, out, offset)) return null;
+    const seq = this.seq;
+    const plainLength = this.checkedPlainLength(record);
+    const ct = this.recordNonce(record, seq, this.nonceBuf);
+    const aad = fillAdditionalData(this.aadBuf, seq, record.type, plainLength);
+    if (!this.sync!.openInto!(this.nonceBuf, aad, ct, out, offset)) return null;
     this.advance();
     return { type: record.type, content: out.subarray(offset, offset + ct.length - AEAD_TAG_LENGTH) };
   }
@@ -541,14 +542,6 @@ export class Tls12Protection implements RecordProtection {
 
   open(record: RawRecord): MaybePromise<InnerPlaintext | null> {
     return openNext(this, record);
-  }
-
-  /** The synchronous path's nonce, AAD and ciphertext for `record` (reused buffers), after the length checks. */
-  private syncOpenParameters(record: RawRecord, seq: number): { nonce: Uint8Array; aad: Uint8Array; ct: Uint8Array } {
-    const plainLength = this.checkedPlainLength(record);
-    const nonce = this.nonceBuf;
-    const ct = this.recordNonce(record, seq, nonce);
-    return { nonce, aad: fillAdditionalData(this.aadBuf, seq, record.type, plainLength), ct };
   }
 
   /**

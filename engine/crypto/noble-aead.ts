@@ -34,6 +34,7 @@ export function nobleAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array, who: str
       return make(key, plain(nonce), plain(aad)).encrypt(plain(plaintext));
     },
     open(nonce, aad, ciphertextAndTag) {
+      // RFC 5116 §2.2: a failed open returns nothing but the failure (the caller sends bad_record_mac).
       if (nonce.length !== AEAD_NONCE_LENGTH || ciphertextAndTag.length < AEAD_TAG_LENGTH) return null;
       try {
         return make(key, plain(nonce), plain(aad)).decrypt(plain(ciphertextAndTag));

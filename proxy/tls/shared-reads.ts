@@ -68,11 +68,6 @@ function onreadFields(): OnreadFields | null {
   return fields;
 }
 
-/** Whether readIntoSharedBuffer can work in this process. */
-export function sharedReadsAvailable(): boolean {
-  return onreadFields() !== null;
-}
-
 /**
  * From now on, `socket`'s reads land in the process's shared buffer and go
  * to `onBytes` (no 'data' events). Only call it when the socket's readable

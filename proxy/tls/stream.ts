@@ -256,26 +256,19 @@ export class TlsServerStream extends Duplex {
     // Both sockets read straight into the process's shared buffer from now on (no 64 KiB allocation
     // per read), where this runtime allows it and the keys use the lent bytes directly (synchronous,
     // out-of-place opening); otherwise (or with bytes already queued) 'data' events as before.
+    // An exception never goes into libuv's read callback: the session fails instead.
+    const guarded = (f: (bytes: Uint8Array) => void) => (bytes: Uint8Array) => {
+      try {
+        f(bytes);
+      } catch (e) {
+        this.destroy(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
     if (this.socket.readableLength === 0 && this.conn.receivesBorrowed) {
-      readIntoSharedBuffer(this.socket, (bytes) => {
-        try {
-          this.onSocketBorrowed(bytes);
-        } catch (e) {
-          // Never into libuv's read callback: the session fails instead.
-          this.destroy(e instanceof Error ? e : new Error(String(e)));
-        }
-      });
+      readIntoSharedBuffer(this.socket, guarded((bytes) => this.onSocketBorrowed(bytes)));
     }
     if (plain.readableLength === 0 && this.conn.writesBorrowed) {
-      readIntoSharedBuffer(plain, (bytes) => {
-        if (!this.relayShared) return;
-        try {
-          this.relayData(bytes, true);
-        } catch (e) {
-          // Never into libuv's read callback: the session fails instead.
-          this.destroy(e instanceof Error ? e : new Error(String(e)));
-        }
-      });
+      readIntoSharedBuffer(plain, guarded((bytes) => this.relayShared && this.relayData(bytes, true)));
     }
     // As pipe() does: flowing even if its previous reader paused it.
     plain.resume();
@@ -394,12 +387,16 @@ export class TlsServerStream extends Duplex {
 
   private onSocketData(chunk: Buffer): void {
     if (this.failure) return;
-    // With relay(): every record of this read reaches the plaintext socket in one writev.
+    this.receiveCorked(() => this.conn.receive(chunk, true));
+  }
+
+  /** With relay(): every record of one socket read reaches the plaintext socket in one writev. */
+  private receiveCorked(receive: () => void): void {
     const target = this.relayTarget;
     const cork = target !== undefined && !target.destroyed;
     if (cork) target.cork();
     try {
-      this.conn.receive(chunk, true);
+      receive();
     } finally {
       if (cork) target.uncork();
     }
@@ -414,19 +411,14 @@ export class TlsServerStream extends Duplex {
    */
   private onSocketBorrowed(bytes: Uint8Array): void {
     if (this.failure) return;
-    const target = this.relayTarget;
-    const cork = target !== undefined && !target.destroyed;
     const lease = leasePlaintext();
     this.lease = lease;
-    if (cork) target.cork();
     try {
-      this.conn.receiveBorrowed(bytes, lease.buffer);
+      this.receiveCorked(() => this.conn.receiveBorrowed(bytes, lease.buffer));
     } finally {
       this.lease = undefined;
-      if (cork) target.uncork();
       releasePlaintext(lease);
     }
-    this.checkBacklog();
   }
 
   /** An asynchronous provider fell behind: stop reading until it caught up (maxBacklog). */
