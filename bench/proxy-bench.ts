@@ -116,7 +116,7 @@ function parseOptions(argv: string[]): Options {
 const children: ChildProcess[] = [];
 
 /** Set in main(): compiled JavaScript for the measured processes (see prepareCompiled). */
-let compiled: { probe: string; nodeProxy: string; daemon: string } | undefined;
+let compiled: { probe: string; nodeProxy: string; tcpRelay: string; daemon: string } | undefined;
 
 function forkChild(name: string, script: string, args: string[], opts: { probe?: boolean; logFd?: number; measured?: boolean } = {}): Rpc {
   const out = opts.logFd ?? 'inherit';
@@ -125,7 +125,7 @@ function forkChild(name: string, script: string, args: string[], opts: { probe?:
   if (opts.measured && compiled) {
     // The proxies under test run plain `node` on compiled JavaScript, as in production: no tsx.
     execArgv = opts.probe ? ['--import', pathToFileURL(compiled.probe).href] : [];
-    file = script === 'bench/node-proxy.ts' ? compiled.nodeProxy : script === 'bin/tlsproxy.js' ? compiled.daemon : file;
+    file = { 'bench/node-proxy.ts': compiled.nodeProxy, 'bench/tcp-relay.ts': compiled.tcpRelay, 'bin/tlsproxy.js': compiled.daemon }[script] ?? file;
   } else {
     execArgv = ['--import', 'tsx'];
     if (opts.probe) execArgv.push('--import', pathToFileURL(path.join(ROOT, 'bench/probe.ts')).href);
@@ -154,7 +154,12 @@ async function prepareCompiled(tmp: string): Promise<typeof compiled> {
     await esbuild.build({ entryPoints: [path.join(ROOT, entry)], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'error' });
     return outfile;
   };
-  return { probe: await bundle('bench/probe.ts', 'probe.mjs'), nodeProxy: await bundle('bench/node-proxy.ts', 'node-proxy.mjs'), daemon };
+  return {
+    probe: await bundle('bench/probe.ts', 'probe.mjs'),
+    nodeProxy: await bundle('bench/node-proxy.ts', 'node-proxy.mjs'),
+    tcpRelay: await bundle('bench/tcp-relay.ts', 'tcp-relay.mjs'),
+    daemon,
+  };
 }
 
 function alive(c: ChildProcess): boolean {
@@ -615,6 +620,49 @@ async function hybridHandshakes(tlsproxies: readonly Subject[], backend: Rpc, ca
   }
 }
 
+/**
+ * The floor (bench/README.md): a plain TCP relay (bench/tcp-relay.ts: accept,
+ * connect, pipe, close; no TLS) in front of the node:tls proxy. The
+ * client's handshakes pass through it, and its CPU per session is what any
+ * proxy on node:net pays per connection before any TLS work. Measured
+ * interleaved with node:tls alone, and set against the issue's targets in µs.
+ */
+async function floorTable(nodeTls: Subject, bench: Bench, opts: Options): Promise<void> {
+  const t0 = performance.now();
+  const rpc = forkChild('tcp relay', 'bench/tcp-relay.ts', [String(nodeTls.port), String(nodeTls.sessionIdPort)], { probe: true, measured: true });
+  const { port, sessionIdPort } = await rpc.waitEvent<{ port: number; sessionIdPort: number }>('listening', 30_000);
+  const relay: Subject = { label: 'tcp relay', kind: 'node:tls', rpc, port, sessionIdPort, bulkBytes: 0, startMs: performance.now() - t0 };
+  const cases: [string, ProfileName, number, 'ticket' | 'session-id' | undefined, number][] = [
+    ['full TLS 1.3 handshake, ECDSA P-256, c=32', 'tls13-aes128', 32, undefined, 0.6],
+    ['full TLS 1.3 handshake, ECDSA P-256, c=1', 'tls13-aes128', 1, undefined, 0.6],
+    ['TLS 1.3 PSK (ticket) resumed, c=4', 'tls13-aes128', 4, 'ticket', 0.5],
+    ['TLS 1.2 ticket resumed, c=4', 'tls12-ecdhe-ecdsa-aes128', 4, 'ticket', 0.5],
+    ['TLS 1.2 session-ID resumed, c=4', 'tls12-ecdhe-ecdsa-aes128', 4, 'session-id', 0.5],
+  ];
+  const rows: string[][] = [];
+  try {
+    for (const [label, profile, c, resume, target] of cases) {
+      for (const s of [relay, nodeTls]) await bench.handshakes(s, profile, c, Math.min(400, opts.hsMs), resume); // warm-up
+      const floor: number[] = [];
+      const base: number[] = [];
+      for (let i = 0; i < opts.runs; i++) {
+        floor.push((await bench.handshakes(relay, profile, c, opts.hsMs, resume)).cpuPerHsUs);
+        base.push((await bench.handshakes(nodeTls, profile, c, opts.hsMs, resume)).cpuPerHsUs);
+      }
+      const f = median(floor);
+      const b = median(base);
+      rows.push([label, fmt(f), fmt(b), fmt(f / b), `${fmt(target * b)} (${target}x)`]);
+    }
+  } finally {
+    rpc.child.kill('SIGTERM');
+  }
+  printTable(
+    'The floor: CPU per session of a plain TCP relay (node:net: accept, connect, pipe, close; no TLS) in front of node:tls, against node:tls alone (µs; ratio = relay / node:tls; a target below the relay is below what node:net costs)',
+    ['session', 'tcp relay µs', 'node:tls µs', 'ratio', 'target µs'],
+    rows,
+  );
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const cpus = os.cpus();
@@ -866,12 +914,15 @@ async function main(): Promise<void> {
     if (opts.check && missed.length) checkFailed = true;
 
     await hybridHandshakes(subjects.slice(1), backend, path.join(pki, 'ca.pem'), opts);
+    // BENCH_FLOOR=0 skips it; with --only, it runs when "floor" or "handshakes" is asked for.
+    if (process.env.BENCH_FLOOR !== '0' && !opts.quick && (!opts.only.length || opts.only.some((w) => 'floor handshakes'.includes(w)))) await floorTable(base, bench, opts);
 
     // ---- optional profiles of the tlsproxy daemons
     if (opts.profileDir) {
       mkdirSync(opts.profileDir, { recursive: true });
       console.log(`\nCPU profiles (inspector sampling in the proxy process; the profiler slows it down, figures above are without it):`);
-      for (const s of subjects.slice(1)) {
+      // node:tls too: its profile is the floor of what a Node proxy pays per connection outside TLS.
+      for (const s of subjects) {
         const tag = s.label.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '');
         // BENCH_PROFILE_SUITE=tls13-chacha20 (any client profile name) profiles another suite's bulk runs.
         const suite = (process.env.BENCH_PROFILE_SUITE ?? 'tls13-aes128') as ProfileName;
@@ -881,12 +932,16 @@ async function main(): Promise<void> {
           ['handshakes-c32', () => bench.handshakes(s, 'tls13-aes128', 32, opts.hsMs)],
           ['resumed-psk-c4', () => bench.handshakes(s, 'tls13-aes128', 4, opts.hsMs, 'ticket')],
         ];
+        // BENCH_PROFILE_PHASES=resumed-psk-c4,upload profiles only those phases.
+        const only = process.env.BENCH_PROFILE_PHASES?.split(',');
         for (const [phase, run] of phases) {
+          if (only && !only.includes(phase)) continue;
           const file = path.join(opts.profileDir, `${tag}-${phase}.cpuprofile`);
           await s.rpc.call('profile-start', { intervalUs: 250 });
-          await run();
+          const r = (await run()) as { count?: number };
           await s.rpc.call('profile-stop', { file });
-          console.log(`\n${s.label}, ${phase}:\n${summarizeProfile(file)}`);
+          const sessions = typeof r?.count === 'number' ? ` (${r.count} sessions)` : '';
+          console.log(`\n${s.label}, ${phase}${sessions}:\n${summarizeProfile(file)}`);
         }
       }
     }

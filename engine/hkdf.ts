@@ -5,7 +5,7 @@
 
 import type { CryptoProvider, HashAlgorithm } from './crypto/provider.js';
 import { HASH_LENGTH } from './crypto/provider.js';
-import { Writer, utf8 } from './codec.js';
+import { utf8 } from './codec.js';
 
 export function hkdfExtract(p: CryptoProvider, hash: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array): Uint8Array {
   // RFC 5869 §2.2: a missing salt is HashLen zero bytes.
@@ -16,6 +16,14 @@ export function hkdfExpand(p: CryptoProvider, hash: HashAlgorithm, prk: Uint8Arr
   const hashLen = HASH_LENGTH[hash];
   // RFC 5869 §2.3: L <= 255*HashLen
   if (length > 255 * hashLen) throw new Error('HKDF-Expand: output too long');
+  if (length <= hashLen) {
+    // One block, the TLS 1.3 case (secrets, keys, IVs, Finished keys): T(1) = HMAC(PRK, info || 0x01).
+    const input = new Uint8Array(info.length + 1);
+    input.set(info, 0);
+    input[info.length] = 1;
+    const t = p.hmac(hash, prk, input);
+    return t.length === length ? t : t.slice(0, length);
+  }
   const out = new Uint8Array(length);
   let t: Uint8Array = new Uint8Array(0);
   let filled = 0;
@@ -46,12 +54,28 @@ export function hkdfExpandLabel(
   context: Uint8Array,
   length: number,
 ): Uint8Array {
-  const info = new Writer(64)
-    .u16(length)
-    .vec(1, utf8.encode('tls13 ' + label))
-    .vec(1, context)
-    .finish();
+  const full = labelBytes(label);
+  // opaque label<7..255>, opaque context<0..255>: the lengths fit one byte each.
+  if (full.length > 255 || context.length > 255) throw new Error('HKDF-Expand-Label: label or context too long');
+  const info = new Uint8Array(4 + full.length + context.length);
+  info[0] = length >> 8;
+  info[1] = length & 0xff;
+  info[2] = full.length;
+  info.set(full, 3);
+  info[3 + full.length] = context.length;
+  info.set(context, 4 + full.length);
   return hkdfExpand(p, hash, secret, info, length);
+}
+
+/** "tls13 " + label, UTF-8, encoded once per label (the engine's labels are a fixed set; exporter labels are bounded out). */
+const labels = new Map<string, Uint8Array>();
+function labelBytes(label: string): Uint8Array {
+  let b = labels.get(label);
+  if (!b) {
+    b = utf8.encode('tls13 ' + label);
+    if (labels.size < 64) labels.set(label, b);
+  }
+  return b;
 }
 
 /** RFC 8446 §7.1: Derive-Secret(Secret, Label, Messages) with Messages already hashed. */

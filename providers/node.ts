@@ -486,6 +486,36 @@ function verify(spki: Uint8Array, scheme: number, data: Uint8Array, signature: U
 
 // --------------------------------------------------------------- provider
 
+/**
+ * Random bytes from OpenSSL's CSPRNG (randomFillSync), drawn from a 4 KiB
+ * pool refilled in one call: a randomFillSync costs about 7 µs whatever its
+ * size (a RandomBytesJob per call), and a handshake asks for small pieces
+ * four to six times (server random, ticket nonce and age_add, session ID).
+ * Bytes handed out are copied and wiped from the pool, so the pool only
+ * ever holds bytes nobody has seen yet (the same exposure as the DRBG state
+ * OpenSSL itself keeps in memory). Requests above 256 bytes bypass it. The
+ * daemon's processes are started with spawn/fork+exec (never a bare fork),
+ * so no two processes share a pool.
+ */
+const RANDOM_POOL = 4096;
+const randomPool = new Uint8Array(RANDOM_POOL);
+let randomUsed = RANDOM_POOL;
+function pooledRandom(length: number): Uint8Array {
+  if (length > 256) {
+    const out = new Uint8Array(length);
+    randomFillSync(out);
+    return out;
+  }
+  if (randomUsed + length > RANDOM_POOL) {
+    randomFillSync(randomPool);
+    randomUsed = 0;
+  }
+  const out = randomPool.slice(randomUsed, randomUsed + length);
+  randomPool.fill(0, randomUsed, randomUsed + length);
+  randomUsed += length;
+  return out;
+}
+
 export function createNodeCryptoProvider(): CryptoProvider {
   /** DhContext per (p, g); a configuration has one or two parameter sets. */
   const dhContexts = new Map<string, DhContext>();
@@ -530,10 +560,6 @@ export function createNodeCryptoProvider(): CryptoProvider {
     importSigningKey,
     verify,
 
-    random(length) {
-      const out = new Uint8Array(length);
-      randomFillSync(out);
-      return out;
-    },
+    random: pooledRandom,
   };
 }

@@ -4,8 +4,10 @@
  * ClientHello, negotiate, and send the whole server flight:
  *
  *   ServerHello, [ChangeCipherSpec], {EncryptedExtensions}, [{CertificateRequest}],
- *   {Certificate}, {CertificateVerify}, {Finished}
+ *   {Certificate}, {CertificateVerify}, {Finished}, [NewSessionTicket]
  *
+ * (the ticket with the flight when no client certificate is requested:
+ * RFC 8446 §4.6.1's note, expect-finished.ts).
  * or a HelloRetryRequest when the client sent no key share we accept
  * (§4.1.4), after which ExpectClientHello2 waits for ClientHello2.
  *
@@ -13,7 +15,8 @@
  * (handshake_server_tls13.go): processClientHello, sendHelloRetryRequest,
  * then ServerFlight13: pickServerName, checkForResumption, pickCertificate,
  * sendServerHello, establishHandshakeKeys, sendServerParameters,
- * sendServerCertificate, sendServerFinished, establishApplicationKeys.
+ * sendServerCertificate, sendServerFinished, establishApplicationKeys,
+ * sendEarlyTicket.
  */
 
 import { constantTimeEqual } from '../codec.js';
@@ -47,7 +50,7 @@ import type { Tls13Suite } from '../suites.js';
 import { IMPLEMENTED_VERSIONS, negotiateVersion } from '../version.js';
 import type { CertifiedKey, ClientHelloSummary, SniChoice } from '../config.js';
 import { ExpectClientCertificate } from './expect-client-certificate.js';
-import { ExpectFinished } from './expect-finished.js';
+import { ExpectFinished, sendEarlyTicket } from './expect-finished.js';
 import { clientSchemes } from '../client-auth.js';
 import { encodeCertificateRequest } from '../messages/certificate-request.js';
 import { KeySchedule } from './key-schedule.js';
@@ -224,7 +227,9 @@ class ServerFlight13 {
     this.sendServerParameters();
     await this.sendServerCertificate();
     this.sendServerFinished();
-    return this.establishApplicationKeys();
+    const awaiting = this.establishApplicationKeys();
+    // §4.6.1 note: without a CertificateRequest the ticket leaves with this flight (expect-finished.ts).
+    return this.requestCertificate ? new ExpectClientCertificate(this.ctx, awaiting) : new ExpectFinished(this.ctx, await sendEarlyTicket(this.ctx, awaiting));
   }
 
   /** RFC 6066 §3 / the SNI hook: the certificates to choose from, before ServerHello is built; RFC 7301 ALPN. */
@@ -364,7 +369,7 @@ class ServerFlight13 {
   }
 
   /** §7.1: the application traffic secrets from the transcript through the server Finished; what the client's flight is checked against. */
-  private establishApplicationKeys(): State {
+  private establishApplicationKeys(): AwaitingFinished {
     const { ctx, hello, suite, psk } = this;
     this.schedule.toMasterSecret();
     const finHash = this.transcript.current();
@@ -401,7 +406,7 @@ class ServerFlight13 {
       clientCertificateType: this.types?.client !== undefined ? certificateTypeName(this.types.client) : undefined,
     };
     ctx.trace(`sent server flight: ${suite.name}, ${info.group}, ${psk ? `resumed with PSK ${psk.index}` : this.sig!.signature}`);
-    const awaiting: AwaitingFinished = {
+    return {
       suite,
       schedule: this.schedule,
       transcript: this.transcript,
@@ -411,7 +416,6 @@ class ServerFlight13 {
       exporterMasterSecret,
       info,
     };
-    return this.requestCertificate ? new ExpectClientCertificate(ctx, awaiting) : new ExpectFinished(ctx, awaiting);
   }
 }
 

@@ -13,7 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TicketKeyRing } from '../../engine/tickets.js';
 import { type EngineServer, type EngineServerOptions, provider, type ProviderName, startEngineServer } from '../helpers/engine-server.js';
-import { baseHello, cat, EXT, ext, fatalAlertRecord, GROUP, helloRecord, SUITE, u16, vec, withExt, x25519Key } from '../helpers/hello.js';
+import { baseHello, cat, EXT, ext, fatalAlertRecord, GROUP, handshakeMessage, helloRecord, SUITE, u16, vec, withExt, x25519Key } from '../helpers/hello.js';
 import { testPki } from '../helpers/pki.js';
 import { killAll, Proc } from '../helpers/proc.js';
 import { offerFor, RawConn, type Ticket, Tls13Client } from '../helpers/tls13-client.js';
@@ -150,6 +150,74 @@ async function resumeWith(srv: EngineServer, build: (c: Tls13Client) => { spec: 
 
 let srv: EngineServer;
 let ticket: Ticket;
+
+// RFC 8446 §4.6.1 note: without client authentication the server may compute the client Finished
+// itself and send its NewSessionTicket with its first flight (expect-finished.ts).
+test('the ticket leaves with the server flight: read before our Finished, and it resumes', async () => {
+  const early = await server();
+  const c = await Tls13Client.connect(early.port);
+  sockets.add(c.raw);
+  const { spec, keys } = baseHello();
+  await c.handshake(spec, keys);
+  // The flight is one write: the ticket record is already here (a timeout throws).
+  const o = await c.next(2000, true);
+  assert.is(o?.type, 22);
+  assert.is(o?.content[0], 4, 'a NewSessionTicket, under the server application key');
+  assert.is(c.ticketsBeforeFinished.length, 1);
+  c.finish();
+  c.sendData('hi');
+  assert.is(Buffer.from(await c.readData(7)).toString(), 'echo:hi');
+  c.close();
+  const s = await early.sessionDone(1);
+  // The ticket event only once the client Finished verified, just before the handshake completed.
+  assert.equal(s.events.filter((e) => e.kind === 'ticket'), [{ kind: 'ticket', issued: true }]);
+  const t = c.tickets[0]!;
+  const { s: resumed } = await resumeWith(early, (r) => {
+    const h = baseHello();
+    return { spec: r.withPsk(h.spec, [offerFor(t)], t.hash), keys: h.keys };
+  });
+  assert.is(resumed.info?.resumed, true);
+});
+
+test('a wrong client Finished after the early ticket: decrypt_error (51), no ticket event', async () => {
+  const early = await server();
+  const c = await Tls13Client.connect(early.port);
+  sockets.add(c.raw);
+  const { spec, keys } = baseHello();
+  await c.handshake(spec, keys);
+  const fin = c.finishedMessage();
+  fin[fin.length - 1] ^= 1;
+  c.sendHandshake(fin);
+  const a = await c.alert(3000);
+  assert.equal({ level: a?.level, description: a?.description }, { level: 2, description: 51 });
+  assert.is(c.ticketsBeforeFinished.length, 1, 'the ticket had left with the flight');
+  c.close();
+  const s = await early.sessionDone(1);
+  assert.is(s.failure?.alert, 51);
+  assert.not.ok(s.events.some((e) => e.kind === 'ticket'), JSON.stringify(s.events));
+});
+
+test('with a CertificateRequest the ticket waits for the client Finished', async () => {
+  const auth = await server('node', { config: { clientAuth: { mode: 'request', verify: () => ({ trusted: false, reason: 'unused' }) as never } } });
+  const c = await Tls13Client.connect(auth.port);
+  sockets.add(c.raw);
+  const { spec, keys } = baseHello();
+  const f = await c.handshake(spec, keys);
+  assert.ok(f.messages.some((m) => m.type === 13), 'CertificateRequest');
+  // Nothing follows the flight until the client answers.
+  await c.next(300).then(
+    (o) => assert.unreachable(`record type ${o?.type} before our Finished`),
+    (e: Error) => assert.match(e.message, /timeout/),
+  );
+  c.sendHandshake(handshakeMessage(11, Uint8Array.of(0, 0, 0, 0))); // empty context, no certificate
+  c.finish();
+  const t = await c.waitTicket();
+  assert.ok(t.ticket.length > 0);
+  assert.is(c.ticketsBeforeFinished.length, 0);
+  c.close();
+  const s = await auth.sessionDone(1);
+  assert.equal(s.events.filter((e) => e.kind === 'ticket'), [{ kind: 'ticket', issued: true }]);
+});
 
 test('NewSessionTicket is well-formed (§4.6.1) and each ticket is distinct', async () => {
   srv = await server();

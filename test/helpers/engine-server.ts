@@ -12,7 +12,7 @@ import { DEFAULT_GROUPS, DEFAULT_TLS13_SUITES } from '../../engine/config.js';
 import { ServerConnection } from '../../engine/connection.js';
 import type { CryptoProvider } from '../../engine/crypto/provider.js';
 import { createWebCryptoProvider } from '../../engine/crypto/webcrypto.js';
-import type { ConnectionError, HandshakeInfo } from '../../engine/events.js';
+import type { ConnectionError, HandshakeInfo, TlsEvent } from '../../engine/events.js';
 import { createJsCryptoProvider } from '../../engine/crypto/js.js';
 import { type AnyKind, certifiedKeys } from './pki.js';
 
@@ -79,6 +79,8 @@ export interface Session {
   info?: HandshakeInfo;
   failure?: ConnectionError;
   readonly traces: string[];
+  /** The engine's typed events (TlsEvent), in order. */
+  readonly events: TlsEvent[];
   bytesIn: number;
   bytesOut: number;
   /** The engine reported `closed` (close_notify both ways). */
@@ -211,6 +213,9 @@ export async function startEngineServer(opts: EngineServerOptions = {}): Promise
       trace(message) {
         if (session.traces.length < MAX_TRACES) session.traces.push(message);
       },
+      event(e) {
+        if (session.events.length < MAX_TRACES) session.events.push(e);
+      },
     });
 
     const session: Session = {
@@ -218,6 +223,7 @@ export async function startEngineServer(opts: EngineServerOptions = {}): Promise
       socket,
       conn,
       traces: [],
+      events: [],
       bytesIn: 0,
       bytesOut: 0,
       closedCleanly: false,

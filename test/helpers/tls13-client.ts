@@ -255,6 +255,8 @@ export class Tls13Client {
   flight: ServerFlight | undefined;
   /** NewSessionTickets received (§4.6.1). */
   readonly tickets: Ticket[] = [];
+  /** NewSessionTicket bodies read before our Finished was sent (parsed into `tickets` by finish()). */
+  readonly ticketsBeforeFinished: Uint8Array[] = [];
   /** KeyUpdates received from the server (§4.6.3). */
   serverKeyUpdates = 0;
   private offers: PskOffer[] = [];
@@ -433,6 +435,12 @@ export class Tls13Client {
     return handshakeMessage(20, hmac(h, fk, this.th()));
   }
 
+  /** Send a handshake message (with header) under the current write key and add it to the transcript (a client Certificate before finish()). */
+  sendHandshake(message: Uint8Array): void {
+    this.sendProtected(22, message);
+    this.transcript.push(message);
+  }
+
   /** Send the client Finished (optionally preceded by a compatibility CCS) and switch to application keys. */
   finish(opts: { ccs?: boolean } = {}): void {
     if (opts.ccs) this.raw.send(record(20, Uint8Array.of(1)));
@@ -440,6 +448,7 @@ export class Tls13Client {
     this.sendProtected(22, fin);
     this.transcript.push(fin);
     this.resumptionMaster = expandLabel(this.suite.hash, this.master!, 'res master', this.th(), hashLen(this.suite.hash));
+    for (const body of this.ticketsBeforeFinished) this.tickets.push(this.parseTicket(body));
     this.switchToApplicationKeys();
   }
 
@@ -543,7 +552,10 @@ export class Tls13Client {
         continue;
       }
       if (o.type === 22 && o.content[0] === 4) {
-        this.tickets.push(this.parseTicket(o.content.subarray(4)));
+        // A ticket sent with the server flight (RFC 8446 §4.6.1 note) arrives before our Finished:
+        // its PSK needs the resumption secret, known once finish() ran.
+        if (this.resumptionMaster) this.tickets.push(this.parseTicket(o.content.subarray(4)));
+        else this.ticketsBeforeFinished.push(o.content.subarray(4));
         if (stopOnTicket) return o;
         continue;
       }

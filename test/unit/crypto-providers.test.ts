@@ -861,3 +861,28 @@ test('rsa_pss_pss_* verification with an id-RSASSA-PSS key', async () => {
 });
 
 test.run();
+
+test('node random(): pooled small requests are fresh copies, never repeat across pool refills; large ones bypass the pool', () => {
+  const seen = new Set<string>();
+  const outs: Uint8Array[] = [];
+  // 4 KiB pool: 600 requests of 32 bytes cross four refills.
+  for (let i = 0; i < 600; i++) {
+    const r = node.random(32);
+    assert.is(r.length, 32);
+    assert.is(r.byteOffset, 0, 'its own buffer, not a view of the pool');
+    assert.is(r.buffer.byteLength, 32);
+    const h = hex(r);
+    assert.not.ok(seen.has(h), `request ${i} repeated an earlier value`);
+    seen.add(h);
+    outs.push(r);
+  }
+  // What was handed out does not change afterwards (the pool's copy was wiped, not the caller's).
+  const first = hex(outs[0]!);
+  for (let i = 0; i < 200; i++) node.random(24);
+  assert.is(hex(outs[0]!), first);
+  const odd = [1, 4, 7, 255, 256].map((n) => node.random(n));
+  assert.equal(odd.map((r) => r.length), [1, 4, 7, 255, 256]);
+  const big = node.random(100_000);
+  assert.is(big.length, 100_000);
+  assert.ok(big.some((b) => b !== 0) && big.subarray(99_900).some((b) => b !== 0), 'filled to the end');
+});
