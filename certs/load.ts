@@ -25,6 +25,14 @@ export interface LoadKeyPairOptions {
   certSource: string;
   keyPem: string;
   keySource: string;
+  /**
+   * The key-pair test with the caller's own crypto (the daemon passes its
+   * engine provider's): true when a signature by `key` verifies with the
+   * leaf's SubjectPublicKeyInfo; throws when the key cannot sign. Absent:
+   * WebCrypto does the test (which then has to be loaded: ~0.4 MiB and 5 ms
+   * of a start, bench/README.md "Start-up").
+   */
+  checkPair?: (key: ParsedPrivateKey, spki: Uint8Array) => Promise<boolean>;
 }
 
 /**
@@ -72,6 +80,16 @@ export async function loadKeyPair(opts: LoadKeyPairOptions): Promise<LoadedKeyPa
   }
   if (key.bits !== leaf.keyBits) throw mismatch(`${key.bits}-bit key, ${leaf.keyBits}-bit certificate`);
 
+  if (opts.checkPair) {
+    let ok: boolean;
+    try {
+      ok = await opts.checkPair(key, leaf.spki);
+    } catch (e) {
+      throw withSource(e, keySource, 'signing with the private key failed');
+    }
+    if (!ok) throw mismatch('a test signature made with the key does not verify with the certificate');
+    return { chain, key, names: certificateNames(leaf), leaf, source: certSource === keySource ? certSource : `${certSource}, ${keySource}` };
+  }
   const subtle = webCrypto().subtle;
   let privateKey: CryptoKey;
   let publicKey: CryptoKey;

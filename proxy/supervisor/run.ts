@@ -95,7 +95,7 @@ class SingleProcess implements Running {
     const daemon = await Daemon.start(configuration, { sink, admit: makeAdmission(new LocalCounter()) });
     const timeout = Math.min(...configuration.services.map((s) => s.params.getTime('tlsproxy_watchdog_timeout')));
     const watchdog = startThreadWatchdog(timeout, `${logger.hostname.split('.')[0] || logger.hostname} ${logger.tag}[${process.pid}]: `);
-    installMemoryReducer();
+    installMemoryReducer()?.afterStart();
     return new SingleProcess(daemon, configuration, source, sink, logger, watchdog);
   }
 

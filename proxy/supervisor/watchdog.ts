@@ -20,7 +20,7 @@
  * of start-up, measured for issue 9), e.g. on Deno and Bun.
  */
 
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 import { loadNative } from '../base/native.js';
 
 export class HeartbeatWatch<K> {
@@ -117,6 +117,8 @@ export function startThreadWatchdog(timeoutS: number, prefix: string, native = l
   store();
   const timer = setInterval(store, 1000);
   timer.unref();
+  // node:worker_threads only for this fallback (the native thread is the usual watchdog).
+  const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
   const thread = new Worker(THREAD, { eval: true, execArgv: [], workerData: { shared, timeoutS, pid: process.pid, prefix } });
   thread.unref();
   thread.on('error', () => undefined);

@@ -32,7 +32,7 @@ import { ResumptionStore } from '../tls/resumption.js';
 import { IpcCounter, makeAdmission } from './limits.js';
 import { keysFromWire } from '../tls/ticket-keys.js';
 import { setMetricsObserver } from '../base/metrics-hooks.js';
-import { installMemoryReducer } from '../base/memory-reducer.js';
+import { installMemoryReducer, memoryReducer } from '../base/memory-reducer.js';
 import { MetricsRecorder } from './metrics.js';
 
 let daemon: Daemon | undefined;
@@ -151,6 +151,7 @@ async function start(init: InitMessage): Promise<void> {
     }
     startHeartbeats();
     send({ t: 'ready', listening: daemon.listening });
+    memoryReducer?.afterStart();
     if (draining) {
       draining = false;
       await drain();

@@ -30,7 +30,8 @@ import { type PemBlock, parsePem, toPem } from '../../certs/pem.js';
 import { parseCertificate } from '../../certs/x509.js';
 import { OID } from '../../certs/oids.js';
 import type { CertifiedKey } from '../../engine/config.js';
-import type { CryptoProvider, KeyAlgorithm } from '../../engine/crypto/provider.js';
+import type { CryptoProvider, KeyAlgorithm, SigningKey } from '../../engine/crypto/provider.js';
+import type { ParsedPrivateKey } from '../../certs/keys.js';
 import { ConfigError } from '../config/errors.js';
 import type { ParameterSet } from '../config/main-cf.js';
 import { strerror } from '../base/errno.js';
@@ -205,8 +206,16 @@ async function loadCertified(
   dsaIsWarning: boolean,
 ): Promise<Certified | undefined> {
   let pair;
+  // The key-pair test and the signing key in one import, with the engine's provider.
+  let signer: SigningKey | undefined;
+  const checkPair = async (key: ParsedPrivateKey, spki: Uint8Array): Promise<boolean> => {
+    signer = await provider.importSigningKey(key.pkcs8, key.algorithm);
+    const scheme = PAIR_TEST_SCHEME[key.algorithm];
+    const challenge = provider.random(32);
+    return await provider.verify(spki, scheme, challenge, await signer.sign(scheme, challenge));
+  };
   try {
-    pair = await loadKeyPair(opts);
+    pair = await loadKeyPair({ ...opts, checkPair });
   } catch (e) {
     const message = e instanceof CertificateError ? e.message : `${opts.certSource}: ${(e as Error)?.message ?? e}`;
     if (dsaIsWarning && /DSA (keys|certificates) are not supported/.test(message)) {
@@ -218,7 +227,7 @@ async function loadCertified(
   }
   let signingKey;
   try {
-    signingKey = await provider.importSigningKey(pair.key.pkcs8, pair.key.algorithm);
+    signingKey = signer ?? (await provider.importSigningKey(pair.key.pkcs8, pair.key.algorithm));
   } catch (e) {
     findings.problems.push(`${opts.keySource}: the private key cannot be used with the ${provider.name} crypto provider: ${(e as Error)?.message ?? e}`);
     return undefined;
@@ -227,6 +236,14 @@ async function loadCertified(
   chainInfo.set(key, describeChain(pair.chain, pair.key.algorithm));
   return { key, algorithm: pair.key.algorithm, loaded: { label: pair.source, algorithm: pair.key.algorithm, bits: pair.key.bits, names: pair.names } };
 }
+
+/** The TLS 1.3 scheme each key type's pair test signs with (RFC 8446 §4.2.3). */
+const PAIR_TEST_SCHEME: Record<ParsedPrivateKey['algorithm'], number> = {
+  'ecdsa-p256': 0x0403, // ecdsa_secp256r1_sha256
+  'ecdsa-p384': 0x0503, // ecdsa_secp384r1_sha384
+  rsa: 0x0804, // rsa_pss_rsae_sha256
+  ed25519: 0x0807,
+};
 
 interface Group {
   readonly file: string;

@@ -500,3 +500,23 @@ test('generateTestPki with custom names; the CA is usable as an IssuingCa from P
 });
 
 test.run();
+
+test('loadKeyPair with checkPair: the caller decides the pair test; false is a mismatch, a throw says signing failed', async () => {
+  const ca = await generateCa({ commonName: 'Pair CA' });
+  const server = await generateServerCertificate(ca, { algorithm: 'ecdsa-p256', names: ['localhost'] });
+  const seen: string[] = [];
+  const ok = await loadKeyPair({
+    certPem: server.chainPem, certSource: 'cert', keyPem: server.keyPem, keySource: 'key',
+    checkPair: async (key, spki) => (seen.push(`${key.algorithm} ${spki.length}`), true),
+  });
+  assert.equal(seen, ['ecdsa-p256 91'], 'called once with the key and the leaf SPKI');
+  assert.is(ok.source, 'cert, key');
+  await loadKeyPair({ certPem: server.chainPem, certSource: 'cert', keyPem: server.keyPem, keySource: 'key', checkPair: async () => false }).then(
+    () => assert.unreachable('a failed pair test must refuse the pair'),
+    (e: Error) => assert.match(e.message, /key: the private key does not match the certificate in cert \(a test signature made with the key does not verify/),
+  );
+  await loadKeyPair({ certPem: server.chainPem, certSource: 'cert', keyPem: server.keyPem, keySource: 'key', checkPair: async () => { throw new Error('no such scheme'); } }).then(
+    () => assert.unreachable('a pair test that throws must refuse the pair'),
+    (e: Error) => assert.match(e.message, /signing with the private key failed/),
+  );
+});

@@ -123,3 +123,31 @@ test('loadMemoryPressure(): none when TLSPROXY_MEMORY_REDUCER=0', () => {
 });
 
 test.run();
+
+test('afterStart: one reduction once serving, none if sessions came first, and the first burst still gets its own', async () => {
+  const levels: boolean[] = [];
+  // minIntervalMs 10 s: a start-up reduction that counted would block the burst's.
+  const r = new MemoryReducer((on) => levels.push(on), 40, 3, 20, 10_000);
+  r.afterStart(10);
+  await sleep(60);
+  assert.equal(levels, [true, false], 'moderate pressure once serving, then none');
+  for (let i = 0; i < 3; i++) r.sessionStarted();
+  await sleep(90);
+  assert.equal(levels, [true, false, true, false], 'the first burst after the start is reduced too');
+  r.stop();
+
+  const busy: boolean[] = [];
+  const r2 = new MemoryReducer((on) => busy.push(on), 40, 3, 20, 10_000);
+  r2.afterStart(30);
+  r2.sessionStarted();
+  await sleep(60);
+  assert.equal(busy, [], 'a session before the delay: no start-up reduction');
+  r2.stop();
+
+  const stopped: boolean[] = [];
+  const r3 = new MemoryReducer((on) => stopped.push(on), 40, 3, 20, 0);
+  r3.afterStart(20);
+  r3.stop();
+  await sleep(50);
+  assert.equal(stopped, [], 'stop() cancels it');
+});
