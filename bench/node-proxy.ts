@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { emit } from './ipc.js';
+import { pipeToBackend } from './pipe-pair.js';
 
 const [certFile, keyFile, backendPortText, rsaCertFile, rsaKeyFile] = process.argv.slice(2);
 if (!certFile || !keyFile || !backendPortText) {
@@ -29,20 +30,7 @@ const backendPort = Number(backendPortText);
 const certs = rsaCertFile && rsaKeyFile ? { cert: [readFileSync(certFile), readFileSync(rsaCertFile)], key: [readFileSync(keyFile), readFileSync(rsaKeyFile)] } : { cert: readFileSync(certFile), key: readFileSync(keyFile) };
 
 function relay(client: tls.TLSSocket): void {
-  client.setNoDelay(true);
-  const backend = net.connect({ host: '127.0.0.1', port: backendPort, allowHalfOpen: true, noDelay: true });
-  const done = () => {
-    client.destroy();
-    backend.destroy();
-  };
-  client.on('error', done);
-  backend.on('error', done);
-  client.on('close', () => backend.destroySoon());
-  backend.on('close', () => {
-    if (!client.destroyed) client.end();
-  });
-  client.pipe(backend);
-  backend.pipe(client);
+  pipeToBackend(client, backendPort);
 }
 
 // The main server: tickets (TLS 1.3 and 1.2) as node:tls does by default.

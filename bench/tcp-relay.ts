@@ -15,6 +15,7 @@
 
 import net from 'node:net';
 import { emit } from './ipc.js';
+import { pipeToBackend } from './pipe-pair.js';
 
 const targets = process.argv.slice(2).map(Number);
 if (!targets.length || targets.some((p) => !Number.isInteger(p) || p <= 0)) {
@@ -23,21 +24,7 @@ if (!targets.length || targets.some((p) => !Number.isInteger(p) || p <= 0)) {
 }
 
 function relay(target: number): net.Server {
-  return net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
-    const backend = net.connect({ host: '127.0.0.1', port: target, allowHalfOpen: true, noDelay: true });
-    const done = () => {
-      client.destroy();
-      backend.destroy();
-    };
-    client.on('error', done);
-    backend.on('error', done);
-    client.on('close', () => backend.destroySoon());
-    backend.on('close', () => {
-      if (!client.destroyed) client.end();
-    });
-    client.pipe(backend);
-    backend.pipe(client);
-  });
+  return net.createServer({ allowHalfOpen: true }, (client) => pipeToBackend(client, target));
 }
 
 const servers = targets.map(relay);
