@@ -90,10 +90,21 @@ export class ParameterSet {
     return this.raw(name) !== undefined;
   }
 
-  /** The expanded value; unknown names are empty. Throws ConfigError on a loop or a syntax error. */
+  /**
+   * The expanded value; unknown names are empty. Throws ConfigError on a loop or a syntax error.
+   * A set never changes (withLayer/withOverrides make new ones), so each name is expanded once
+   * (a start asks for some parameters hundreds of times: one per service, certificate, CA file).
+   */
   get(name: string): string {
-    return this.lookup(name, []) ?? '';
+    let v = this.expanded.get(name);
+    if (v === undefined) {
+      v = this.lookup(name, []) ?? '';
+      this.expanded.set(name, v);
+    }
+    return v;
   }
+
+  private readonly expanded = new Map<string, string>();
 
   getBool(name: string): boolean {
     const v = this.get(name);

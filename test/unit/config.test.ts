@@ -192,3 +192,14 @@ test('MemorySink.waitFor sees past and future lines', async () => {
 });
 
 test.run();
+
+test('expansion is remembered per set: the same value again, errors every time, a new layer sees its own values', () => {
+  const p = fromText('x = 1\ny = $x$x\nloop = $loop\n');
+  assert.is(p.get('y'), '11');
+  assert.is(p.get('y'), '11');
+  assert.throws(() => p.get('loop'), isConfigError(/recursive expansion/));
+  assert.throws(() => p.get('loop'), isConfigError(/recursive expansion/), 'a failed expansion is not remembered as a value');
+  const q = p.withOverrides([{ name: 'x', value: '2' }], 'test');
+  assert.is(q.get('y'), '22', 'the layered set expands with its own values');
+  assert.is(p.get('y'), '11', 'and the base set is unchanged');
+});
