@@ -321,6 +321,28 @@ test('resumption after a HelloRetryRequest: binder over message_hash + HRR + Cli
   assert.is(s.info?.helloRetry, true);
 });
 
+test('the early ticket of a HelloRetryRequest handshake (transcript from message_hash) resumes', async () => {
+  const n = srv.sessions.length + 1;
+  const c = await Tls13Client.connect(srv.port);
+  sockets.add(c.raw);
+  const { spec } = baseHello();
+  const f1 = await c.handshake(withExt(spec, EXT.key_share, vec(2, new Uint8Array(0))), []);
+  assert.ok(f1.helloRetry);
+  const k = x25519Key();
+  await c.retry(() => withExt(spec, EXT.key_share, ext.keyShare([{ group: k.group, key: k.publicKey }]).data), [k], f1.serverHello);
+  c.finish();
+  const t = await c.waitTicket();
+  c.close();
+  const first = await srv.sessionDone(n);
+  assert.is(first.info?.helloRetry, true);
+  assert.ok(first.events.some((e) => e.kind === 'ticket' && e.issued));
+  const { s } = await resumeWith(srv, (r) => {
+    const h = baseHello();
+    return { spec: r.withPsk(h.spec, [offerFor(t)], t.hash), keys: h.keys };
+  });
+  assert.is(s.info?.resumed, true);
+});
+
 test('regression (engine bug fixed in 947b929): PSK hello without signature_algorithms resumes (§9.2 requires it only without pre_shared_key)', async () => {
   const { s } = await resumeWith(srv, (c) => {
     const { spec, keys } = baseHello();
