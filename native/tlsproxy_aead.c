@@ -49,6 +49,21 @@ napi_value tlsproxy_aead_init(napi_env env, napi_value exports) { return exports
 #define TAG_LEN 16
 #define NONCE_LEN 12
 
+/* Type tags on the Externals (N-API 8): an AEAD context handed where an
+ * X25519 key is expected (or anything else) is refused instead of being
+ * read as the wrong C structure. */
+static const napi_type_tag AEAD_TAG = {0x746c7370726f7879ULL, 0x6165616430303031ULL};   /* "tlsproxy" "aead0001" */
+static const napi_type_tag X25519_TAG = {0x746c7370726f7879ULL, 0x7832353531393031ULL}; /* "tlsproxy" "x2551901" */
+
+/* The pointer inside an External carrying `tag`, or NULL. */
+static void *tagged_external(napi_env env, napi_value v, const napi_type_tag *tag) {
+  bool ok = false;
+  void *p = NULL;
+  if (napi_check_object_type_tag(env, v, tag, &ok) != napi_ok || !ok) return NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
 typedef struct {
   EVP_CIPHER_CTX *ctx;
   int encrypt;
@@ -108,14 +123,11 @@ static napi_value AeadCreate(napi_env env, napi_callback_info info) {
     aead_free(env, a, NULL);
     return throw_msg(env, "aeadCreate: napi_create_external");
   }
+  if (napi_type_tag_object(env, ext, &AEAD_TAG) != napi_ok) return throw_msg(env, "aeadCreate: napi_type_tag_object");
   return ext;
 }
 
-static aead_t *get_ctx(napi_env env, napi_value v) {
-  void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
-  return p;
-}
+static aead_t *get_ctx(napi_env env, napi_value v) { return tagged_external(env, v, &AEAD_TAG); }
 
 static napi_value AeadSeal(napi_env env, napi_callback_info info) {
   size_t argc = 7;
@@ -222,6 +234,7 @@ static napi_value X25519Keygen(napi_env env, napi_callback_info info) {
     EVP_PKEY_free(pkey);
     return throw_msg(env, "x25519Keygen: napi_create_external");
   }
+  if (napi_type_tag_object(env, ext, &X25519_TAG) != napi_ok) return throw_msg(env, "x25519Keygen: napi_type_tag_object");
   return ext;
 }
 
@@ -231,7 +244,7 @@ static napi_value X25519Derive(napi_env env, napi_callback_info info) {
   void *priv = NULL;
   unsigned char *peer, *out;
   size_t peerlen, outlen;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || napi_get_value_external(env, argv[0], &priv) != napi_ok || !priv ||
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || !(priv = tagged_external(env, argv[0], &X25519_TAG)) ||
       !bytes(env, argv[1], &peer, &peerlen) || !bytes(env, argv[2], &out, &outlen) || outlen != 32)
     return throw_msg(env, "x25519Derive: bad arguments");
   bool ok = false;

@@ -42,6 +42,9 @@ function load(): AeadAddon | undefined {
     try {
       const addon = createRequire(import.meta.url)(file) as Partial<AeadAddon>;
       if (typeof addon.aeadCreate === 'function' && typeof addon.aeadSeal === 'function' && typeof addon.aeadOpen === 'function') {
+        // One context made and dropped: a runtime whose N-API lacks what the addon uses (type tags
+        // on Externals) throws here, and node:crypto does the work instead.
+        addon.aeadCreate(0, new Uint8Array(16), true);
         return addon as AeadAddon;
       }
     } catch {

@@ -171,3 +171,19 @@ test('native X25519: agrees with node:crypto, low-order and short peer keys refu
 });
 
 test.run();
+
+test('the addon refuses a handle of the wrong kind (type-tagged Externals): an AEAD context is no X25519 key, nor the reverse', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const a = nativeAead() as any;
+  if (!a) return; // no addon built: nothing to check (native.test.ts says why)
+  const aead = a.aeadCreate(0, new Uint8Array(16), true);
+  const pub = new Uint8Array(32);
+  const x = a.x25519Keygen(pub);
+  assert.throws(() => a.x25519Derive(aead, pub, new Uint8Array(32)), /x25519Derive: bad arguments/);
+  assert.throws(() => a.aeadSeal(x, new Uint8Array(12), new Uint8Array(0), new Uint8Array(4), new Uint8Array(0), new Uint8Array(64), 0), /aeadSeal: bad arguments/);
+  assert.throws(() => a.aeadOpen(x, new Uint8Array(12), new Uint8Array(0), new Uint8Array(32)), /aeadOpen: bad arguments/);
+  assert.throws(() => a.aeadSeal({}, new Uint8Array(12), new Uint8Array(0), new Uint8Array(4), new Uint8Array(0), new Uint8Array(64), 0), /aeadSeal: bad arguments/);
+  // The right handles still work.
+  a.aeadSeal(aead, new Uint8Array(12), new Uint8Array(0), new Uint8Array(4), new Uint8Array(0), new Uint8Array(64), 0);
+  assert.is(a.x25519Derive(x, pub, new Uint8Array(32)), true);
+});
