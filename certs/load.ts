@@ -80,37 +80,15 @@ export async function loadKeyPair(opts: LoadKeyPairOptions): Promise<LoadedKeyPa
   }
   if (key.bits !== leaf.keyBits) throw mismatch(`${key.bits}-bit key, ${leaf.keyBits}-bit certificate`);
 
+  let ok: boolean;
   if (opts.checkPair) {
-    let ok: boolean;
     try {
       ok = await opts.checkPair(key, leaf.spki);
     } catch (e) {
       throw withSource(e, keySource, 'signing with the private key failed');
     }
-    if (!ok) throw mismatch('a test signature made with the key does not verify with the certificate');
-    return { chain, key, names: certificateNames(leaf), leaf, source: certSource === keySource ? certSource : `${certSource}, ${keySource}` };
-  }
-  const subtle = webCrypto().subtle;
-  let privateKey: CryptoKey;
-  let publicKey: CryptoKey;
-  try {
-    privateKey = await importPrivateKey(key, ['sign']);
-  } catch (e) {
-    throw withSource(e, keySource, 'the private key cannot be used');
-  }
-  try {
-    publicKey = await importPublicKey(leaf.spki, key.algorithm, ['verify']);
-  } catch (e) {
-    throw withSource(e, certSource, "the certificate's public key cannot be used");
-  }
-  const challenge = webCrypto().getRandomValues(new Uint8Array(32));
-  const params = signatureParams(key.algorithm);
-  let ok: boolean;
-  try {
-    const signature = await subtle.sign(params, privateKey, challenge);
-    ok = await subtle.verify(params, publicKey, signature, challenge);
-  } catch (e) {
-    throw withSource(e, keySource, 'signing with the private key failed');
+  } else {
+    ok = await webCryptoPairTest(key, leaf.spki, certSource, keySource);
   }
   if (!ok) throw mismatch('a test signature made with the key does not verify with the certificate');
 
@@ -121,4 +99,29 @@ export async function loadKeyPair(opts: LoadKeyPairOptions): Promise<LoadedKeyPa
     leaf,
     source: certSource === keySource ? certSource : `${certSource}, ${keySource}`,
   };
+}
+
+/** The pair test with WebCrypto: sign a random challenge with `key`, verify it with `spki`. */
+async function webCryptoPairTest(key: ParsedPrivateKey, spki: Uint8Array, certSource: string, keySource: string): Promise<boolean> {
+  const subtle = webCrypto().subtle;
+  let privateKey: CryptoKey;
+  let publicKey: CryptoKey;
+  try {
+    privateKey = await importPrivateKey(key, ['sign']);
+  } catch (e) {
+    throw withSource(e, keySource, 'the private key cannot be used');
+  }
+  try {
+    publicKey = await importPublicKey(spki, key.algorithm, ['verify']);
+  } catch (e) {
+    throw withSource(e, certSource, "the certificate's public key cannot be used");
+  }
+  const challenge = webCrypto().getRandomValues(new Uint8Array(32));
+  const params = signatureParams(key.algorithm);
+  try {
+    const signature = await subtle.sign(params, privateKey, challenge);
+    return await subtle.verify(params, publicKey, signature, challenge);
+  } catch (e) {
+    throw withSource(e, keySource, 'signing with the private key failed');
+  }
 }

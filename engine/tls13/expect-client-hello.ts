@@ -6,10 +6,10 @@
  *   ServerHello, [ChangeCipherSpec], {EncryptedExtensions}, [{CertificateRequest}],
  *   {Certificate}, {CertificateVerify}, {Finished}, [NewSessionTicket]
  *
- * (the ticket with the flight when no client certificate is requested:
- * RFC 8446 §4.6.1's note, expect-finished.ts).
  * or a HelloRetryRequest when the client sent no key share we accept
- * (§4.1.4), after which ExpectClientHello2 waits for ClientHello2.
+ * (§4.1.4), after which ExpectClientHello2 waits for ClientHello2. The
+ * NewSessionTicket is part of the flight when no client certificate is
+ * requested (RFC 8446 §4.6.1's note, expect-finished.ts).
  *
  * The flight is a sequence of named steps, as in Go's crypto/tls
  * (handshake_server_tls13.go): processClientHello, sendHelloRetryRequest,

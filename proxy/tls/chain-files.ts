@@ -209,7 +209,11 @@ async function loadCertified(
   // The key-pair test and the signing key in one import, with the engine's provider.
   let signer: SigningKey | undefined;
   const checkPair = async (key: ParsedPrivateKey, spki: Uint8Array): Promise<boolean> => {
-    signer = await provider.importSigningKey(key.pkcs8, key.algorithm);
+    try {
+      signer = await provider.importSigningKey(key.pkcs8, key.algorithm);
+    } catch (e) {
+      throw new CertificateError(opts.keySource, `the private key cannot be used with the ${provider.name} crypto provider: ${(e as Error)?.message ?? e}`);
+    }
     const scheme = PAIR_TEST_SCHEME[key.algorithm];
     const challenge = provider.random(32);
     return await provider.verify(spki, scheme, challenge, await signer.sign(scheme, challenge));
@@ -225,14 +229,8 @@ async function loadCertified(
     }
     return undefined;
   }
-  let signingKey;
-  try {
-    signingKey = signer ?? (await provider.importSigningKey(pair.key.pkcs8, pair.key.algorithm));
-  } catch (e) {
-    findings.problems.push(`${opts.keySource}: the private key cannot be used with the ${provider.name} crypto provider: ${(e as Error)?.message ?? e}`);
-    return undefined;
-  }
-  const key: CertifiedKey = { chain: pair.chain, key: signingKey, names: pair.names, label: pair.source, spki: pair.leaf.spki };
+  // loadKeyPair returned: checkPair ran and imported the key.
+  const key: CertifiedKey = { chain: pair.chain, key: signer!, names: pair.names, label: pair.source, spki: pair.leaf.spki };
   chainInfo.set(key, describeChain(pair.chain, pair.key.algorithm));
   return { key, algorithm: pair.key.algorithm, loaded: { label: pair.source, algorithm: pair.key.algorithm, bits: pair.key.bits, names: pair.names } };
 }
