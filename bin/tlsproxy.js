@@ -11,37 +11,68 @@
 // The same file runs under Deno (`deno run -A bin/tlsproxy.js`) and Bun
 // (`bun bin/tlsproxy.js`): docs/runtimes.md.
 //
+// This file is CommonJS (bin/package.json), the rest of the package ES
+// modules: Node reads an ES module entry point through libuv's thread pool,
+// which starts the pool's threads before the entry's first line runs, so
+// only a CommonJS entry can still size the pool (below).
+//
 // A checkout whose sources changed after the last build would silently run
 // the old code: once started, a TypeScript source newer than the compiled
 // entry point gets one warning on stderr (off the start path; an installed
 // package's files all carry npm's one timestamp and never warn).
-import { existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import nodeModule from 'node:module';
+'use strict';
+const { existsSync } = require('node:fs');
+const { readdir, stat } = require('node:fs/promises');
+const nodeModule = require('node:module');
+const os = require('node:os');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+
+// libuv's thread pool runs the asynchronous crypto jobs (every WebCrypto call of the webcrypto
+// provider, the node provider's X25519 key pairs made ahead), getaddrinfo and asynchronous file
+// access. libuv starts 4 threads whatever the machine; more threads than CPUs only add wake-ups
+// and lock contention to that CPU-bound work: with 2 CPUs, 2 threads cut the webcrypto provider's
+// CPU per 16 KiB record by 20-30 % (bench/README.md). Between 2 (a slow name lookup does not
+// stop the crypto jobs) and libuv's 4; UV_THREADPOOL_SIZE set in the environment wins.
+if (process.env.UV_THREADPOOL_SIZE === undefined) {
+  try {
+    const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+    process.env.UV_THREADPOOL_SIZE = String(Math.min(4, Math.max(2, cpus)));
+  } catch {
+    // A runtime without writable environment variables (Deno without --allow-env): its own defaults.
+  }
+}
 
 // Node 22.1+: V8's code cache for the modules loaded (in the system's temporary directory, or
 // NODE_COMPILE_CACHE), so that a start after the first skips compiling them. Absent on Node 20,
 // Deno and Bun; a cache that cannot be written changes nothing.
 nodeModule.enableCompileCache?.();
 
-const bundled = new URL('../dist/run/main.js', import.meta.url);
-const compiled = existsSync(bundled) ? bundled : new URL('../dist/proxy/cli/main.js', import.meta.url);
+const root = path.dirname(__dirname);
+const bundled = path.join(root, 'dist/run/main.js');
+const compiled = existsSync(bundled) ? bundled : path.join(root, 'dist/proxy/cli/main.js');
 const fromSources = !!process.env.TLSPROXY_FROM_SOURCES && process.env.TLSPROXY_FROM_SOURCES !== '0';
-let main;
-if (!fromSources && existsSync(compiled)) {
-  ({ main } = await import(compiled.href));
-  setTimeout(() => warnIfStale(compiled).catch(() => undefined), 50).unref();
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  ({ main } = await import('../proxy/cli/main.ts'));
-}
-process.exit(await main(process.argv.slice(2)));
+
+(async () => {
+  let main;
+  if (!fromSources && existsSync(compiled)) {
+    ({ main } = await import(pathToFileURL(compiled).href));
+    setTimeout(() => warnIfStale(compiled).catch(() => undefined), 50).unref();
+  } else {
+    const { register } = await import('tsx/esm/api');
+    register();
+    ({ main } = await import(pathToFileURL(path.join(root, 'proxy/cli/main.ts')).href));
+  }
+  process.exit(await main(process.argv.slice(2)));
+})().catch((e) => {
+  // As an uncaught error in an ES module entry point: the stack, exit status 1.
+  process.stderr.write(`${e && e.stack ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
 
 /** The first .ts file under the source directories newer than `compiled`, if any: say so once. */
 async function warnIfStale(compiled) {
   const built = (await stat(compiled)).mtimeMs;
-  const root = new URL('../', import.meta.url);
   async function newer(dir) {
     let entries;
     try {
@@ -50,21 +81,21 @@ async function warnIfStale(compiled) {
       return undefined;
     }
     for (const e of entries) {
-      const url = new URL(e.name + (e.isDirectory() ? '/' : ''), dir);
+      const file = path.join(dir, e.name);
       if (e.isDirectory()) {
-        const found = await newer(url);
+        const found = await newer(file);
         if (found) return found;
-      } else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') && (await stat(url)).mtimeMs > built) {
-        return url;
+      } else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') && (await stat(file)).mtimeMs > built) {
+        return file;
       }
     }
     return undefined;
   }
-  for (const d of ['engine/', 'certs/', 'providers/', 'proxy/']) {
-    const found = await newer(new URL(d, root));
+  for (const d of ['engine', 'certs', 'providers', 'proxy']) {
+    const found = await newer(path.join(root, d));
     if (found) {
-      const rel = found.pathname.slice(root.pathname.length);
-      process.stderr.write(`tlsproxy: warning: ${rel} is newer than the compiled ${compiled.pathname.slice(root.pathname.length)}: this runs the previous build (npm run build)\n`);
+      const rel = (f) => path.relative(root, f).split(path.sep).join('/');
+      process.stderr.write(`tlsproxy: warning: ${rel(found)} is newer than the compiled ${rel(compiled)}: this runs the previous build (npm run build)\n`);
       return;
     }
   }

@@ -83,6 +83,8 @@ export class ServerConnection {
   private lent: Uint8Array | undefined;
   private lentUsed = 0;
   private idleWaiters: (() => void)[] = [];
+  /** whenBacklogBelow(): one waiter at a time (the owner's reader). */
+  private backlogWaiter: { bytes: number; fn: () => void } | undefined;
   private earlyData: 'off' | 'trial' | 'all' = 'off';
   private earlySkipped = 0;
   private sawClientHello = false;
@@ -209,6 +211,32 @@ export class ServerConnection {
     else this.idleWaiters.push(fn);
   }
 
+  /**
+   * Call `fn` once `backlog` is at most `bytes` (at once if it is): an
+   * owner that paused reading while an asynchronous provider fell behind
+   * resumes as soon as the records queued have been handed to it, with the
+   * provider still busy, instead of polling. A later call replaces an
+   * earlier waiter; failure or close calls it too (nothing more will be
+   * taken).
+   */
+  whenBacklogBelow(bytes: number, fn: () => void): void {
+    this.backlogWaiter = { bytes, fn };
+    this.checkBacklogWaiter();
+  }
+
+  private checkBacklogWaiter(): void {
+    const w = this.backlogWaiter;
+    if (w && (this.backlog <= w.bytes || this.state === 'failed' || this.receivedClose)) {
+      this.backlogWaiter = undefined;
+      w.fn();
+    }
+  }
+
+  /** Records handed to the provider whose bytes have not been passed to `events.write` yet. */
+  get sealing(): number {
+    return this.out.pending;
+  }
+
   private pump(): void {
     if (this.busy) return;
     try {
@@ -224,6 +252,8 @@ export class ServerConnection {
         if (isPromise(r)) {
           this.flushData();
           this.busy = true;
+          // The records of this batch left the backlog: a paused reader may read on while they are opened.
+          if (this.backlogWaiter) this.checkBacklogWaiter();
           r.then(
             () => {
               this.busy = false;
@@ -242,6 +272,7 @@ export class ServerConnection {
       this.fatal(e);
     }
     this.flushData();
+    if (this.backlogWaiter) this.checkBacklogWaiter();
     if (!this.busy && this.idleWaiters.length) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

@@ -414,6 +414,9 @@ class WebSigningKey implements SigningKey {
 
 // --------------------------------------------------------------- provider
 
+/** A full TLSInnerPlaintext: 2^14 bytes of content, the type byte and up to 255 bytes of padding (RFC 8446 §5.2, §5.4). */
+const SCRATCH_SIZE = 16384 + 1 + 255;
+
 /** A provider on `crypto` (WebCrypto), or on `globalThis.crypto` when omitted. */
 export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
   const c = crypto ?? globalThis.crypto;
@@ -422,6 +425,11 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
 
   async function aesGcmKey(algorithm: AeadAlgorithm, raw: Uint8Array): Promise<AeadKey> {
     const key = await subtle.importKey('raw', bs(raw), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+    // sealRecord's TLSInnerPlaintext (content || type || padding), reused by every record of this key:
+    // encrypt() copies its data, iv and additionalData before it returns (SubtleCrypto.encrypt(), step 2,
+    // and "normalize an algorithm", which copies every BufferSource member), so the next record may
+    // overwrite it while the previous one is still being encrypted.
+    let scratch: Uint8Array<ArrayBuffer> | undefined;
     return {
       algorithm,
       seal(nonce, aad, plaintext) {
@@ -430,6 +438,25 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
         return subtle
           .encrypt({ name: 'AES-GCM', iv: bs(nonce), additionalData: bs(aad), tagLength: 128 }, key, bs(plaintext))
           .then((ct) => new Uint8Array(ct));
+      },
+      sealRecord(nonce, aad, prefix, content, trailer) {
+        if (nonce.length !== AEAD_NONCE_LENGTH) throw new Error('webcrypto: AEAD nonce must be 12 bytes');
+        let data: Uint8Array<ArrayBuffer>;
+        if (trailer.length === 0) data = bs(content);
+        else {
+          const n = content.length + trailer.length;
+          if (!scratch || scratch.length < n) scratch = new Uint8Array(Math.max(n, SCRATCH_SIZE));
+          scratch.set(content, 0);
+          scratch.set(trailer, content.length);
+          data = scratch.subarray(0, n);
+        }
+        const head = prefix.slice();
+        return subtle.encrypt({ name: 'AES-GCM', iv: bs(nonce), additionalData: bs(aad), tagLength: 128 }, key, data).then((ct) => {
+          const out = new Uint8Array(head.length + ct.byteLength);
+          out.set(head, 0);
+          out.set(new Uint8Array(ct), head.length);
+          return out;
+        });
       },
       open(nonce, aad, ciphertextAndTag) {
         if (nonce.length !== AEAD_NONCE_LENGTH || ciphertextAndTag.length < AEAD_TAG_LENGTH) {

@@ -82,6 +82,8 @@ export class TlsStreamError extends Error {
 }
 
 const DEFAULT_MAX_BACKLOG = 256 * 1024;
+/** relay(): records an asynchronous provider may be sealing at once (16 KiB each: as DEFAULT_MAX_BACKLOG). */
+const MAX_SEALING = 16;
 /** Room for four full TLS records (16 KiB + 256 + header each): what one 64 KiB write becomes. */
 const OUTPUT_BUFFER_SIZE = 4 * (16384 + 256 + 5) + 64;
 const MAX_FREE_OUTPUT = 4;
@@ -118,6 +120,8 @@ export class TlsServerStream extends Duplex {
   private readonly ownOutput = new WeakSet<ArrayBufferLike>();
   /** Paused because the engine has too much unprocessed ciphertext. */
   private backlogPaused = false;
+  /** onCiphertext(): corked while an asynchronous provider's records complete. */
+  private sealCorked = false;
   /** push(null) done. */
   private readDone = false;
   /** Writes (and _final) waiting for the handshake to complete. */
@@ -221,7 +225,7 @@ export class TlsServerStream extends Duplex {
       try {
         const done = () => {
           written = true;
-          if (sealWait) {
+          if (sealWait && this.conn.sealing <= MAX_SEALING / 2) {
             sealWait = false;
             maybeResume();
           }
@@ -234,8 +238,9 @@ export class TlsServerStream extends Duplex {
       } finally {
         this.socket.uncork();
       }
-      if (!written && !sealWait) {
-        // An asynchronous provider still seals: read no more until it has.
+      if (!written && !sealWait && this.conn.sealing > MAX_SEALING) {
+        // An asynchronous provider still seals more than MAX_SEALING records: read no more until
+        // half of them left (several reads in flight keep its threads busy while we read on).
         sealWait = true;
         plain.pause();
       }
@@ -316,6 +321,25 @@ export class TlsServerStream extends Duplex {
         this.socket.uncork();
       });
     }
+    if (!this.sealCorked && this.conn.sealing > 0 && this.conn.state !== 'handshake') {
+      // An asynchronous provider's records complete one by one, each in its own callback: those
+      // completed in one turn of the event loop leave in one writev (uncorked when the last one
+      // in flight is written, or after this turn).
+      this.sealCorked = true;
+      this.socket.cork();
+      setImmediate(() => this.releaseSealCork());
+    }
+    this.writeCiphertext(bytes);
+    if (this.sealCorked && this.conn.sealing === 0) this.releaseSealCork();
+  }
+
+  private releaseSealCork(): void {
+    if (!this.sealCorked) return;
+    this.sealCorked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
+  }
+
+  private writeCiphertext(bytes: Uint8Array): void {
     if (this.ownOutput.has(bytes.buffer)) {
       // One of ours (allocateOutput): back to the free list once the socket has written it.
       const whole = Buffer.from(bytes.buffer, 0, OUTPUT_BUFFER_SIZE);
@@ -426,16 +450,13 @@ export class TlsServerStream extends Duplex {
     if (this.conn.backlog > this.maxBacklog && !this.backlogPaused && !this.failure) {
       this.backlogPaused = true;
       this.updateFlow();
-      const check = () => {
+      // Read on once half of it went to the provider (not when it is all done: the next reads
+      // then arrive while those records are still being opened).
+      this.conn.whenBacklogBelow(this.maxBacklog / 2, () => {
         if (this.failure || this.destroyed) return;
-        if (this.conn.backlog > this.maxBacklog / 2) {
-          setTimeout(check, 1);
-          return;
-        }
         this.backlogPaused = false;
         this.updateFlow();
-      };
-      setTimeout(check, 1);
+      });
     }
   }
 

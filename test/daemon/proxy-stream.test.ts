@@ -7,6 +7,7 @@ import { createNodeCryptoProvider } from '../../providers/node.js';
 import { TlsServerStream, TlsStreamError, type TlsServerStreamOptions } from '../../proxy/tls/stream.js';
 import { loadTlsSettings } from '../../proxy/tls/settings.js';
 import type { ServerConfig } from '../../engine/config.js';
+import type { CryptoProvider } from '../../engine/crypto/provider.js';
 import type { HandshakeInfo } from '../../engine/events.js';
 import { delay, testPki } from '../helpers/proxy.js';
 
@@ -31,8 +32,9 @@ async function withServer(
   onStream: (s: TlsServerStream) => void,
   body: (port: number) => Promise<void>,
   options: TlsServerStreamOptions = {},
+  configured?: ServerConfig,
 ): Promise<void> {
-  const cfg = await serverConfig();
+  const cfg = configured ?? (await serverConfig());
   const streams: TlsServerStream[] = [];
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const s = new TlsServerStream(socket, cfg, options);
@@ -120,6 +122,77 @@ test('the server flight (ServerHello to Finished) leaves in one socket write, no
   // NewSessionTicket, sent once the client's Finished arrived, is the only other write.
   assert.ok(writes[0]! >= 2, `engine writes in the first socket write: ${JSON.stringify(writes)}`);
   assert.ok(secured <= 2, `socket writes before the handshake completed: ${JSON.stringify(writes)}`);
+});
+
+/**
+ * The node provider with every AEAD call answered by a promise, all those of
+ * one turn of the event loop resolved together (as libuv's thread pool hands
+ * back the jobs done since the last turn): the webcrypto provider's shape,
+ * made deterministic.
+ */
+function batchedAsync(base: CryptoProvider): CryptoProvider {
+  let queue: (() => void)[] = [];
+  const later = <T>(value: T): Promise<T> =>
+    new Promise((resolve) => {
+      if (queue.length === 0) {
+        setImmediate(() => {
+          const q = queue;
+          queue = [];
+          for (const r of q) r();
+        });
+      }
+      queue.push(() => resolve(value));
+    });
+  return {
+    ...base,
+    name: 'batched-async',
+    async aeadKey(algorithm, raw) {
+      const k = await base.aeadKey(algorithm, raw);
+      return {
+        algorithm,
+        seal: async (nonce, aad, plaintext) => later(await k.seal(nonce, aad, plaintext)),
+        open: async (nonce, aad, data) => later(await k.open(nonce, aad, data)),
+      };
+    },
+  };
+}
+
+test('an asynchronous provider: the records it completes in one turn of the event loop leave in one socket write', async () => {
+  const cfg = { ...(await serverConfig()), provider: batchedAsync(createNodeCryptoProvider()) };
+  const RECORDS = 16;
+  const data = Buffer.alloc(RECORDS * 16384, 7);
+  const writes: number[] = [];
+  let counting = false;
+  await withServer(
+    (s) => {
+      const sock = s.socket as unknown as { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown };
+      const w = sock._write.bind(sock);
+      const wv = sock._writev.bind(sock);
+      sock._write = (...a: unknown[]) => (counting && writes.push(1), w(...a));
+      sock._writev = (chunks: unknown, ...a: unknown[]) => (counting && writes.push((chunks as unknown[]).length), wv(chunks, ...a));
+      s.once('secure', () => {
+        counting = true;
+        s.write(data);
+      });
+    },
+    async (port) => {
+      const c = await client(port, { minVersion: 'TLSv1.3' });
+      let got = 0;
+      await new Promise<void>((resolve) =>
+        c.on('data', (d: Buffer) => {
+          got += d.length;
+          if (got >= data.length) resolve();
+        }),
+      );
+      assert.is(got, data.length);
+      c.destroy();
+    },
+    {},
+    cfg,
+  );
+  // One record per 16 KiB; without the coalescing each would be its own write (and syscall).
+  assert.is(writes.reduce((a, b) => a + b, 0), RECORDS, `socket writes (records in each): ${JSON.stringify(writes)}`);
+  assert.ok(writes.length <= 2, `socket writes (records in each): ${JSON.stringify(writes)}`);
 });
 
 test('a TLS failure after data: the data is delivered, then end, then error', async () => {

@@ -156,6 +156,8 @@ export async function startEngineServer(opts: EngineServerOptions = {}): Promise
       if (!paused && (conn.backlog >= highWater || socket.writableLength >= highWater)) {
         paused = true;
         socket.pause();
+        // Engine input is processed asynchronously with webcrypto: resume once it took the backlog.
+        if (conn.backlog >= highWater) conn.whenBacklogBelow(highWater - 1, maybeResume);
       }
     };
     const endSocket = () => {
@@ -245,9 +247,6 @@ export async function startEngineServer(opts: EngineServerOptions = {}): Promise
       maybePause();
     });
     socket.on('drain', maybeResume);
-    // Engine input is processed asynchronously with webcrypto: poll the backlog while paused.
-    const poll = setInterval(maybeResume, 5);
-    poll.unref();
     socket.on('end', () => {
       // Transport EOF. Let the engine finish what it received first (asynchronous providers):
       // if that included close_notify, the peerClosed path ends the socket after our answer.
@@ -259,7 +258,6 @@ export async function startEngineServer(opts: EngineServerOptions = {}): Promise
       session.socketError = e;
     });
     socket.on('close', () => {
-      clearInterval(poll);
       sockets.delete(socket);
       // Input already received may still be in the engine (asynchronous providers, slower still on a
       // loaded machine): report the session done once the engine processed all of it, and, when that
