@@ -931,11 +931,13 @@ async function main(): Promise<void> {
           ['download', () => bench.download(s, suite, s.bulkBytes)],
           ['handshakes-c32', () => bench.handshakes(s, 'tls13-aes128', 32, opts.hsMs)],
           ['resumed-psk-c4', () => bench.handshakes(s, 'tls13-aes128', 4, opts.hsMs, 'ticket')],
+          // Only when asked (BENCH_PROFILE_PHASES=pingpong): the 1 KiB round trips of the latency rows.
+          ['pingpong', () => bench.pingpong(s, opts.quick ? 300 : 2000)],
         ];
         // BENCH_PROFILE_PHASES=resumed-psk-c4,upload profiles only those phases.
         const only = process.env.BENCH_PROFILE_PHASES?.split(',');
         for (const [phase, run] of phases) {
-          if (only && !only.includes(phase)) continue;
+          if (only ? !only.includes(phase) : phase === 'pingpong') continue;
           const file = path.join(opts.profileDir, `${tag}-${phase}.cpuprofile`);
           await s.rpc.call('profile-start', { intervalUs: 250 });
           const r = (await run()) as { count?: number };
