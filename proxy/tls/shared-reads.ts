@@ -28,8 +28,16 @@
 import { Socket } from 'node:net';
 import { currentRuntime } from '../base/runtime.js';
 
-/** The size Node itself asks libuv to read at a time. */
-export const SHARED_READ_SIZE = 64 * 1024;
+/**
+ * How much one read may take: four times what Node itself asks libuv for
+ * (64 KiB). A bulk stream's kernel queue usually holds more than 64 KiB, so
+ * a read, its callback, the engine's pass over its records and the write of
+ * their plaintext happen once per 256 KiB instead of once per 64 KiB, and one
+ * record in 16 rather than one in 4 spans two reads (copied together):
+ * 17 % less CPU per 16 KiB record in an A/B (bench/README.md). The buffer
+ * is one per process.
+ */
+export const SHARED_READ_SIZE = 256 * 1024;
 
 interface OnreadFields {
   readonly buffer: symbol;
@@ -105,15 +113,28 @@ export interface PlaintextLease {
   pending: number;
 }
 
-const MAX_FREE_PLAINTEXT = 16;
-const freePlaintext: Uint8Array[] = [];
+/**
+ * Two sizes of plaintext buffer, so that a small read (an SMTP command, a
+ * handshake record) whose write to the backend waits for a drain holds 64
+ * KiB, not 256: a read's plaintext is never longer than its ciphertext.
+ */
+export const SMALL_PLAINTEXT = 64 * 1024;
+const MAX_FREE_SMALL = 16;
+const MAX_FREE_LARGE = 4;
+const freeSmall: Uint8Array[] = [];
+const freeLarge: Uint8Array[] = [];
 
-export function leasePlaintext(): PlaintextLease {
-  return { buffer: freePlaintext.pop() ?? new Uint8Array(SHARED_READ_SIZE), pending: 1 };
+/** A plaintext buffer for a read of `length` bytes (at most SHARED_READ_SIZE). */
+export function leasePlaintext(length: number): PlaintextLease {
+  if (length > SHARED_READ_SIZE) throw new RangeError(`plaintext lease for ${length} bytes: more than a read (${SHARED_READ_SIZE})`);
+  const buffer = length <= SMALL_PLAINTEXT ? (freeSmall.pop() ?? new Uint8Array(SMALL_PLAINTEXT)) : (freeLarge.pop() ?? new Uint8Array(SHARED_READ_SIZE));
+  return { buffer, pending: 1 };
 }
 
-/** One user of the lease is done; the last one returns the buffer to the free list. */
+/** One user of the lease is done; the last one returns the buffer to its free list. */
 export function releasePlaintext(lease: PlaintextLease): void {
   if (--lease.pending !== 0) return;
-  if (freePlaintext.length < MAX_FREE_PLAINTEXT) freePlaintext.push(lease.buffer);
+  const small = lease.buffer.length === SMALL_PLAINTEXT;
+  const free = small ? freeSmall : freeLarge;
+  if (free.length < (small ? MAX_FREE_SMALL : MAX_FREE_LARGE)) free.push(lease.buffer);
 }

@@ -84,9 +84,13 @@ export class TlsStreamError extends Error {
 const DEFAULT_MAX_BACKLOG = 256 * 1024;
 /** relay(): records an asynchronous provider may be sealing at once (16 KiB each: as DEFAULT_MAX_BACKLOG). */
 const MAX_SEALING = 16;
-/** Room for four full TLS records (16 KiB + 256 + header each): what one 64 KiB write becomes. */
-const OUTPUT_BUFFER_SIZE = 4 * (16384 + 256 + 5) + 64;
-const MAX_FREE_OUTPUT = 4;
+/** Room for four full TLS records (16 KiB + 256 + header each): what a 64 KiB write becomes. */
+const SMALL_OUTPUT = 4 * (16384 + 256 + 5) + 64;
+/** Sixteen: what a full shared read of the backend (256 KiB, shared-reads.ts) becomes. */
+const LARGE_OUTPUT = 16 * (16384 + 256 + 5) + 64;
+/** Spare output buffers a stream keeps (those in flight are bounded by RELAY_HIGH_WATER). */
+const MAX_FREE_SMALL_OUTPUT = 4;
+const MAX_FREE_LARGE_OUTPUT = 1;
 /** relay(): bytes queued on a socket before the other side stops reading (each way). */
 const RELAY_HIGH_WATER = 256 * 1024;
 /** How long a failed session's last bytes (the alert) may take to leave before the socket is dropped. */
@@ -109,8 +113,9 @@ export class TlsServerStream extends Duplex {
   private relayPaused = false;
   /** relay(): the plaintext socket decrypted data goes to, and comes from. */
   private relayTarget: Socket | undefined;
-  /** Output buffers whose write completed (allocateOutput). */
-  private freeOutput: Uint8Array[] = [];
+  /** Output buffers whose write completed (allocateOutput), by size. */
+  private readonly freeSmallOutput: Uint8Array[] = [];
+  private readonly freeLargeOutput: Uint8Array[] = [];
   /** relay(): unrelay() was called: nothing more goes to the plaintext socket. */
   private relayDetached = false;
   /** relay(): plain's shared reads (if any) still go to relayData (unrelay(true) stops them). */
@@ -295,13 +300,15 @@ export class TlsServerStream extends Duplex {
 
   /**
    * Output buffers for the engine's multi-record writes, recycled once the
-   * socket has written them (no 64 KiB allocation per write, much less GC).
+   * socket has written them (no allocation per write, much less GC): 4
+   * records' room for a write of up to 64 KiB, 16 records' for more.
    */
   private allocateOutput(length: number): Uint8Array {
-    if (length > OUTPUT_BUFFER_SIZE) return Buffer.allocUnsafeSlow(length);
-    const free = this.freeOutput.pop();
+    if (length > LARGE_OUTPUT) return Buffer.allocUnsafeSlow(length);
+    const large = length > SMALL_OUTPUT;
+    const free = (large ? this.freeLargeOutput : this.freeSmallOutput).pop();
     if (free) return free;
-    const b = Buffer.allocUnsafeSlow(OUTPUT_BUFFER_SIZE);
+    const b = Buffer.allocUnsafeSlow(large ? LARGE_OUTPUT : SMALL_OUTPUT);
     this.ownOutput.add(b.buffer);
     return b;
   }
@@ -341,10 +348,13 @@ export class TlsServerStream extends Duplex {
 
   private writeCiphertext(bytes: Uint8Array): void {
     if (this.ownOutput.has(bytes.buffer)) {
-      // One of ours (allocateOutput): back to the free list once the socket has written it.
-      const whole = Buffer.from(bytes.buffer, 0, OUTPUT_BUFFER_SIZE);
+      // One of ours (allocateOutput): back to its free list once the socket has written it.
+      const size = bytes.buffer.byteLength;
+      const whole = Buffer.from(bytes.buffer, 0, size);
       this.socket.write(bytes, () => {
-        if (this.freeOutput.length < MAX_FREE_OUTPUT) this.freeOutput.push(whole);
+        const large = size === LARGE_OUTPUT;
+        const free = large ? this.freeLargeOutput : this.freeSmallOutput;
+        if (free.length < (large ? MAX_FREE_LARGE_OUTPUT : MAX_FREE_SMALL_OUTPUT)) free.push(whole);
       });
       return;
     }
@@ -435,7 +445,7 @@ export class TlsServerStream extends Duplex {
    */
   private onSocketBorrowed(bytes: Uint8Array): void {
     if (this.failure) return;
-    const lease = leasePlaintext();
+    const lease = leasePlaintext(bytes.length);
     this.lease = lease;
     try {
       this.receiveCorked(() => this.conn.receiveBorrowed(bytes, lease.buffer));
