@@ -20,10 +20,20 @@ import { USAGE } from '../proxy/cli/main.js';
 import { PARAMETERS, type ParameterDefinition } from '../proxy/config/params.js';
 
 /** The page's date: when its sources last changed in a way that matters (update with the version). */
-const PAGE_DATE = '2026-12-04';
+const PAGE_DATE = '2026-12-07';
 const version = (JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
 
 export const MAN_PAGE = fileURLToPath(new URL('./tlsproxy.8', import.meta.url));
+
+/** The environment variables the daemon reads (all optional; main.cf configures everything else). */
+const ENVIRONMENT: readonly [name: string, text: string][] = [
+  ['UV_THREADPOOL_SIZE', "libuv's thread pool (the webcrypto provider's crypto jobs, name lookups of a backend, asynchronous file access); when unset, bin/tlsproxy.js sets it to the CPUs available, at least 2 and at most 4, before the pool starts."],
+  ['TLSPROXY_SHARED_READS=0', "Node's own socket reads (a new buffer each) instead of reads of up to 256 KiB into one buffer per process once a session relays."],
+  ['TLSPROXY_NATIVE_AEAD=0', "the node provider without the native addon's AEAD and X25519: node:crypto only."],
+  ['TLSPROXY_MEMORY_REDUCER=0', "no memory pressure signal to V8 after a burst of sessions or once the daemon serves."],
+  ['TLSPROXY_FROM_SOURCES=1', 'run the TypeScript sources through tsx instead of the compiled dist/ (development and tests).'],
+  ['NODE_COMPILE_CACHE', "Node 22.1+: where V8's code cache of the daemon's modules is kept (default: the system's temporary directory)."],
+];
 
 /** Parameter groups, in page order; the first whose test matches takes a parameter. */
 const GROUPS: readonly [title: string, test: (name: string) => boolean][] = [
@@ -160,6 +170,8 @@ export function manPage(): string {
     }
   }
   o.push(
+    '.SH ENVIRONMENT',
+    ...ENVIRONMENT.flatMap(([name, text]) => [`.IP "${bold(name)}"`, wrap(text)]),
     '.SH FILES',
     '.na',
     '.nf',
