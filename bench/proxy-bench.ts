@@ -932,7 +932,7 @@ async function main(): Promise<void> {
           ['handshakes-c32', () => bench.handshakes(s, 'tls13-aes128', 32, opts.hsMs)],
           ['resumed-psk-c4', () => bench.handshakes(s, 'tls13-aes128', 4, opts.hsMs, 'ticket')],
           // Only when asked (BENCH_PROFILE_PHASES=pingpong): the 1 KiB round trips of the latency rows.
-          ['pingpong', () => bench.pingpong(s, opts.quick ? 300 : 2000)],
+          ['pingpong', () => bench.pingpong(s, pings)],
         ];
         // BENCH_PROFILE_PHASES=resumed-psk-c4,upload profiles only those phases.
         const only = process.env.BENCH_PROFILE_PHASES?.split(',');

@@ -414,6 +414,11 @@ class WebSigningKey implements SigningKey {
 
 // --------------------------------------------------------------- provider
 
+/** AES-GCM with a 16-byte tag: WebCrypto's output is ciphertext || tag (RFC 5116's form). */
+function gcmParams(nonce: Uint8Array, aad: Uint8Array): AesGcmParams {
+  return { name: 'AES-GCM', iv: bs(nonce), additionalData: bs(aad), tagLength: 128 };
+}
+
 /** A full TLSInnerPlaintext: 2^14 bytes of content, the type byte and up to 255 bytes of padding (RFC 8446 §5.2, §5.4). */
 const SCRATCH_SIZE = 16384 + 1 + 255;
 
@@ -436,7 +441,7 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
         if (nonce.length !== AEAD_NONCE_LENGTH) throw new Error('webcrypto: AEAD nonce must be 12 bytes');
         // AES-GCM output is ciphertext || tag already (WebCrypto §27.3).
         return subtle
-          .encrypt({ name: 'AES-GCM', iv: bs(nonce), additionalData: bs(aad), tagLength: 128 }, key, bs(plaintext))
+          .encrypt(gcmParams(nonce, aad), key, bs(plaintext))
           .then((ct) => new Uint8Array(ct));
       },
       sealRecord(nonce, aad, prefix, content, trailer) {
@@ -451,7 +456,7 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
           data = scratch.subarray(0, n);
         }
         const head = prefix.slice();
-        return subtle.encrypt({ name: 'AES-GCM', iv: bs(nonce), additionalData: bs(aad), tagLength: 128 }, key, data).then((ct) => {
+        return subtle.encrypt(gcmParams(nonce, aad), key, data).then((ct) => {
           const out = new Uint8Array(head.length + ct.byteLength);
           out.set(head, 0);
           out.set(new Uint8Array(ct), head.length);
@@ -465,7 +470,7 @@ export function createWebCryptoProvider(crypto?: Crypto): CryptoProvider {
         try {
           return subtle
             .decrypt(
-              { name: 'AES-GCM', iv: bs(nonce), additionalData: bs(aad), tagLength: 128 },
+              gcmParams(nonce, aad),
               key,
               bs(ciphertextAndTag),
             )

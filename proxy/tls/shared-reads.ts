@@ -114,27 +114,59 @@ export interface PlaintextLease {
 }
 
 /**
+ * Free lists of reusable buffers in a few fixed sizes: take() hands out one
+ * of the smallest size that holds `length` (undefined above the largest),
+ * give() keeps a buffer of one of those sizes for a later take() while its
+ * size's list has room. Plaintext leases (below) and a stream's output
+ * buffers (stream.ts) use it.
+ */
+export class SizedBuffers<B extends Uint8Array> {
+  private readonly free: B[][];
+
+  /** `sizes` in increasing order; `keep` spare buffers of each at most. */
+  constructor(private readonly sizes: readonly { readonly size: number; readonly keep: number }[], private readonly make: (size: number) => B) {
+    this.free = sizes.map(() => []);
+  }
+
+  take(length: number): B | undefined {
+    for (let i = 0; i < this.sizes.length; i++) {
+      if (length <= this.sizes[i]!.size) return this.free[i]!.pop() ?? this.make(this.sizes[i]!.size);
+    }
+    return undefined;
+  }
+
+  give(buffer: B): void {
+    for (let i = 0; i < this.sizes.length; i++) {
+      if (buffer.length === this.sizes[i]!.size) {
+        if (this.free[i]!.length < this.sizes[i]!.keep) this.free[i]!.push(buffer);
+        return;
+      }
+    }
+  }
+}
+
+/**
  * Two sizes of plaintext buffer, so that a small read (an SMTP command, a
  * handshake record) whose write to the backend waits for a drain holds 64
  * KiB, not 256: a read's plaintext is never longer than its ciphertext.
  */
 export const SMALL_PLAINTEXT = 64 * 1024;
-const MAX_FREE_SMALL = 16;
-const MAX_FREE_LARGE = 4;
-const freeSmall: Uint8Array[] = [];
-const freeLarge: Uint8Array[] = [];
+const plaintextBuffers = new SizedBuffers(
+  [
+    { size: SMALL_PLAINTEXT, keep: 16 },
+    { size: SHARED_READ_SIZE, keep: 4 },
+  ],
+  (size): Uint8Array => new Uint8Array(size),
+);
 
 /** A plaintext buffer for a read of `length` bytes (at most SHARED_READ_SIZE). */
 export function leasePlaintext(length: number): PlaintextLease {
-  if (length > SHARED_READ_SIZE) throw new RangeError(`plaintext lease for ${length} bytes: more than a read (${SHARED_READ_SIZE})`);
-  const buffer = length <= SMALL_PLAINTEXT ? (freeSmall.pop() ?? new Uint8Array(SMALL_PLAINTEXT)) : (freeLarge.pop() ?? new Uint8Array(SHARED_READ_SIZE));
+  const buffer = plaintextBuffers.take(length);
+  if (!buffer) throw new RangeError(`plaintext lease for ${length} bytes: more than a read (${SHARED_READ_SIZE})`);
   return { buffer, pending: 1 };
 }
 
 /** One user of the lease is done; the last one returns the buffer to its free list. */
 export function releasePlaintext(lease: PlaintextLease): void {
-  if (--lease.pending !== 0) return;
-  const small = lease.buffer.length === SMALL_PLAINTEXT;
-  const free = small ? freeSmall : freeLarge;
-  if (free.length < (small ? MAX_FREE_SMALL : MAX_FREE_LARGE)) free.push(lease.buffer);
+  if (--lease.pending === 0) plaintextBuffers.give(lease.buffer);
 }

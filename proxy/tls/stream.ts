@@ -36,7 +36,7 @@ import { Duplex } from 'node:stream';
 import type { ServerConfig } from '../../engine/config.js';
 import { ServerConnection } from '../../engine/connection.js';
 import type { ConnectionError, HandshakeInfo, TlsEvent } from '../../engine/events.js';
-import { leasePlaintext, readIntoSharedBuffer, releasePlaintext, type PlaintextLease } from './shared-reads.js';
+import { SizedBuffers, leasePlaintext, readIntoSharedBuffer, releasePlaintext, type PlaintextLease } from './shared-reads.js';
 
 export interface TlsServerStreamOptions {
   /** Milliseconds for the whole handshake; 0 or undefined = no limit. */
@@ -88,9 +88,11 @@ const MAX_SEALING = 16;
 const SMALL_OUTPUT = 4 * (16384 + 256 + 5) + 64;
 /** Sixteen: what a full shared read of the backend (256 KiB, shared-reads.ts) becomes. */
 const LARGE_OUTPUT = 16 * (16384 + 256 + 5) + 64;
-/** Spare output buffers a stream keeps (those in flight are bounded by RELAY_HIGH_WATER). */
-const MAX_FREE_SMALL_OUTPUT = 4;
-const MAX_FREE_LARGE_OUTPUT = 1;
+/** Output buffer sizes, with the spares a stream keeps of each (those in flight are bounded by RELAY_HIGH_WATER). */
+const OUTPUT_SIZES = [
+  { size: SMALL_OUTPUT, keep: 4 },
+  { size: LARGE_OUTPUT, keep: 1 },
+];
 /** relay(): bytes queued on a socket before the other side stops reading (each way). */
 const RELAY_HIGH_WATER = 256 * 1024;
 /** How long a failed session's last bytes (the alert) may take to leave before the socket is dropped. */
@@ -113,9 +115,8 @@ export class TlsServerStream extends Duplex {
   private relayPaused = false;
   /** relay(): the plaintext socket decrypted data goes to, and comes from. */
   private relayTarget: Socket | undefined;
-  /** Output buffers whose write completed (allocateOutput), by size. */
-  private readonly freeSmallOutput: Uint8Array[] = [];
-  private readonly freeLargeOutput: Uint8Array[] = [];
+  /** Output buffers whose write completed (allocateOutput); made on the first multi-record write. */
+  private outputs: SizedBuffers<Buffer> | undefined;
   /** relay(): unrelay() was called: nothing more goes to the plaintext socket. */
   private relayDetached = false;
   /** relay(): plain's shared reads (if any) still go to relayData (unrelay(true) stops them). */
@@ -304,13 +305,12 @@ export class TlsServerStream extends Duplex {
    * records' room for a write of up to 64 KiB, 16 records' for more.
    */
   private allocateOutput(length: number): Uint8Array {
-    if (length > LARGE_OUTPUT) return Buffer.allocUnsafeSlow(length);
-    const large = length > SMALL_OUTPUT;
-    const free = (large ? this.freeLargeOutput : this.freeSmallOutput).pop();
-    if (free) return free;
-    const b = Buffer.allocUnsafeSlow(large ? LARGE_OUTPUT : SMALL_OUTPUT);
-    this.ownOutput.add(b.buffer);
-    return b;
+    this.outputs ??= new SizedBuffers(OUTPUT_SIZES, (size) => {
+      const b = Buffer.allocUnsafeSlow(size);
+      this.ownOutput.add(b.buffer);
+      return b;
+    });
+    return this.outputs.take(length) ?? Buffer.allocUnsafeSlow(length);
   }
 
   private onCiphertext(bytes: Uint8Array): void {
@@ -349,13 +349,8 @@ export class TlsServerStream extends Duplex {
   private writeCiphertext(bytes: Uint8Array): void {
     if (this.ownOutput.has(bytes.buffer)) {
       // One of ours (allocateOutput): back to its free list once the socket has written it.
-      const size = bytes.buffer.byteLength;
-      const whole = Buffer.from(bytes.buffer, 0, size);
-      this.socket.write(bytes, () => {
-        const large = size === LARGE_OUTPUT;
-        const free = large ? this.freeLargeOutput : this.freeSmallOutput;
-        if (free.length < (large ? MAX_FREE_LARGE_OUTPUT : MAX_FREE_SMALL_OUTPUT)) free.push(whole);
-      });
+      const whole = Buffer.from(bytes.buffer, 0, bytes.buffer.byteLength);
+      this.socket.write(bytes, () => this.outputs!.give(whole));
       return;
     }
     this.socket.write(bytes);
