@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Launcher for the package's `tlsproxy` command. It runs the compiled
 // JavaScript in dist/ (built by `npm ci` through the `prepare` step, or
-// `npm run build`): the bundled daemon dist/run/main.js (or, without it, the
-// per-file dist/proxy/cli/main.js). No TypeScript compiler or loader runs in
+// `npm run build`): on Node the bundled daemon dist/run/main.cjs through V8's
+// code cache (code-cache.js), elsewhere dist/run/main.js (or, without it,
+// the per-file dist/proxy/cli/main.js). No TypeScript compiler or loader runs in
 // a production start; the daemon forks dist/proxy/supervisor/worker-entry.mjs,
 // which runs the bundled worker.
 //
@@ -22,8 +23,6 @@
 // package's files all carry npm's one timestamp and never warn).
 'use strict';
 const { existsSync } = require('node:fs');
-const { readdir, stat } = require('node:fs/promises');
-const nodeModule = require('node:module');
 const os = require('node:os');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -43,19 +42,23 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
   }
 }
 
-// Node 22.1+: V8's code cache for the modules loaded (in the system's temporary directory, or
-// NODE_COMPILE_CACHE), so that a start after the first skips compiling them. Absent on Node 20,
-// Deno and Bun; a cache that cannot be written changes nothing.
-nodeModule.enableCompileCache?.();
-
 const root = path.dirname(__dirname);
 const bundled = path.join(root, 'dist/run/main.js');
 const compiled = existsSync(bundled) ? bundled : path.join(root, 'dist/proxy/cli/main.js');
+// On Node, the same bundle as one CommonJS script through V8's code cache (code-cache.js, kept
+// beside it under the rules written there); Deno and Bun run the ES modules.
+const script = path.join(root, 'dist/run/main.cjs');
+const onNode = typeof globalThis.Deno === 'undefined' && !process.versions.bun;
 const fromSources = !!process.env.TLSPROXY_FROM_SOURCES && process.env.TLSPROXY_FROM_SOURCES !== '0';
 
 (async () => {
   let main;
-  if (!fromSources && existsSync(compiled)) {
+  if (!fromSources && onNode && existsSync(script)) {
+    ({ main } = require('./code-cache.js').runCached(script).exports);
+    setTimeout(() => warnIfStale(script).catch(() => undefined), 50).unref();
+  } else if (!fromSources && existsSync(compiled)) {
+    // Not Node 22's module.enableCompileCache(): its cache is in the system's temporary directory,
+    // where another user could leave code for this (root) process to run (code-cache.js).
     ({ main } = await import(pathToFileURL(compiled).href));
     setTimeout(() => warnIfStale(compiled).catch(() => undefined), 50).unref();
   } else {
@@ -72,6 +75,7 @@ const fromSources = !!process.env.TLSPROXY_FROM_SOURCES && process.env.TLSPROXY_
 
 /** The first .ts file under the source directories newer than `compiled`, if any: say so once. */
 async function warnIfStale(compiled) {
+  const { readdir, stat } = require('node:fs/promises');
   const built = (await stat(compiled)).mtimeMs;
   async function newer(dir) {
     let entries;

@@ -32,7 +32,7 @@ const ENVIRONMENT: readonly [name: string, text: string][] = [
   ['TLSPROXY_NATIVE_AEAD=0', "the node provider without the native addon's AEAD and X25519: node:crypto only."],
   ['TLSPROXY_MEMORY_REDUCER=0', "no memory pressure signal to V8 after a burst of sessions or once the daemon serves."],
   ['TLSPROXY_FROM_SOURCES=1', 'run the TypeScript sources through tsx instead of the compiled dist/ (development and tests).'],
-  ['NODE_COMPILE_CACHE', "Node 22.1+: where V8's code cache of the daemon's modules is kept (default: the system's temporary directory)."],
+  ['TLSPROXY_CODE_CACHE=0', "Node: compile the daemon's bundle (dist/run/main.cjs) at every start instead of using V8's code cache kept beside it (written by the first start, by the user the bundle belongs to; used only while the bundle, the cache and their directory belong to that user and nobody else may write them)."],
 ];
 
 /** Parameter groups, in page order; the first whose test matches takes a parameter. */

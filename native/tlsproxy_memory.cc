@@ -10,6 +10,12 @@
  *                      stays until it is set back to none (V8 keeps
  *                      optimising for memory, at a CPU cost, until then).
  *
+ *                      Setting it back to none also hands the C heap's free
+ *                      pages back to the OS (glibc's malloc_trim): the
+ *                      buffers V8 freed meanwhile (socket reads, the start's
+ *                      file reads and code cache) otherwise stay resident in
+ *                      malloc's arenas.
+ *
  * proxy/base/memory-reducer.ts calls it once after a burst of new sessions
  * is followed by a quiet moment: a burst of handshakes grows V8's young
  * generation to its maximum (2 x 16 MiB semi-spaces on 64-bit Node 20), and
@@ -19,6 +25,9 @@
  */
 #include <node_api.h>
 #include <v8.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 static napi_value MemoryPressure(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -27,6 +36,10 @@ static napi_value MemoryPressure(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc >= 1) napi_get_value_bool(env, argv[0], &on);
   v8::Isolate *isolate = v8::Isolate::GetCurrent();
   if (isolate) isolate->MemoryPressureNotification(on ? v8::MemoryPressureLevel::kModerate : v8::MemoryPressureLevel::kNone);
+#if defined(__GLIBC__)
+  // After the collection the pressure set off (the reducer relieves it RELIEF_MS later).
+  if (!on) malloc_trim(0);
+#endif
   return nullptr;
 }
 

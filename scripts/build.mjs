@@ -159,6 +159,76 @@ const run = await esbuild.build({
   logLevel: 'warning',
 });
 writeFileSync(path.join(dist, 'run', 'meta.json'), JSON.stringify(run.metafile, null, 1));
+
+// dist/run/main.cjs: the same CLI entry point as one CommonJS script, which bin/tlsproxy.js runs on
+// Node through V8's code cache (bin/code-cache.js): a start after the first deserialises the
+// bytecode the previous start compiled instead of parsing and compiling it again (Node 20 has no
+// compile cache for ES modules; bench/README.md "Start-up"). esbuild splits chunks only for ES
+// modules, so every module a start may load is in this one file; those loaded on demand (the
+// webcrypto and js providers, the Postfix service mode, metrics) stay lazily initialised inside it.
+// Three parts are left out and loaded at run time instead: prom-client (CommonJS, from
+// node_modules), @peculiar/webcrypto (its ES module build, from node_modules) and the CLI's
+// certificate commands with pkijs (an ES-module-only package: the per-file dist/proxy/cli/certs.js).
+const cjsOwnUrl = {
+  name: 'per-file-url-cjs',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      const rel = path.relative(root, args.path);
+      if (rel.startsWith('..') || !SOURCES.includes(rel.split(path.sep)[0])) return undefined;
+      const fs = await import('node:fs/promises');
+      let src = await fs.readFile(args.path, 'utf8');
+      const asJs = rel.split(path.sep).join('/').replace(/\.ts$/, '.js');
+      src = src.replaceAll('import.meta.url', `new URL(${JSON.stringify(`../${asJs}`)}, __tlsproxyBundleUrl).href`);
+      // The two ES modules loaded at run time: through the loader's import() (bin/code-cache.js;
+      // an import() compiled by vm.Script from a code cache has no module loader on Node 20).
+      src = src.replaceAll("import('./certs.js')", "__tlsproxyLoad(new URL('../proxy/cli/certs.js', __tlsproxyBundleUrl).href)");
+      src = src.replaceAll("import('@peculiar/webcrypto')", "__tlsproxyLoad('@peculiar/webcrypto')");
+      return { contents: src, loader: 'ts' };
+    });
+  },
+};
+const cjs = await esbuild.build({
+  entryPoints: { main: path.join(root, 'proxy/cli/main.ts') },
+  outdir: path.join(dist, 'run'),
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  // ASCII only (esbuild's default, said here because bin/code-cache.js reads the file as latin1).
+  charset: 'ascii',
+  banner: {
+    js:
+      "'use strict'; const __tlsproxyBundleUrl = require('node:url').pathToFileURL(__filename).href; " +
+      "const __tlsproxyLoad = typeof __tlsproxyImport === 'function' ? __tlsproxyImport : (s) => import(s);",
+  },
+  external: ['memjs', 'tsx', 'tsx/*', 'prom-client', '@peculiar/webcrypto', 'pkijs'],
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: 'linked',
+  sourcesContent: false,
+  metafile: true,
+  plugins: [cjsOwnUrl],
+  logLevel: 'warning',
+});
+if (Object.keys(cjs.metafile.inputs).some((i) => i.includes('node_modules/pkijs/'))) {
+  process.stderr.write('tlsproxy build: pkijs ended up in dist/run/main.cjs (it must stay in dist/proxy/cli/certs.js)\n');
+  process.exit(1);
+}
+{
+  const { readFileSync } = await import('node:fs');
+  const text = readFileSync(path.join(dist, 'run', 'main.cjs'), 'latin1');
+  // The banner's fallback (a plain require() of the file) is the one import() allowed.
+  if (text.split(/\bimport\(/).length - 1 > 1) {
+    process.stderr.write('tlsproxy build: dist/run/main.cjs calls import(): route it through __tlsproxyLoad (scripts/build.mjs)\n');
+    process.exit(1);
+  }
+  if (/[^\x00-\x7f]/.test(text)) {
+    process.stderr.write('tlsproxy build: dist/run/main.cjs is not ASCII (bin/code-cache.js reads it as latin1)\n');
+    process.exit(1);
+  }
+}
+writeFileSync(path.join(dist, 'run', 'main.cjs.meta.json'), JSON.stringify(cjs.metafile, null, 1));
 const jsMs = Date.now() - started;
 
 if (!jsOnly) {

@@ -339,8 +339,27 @@ export interface CipherStringResult {
 const isSep = (ch: string | undefined) => ch === ':' || ch === ' ' || ch === ';' || ch === ',';
 const isNameChar = (ch: string | undefined) => ch !== undefined && /[A-Za-z0-9\-_.=]/.test(ch);
 
-/** Evaluate a cipher string; throws CipherStringError where OpenSSL reports "invalid command". */
+/**
+ * Evaluate a cipher string; throws CipherStringError where OpenSSL reports "invalid command".
+ * The result depends on the text alone: it is kept (frozen) for the next evaluation of the same
+ * text, which a start makes several times (each grade, each service, the check before the start).
+ */
 export function evaluateCipherString(text: string): CipherStringResult {
+  let result = EVALUATED.get(text);
+  if (!result) {
+    const r = evaluate(text);
+    result = Object.freeze({ ciphers: Object.freeze(r.ciphers), unknown: Object.freeze(r.unknown), notes: Object.freeze(r.notes) });
+    if (EVALUATED.size >= EVALUATED_ENTRIES) EVALUATED.delete(EVALUATED.keys().next().value!);
+    EVALUATED.set(text, result);
+  }
+  return result;
+}
+
+/** Bounded: a configuration names a handful of cipher strings. */
+const EVALUATED_ENTRIES = 32;
+const EVALUATED = new Map<string, CipherStringResult>();
+
+function evaluate(text: string): CipherStringResult {
   let list: Entry[] = DEFAULT_ORDER.map((cipher) => ({ cipher, active: false }));
   const unknown: string[] = [];
   const notes: string[] = [];

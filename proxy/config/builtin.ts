@@ -11,7 +11,7 @@
  *    line sets tlsproxy_backend).
  */
 
-import { access } from 'node:fs/promises';
+import { access } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
 import { ParameterSet, type Override, type ParameterValue } from './main-cf.js';
@@ -45,7 +45,8 @@ export function builtinListen(env: NodeJS.ProcessEnv = process.env): InetEndpoin
 /** True when every file the built-in service needs is in `dir`. */
 export async function hasTestPki(dir: string): Promise<boolean> {
   try {
-    await Promise.all(Object.values(BUILTIN_FILES).map((f) => access(path.join(dir, f))));
+    // fs.access, not node:fs/promises: that module (and the readline and stream modules it loads) is off the start path.
+    await Promise.all(Object.values(BUILTIN_FILES).map((f) => new Promise<void>((resolve, reject) => access(path.join(dir, f), (e) => (e ? reject(e) : resolve())))));
     return true;
   } catch {
     return false;

@@ -4,9 +4,6 @@
 // worker.js beside this file; in the sources, tsx is registered first (tests,
 // development).
 import { existsSync } from 'node:fs';
-import nodeModule from 'node:module';
-
-nodeModule.enableCompileCache?.(); // as bin/tlsproxy.js does
 
 let worker;
 const bundled = new URL('../../run/postfix-worker.js', import.meta.url);

@@ -3,9 +3,6 @@
 // dist/run/ runs, or else worker.js beside this file; in the sources, tsx is
 // registered first so that worker.ts runs (tests, development).
 import { existsSync } from 'node:fs';
-import nodeModule from 'node:module';
-
-nodeModule.enableCompileCache?.(); // as bin/tlsproxy.js does
 
 const bundled = new URL('../../run/supervisor-worker.js', import.meta.url);
 if (import.meta.url.includes('/dist/') && existsSync(bundled)) {

@@ -56,6 +56,23 @@ const readText: FileReader = (file) => readFileSync(file, 'utf8');
  */
 export async function createProvider(params: ParameterSet, name = 'tlsproxy_crypto_provider'): Promise<CryptoProvider> {
   const value = params.get(name).trim().toLowerCase();
+  let provider = providers.get(value);
+  if (!provider) {
+    provider = await makeProvider(value, name);
+    providers.set(value, provider);
+  }
+  return provider;
+}
+
+/**
+ * One provider of each kind per process: the start's check, the start itself, every service and
+ * every reload share it, so a certificate and key loaded once (memoised per provider and file
+ * contents, chain-files.ts) are not imported and test-signed again (start-up time, issue 9). A
+ * provider keeps no per-configuration state.
+ */
+const providers = new Map<string, CryptoProvider>();
+
+async function makeProvider(value: string, name: string): Promise<CryptoProvider> {
   switch (value) {
     case 'node':
       return (await import('../../providers/node.js')).createNodeCryptoProvider();

@@ -211,4 +211,17 @@ test('@SECLEVEL=n is accepted with a note; bad commands are rejected as OpenSSL 
   assert.equal(evaluateCipherString('high').unknown, ['high']);
 });
 
+test('the same text evaluates once: the kept result is the same frozen object, another text its own', () => {
+  const a = evaluateCipherString('HIGH:!aNULL:@STRENGTH');
+  assert.is(evaluateCipherString('HIGH:!aNULL:@STRENGTH'), a);
+  assert.ok(Object.isFrozen(a) && Object.isFrozen(a.ciphers) && Object.isFrozen(a.unknown) && Object.isFrozen(a.notes));
+  assert.throws(() => (a.ciphers as unknown as unknown[]).push(a.ciphers[0]));
+  const b = evaluateCipherString('HIGH:!aNULL');
+  assert.is.not(b, a);
+  assert.equal(b.ciphers.map((c) => c.name).sort(), a.ciphers.map((c) => c.name).sort(), 'the same suites, another order');
+  // An invalid string throws each time (nothing kept).
+  assert.throws(() => evaluateCipherString('HIGH:@NOPE'), /invalid command "@NOPE"/);
+  assert.throws(() => evaluateCipherString('HIGH:@NOPE'), /invalid command "@NOPE"/);
+});
+
 test.run();

@@ -320,19 +320,11 @@ test('js ChaCha20-Poly1305 equals node:crypto: lengths 0-300 and up to 20 KB, un
 
 test('tlsproxy_crypto_provider = js selects it; without a CSPRNG the start-up error names the parameter', async () => {
   const params = (value: string) => ParameterSet.defaults().withOverrides([{ name: 'tlsproxy_crypto_provider', value }], 'test');
-  assert.is((await createProvider(params('js'))).name, 'js');
-  assert.is((await createProvider(params(' JS '))).name, 'js');
+  // First, before this process has a js provider (one per kind and process, below).
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto')!;
   let error = '';
   try {
-    await createProvider(params('openssl'));
-  } catch (e) {
-    error = (e as Error).message;
-  }
-  assert.is(error, 'invalid tlsproxy_crypto_provider value: "openssl" (expected node, webcrypto or js)');
-  const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto')!;
-  try {
     Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true, writable: true });
-    error = '';
     try {
       await createProvider(params('js'));
     } catch (e) {
@@ -345,6 +337,27 @@ test('tlsproxy_crypto_provider = js selects it; without a CSPRNG the start-up er
     error,
     "tlsproxy_crypto_provider = js: js crypto: no CSPRNG: globalThis.crypto.getRandomValues is not available on this platform; the js provider needs the platform's CSPRNG and has no fallback",
   );
+  // A provider that could not be made is not kept: with the CSPRNG back, the same value works.
+  assert.is((await createProvider(params('js'))).name, 'js');
+  assert.is((await createProvider(params(' JS '))).name, 'js');
+  error = '';
+  try {
+    await createProvider(params('openssl'));
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  assert.is(error, 'invalid tlsproxy_crypto_provider value: "openssl" (expected node, webcrypto or js)');
+});
+
+test('one provider of each kind per process: the start check, the start and reloads share it (keys imported once)', async () => {
+  const params = (value: string) => ParameterSet.defaults().withOverrides([{ name: 'tlsproxy_crypto_provider', value }], 'test');
+  const a = await createProvider(params('node'));
+  assert.is(await createProvider(params(' Node ')), a);
+  assert.is(await createProvider(ParameterSet.defaults()), a, 'the default is node');
+  const w = await createProvider(params('webcrypto'));
+  assert.is(w.name, 'webcrypto');
+  assert.is.not(w, a);
+  assert.is(await createProvider(params('webcrypto')), w);
 });
 
 test('the js provider answers synchronously (no promise per record)', () => {

@@ -64,4 +64,19 @@ test('a current build (or npm one timestamp for all files): no warning', () => {
   }
 });
 
+test('the CommonJS bundle (dist/run/main.cjs, run through bin/code-cache.js on Node): the warning names it', () => {
+  const dir = tree();
+  try {
+    copyFileSync(path.join(root, 'bin/code-cache.js'), path.join(dir, 'bin/code-cache.js'));
+    writeFileSync(path.join(dir, 'dist/run/main.cjs'), 'module.exports = { main: async () => { await new Promise((r) => setTimeout(r, 400)); return 0; } };\n');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path.join(dir, 'dist/run/main.cjs'), old, old);
+    const r = run(dir);
+    assert.is(r.status, 0);
+    assert.match(r.stderr, /tlsproxy: warning: engine\/tls13\/server\.ts is newer than the compiled dist\/run\/main\.cjs: this runs the previous build \(npm run build\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -1,0 +1,190 @@
+/**
+ * bin/code-cache.js: the daemon's CommonJS bundle runs through V8's code
+ * cache, kept beside it and trusted exactly as far as the script: used when
+ * the cache, the script and their directory belong to one user and nobody
+ * else may write them, and when the cache was made from these very bytes
+ * (its SHA-256, not V8's length check); written only by that user, after
+ * the start. A scratch directory holds a small script in each test. Each
+ * run is a fresh process (`fresh()`): within one process V8's own
+ * compilation cache would serve the second compile of the same source and
+ * hide whether the cached data was taken.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const require = createRequire(import.meta.url);
+const { runCached, cachePath } = require('../../bin/code-cache.js') as {
+  runCached: (file: string, options?: { enabled?: boolean; saveAfterMs?: number }) => { exports: Record<string, unknown>; state: { used: boolean; save: () => boolean } };
+  cachePath: (file: string) => string;
+};
+
+const LOADER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../bin/code-cache.js');
+
+/** runCached(file) in a new process: whether the cache was used, the script's value, save() when asked. */
+function fresh(file: string, opts: { save?: boolean; env?: NodeJS.ProcessEnv } = {}): { used: boolean; value: unknown; saved?: boolean } {
+  const code = `const r = require(${JSON.stringify(LOADER)}).runCached(${JSON.stringify(file)}, { saveAfterMs: 600000 });
+const out = { used: r.state.used, value: r.exports.value };
+if (${!!opts.save}) out.saved = r.state.save();
+process.stdout.write(JSON.stringify(out));`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env: { ...process.env, ...opts.env } });
+  if (r.status !== 0) throw new Error(`the loader's process failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** A script with enough functions for V8 to cache, returning `value`. */
+function script(value: string): string {
+  const fns = Array.from({ length: 50 }, (_, i) => `function f${i}(x) { return x * ${i} + ${i}; }`).join('\n');
+  return `${fns}\nlet sum = 0; for (let i = 0; i < 50; i++) sum += eval('f' + i)(1);\nmodule.exports = { value: ${JSON.stringify(value)}, sum, dir: __dirname, load: __tlsproxyImport };\n`;
+}
+
+function scratch(value = 'one'): { dir: string; file: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tlsproxy-cc-'));
+  chmodSync(dir, 0o755);
+  const file = path.join(dir, 'main.cjs');
+  writeFileSync(file, script(value), { mode: 0o644 });
+  return { dir, file };
+}
+
+test('first run compiles, save() writes the cache, the next run uses it and runs the same code', () => {
+  const { dir, file } = scratch();
+  try {
+    const a = runCached(file, { saveAfterMs: 60_000 });
+    assert.is(a.exports.value, 'one');
+    assert.is(a.exports.dir, dir);
+    assert.type(a.exports.load, 'function');
+    assert.is(a.state.used, false);
+    assert.is(a.state.save(), true);
+    const cache = cachePath(file);
+    assert.ok(cache.startsWith(`${file}.${process.version}-${process.arch}`), cache);
+    const bytes = readFileSync(cache);
+    assert.match(bytes.subarray(0, 100).toString('latin1'), /^tlsproxy-code-cache-1\n[0-9a-f]{64}\n/);
+    assert.is(statSync(cache).mode & 0o777, 0o644);
+    const b = runCached(file);
+    assert.is(b.state.used, true);
+    assert.is(b.exports.value, 'one');
+    assert.is(b.exports.sum, 2450);
+    assert.equal(fresh(file), { used: true, value: 'one' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the script changed with its length unchanged: the cache is not used (V8 alone would take it) and the new code runs', () => {
+  const { dir, file } = scratch('one');
+  try {
+    assert.equal(fresh(file, { save: true }), { used: false, value: 'one', saved: true });
+    assert.equal(fresh(file), { used: true, value: 'one' });
+    writeFileSync(file, script('two'));
+    assert.equal(fresh(file, { save: true }), { used: false, value: 'two', saved: true }, 'the new bytes run, and get their cache');
+    assert.equal(fresh(file), { used: true, value: 'two' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a cache or a directory others may write, a symbolic link, a corrupt body: not used, the script still runs', () => {
+  const { dir, file } = scratch();
+  try {
+    runCached(file, { saveAfterMs: 60_000 }).state.save();
+    const cache = cachePath(file);
+    chmodSync(cache, 0o664);
+    assert.equal(fresh(file), { used: false, value: 'one' }, 'group-writable cache');
+    chmodSync(cache, 0o644);
+    chmodSync(dir, 0o777);
+    assert.equal(fresh(file), { used: false, value: 'one' }, 'world-writable directory');
+    chmodSync(dir, 0o755);
+    chmodSync(file, 0o666);
+    assert.equal(fresh(file), { used: false, value: 'one' }, 'world-writable script');
+    chmodSync(file, 0o644);
+    assert.equal(fresh(file), { used: true, value: 'one' }, 'trusted again');
+
+    const real = readFileSync(cache);
+    rmSync(cache);
+    writeFileSync(path.join(dir, 'elsewhere'), real, { mode: 0o644 });
+    symlinkSync(path.join(dir, 'elsewhere'), cache);
+    assert.equal(fresh(file), { used: false, value: 'one' }, 'symbolic link');
+    rmSync(cache);
+
+    // A damaged body under an intact header: V8 would abort in its deserialiser; the data's SHA-256 keeps it out.
+    const header = 'tlsproxy-code-cache-1\n'.length + 2 * 65;
+    const damaged = Buffer.from(real);
+    for (let i = header + 64; i < damaged.length; i++) damaged[i] ^= 0x5a;
+    writeFileSync(cache, damaged, { mode: 0o644 });
+    assert.equal(fresh(file), { used: false, value: 'one' }, 'damaged data');
+    writeFileSync(cache, real.subarray(0, real.length - 100), { mode: 0o644 });
+    assert.equal(fresh(file), { used: false, value: 'one' }, 'truncated');
+    writeFileSync(cache, real, { mode: 0o644 });
+    assert.equal(fresh(file), { used: true, value: 'one' }, 'whole again');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a cache owned by another user than the script is not used (root only: chown)', () => {
+  if (process.getuid?.() !== 0) return;
+  const { dir, file } = scratch();
+  try {
+    runCached(file, { saveAfterMs: 60_000 }).state.save();
+    assert.equal(fresh(file), { used: true, value: 'one' });
+    chownSync(cachePath(file), 65534, 65534);
+    assert.equal(fresh(file), { used: false, value: 'one' }, 'cache of another user');
+    // A script owned by someone else: this process neither writes a cache for it nor uses root's.
+    chownSync(cachePath(file), 0, 0);
+    chownSync(file, 65534, 65534);
+    assert.equal(fresh(file, { save: true }), { used: false, value: 'one', saved: false });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('off (TLSPROXY_CODE_CACHE=0 or enabled: false): no cache read or written', () => {
+  const { dir, file } = scratch();
+  try {
+    runCached(file, { saveAfterMs: 60_000 }).state.save();
+    const r = runCached(file, { enabled: false });
+    assert.is(r.state.used, false);
+    assert.is(r.state.save(), false);
+    assert.equal(fresh(file, { save: true, env: { TLSPROXY_CODE_CACHE: '0' } }), { used: false, value: 'one', saved: false });
+    assert.equal(fresh(file), { used: true, value: 'one' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('without a cache, the timer writes one after saveAfterMs (and not at once)', async () => {
+  const { dir, file } = scratch();
+  try {
+    runCached(file, { saveAfterMs: 30 });
+    assert.is(existsSync(cachePath(file)), false);
+    const until = Date.now() + 5000;
+    while (!existsSync(cachePath(file)) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(existsSync(cachePath(file)));
+    assert.equal(fresh(file), { used: true, value: 'one' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the script imports ES modules through the loader (__tlsproxyImport), also when run from the cache', async () => {
+  const { dir, file } = scratch();
+  try {
+    writeFileSync(path.join(dir, 'esm.mjs'), 'export const answer = 42;\n');
+    writeFileSync(file, `${script('one')}\nmodule.exports.answer = () => __tlsproxyImport(require('node:url').pathToFileURL(${JSON.stringify(path.join(dir, 'esm.mjs'))}).href).then((m) => m.answer);\n`);
+    const a = runCached(file, { saveAfterMs: 60_000 });
+    assert.is(await (a.exports.answer as () => Promise<number>)(), 42);
+    a.state.save();
+    const code = `const r = require(${JSON.stringify(LOADER)}).runCached(${JSON.stringify(file)}, { saveAfterMs: 600000 });
+r.exports.answer().then((v) => process.stdout.write(JSON.stringify({ used: r.state.used, v })));`;
+    const out = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+    assert.equal(JSON.parse(out.stdout), { used: true, v: 42 }, out.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
