@@ -58,13 +58,7 @@ function readCache(file, digest, owner) {
     fd = fs.openSync(at, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     const st = fs.fstatSync(fd);
     if (!st.isFile() || !trusted(st, owner) || st.size <= HEADER) return undefined;
-    const data = Buffer.allocUnsafe(st.size);
-    let got = 0;
-    while (got < st.size) {
-      const n = fs.readSync(fd, data, got, st.size - got, got);
-      if (n === 0) return undefined;
-      got += n;
-    }
+    const data = fs.readFileSync(fd);
     const body = data.subarray(HEADER);
     if (data.latin1Slice(0, HEADER) !== `${MAGIC}${digest}\n${sha256(body)}\n`) return undefined;
     return body;
@@ -129,11 +123,10 @@ function runCached(file, options = {}) {
   const used = cachedData !== undefined && !script.cachedDataRejected;
   cachedData = undefined;
   const mod = { exports: {} };
-  const state = {
-    used,
-    save: () => (enabled && owner >= 0 && owner === euid ? writeCache(file, digest, script) : false),
-  };
-  if (!used && enabled && owner >= 0 && owner === euid) {
+  // Only the script's own user writes its cache.
+  const mayWrite = enabled && owner >= 0 && owner === euid;
+  const state = { used, save: () => mayWrite && writeCache(file, digest, script) };
+  if (!used && mayWrite) {
     // After the start, so the cache holds what a start compiles; a command that ends sooner writes none.
     setTimeout(() => state.save(), options.saveAfterMs ?? 2000).unref();
   }

@@ -117,18 +117,25 @@ writeFileSync(path.join(dist, 'bundle', 'engine.meta.json'), JSON.stringify(bund
 // Each module keeps the import.meta.url it has in the per-file tree (dist/<its path>.js), so every
 // path it computes from it (the worker entry points beside it, native/ above it) is the same as
 // there; the worker-entry.mjs files run dist/run/ when it is present.
-const ownUrl = {
-  name: 'per-file-import-meta-url',
-  setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, async (args) => {
-      const rel = path.relative(root, args.path);
-      if (rel.startsWith('..') || !SOURCES.includes(rel.split(path.sep)[0])) return undefined;
-      const src = await import('node:fs/promises').then((fs) => fs.readFile(args.path, 'utf8'));
-      const asJs = rel.split(path.sep).join('/').replace(/\.ts$/, '.js');
-      return { contents: src.replaceAll('import.meta.url', `new URL(${JSON.stringify(`../${asJs}`)}, import.meta.url).href`), loader: 'ts' };
-    });
-  },
-};
+/**
+ * An esbuild plugin that gives each source module the import.meta.url it has in the per-file tree,
+ * resolved against `base` (an expression for the bundle's own URL), then applies `rewrite`.
+ */
+function perFileUrl(name, base, rewrite = (src) => src) {
+  return {
+    name,
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, async (args) => {
+        const rel = path.relative(root, args.path);
+        if (rel.startsWith('..') || !SOURCES.includes(rel.split(path.sep)[0])) return undefined;
+        const src = await import('node:fs/promises').then((fs) => fs.readFile(args.path, 'utf8'));
+        const asJs = rel.split(path.sep).join('/').replace(/\.ts$/, '.js');
+        return { contents: rewrite(src.replaceAll('import.meta.url', `new URL(${JSON.stringify(`../${asJs}`)}, ${base}).href`)), loader: 'ts' };
+      });
+    },
+  };
+}
+const ownUrl = perFileUrl('per-file-import-meta-url', 'import.meta.url');
 const run = await esbuild.build({
   entryPoints: {
     main: path.join(root, 'proxy/cli/main.ts'),
@@ -169,24 +176,13 @@ writeFileSync(path.join(dist, 'run', 'meta.json'), JSON.stringify(run.metafile, 
 // Three parts are left out and loaded at run time instead: prom-client (CommonJS, from
 // node_modules), @peculiar/webcrypto (its ES module build, from node_modules) and the CLI's
 // certificate commands with pkijs (an ES-module-only package: the per-file dist/proxy/cli/certs.js).
-const cjsOwnUrl = {
-  name: 'per-file-url-cjs',
-  setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, async (args) => {
-      const rel = path.relative(root, args.path);
-      if (rel.startsWith('..') || !SOURCES.includes(rel.split(path.sep)[0])) return undefined;
-      const fs = await import('node:fs/promises');
-      let src = await fs.readFile(args.path, 'utf8');
-      const asJs = rel.split(path.sep).join('/').replace(/\.ts$/, '.js');
-      src = src.replaceAll('import.meta.url', `new URL(${JSON.stringify(`../${asJs}`)}, __tlsproxyBundleUrl).href`);
-      // The two ES modules loaded at run time: through the loader's import() (bin/code-cache.js;
-      // an import() compiled by vm.Script from a code cache has no module loader on Node 20).
-      src = src.replaceAll("import('./certs.js')", "__tlsproxyLoad(new URL('../proxy/cli/certs.js', __tlsproxyBundleUrl).href)");
-      src = src.replaceAll("import('@peculiar/webcrypto')", "__tlsproxyLoad('@peculiar/webcrypto')");
-      return { contents: src, loader: 'ts' };
-    });
-  },
-};
+// The two ES modules loaded at run time go through the loader's import() (bin/code-cache.js; an
+// import() compiled by vm.Script from a code cache has no module loader on Node 20).
+const cjsOwnUrl = perFileUrl('per-file-url-cjs', '__tlsproxyBundleUrl', (src) =>
+  src
+    .replaceAll("import('./certs.js')", "__tlsproxyLoad(new URL('../proxy/cli/certs.js', __tlsproxyBundleUrl).href)")
+    .replaceAll("import('@peculiar/webcrypto')", "__tlsproxyLoad('@peculiar/webcrypto')"),
+);
 const cjs = await esbuild.build({
   entryPoints: { main: path.join(root, 'proxy/cli/main.ts') },
   outdir: path.join(dist, 'run'),

@@ -13,6 +13,7 @@
 
 import { access } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { ConfigError } from './errors.js';
 import { ParameterSet, type Override, type ParameterValue } from './main-cf.js';
 import { parseInetService, type InetEndpoint } from './master-cf.js';
@@ -46,7 +47,7 @@ export function builtinListen(env: NodeJS.ProcessEnv = process.env): InetEndpoin
 export async function hasTestPki(dir: string): Promise<boolean> {
   try {
     // fs.access, not node:fs/promises: that module (and the readline and stream modules it loads) is off the start path.
-    await Promise.all(Object.values(BUILTIN_FILES).map((f) => new Promise<void>((resolve, reject) => access(path.join(dir, f), (e) => (e ? reject(e) : resolve())))));
+    await Promise.all(Object.values(BUILTIN_FILES).map((f) => promisify(access)(path.join(dir, f))));
     return true;
   } catch {
     return false;

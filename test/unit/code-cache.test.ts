@@ -25,12 +25,19 @@ const { runCached, cachePath } = require('../../bin/code-cache.js') as {
 
 const LOADER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../bin/code-cache.js');
 
-/** runCached(file) in a new process: whether the cache was used, the script's value, save() when asked. */
-function fresh(file: string, opts: { save?: boolean; env?: NodeJS.ProcessEnv } = {}): { used: boolean; value: unknown; saved?: boolean } {
+/**
+ * runCached(file) in a new process: whether the cache was used, the script's value, save() when
+ * asked, and what its export `call` resolves to when named.
+ */
+function fresh(file: string, opts: { save?: boolean; call?: string; env?: NodeJS.ProcessEnv } = {}): { used: boolean; value: unknown; saved?: boolean; called?: unknown } {
   const code = `const r = require(${JSON.stringify(LOADER)}).runCached(${JSON.stringify(file)}, { saveAfterMs: 600000 });
 const out = { used: r.state.used, value: r.exports.value };
 if (${!!opts.save}) out.saved = r.state.save();
-process.stdout.write(JSON.stringify(out));`;
+const call = ${JSON.stringify(opts.call ?? null)};
+Promise.resolve(call && r.exports[call]()).then((v) => {
+  if (call) out.called = v;
+  process.stdout.write(JSON.stringify(out));
+});`;
   const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env: { ...process.env, ...opts.env } });
   if (r.status !== 0) throw new Error(`the loader's process failed (${r.status ?? r.signal}): ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -178,10 +185,7 @@ test('the script imports ES modules through the loader (__tlsproxyImport), also 
     const a = runCached(file, { saveAfterMs: 60_000 });
     assert.is(await (a.exports.answer as () => Promise<number>)(), 42);
     a.state.save();
-    const code = `const r = require(${JSON.stringify(LOADER)}).runCached(${JSON.stringify(file)}, { saveAfterMs: 600000 });
-r.exports.answer().then((v) => process.stdout.write(JSON.stringify({ used: r.state.used, v })));`;
-    const out = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
-    assert.equal(JSON.parse(out.stdout), { used: true, v: 42 }, out.stderr);
+    assert.equal(fresh(file, { call: 'answer' }), { used: true, value: 'one', called: 42 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
