@@ -36,12 +36,24 @@ function fail(detail: string): never {
   throw new CertificateError(undefined, detail);
 }
 
-/** Parses one DER value that must span all of `der`. */
+/**
+ * Parses one DER value that must span all of `der`.
+ *
+ * `parseEmbedded: false`: asn1js would otherwise try every primitive OCTET
+ * STRING and BIT STRING's contents as a nested encoding and keep the tree
+ * when it happens to parse: a guess about untrusted bytes that nothing here
+ * uses (each extension value, key and signature is decoded explicitly, as
+ * what it must be), and the largest part of a certificate's decoding work.
+ * `copyInput: false`: the tree holds views of `der` instead of a copy, so no
+ * second copy of a private key lingers; the callers do not change `der`
+ * while they read the tree, and everything they keep is copied out
+ * (contentsOf, encodingOf).
+ */
 export function decodeDer(der: Uint8Array, what: string): Asn1 {
   if (der.length === 0) fail(`${what} is empty`);
   let r: ReturnType<typeof asn1js.fromBER>;
   try {
-    r = asn1js.fromBER(der, { maxDepth: 32 });
+    r = asn1js.fromBER(der, { maxDepth: 32, parseEmbedded: false, copyInput: false });
   } catch (e) {
     fail(`${what} is not valid DER (${(e as Error).message})`);
   }
