@@ -13,7 +13,7 @@ import type { Limits, ServerConfig } from './config.js';
 import { DEFAULT_LIMITS } from './config.js';
 import { concat } from './codec.js';
 import { AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersion, RecordLimits, alertName } from './constants.js';
-import { isPromise, type MaybePromise } from './crypto/provider.js';
+import { isPromise, type CryptoProvider, type MaybePromise } from './crypto/provider.js';
 import { PeerAlert, RENEGOTIATION_REFUSED_WARNING, TlsFailure, failure, fail } from './errors.js';
 import type { ConnectionError, ConnectionEvents, HandshakeInfo, TlsEvent } from './events.js';
 import { HandshakeBuffer } from './handshake-buffer.js';
@@ -780,131 +780,171 @@ export class ServerConnection {
   // ------------------------------------------------- what states may do
 
   private makeContext(): ServerContext {
-    const self = this;
-    const random = this.config.random ?? ((n: number) => this.config.provider.random(n));
-    return {
-      config: this.config,
-      provider: this.config.provider,
-      limits: this.limits,
-      random,
-      trace: (m) => self.trace(m),
-      event: (e) => self.emit?.(e),
-      sendHandshake(message) {
-        self.flight.push(message);
-      },
-      sendChangeCipherSpec() {
-        this.flush();
-        self.pushRecord(plaintextRecord(ContentType.change_cipher_spec, Uint8Array.of(1)), self.emit && [{ kind: 'change-cipher-spec', direction: 'sent' }]);
-      },
-      flush() {
-        if (!self.flight.length) return;
-        const messages = self.flight;
-        const all = messages.length === 1 ? messages[0]! : concat(...messages);
-        self.flight = [];
-        const prot = self.writeProt;
-        // Each message is reported with the record that carries its first byte.
-        let next = 0;
-        let start = 0;
-        // Handshake messages are coalesced into as few records as the 2^14 limit allows (§5.1).
-        const max = prot ? self.maxFragment : RecordLimits.maxPlaintext;
-        for (let off = 0; off < all.length; off += max) {
-          const end = Math.min(all.length, off + max);
-          const chunk = all.subarray(off, end);
-          let events: TlsEvent[] | undefined;
-          if (self.emit) {
-            events = [];
-            for (; next < messages.length && start < end; start += messages[next]!.length, next++) {
-              events.push({ kind: 'message', direction: 'sent', type: messages[next]![0]!, protected: prot !== undefined });
-            }
-          }
-          self.pushRecord(
-            prot ? prot.seal(ContentType.handshake, chunk, self.padding(ContentType.handshake, chunk.length)) : plaintextRecord(ContentType.handshake, chunk),
-            events,
-          );
-        }
-      },
-      setVersion(version) {
-        self.version = version;
-        self.emit?.({ kind: 'version', version });
-      },
-      setWriteProtection(protection) {
-        this.flush();
-        self.writeProt = protection;
-        self.keysChanged('write');
-      },
-      setReadProtection(protection) {
-        if (self.hs.hasPartial) fail('HandshakeSpansKeyChange');
-        self.readProt = protection;
-        self.keysChanged('read');
-      },
-      warning(message) {
-        self.events.warning?.(message);
-      },
-      noteCachedSession(id) {
-        self.cachedSessionId = id.slice();
-      },
-      keylog(label, clientRandom, secret) {
-        self.events.keylog?.(label, clientRandom, secret);
-      },
-      refuseRenegotiation() {
-        // RFC 5746 §4.4 / RFC 5246 §7.4.1.2: a server that will not renegotiate answers with a
-        // no_renegotiation warning and the session goes on; repeated attempts end it.
-        if (++self.renegotiationAttempts > self.limits.maxRenegotiationAttempts) {
-          fail('RenegotiationRepeated', self.renegotiationAttempts);
-        }
-        self.sendAlert(AlertLevel.warning, RENEGOTIATION_REFUSED_WARNING);
-        self.events.warning?.('client attempted renegotiation: refused with a no_renegotiation warning');
-      },
-      setWriteSecret(suite, secret) {
-        this.flush();
-        self.writeProt = self.protection(suite, secret);
-        self.keysChanged('write');
-      },
-      setReadSecret(suite, secret) {
-        // §5.1: "Handshake messages MUST NOT span key changes ... If a handshake message is followed
-        // by a key change, it MUST be aligned to a record boundary", else unexpected_message.
-        if (self.hs.hasPartial) fail('HandshakeSpansKeyChange');
-        self.readProt = self.protection(suite, secret);
-        self.keysChanged('read');
-      },
-      setPeerRecordSizeLimit(limit) {
-        // RFC 8449 §4: in TLS 1.3 the limit counts the content type byte (and padding).
-        self.maxFragment = Math.min(RecordLimits.maxPlaintext, limit - 1);
-      },
-      skipEarlyData(mode) {
-        self.earlyData = mode;
-      },
-      handshakeComplete(info, secrets) {
-        if (secrets) self.secrets = secrets;
-        self.info = info;
-        self.state = 'open';
-        self.events.handshake(info);
-        const pending = self.pending;
-        self.pending = [];
-        self.pendingBytes = 0;
-        for (const p of pending) {
-          if (!self.writable) break;
-          self.write(p.data, p.done);
-        }
-        if (self.closeAfterHandshake) self.close();
-      },
-      peerKeyUpdate(requested) {
-        // §4.6.3 with §5.1: KeyUpdate must end its record, since the key changes after it.
-        if (self.hs.hasPartial) fail('KeyUpdateNotAtRecordEnd');
-        if (++self.keyUpdatesWithoutData > self.limits.maxKeyUpdatesWithoutData) fail('TooManyKeyUpdates');
-        const s = self.secrets!;
-        const next = nextTrafficSecret(self.config.provider, s.suite, s.clientTrafficSecret);
-        s.clientTrafficSecret.fill(0);
-        s.clientTrafficSecret = next;
-        self.readProt = self.protection(s.suite, next);
-        self.keysChanged('read');
-        self.trace(`received KeyUpdate${requested ? ' (update_requested)' : ''}`);
-        // §4.6.3: answer update_requested with our own KeyUpdate "prior to sending its next Application
-        // Data record": once for all the requests received until then (sealApplicationData).
-        if (requested && !self.sentClose) self.keyUpdateOwed = true;
-      },
-    };
+    return new ServerConnection.StateContext(this);
   }
+
+  /**
+   * What the states may do to this connection (ServerContext,
+   * common/state.ts). One small object per connection with its methods on
+   * a shared prototype: an object literal of closures over the connection
+   * cost ~1.3 KB for each session's whole life (bench/README.md, idle
+   * connections). Declared inside ServerConnection, so that it alone may
+   * reach the connection's private state.
+   */
+  private static readonly StateContext = class StateContext implements ServerContext {
+    readonly config: ServerConfig;
+    readonly provider: CryptoProvider;
+    readonly limits: Limits;
+
+    constructor(private readonly c: ServerConnection) {
+      this.config = c.config;
+      this.provider = c.config.provider;
+      this.limits = c.limits;
+    }
+
+    random(length: number): Uint8Array {
+      const own = this.config.random;
+      return own ? own(length) : this.provider.random(length);
+    }
+
+    trace(message: string): void {
+      this.c.trace(message);
+    }
+
+    event(event: TlsEvent): void {
+      this.c.emit?.(event);
+    }
+
+    sendHandshake(message: Uint8Array): void {
+      this.c.flight.push(message);
+    }
+
+    sendChangeCipherSpec(): void {
+      this.flush();
+      this.c.pushRecord(plaintextRecord(ContentType.change_cipher_spec, Uint8Array.of(1)), this.c.emit && [{ kind: 'change-cipher-spec', direction: 'sent' }]);
+    }
+
+    flush(): void {
+      if (!this.c.flight.length) return;
+      const messages = this.c.flight;
+      const all = messages.length === 1 ? messages[0]! : concat(...messages);
+      this.c.flight = [];
+      const prot = this.c.writeProt;
+      // Each message is reported with the record that carries its first byte.
+      let next = 0;
+      let start = 0;
+      // Handshake messages are coalesced into as few records as the 2^14 limit allows (§5.1).
+      const max = prot ? this.c.maxFragment : RecordLimits.maxPlaintext;
+      for (let off = 0; off < all.length; off += max) {
+        const end = Math.min(all.length, off + max);
+        const chunk = all.subarray(off, end);
+        let events: TlsEvent[] | undefined;
+        if (this.c.emit) {
+          events = [];
+          for (; next < messages.length && start < end; start += messages[next]!.length, next++) {
+            events.push({ kind: 'message', direction: 'sent', type: messages[next]![0]!, protected: prot !== undefined });
+          }
+        }
+        this.c.pushRecord(
+          prot ? prot.seal(ContentType.handshake, chunk, this.c.padding(ContentType.handshake, chunk.length)) : plaintextRecord(ContentType.handshake, chunk),
+          events,
+        );
+      }
+    }
+
+    setVersion(version: number): void {
+      this.c.version = version;
+      this.c.emit?.({ kind: 'version', version });
+    }
+
+    setWriteProtection(protection: RecordProtection): void {
+      this.flush();
+      this.c.writeProt = protection;
+      this.c.keysChanged('write');
+    }
+
+    setReadProtection(protection: RecordProtection): void {
+      if (this.c.hs.hasPartial) fail('HandshakeSpansKeyChange');
+      this.c.readProt = protection;
+      this.c.keysChanged('read');
+    }
+
+    warning(message: string): void {
+      this.c.events.warning?.(message);
+    }
+
+    noteCachedSession(id: Uint8Array): void {
+      this.c.cachedSessionId = id.slice();
+    }
+
+    keylog(label: string, clientRandom: Uint8Array, secret: Uint8Array): void {
+      this.c.events.keylog?.(label, clientRandom, secret);
+    }
+
+    refuseRenegotiation(): void {
+      // RFC 5746 §4.4 / RFC 5246 §7.4.1.2: a server that will not renegotiate answers with a
+      // no_renegotiation warning and the session goes on; repeated attempts end it.
+      if (++this.c.renegotiationAttempts > this.c.limits.maxRenegotiationAttempts) {
+        fail('RenegotiationRepeated', this.c.renegotiationAttempts);
+      }
+      this.c.sendAlert(AlertLevel.warning, RENEGOTIATION_REFUSED_WARNING);
+      this.c.events.warning?.('client attempted renegotiation: refused with a no_renegotiation warning');
+    }
+
+    setWriteSecret(suite: Tls13Suite, secret: Uint8Array): void {
+      this.flush();
+      this.c.writeProt = this.c.protection(suite, secret);
+      this.c.keysChanged('write');
+    }
+
+    setReadSecret(suite: Tls13Suite, secret: Uint8Array): void {
+      // §5.1: "Handshake messages MUST NOT span key changes ... If a handshake message is followed
+      // by a key change, it MUST be aligned to a record boundary", else unexpected_message.
+      if (this.c.hs.hasPartial) fail('HandshakeSpansKeyChange');
+      this.c.readProt = this.c.protection(suite, secret);
+      this.c.keysChanged('read');
+    }
+
+    setPeerRecordSizeLimit(limit: number): void {
+      // RFC 8449 §4: in TLS 1.3 the limit counts the content type byte (and padding).
+      this.c.maxFragment = Math.min(RecordLimits.maxPlaintext, limit - 1);
+    }
+
+    skipEarlyData(mode: 'trial' | 'all' | 'off'): void {
+      this.c.earlyData = mode;
+    }
+
+    handshakeComplete(info: HandshakeInfo, secrets?: ConnectedSecrets): void {
+      if (secrets) this.c.secrets = secrets;
+      this.c.info = info;
+      this.c.state = 'open';
+      this.c.events.handshake(info);
+      const pending = this.c.pending;
+      this.c.pending = [];
+      this.c.pendingBytes = 0;
+      for (const p of pending) {
+        if (!this.c.writable) break;
+        this.c.write(p.data, p.done);
+      }
+      if (this.c.closeAfterHandshake) this.c.close();
+    }
+
+    peerKeyUpdate(requested: boolean): void {
+      // §4.6.3 with §5.1: KeyUpdate must end its record, since the key changes after it.
+      if (this.c.hs.hasPartial) fail('KeyUpdateNotAtRecordEnd');
+      if (++this.c.keyUpdatesWithoutData > this.c.limits.maxKeyUpdatesWithoutData) fail('TooManyKeyUpdates');
+      const s = this.c.secrets!;
+      const next = nextTrafficSecret(this.c.config.provider, s.suite, s.clientTrafficSecret);
+      s.clientTrafficSecret.fill(0);
+      s.clientTrafficSecret = next;
+      this.c.readProt = this.c.protection(s.suite, next);
+      this.c.keysChanged('read');
+      this.c.trace(`received KeyUpdate${requested ? ' (update_requested)' : ''}`);
+      // §4.6.3: answer update_requested with our own KeyUpdate "prior to sending its next Application
+      // Data record": once for all the requests received until then (sealApplicationData).
+      if (requested && !this.c.sentClose) this.c.keyUpdateOwed = true;
+    }
+  };
 }
 
 /** A record with its own copy of the bytes (from a lent buffer). */

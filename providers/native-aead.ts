@@ -63,69 +63,94 @@ export function nativeAead(): AeadAddon | undefined {
   return addon;
 }
 
+/**
+ * An AeadKey on the addon's contexts. A class rather than an object of
+ * closures: a session holds two record keys for its whole life, and
+ * methods on the prototype cost it nothing per key (the idle-connection
+ * memory of bench/README.md; a closure-based key was ~8 functions and a
+ * context per key).
+ */
+class NativeAeadKey implements AeadKey {
+  readonly synchronous = true;
+  // Contexts are made on first use: a record layer key seals or opens, rarely both.
+  private enc: object | undefined;
+  private dec: object | undefined;
+  /** A copy (never Buffer#slice, which aliases), zeroed once both contexts hold the key. */
+  private readonly key: Uint8Array;
+
+  constructor(
+    protected readonly n: AeadAddon,
+    readonly algorithm: AeadAlgorithm,
+    private readonly alg: number,
+    raw: Uint8Array,
+  ) {
+    this.key = new Uint8Array(raw);
+  }
+
+  private encCtx(): object {
+    if (!this.enc) this.enc = this.n.aeadCreate(this.alg, this.key, true);
+    if (this.dec) this.key.fill(0);
+    return this.enc;
+  }
+
+  protected decCtx(): object {
+    if (!this.dec) this.dec = this.n.aeadCreate(this.alg, this.key, false);
+    if (this.enc) this.key.fill(0);
+    return this.dec;
+  }
+
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    if (nonce.length !== 12) throw new Error('node crypto: AEAD nonce must be 12 bytes');
+    const out = new Uint8Array(plaintext.length + AEAD_TAG_LENGTH);
+    this.n.aeadSeal(this.encCtx(), nonce, aad, plaintext, EMPTY, out, 0);
+    return out;
+  }
+
+  sealRecord(nonce: Uint8Array, aad: Uint8Array, prefix: Uint8Array, content: Uint8Array, trailer: Uint8Array): Uint8Array {
+    if (nonce.length !== 12) throw new Error('node crypto: AEAD nonce must be 12 bytes');
+    const out = Buffer.allocUnsafe(prefix.length + content.length + trailer.length + AEAD_TAG_LENGTH);
+    out.set(prefix, 0);
+    this.n.aeadSeal(this.encCtx(), nonce, aad, content, trailer, out, prefix.length);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+
+  sealRecordInto(nonce: Uint8Array, aad: Uint8Array, prefix: Uint8Array, content: Uint8Array, trailer: Uint8Array, out: Uint8Array, offset: number): void {
+    if (nonce.length !== 12) throw new Error('node crypto: AEAD nonce must be 12 bytes');
+    out.set(prefix, offset);
+    this.n.aeadSeal(this.encCtx(), nonce, aad, content, trailer, out, offset + prefix.length);
+  }
+
+  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | null {
+    // The caller's buffer stays as it was: decrypt into a new one.
+    return this.openInPlace(nonce, aad, new Uint8Array(ciphertextAndTag));
+  }
+
+  openInPlace(nonce: Uint8Array, aad: Uint8Array, data: Uint8Array): Uint8Array | null {
+    if (nonce.length !== 12 || data.length < AEAD_TAG_LENGTH) return null;
+    return this.n.aeadOpen(this.decCtx(), nonce, aad, data) ? data.subarray(0, data.length - AEAD_TAG_LENGTH) : null;
+  }
+}
+
+/** With a build of the addon that decrypts out of place (aeadOpenInto): openInto, and open() without a copy. */
+class NativeAeadKeyInto extends NativeAeadKey {
+  override open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | null {
+    if (ciphertextAndTag.length < AEAD_TAG_LENGTH) return null;
+    const out = new Uint8Array(ciphertextAndTag.length - AEAD_TAG_LENGTH);
+    return this.openInto(nonce, aad, ciphertextAndTag, out, 0) ? out : null;
+  }
+
+  openInto(nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, out: Uint8Array, offset: number): boolean {
+    if (nonce.length !== 12 || data.length < AEAD_TAG_LENGTH) return false;
+    return this.n.aeadOpenInto!(this.decCtx(), nonce, aad, data, out, offset);
+  }
+}
+
 /** An AeadKey on native contexts; undefined when the addon is unavailable. */
 export function nativeAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKey | undefined {
   const n = nativeAead();
   if (!n) return undefined;
-  const alg = ALG[algorithm];
-  // Contexts are made on first use: a record layer key seals or opens, rarely both.
-  let enc: object | undefined;
-  let dec: object | undefined;
-  // A copy (never Buffer#slice, which aliases), zeroed once both contexts hold the key.
-  const key = new Uint8Array(raw);
-  const encCtx = () => {
-    if (!enc) enc = n.aeadCreate(alg, key, true);
-    if (dec) key.fill(0);
-    return enc;
-  };
-  const decCtx = () => {
-    if (!dec) dec = n.aeadCreate(alg, key, false);
-    if (enc) key.fill(0);
-    return dec;
-  };
   if (raw.length !== AEAD_KEY_LENGTH[algorithm]) throw new Error(`node crypto: ${algorithm} key must be ${AEAD_KEY_LENGTH[algorithm]} bytes`);
-  const openInPlace = (nonce: Uint8Array, aad: Uint8Array, data: Uint8Array): Uint8Array | null => {
-    if (nonce.length !== 12 || data.length < AEAD_TAG_LENGTH) return null;
-    return n.aeadOpen(decCtx(), nonce, aad, data) ? data.subarray(0, data.length - AEAD_TAG_LENGTH) : null;
-  };
-  const into = n.aeadOpenInto;
-  const openInto = into
-    ? (nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, out: Uint8Array, offset: number): boolean => {
-        if (nonce.length !== 12 || data.length < AEAD_TAG_LENGTH) return false;
-        return into(decCtx(), nonce, aad, data, out, offset);
-      }
-    : undefined;
-  return {
-    algorithm,
-    synchronous: true,
-    seal(nonce, aad, plaintext) {
-      if (nonce.length !== 12) throw new Error('node crypto: AEAD nonce must be 12 bytes');
-      const out = new Uint8Array(plaintext.length + AEAD_TAG_LENGTH);
-      n.aeadSeal(encCtx(), nonce, aad, plaintext, EMPTY, out, 0);
-      return out;
-    },
-    sealRecord(nonce, aad, prefix, content, trailer) {
-      if (nonce.length !== 12) throw new Error('node crypto: AEAD nonce must be 12 bytes');
-      const out = Buffer.allocUnsafe(prefix.length + content.length + trailer.length + AEAD_TAG_LENGTH);
-      out.set(prefix, 0);
-      n.aeadSeal(encCtx(), nonce, aad, content, trailer, out, prefix.length);
-      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-    },
-    sealRecordInto(nonce, aad, prefix, content, trailer, out, offset) {
-      if (nonce.length !== 12) throw new Error('node crypto: AEAD nonce must be 12 bytes');
-      out.set(prefix, offset);
-      n.aeadSeal(encCtx(), nonce, aad, content, trailer, out, offset + prefix.length);
-    },
-    open(nonce, aad, ciphertextAndTag) {
-      // The caller's buffer stays as it was: decrypt into a new one.
-      if (!openInto) return openInPlace(nonce, aad, new Uint8Array(ciphertextAndTag));
-      if (ciphertextAndTag.length < AEAD_TAG_LENGTH) return null;
-      const out = new Uint8Array(ciphertextAndTag.length - AEAD_TAG_LENGTH);
-      return openInto(nonce, aad, ciphertextAndTag, out, 0) ? out : null;
-    },
-    openInPlace,
-    ...(openInto ? { openInto } : {}),
-  };
+  return n.aeadOpenInto ? new NativeAeadKeyInto(n, algorithm, ALG[algorithm], raw) : new NativeAeadKey(n, algorithm, ALG[algorithm], raw);
 }
 
 /** X25519 on the addon: keygen() gives the public key and a handle for derive(); undefined when unavailable. */
