@@ -272,18 +272,33 @@ function syncKeyOf(key: MaybePromise<AeadKey>): AeadKey | undefined {
   return !isPromise(key) && key.synchronous ? key : undefined;
 }
 
+/**
+ * The synchronous path's nonce, AAD and header buffers: one set for the
+ * whole process, not one per protection (a session holds two protections
+ * for its whole life). Safe because a synchronous key has consumed them
+ * when it returns (AeadKey.synchronous) and JavaScript seals or opens one
+ * record at a time; each record fills them anew before its AEAD call.
+ */
+const SYNC = {
+  nonce: new Uint8Array(12),
+  /** A record header: TLS 1.3 AAD and prefix, TLS 1.2 prefix without an explicit nonce. */
+  header: new Uint8Array(5),
+  /** TLS 1.2 with an explicit nonce: header || nonce_explicit (RFC 5288 §3). */
+  prefix: new Uint8Array(13),
+  /** TLS 1.2 additional_data (RFC 5246 §6.2.3.3). */
+  aad: new Uint8Array(13),
+  trailer: new Uint8Array(1),
+};
+
 /** One direction's TLS 1.3 protection state: key, IV and sequence number. */
 export class Tls13Protection implements RecordProtection {
   private seq = 0;
   private key: MaybePromise<AeadKey>;
   private sync: AeadKey | undefined;
-  /** Reused on the synchronous path only. */
-  private readonly nonceBuf: Uint8Array;
-  private readonly headerBuf = new Uint8Array(5);
-  private readonly trailerBuf = new Uint8Array(1);
 
   constructor(provider: CryptoProvider, readonly suite: Tls13Suite, key: Uint8Array, private readonly iv: Uint8Array) {
-    this.nonceBuf = new Uint8Array(iv.length);
+    // §5.3: the per-record nonce is iv_length bytes, which every AEAD here fixes at 12 (SYNC.nonce).
+    if (iv.length !== 12) throw new Error('TLS 1.3 AEAD: wrong IV length');
     this.key = provider.aeadKey(suite.aead, key);
     this.sync = syncKeyOf(this.key);
     if (isPromise(this.key)) this.key.then((k) => (this.key = k), () => undefined);
@@ -314,7 +329,7 @@ export class Tls13Protection implements RecordProtection {
   openInto(record: RawRecord, out: Uint8Array, offset: number): InnerPlaintext | null {
     // §5.2: the AEAD output is at most 2^14 + 256 bytes; the tag alone is 16.
     if (record.fragment.length < AEAD_TAG_LENGTH + 1) fail('RecordShorterThanTag');
-    const nonce = fillNonce(this.nonceBuf, this.iv, this.seq);
+    const nonce = fillNonce(SYNC.nonce, this.iv, this.seq);
     if (!this.sync!.openInto!(nonce, record.header, record.fragment, out, offset)) return null;
     const inner = parseInner(out.subarray(offset, offset + record.fragment.length - AEAD_TAG_LENGTH));
     this.advance();
@@ -333,7 +348,7 @@ export class Tls13Protection implements RecordProtection {
     const k = this.sync;
     if (k?.sealRecord) {
       const header = this.syncHeader(length);
-      return k.sealRecord(fillNonce(this.nonceBuf, this.iv, seq), header, header, content, this.syncTrailer(type, padding)) as Uint8Array;
+      return k.sealRecord(fillNonce(SYNC.nonce, this.iv, seq), header, header, content, this.syncTrailer(type, padding)) as Uint8Array;
     }
     const header = Uint8Array.of(ContentType.application_data, 0x03, 0x03, length >>> 8, length & 0xff);
     const nonce = recordNonce(this.iv, seq);
@@ -357,7 +372,7 @@ export class Tls13Protection implements RecordProtection {
 
   /** The synchronous paths' reused record header (no allocation per record). */
   private syncHeader(length: number): Uint8Array {
-    const header = this.headerBuf;
+    const header = SYNC.header;
     header[0] = ContentType.application_data;
     header[1] = 0x03;
     header[2] = 0x03;
@@ -368,7 +383,7 @@ export class Tls13Protection implements RecordProtection {
 
   /** TLSInnerPlaintext's tail, type || zeros[padding] (§5.2): the reused one-byte buffer unless padded. */
   private syncTrailer(type: number, padding: number): Uint8Array {
-    const trailer = padding ? new Uint8Array(1 + padding) : this.trailerBuf;
+    const trailer = padding ? new Uint8Array(1 + padding) : SYNC.trailer;
     trailer[0] = type;
     return trailer;
   }
@@ -381,7 +396,7 @@ export class Tls13Protection implements RecordProtection {
     if (innerLen > RecordLimits.maxPlaintext + 1 + 255) throw new Error('record content too long');
     const header = this.syncHeader(innerLen + AEAD_TAG_LENGTH);
     const trailer = this.syncTrailer(type, padding);
-    k.sealRecordInto!(fillNonce(this.nonceBuf, this.iv, seq), header, header, content, trailer, out, offset);
+    k.sealRecordInto!(fillNonce(SYNC.nonce, this.iv, seq), header, header, content, trailer, out, offset);
   }
 
   /**
@@ -397,7 +412,7 @@ export class Tls13Protection implements RecordProtection {
     if (record.fragment.length < AEAD_TAG_LENGTH + 1) fail('RecordShorterThanTag');
     const k = this.sync;
     if (k) {
-      const nonce = fillNonce(this.nonceBuf, this.iv, seq);
+      const nonce = fillNonce(SYNC.nonce, this.iv, seq);
       const opened = record.owned && k.openInPlace ? k.openInPlace(nonce, record.header, record.fragment) : k.open(nonce, record.header, record.fragment);
       return parseInner(opened as Uint8Array | null);
     }
@@ -427,10 +442,6 @@ export class Tls12Protection implements RecordProtection {
   private key: MaybePromise<AeadKey>;
   private sync: AeadKey | undefined;
   private readonly explicitNonce: boolean;
-  /** Reused on the synchronous path only. */
-  private readonly nonceBuf = new Uint8Array(12);
-  private readonly aadBuf = new Uint8Array(13);
-  private readonly prefixBuf: Uint8Array;
 
   constructor(provider: CryptoProvider, aead: AeadAlgorithm, key: Uint8Array, private readonly iv: Uint8Array) {
     this.key = provider.aeadKey(aead, key);
@@ -438,7 +449,6 @@ export class Tls12Protection implements RecordProtection {
     if (isPromise(this.key)) this.key.then((k) => (this.key = k), () => undefined);
     this.explicitNonce = aead !== 'CHACHA20-POLY1305';
     if (iv.length !== (this.explicitNonce ? 4 : 12)) throw new Error('TLS 1.2 AEAD: wrong IV length');
-    this.prefixBuf = new Uint8Array(this.explicitNonce ? 13 : 5);
   }
 
   get opensInPlace(): boolean {
@@ -457,9 +467,9 @@ export class Tls12Protection implements RecordProtection {
   openInto(record: RawRecord, out: Uint8Array, offset: number): InnerPlaintext | null {
     const seq = this.seq;
     const plainLength = this.checkedPlainLength(record);
-    const ct = this.recordNonce(record, seq, this.nonceBuf);
-    const aad = fillAdditionalData(this.aadBuf, seq, record.type, plainLength);
-    if (!this.sync!.openInto!(this.nonceBuf, aad, ct, out, offset)) return null;
+    const ct = this.recordNonce(record, seq, SYNC.nonce);
+    const aad = fillAdditionalData(SYNC.aad, seq, record.type, plainLength);
+    if (!this.sync!.openInto!(SYNC.nonce, aad, ct, out, offset)) return null;
     this.advance();
     return { type: record.type, content: out.subarray(offset, offset + ct.length - AEAD_TAG_LENGTH) };
   }
@@ -499,14 +509,14 @@ export class Tls12Protection implements RecordProtection {
   /** Nonce, AAD and header (+ explicit nonce) of record `seq`, in the reused buffers. */
   private fillSync(seq: number, type: number, contentLength: number): { nonce: Uint8Array; aad: Uint8Array; prefix: Uint8Array } {
     const length = (this.explicitNonce ? 8 : 0) + contentLength + AEAD_TAG_LENGTH;
-    const aad = fillAdditionalData(this.aadBuf, seq, type, contentLength);
-    const prefix = this.prefixBuf;
+    const aad = fillAdditionalData(SYNC.aad, seq, type, contentLength);
+    const prefix = this.explicitNonce ? SYNC.prefix : SYNC.header;
     prefix[0] = type;
     prefix[1] = 0x03;
     prefix[2] = 0x03;
     prefix[3] = length >>> 8;
     prefix[4] = length & 0xff;
-    const nonce = this.nonceBuf;
+    const nonce = SYNC.nonce;
     if (this.explicitNonce) {
       nonce.set(this.iv, 0);
       // nonce_explicit = the sequence number: the AAD's first 8 bytes.
@@ -571,10 +581,10 @@ export class Tls12Protection implements RecordProtection {
   openAt(record: RawRecord, seq: number): MaybePromise<InnerPlaintext | null> {
     const plainLength = this.checkedPlainLength(record);
     const k = this.sync;
-    const nonce = k ? this.nonceBuf : new Uint8Array(12);
+    const nonce = k ? SYNC.nonce : new Uint8Array(12);
     const ct = this.recordNonce(record, seq, nonce);
     if (k) {
-      const aad = fillAdditionalData(this.aadBuf, seq, record.type, plainLength);
+      const aad = fillAdditionalData(SYNC.aad, seq, record.type, plainLength);
       const plain = record.owned && k.openInPlace ? k.openInPlace(nonce, aad, ct) : k.open(nonce, aad, ct);
       return plain ? { type: record.type, content: plain as Uint8Array } : null;
     }

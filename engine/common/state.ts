@@ -70,10 +70,13 @@ export interface ServerContext {
   peerKeyUpdate(requested: boolean): void;
 }
 
+/**
+ * What an established TLS 1.3 session keeps: the current traffic secrets,
+ * for KeyUpdate (§4.6.3, §7.2). The exporter and resumption master secrets
+ * are not kept (no exporter API; the one ticket is made with the flight).
+ */
 export interface ConnectedSecrets {
   readonly suite: Tls13Suite;
   clientTrafficSecret: Uint8Array;
   serverTrafficSecret: Uint8Array;
-  readonly exporterMasterSecret: Uint8Array;
-  readonly resumptionMasterSecret: Uint8Array;
 }

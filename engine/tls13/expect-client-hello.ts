@@ -379,6 +379,9 @@ class ServerFlight13 {
     ctx.keylog('CLIENT_TRAFFIC_SECRET_0', hello.random, clientTrafficSecret);
     ctx.keylog('SERVER_TRAFFIC_SECRET_0', hello.random, serverTrafficSecret);
     ctx.keylog('EXPORTER_SECRET', hello.random, exporterMasterSecret);
+    // §7.5: this engine offers no exporter (RFC 5705 keying material): the secret is derived for the
+    // key log only, and not kept for the session's life.
+    exporterMasterSecret.fill(0);
     ctx.setWriteSecret(suite, serverTrafficSecret);
     this.serverHandshakeSecret.fill(0);
 
@@ -413,7 +416,6 @@ class ServerFlight13 {
       clientHandshakeSecret: this.clientHandshakeSecret,
       clientTrafficSecret,
       serverTrafficSecret,
-      exporterMasterSecret,
       info,
     };
   }

@@ -38,10 +38,9 @@ export interface AwaitingFinished {
   readonly clientHandshakeSecret: Uint8Array;
   readonly clientTrafficSecret: Uint8Array;
   readonly serverTrafficSecret: Uint8Array;
-  readonly exporterMasterSecret: Uint8Array;
   readonly info: HandshakeInfo;
   /** Set when the ticket went out with the server flight (sendEarlyTicket): what the client Finished must be, and the outcome to report once it is. */
-  readonly early?: { readonly expected: Uint8Array; readonly resumptionMasterSecret: Uint8Array; readonly ticket: TicketOutcome | undefined };
+  readonly early?: { readonly expected: Uint8Array; readonly ticket: TicketOutcome | undefined };
 }
 
 type TicketOutcome = { kind: 'ticket'; issued: boolean; reason?: string };
@@ -55,7 +54,9 @@ export async function sendEarlyTicket(ctx: ServerContext, s: AwaitingFinished): 
   const expected = s.schedule.finishedVerifyData(s.clientHandshakeSecret, s.transcript.current());
   const resumptionMasterSecret = s.schedule.derive('res master', s.transcript.currentWith(encodeFinished(expected)));
   const ticket = await issueTicket(ctx, s, resumptionMasterSecret);
-  return { ...s, early: { expected, resumptionMasterSecret, ticket } };
+  // The ticket (one per handshake) is made: the resumption secret is not kept.
+  resumptionMasterSecret.fill(0);
+  return { ...s, early: { expected, ticket } };
 }
 
 export class ExpectFinished implements State {
@@ -74,19 +75,23 @@ export class ExpectFinished implements State {
     // incorrect MUST terminate the connection with a "decrypt_error" alert."
     if (!constantTimeEqual(expected, verifyData)) fail('FinishedMismatch');
     transcript.add(m.raw);
-    const resumptionMasterSecret = early?.resumptionMasterSecret ?? schedule.derive('res master', transcript.current());
+    // §7.1: the resumption secret covers the client Finished; made already when the ticket left with the flight.
+    const resumptionMasterSecret = early ? undefined : schedule.derive('res master', transcript.current());
     schedule.erase();
     this.s.clientHandshakeSecret.fill(0);
     this.ctx.setReadSecret(this.s.suite, this.s.clientTrafficSecret);
-    const ticket = early ? early.ticket : await issueTicket(this.ctx, this.s, resumptionMasterSecret);
+    let ticket = early?.ticket;
+    if (resumptionMasterSecret) {
+      ticket = await issueTicket(this.ctx, this.s, resumptionMasterSecret);
+      // §4.6.1: the ticket (one per handshake) is made: the resumption secret is not kept.
+      resumptionMasterSecret.fill(0);
+    }
     if (ticket) this.ctx.event(ticket);
     this.ctx.trace('client Finished verified');
     this.ctx.handshakeComplete(this.s.info, {
       suite: this.s.suite,
       clientTrafficSecret: this.s.clientTrafficSecret,
       serverTrafficSecret: this.s.serverTrafficSecret,
-      exporterMasterSecret: this.s.exporterMasterSecret,
-      resumptionMasterSecret,
     });
     return new Connected(this.ctx);
   }
