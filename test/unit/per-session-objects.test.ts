@@ -5,11 +5,14 @@
  * object literal of closures costs ~56 bytes per function per session; the
  * two objects below were ~30 functions per idle session before.
  */
+import net from 'node:net';
+import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ServerConnection } from '../../engine/connection.js';
 import { nativeAeadKey } from '../../providers/native-aead.js';
 import { engineConfig } from '../helpers/engine-server.js';
+import { testPki } from '../helpers/pki.js';
 
 const ownFunctions = (o: object) => Object.getOwnPropertyNames(o).filter((k) => typeof (o as Record<string, unknown>)[k] === 'function');
 
@@ -38,6 +41,41 @@ test('the engine state context: one object per connection, methods shared', asyn
   assert.ok(one !== two);
   assert.equal(ownFunctions(one), []);
   assert.is((one as { flush: unknown }).flush, (two as { flush: unknown }).flush);
+});
+
+test('an established TLS 1.3 session keeps its traffic secrets only; the key log saw the exporter secret', async () => {
+  const config = await engineConfig({ provider: 'node', certs: ['p256'] });
+  const logged = new Map<string, Uint8Array>();
+  let conn!: ServerConnection;
+  const established = new Promise<void>((resolve, reject) => {
+    const server = net.createServer((socket) => {
+      conn = new ServerConnection(config, {
+        write: (b) => socket.write(b.slice()),
+        handshake: () => {
+          server.close();
+          resolve();
+        },
+        data: () => undefined,
+        peerClosed: () => undefined,
+        failed: (e) => reject(new Error(e.message)),
+        // A key log copies what it is handed during the call.
+        keylog: (label, _random, secret) => logged.set(label, secret.slice()),
+      });
+      socket.on('data', (d) => conn.receive(new Uint8Array(d)));
+      socket.on('error', () => undefined);
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      const c = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: testPki().caPem, minVersion: 'TLSv1.3' });
+      c.on('secureConnect', () => c.end());
+      c.on('error', () => undefined);
+    });
+  });
+  await established;
+  const secrets = (conn as unknown as { secrets: Record<string, unknown> }).secrets;
+  assert.equal(Object.keys(secrets).sort(), ['clientTrafficSecret', 'serverTrafficSecret', 'suite']);
+  const exporter = logged.get('EXPORTER_SECRET');
+  assert.ok(exporter && exporter.length >= 32 && exporter.some((b) => b !== 0), 'the key log got the real exporter secret');
 });
 
 test.run();
