@@ -249,30 +249,38 @@ function matches(c: OpenSslCipher, s: Selector): boolean {
  * One rule over the list. Each of OpenSSL's linked-list walks is a stable
  * partition: add / ord append the chosen entries at the end in list order,
  * del / bump put them at the front in list order, kill drops them.
+ * The list is rearranged in place and returned (every caller owns its list
+ * and replaces it with the result): a cipher string is dozens of rules over
+ * ~150 entries, and an evaluation that made new arrays for each rule was a
+ * measurable part of the daemon's start (bench/README.md, start-up).
  */
 function apply(list: Entry[], rule: Rule, pick: (c: OpenSslCipher) => boolean): Entry[] {
-  const chosen: Entry[] = [];
-  const rest: Entry[] = [];
-  for (const e of list) {
-    const hit =
-      pick(e.cipher) && (rule === 'kill' || (rule === 'add' ? !e.active : e.active));
-    (hit ? chosen : rest).push(e);
+  const chosen = CHOSEN;
+  // The entries not chosen move up to the front, in order.
+  let kept = 0;
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!;
+    const hit = pick(e.cipher) && (rule === 'kill' || (rule === 'add' ? !e.active : e.active));
+    if (hit) chosen.push(e);
+    else list[kept++] = e;
   }
-  switch (rule) {
-    case 'add':
-      for (const e of chosen) e.active = true;
-      return [...rest, ...chosen];
-    case 'ord':
-      return [...rest, ...chosen];
-    case 'del':
-      for (const e of chosen) e.active = false;
-      return [...chosen, ...rest];
-    case 'bump':
-      return [...chosen, ...rest];
-    case 'kill':
-      return rest;
+  if (rule === 'add' || rule === 'del') for (const e of chosen) e.active = rule === 'add';
+  if (rule === 'add' || rule === 'ord') {
+    list.length = kept;
+    for (const e of chosen) list.push(e);
+  } else if (rule === 'del' || rule === 'bump') {
+    list.length = kept + chosen.length;
+    list.copyWithin(chosen.length, 0, kept);
+    for (let i = 0; i < chosen.length; i++) list[i] = chosen[i]!;
+  } else {
+    list.length = kept;
   }
+  chosen.length = 0;
+  return list;
 }
+
+/** apply()'s chosen entries, one array for the process (rules run one at a time, and it is emptied after each). */
+const CHOSEN: Entry[] = [];
 
 function applyRule(list: Entry[], rule: Rule, s: Selector): Entry[] {
   return apply(list, rule, (c) => matches(c, s));

@@ -57,7 +57,7 @@ test('an established TLS 1.3 session keeps its traffic secrets only; the key log
         },
         data: () => undefined,
         peerClosed: () => undefined,
-        failed: (e) => reject(new Error(e.message)),
+        failed: (e) => reject(new Error(e.reason)),
         // A key log copies what it is handed during the call.
         keylog: (label, _random, secret) => logged.set(label, secret.slice()),
       });
