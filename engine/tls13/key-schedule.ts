@@ -25,28 +25,59 @@ export interface TrafficKeys {
   readonly iv: Uint8Array;
 }
 
+/**
+ * Per provider and hash, what the schedule derives from no secret at all
+ * (§7.1): the digest of the empty string, and without a PSK the Early
+ * Secret HKDF-Extract(0, 0) and its Derive-Secret(., "derived", ""). They
+ * are public constants: computed once instead of in every full handshake.
+ */
+interface Constants {
+  readonly emptyHash: Uint8Array;
+  readonly noPskEarly: Uint8Array;
+  readonly noPskDerived: Uint8Array;
+}
+const CONSTANTS = new WeakMap<CryptoProvider, Map<HashAlgorithm, Constants>>();
+
+function constants(p: CryptoProvider, hash: HashAlgorithm): Constants {
+  let byHash = CONSTANTS.get(p);
+  if (!byHash) CONSTANTS.set(p, (byHash = new Map()));
+  let c = byHash.get(hash);
+  if (!c) {
+    const emptyHash = p.hash(hash).digest();
+    const noPskEarly = hkdfExtract(p, hash, new Uint8Array(0), new Uint8Array(HASH_LENGTH[hash]));
+    c = { emptyHash, noPskEarly, noPskDerived: deriveSecret(p, hash, noPskEarly, 'derived', emptyHash) };
+    byHash.set(hash, c);
+  }
+  return c;
+}
+
 export class KeySchedule {
   private readonly hash: HashAlgorithm;
   private readonly hashLen: number;
   /** The secret of the current stage (early, then handshake, then master). */
   private secret: Uint8Array;
   private stage: 'early' | 'handshake' | 'master' = 'early';
+  private readonly constants: Constants;
+  private readonly withPsk: boolean;
 
   constructor(private readonly p: CryptoProvider, readonly suite: Tls13Suite, psk?: Uint8Array) {
     this.hash = suite.hash;
     this.hashLen = HASH_LENGTH[suite.hash];
-    // §7.1: if no PSK is selected, a string of Hash.length zero bytes.
-    this.secret = hkdfExtract(p, this.hash, new Uint8Array(0), psk ?? new Uint8Array(this.hashLen));
+    this.constants = constants(p, this.hash);
+    this.withPsk = psk !== undefined;
+    // §7.1: if no PSK is selected, a string of Hash.length zero bytes (the constant Early Secret; a
+    // copy, since erase() zeroes the current secret).
+    this.secret = psk ? hkdfExtract(p, this.hash, new Uint8Array(0), psk) : this.constants.noPskEarly.slice();
   }
 
   private emptyHash(): Uint8Array {
-    return this.p.hash(this.hash).digest();
+    return this.constants.emptyHash;
   }
 
   /** Early Secret -> Handshake Secret, mixing in the (EC)DHE shared secret. */
   inputSharedSecret(sharedSecret: Uint8Array): void {
     if (this.stage !== 'early') throw new Error('key schedule: handshake secret already derived');
-    const salt = deriveSecret(this.p, this.hash, this.secret, 'derived', this.emptyHash());
+    const salt = this.withPsk ? deriveSecret(this.p, this.hash, this.secret, 'derived', this.emptyHash()) : this.constants.noPskDerived;
     this.secret = hkdfExtract(this.p, this.hash, salt, sharedSecret);
     this.stage = 'handshake';
   }
