@@ -499,7 +499,6 @@ test('generateTestPki with custom names; the CA is usable as an IssuingCa from P
   assert.match(openssl(['verify', '-CAfile', 'pemonly-ca.pem', 'pemonly-leaf.pem']), /OK/);
 });
 
-test.run();
 
 test('loadKeyPair with checkPair: the caller decides the pair test; false is a mismatch, a throw says signing failed', async () => {
   const ca = await generateCa({ commonName: 'Pair CA' });
@@ -520,3 +519,5 @@ test('loadKeyPair with checkPair: the caller decides the pair test; false is a m
     (e: Error) => assert.match(e.message, /signing with the private key failed/),
   );
 });
+
+test.run();

@@ -191,7 +191,6 @@ test('MemorySink.waitFor sees past and future lines', async () => {
   );
 });
 
-test.run();
 
 test('expansion is remembered per set: the same value again, errors every time, a new layer sees its own values', () => {
   const p = fromText('x = 1\ny = $x$x\nloop = $loop\n');
@@ -203,3 +202,5 @@ test('expansion is remembered per set: the same value again, errors every time, 
   assert.is(q.get('y'), '22', 'the layered set expands with its own values');
   assert.is(p.get('y'), '11', 'and the base set is unchanged');
 });
+
+test.run();

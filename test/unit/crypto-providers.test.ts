@@ -873,7 +873,6 @@ test('rsa_pss_pss_* verification with an id-RSASSA-PSS key', async () => {
   for (const [name, p] of PROVIDERS) assert.is(await p.verify(KEYS[0]!.spki, 0x0809, data, sig), false, name);
 });
 
-test.run();
 
 test('node random(): pooled small requests are fresh copies, never repeat across pool refills; large ones bypass the pool', () => {
   const seen = new Set<string>();
@@ -899,3 +898,5 @@ test('node random(): pooled small requests are fresh copies, never repeat across
   assert.is(big.length, 100_000);
   assert.ok(big.some((b) => b !== 0) && big.subarray(99_900).some((b) => b !== 0), 'filled to the end');
 });
+
+test.run();

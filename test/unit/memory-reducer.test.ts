@@ -122,7 +122,6 @@ test('loadMemoryPressure(): none when TLSPROXY_MEMORY_REDUCER=0', () => {
   }
 });
 
-test.run();
 
 test('afterStart: one reduction once serving, none if sessions came first, and the first burst still gets its own', async () => {
   const levels: boolean[] = [];
@@ -151,3 +150,5 @@ test('afterStart: one reduction once serving, none if sessions came first, and t
   await sleep(50);
   assert.equal(stopped, [], 'stop() cancels it');
 });
+
+test.run();
