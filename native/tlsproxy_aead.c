@@ -20,6 +20,12 @@
  *                                       the same, the plaintext written to out[offset..]
  *                                       (data untouched; on failure that range is zeroed)
  *
+ *   hmac(alg, keyLen, dataLen, scratch)
+ *                                       alg 0 SHA-256, 1 SHA-384, 2 SHA-512: HMAC (RFC 2104)
+ *                                       of scratch[keyLen..keyLen+dataLen) under the key
+ *                                       scratch[0..keyLen), written over scratch[0..]; returns
+ *                                       the MAC's length (below)
+ *
  * Lengths are checked here too (nonce 12, tag 16, out large enough): a
  * caller's mistake throws instead of writing out of bounds.
  */
@@ -39,8 +45,11 @@
 napi_value tlsproxy_aead_init(napi_env env, napi_value exports) { return exports; }
 #else
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <string.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -262,8 +271,65 @@ static napi_value X25519Derive(napi_env env, napi_callback_info info) {
   return r;
 }
 
+
+/* ------------------------------------------------------------------ HMAC
+ *
+ * The TLS 1.3 key schedule is ~20 HMACs per handshake over a few dozen
+ * bytes each. node:crypto's createHmac costs a JS object, a Buffer and an
+ * OpenSSL 3 HMAC set-up that looks the digest up again every time, which
+ * is most of the work at these sizes. Here one EVP_MAC_CTX per hash, with
+ * its digest fetched once, is duplicated per call. The key and data come
+ * in one buffer the caller keeps for the process (off V8's heap): a small
+ * typed array handed to native code would be moved off the heap first,
+ * costing more than the HMAC. The caller wipes the key from it afterwards.
+ */
+
+static EVP_MAC_CTX *hmac_template[3];
+
+static EVP_MAC_CTX *hmac_ctx(uint32_t alg) {
+  static const char *const names[3] = {"SHA256", "SHA384", "SHA512"};
+  if (!hmac_template[alg]) {
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *t = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac); /* the context keeps its own reference */
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)names[alg], 0), OSSL_PARAM_construct_end()};
+    if (!t || EVP_MAC_CTX_set_params(t, params) != 1) {
+      EVP_MAC_CTX_free(t);
+      return NULL;
+    }
+    hmac_template[alg] = t;
+  }
+  return EVP_MAC_CTX_dup(hmac_template[alg]);
+}
+
+static napi_value Hmac(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  uint32_t alg, klen, dlen;
+  unsigned char *buf;
+  size_t blen;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 || napi_get_value_uint32(env, argv[0], &alg) != napi_ok ||
+      napi_get_value_uint32(env, argv[1], &klen) != napi_ok || napi_get_value_uint32(env, argv[2], &dlen) != napi_ok ||
+      !bytes(env, argv[3], &buf, &blen))
+    return throw_msg(env, "hmac: expected (alg, keyLength, dataLength, scratch)");
+  if (alg > 2) return throw_msg(env, "hmac: unknown hash");
+  if (klen > blen || dlen > blen - klen || blen < EVP_MAX_MD_SIZE) return throw_msg(env, "hmac: lengths outside the scratch buffer");
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  size_t maclen = 0;
+  EVP_MAC_CTX *c = hmac_ctx(alg);
+  bool ok = c && EVP_MAC_init(c, buf, klen, NULL) == 1 && EVP_MAC_update(c, buf + klen, dlen) == 1 && EVP_MAC_final(c, mac, &maclen, sizeof mac) == 1;
+  EVP_MAC_CTX_free(c); /* cleanses the keyed state */
+  if (!ok) return throw_msg(env, "hmac: OpenSSL failed");
+  memcpy(buf, mac, maclen);
+  OPENSSL_cleanse(mac, sizeof mac);
+  napi_value r;
+  napi_create_uint32(env, (uint32_t)maclen, &r);
+  return r;
+}
+
 napi_value tlsproxy_aead_init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
+      {"hmac", NULL, Hmac, NULL, NULL, NULL, napi_default, NULL},
       {"x25519Keygen", NULL, X25519Keygen, NULL, NULL, NULL, napi_default, NULL},
       {"x25519Derive", NULL, X25519Derive, NULL, NULL, NULL, napi_default, NULL},
       {"aeadCreate", NULL, AeadCreate, NULL, NULL, NULL, napi_default, NULL},

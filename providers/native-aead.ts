@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AEAD_KEY_LENGTH, AEAD_TAG_LENGTH, type AeadAlgorithm, type AeadKey } from '../engine/crypto/provider.js';
+import { AEAD_KEY_LENGTH, AEAD_TAG_LENGTH, type AeadAlgorithm, type AeadKey, type HashAlgorithm } from '../engine/crypto/provider.js';
 
 interface AeadAddon {
   x25519Keygen?(publicOut: Uint8Array): object;
@@ -27,6 +27,8 @@ interface AeadAddon {
   aeadOpen(ctx: object, nonce: Uint8Array, aad: Uint8Array, data: Uint8Array): boolean;
   /** Newer builds only: the plaintext into out[offset..], data untouched. */
   aeadOpenInto?(ctx: object, nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, out: Uint8Array, offset: number): boolean;
+  /** Newer builds only: HMAC of scratch[keyLen..keyLen+dataLen) keyed by scratch[0..keyLen), written over scratch[0..]; its length. */
+  hmac?(alg: number, keyLen: number, dataLen: number, scratch: Uint8Array): number;
 }
 
 const ALG: Record<AeadAlgorithm, number> = { 'AES-128-GCM': 0, 'AES-256-GCM': 1, 'CHACHA20-POLY1305': 2 };
@@ -151,6 +153,38 @@ export function nativeAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKe
   if (!n) return undefined;
   if (raw.length !== AEAD_KEY_LENGTH[algorithm]) throw new Error(`node crypto: ${algorithm} key must be ${AEAD_KEY_LENGTH[algorithm]} bytes`);
   return n.aeadOpenInto ? new NativeAeadKeyInto(n, algorithm, ALG[algorithm], raw) : new NativeAeadKey(n, algorithm, ALG[algorithm], raw);
+}
+
+const HMAC_ALG: Record<HashAlgorithm, number> = { 'SHA-256': 0, 'SHA-384': 1, 'SHA-512': 2 };
+/** Key and data of one HMAC at most (the key schedule's are a few dozen bytes; FFDHE-8192 secrets 1 KiB). */
+const HMAC_SCRATCH = 4096;
+
+/**
+ * HMAC on the addon (native/tlsproxy_aead.c): ~0.7 µs against createHmac's
+ * ~3.5 µs for the key schedule's sizes, and no Hmac object or Buffer per
+ * call. Key and data are copied into one process-wide buffer off V8's heap
+ * (a small typed array handed to native code is moved off the heap first,
+ * which costs more than the HMAC), which is wiped after each call.
+ * undefined when the addon lacks it; the function returns undefined for
+ * inputs larger than the buffer (the caller uses node:crypto then).
+ */
+export function nativeHmac(): ((algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array) => Uint8Array | undefined) | undefined {
+  const n = nativeAead();
+  const hmac = n?.hmac;
+  if (!hmac) return undefined;
+  const scratch = new Uint8Array(new ArrayBuffer(HMAC_SCRATCH));
+  return (algorithm, key, data) => {
+    const used = key.length + data.length;
+    const alg = HMAC_ALG[algorithm];
+    if (used > HMAC_SCRATCH || alg === undefined) return undefined;
+    scratch.set(key, 0);
+    scratch.set(data, key.length);
+    try {
+      return scratch.slice(0, hmac(alg, key.length, data.length, scratch));
+    } finally {
+      scratch.fill(0, 0, Math.max(used, 64));
+    }
+  };
 }
 
 /** X25519 on the addon: keygen() gives the public key and a handle for derive(); undefined when unavailable. */

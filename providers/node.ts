@@ -45,7 +45,7 @@ import {
   type SigningKey,
 } from '../engine/crypto/provider.js';
 import { FFDHE_GROUPS } from '../engine/ffdhe.js';
-import { nativeAeadKey, nativeX25519 } from './native-aead.js';
+import { nativeAeadKey, nativeHmac, nativeX25519 } from './native-aead.js';
 
 /** A plain Uint8Array over the same memory as `b` (no copy). */
 function u8(b: Uint8Array): Uint8Array {
@@ -531,6 +531,8 @@ export function createNodeCryptoProvider(): CryptoProvider {
     }
     return ctx.share();
   }
+  // HMAC on the addon where it is built (native-aead.ts nativeHmac), node:crypto otherwise.
+  const nativeMac = nativeHmac();
 
   return {
     name: 'node',
@@ -541,7 +543,7 @@ export function createNodeCryptoProvider(): CryptoProvider {
     },
 
     hmac(algorithm, key, data) {
-      return u8(createHmac(nodeHashName(algorithm), key).update(data).digest());
+      return nativeMac?.(algorithm, key, data) ?? u8(createHmac(nodeHashName(algorithm), key).update(data).digest());
     },
 
     aeadKey: nodeAeadKey,
