@@ -277,7 +277,9 @@ function syncKeyOf(key: MaybePromise<AeadKey>): AeadKey | undefined {
  * whole process, not one per protection (a session holds two protections
  * for its whole life). Safe because a synchronous key has consumed them
  * when it returns (AeadKey.synchronous) and JavaScript seals or opens one
- * record at a time; each record fills them anew before its AEAD call.
+ * record at a time; each record fills them anew before its AEAD call. (A
+ * native provider also pays once per process, not per session, for V8
+ * moving these small arrays off its heap the first time C reads them.)
  */
 const SYNC = {
   nonce: new Uint8Array(12),
