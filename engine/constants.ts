@@ -33,9 +33,19 @@ export const HandshakeType = {
   message_hash: 254,
 } as const;
 
+/**
+ * A constant table's names by value, built once (the first name of a value
+ * wins): the name functions below run in every handshake's log and events.
+ */
+function namesOf(table: Readonly<Record<string, number>>): ReadonlyMap<number, string> {
+  const names = new Map<number, string>();
+  for (const [k, v] of Object.entries(table)) if (!names.has(v)) names.set(v, k);
+  return names;
+}
+
+const HANDSHAKE_TYPE_NAMES = namesOf(HandshakeType);
 export function handshakeTypeName(t: number): string {
-  for (const [k, v] of Object.entries(HandshakeType)) if (v === t) return k;
-  return `unknown(${t})`;
+  return HANDSHAKE_TYPE_NAMES.get(t) ?? `unknown(${t})`;
 }
 
 /** Protocol versions (RFC 8446 §4.2.1, RFC 5246 appendix A.1) */
@@ -94,9 +104,9 @@ export const AlertDescription = {
 } as const;
 export type AlertDescriptionValue = (typeof AlertDescription)[keyof typeof AlertDescription];
 
+const ALERT_NAMES = namesOf(AlertDescription);
 export function alertName(d: number): string {
-  for (const [k, v] of Object.entries(AlertDescription)) if (v === d) return k;
-  return `unknown(${d})`;
+  return ALERT_NAMES.get(d) ?? `unknown(${d})`;
 }
 
 /** IANA ExtensionType values (RFC 8446 §4.2 and others) */
@@ -166,8 +176,10 @@ export type NamedGroupValue = number;
  * Postfix 3.10+ logs it after "key-exchange": x25519, secp256r1, ffdhe2048,
  * X25519MLKEM768...
  */
+const GROUP_NAMES = namesOf(NamedGroup);
 export function groupName(g: number): string {
-  for (const [k, v] of Object.entries(NamedGroup)) if (v === g) return k;
+  const name = GROUP_NAMES.get(g);
+  if (name !== undefined) return name;
   return `0x${g.toString(16).padStart(4, '0')}`;
 }
 
@@ -194,8 +206,10 @@ export const SignatureScheme = {
   rsa_pss_pss_sha512: 0x080b,
 } as const;
 
+const SIGNATURE_SCHEME_NAMES = namesOf(SignatureScheme);
 export function signatureSchemeName(s: number): string {
-  for (const [k, v] of Object.entries(SignatureScheme)) if (v === s) return k;
+  const name = SIGNATURE_SCHEME_NAMES.get(s);
+  if (name !== undefined) return name;
   return `0x${s.toString(16).padStart(4, '0')}`;
 }
 
