@@ -35,20 +35,25 @@ const ALG: Record<AeadAlgorithm, number> = { 'AES-128-GCM': 0, 'AES-256-GCM': 1,
 const EMPTY = new Uint8Array(0);
 
 /**
- * Keys and X25519 values cross into C through this process-wide buffer,
- * off V8's heap, and are copied out and wiped: a typed array of 64 bytes or
- * less lives on V8's heap, and handing one to native code first moves it
- * off (an allocation and a copy, ~1-2.5 µs measured against aeadCreate and
- * x25519Keygen), which a handshake would pay for each of its keys.
+ * Keys, X25519 values and HMAC inputs cross into C through this one
+ * process-wide buffer, off V8's heap, and are copied out and wiped: a typed
+ * array of 64 bytes or less lives on V8's heap, and handing one to native
+ * code first moves it off (an allocation and a copy, ~1-2.5 µs measured
+ * against aeadCreate and x25519Keygen), which a handshake would pay for
+ * each of its keys and HMACs. Every use is synchronous, so one buffer
+ * serves them all. Its size bounds one HMAC's key and data (the key
+ * schedule's are a few dozen bytes; FFDHE-8192 secrets 1 KiB).
  */
-const OFF_HEAP = new Uint8Array(new ArrayBuffer(64));
+const OFF_HEAP_SIZE = 4096;
+const OFF_HEAP = new Uint8Array(new ArrayBuffer(OFF_HEAP_SIZE));
 /** `bytes` as an off-heap view for one native call; wipe() after it. */
 function offHeap(bytes: Uint8Array): Uint8Array {
   OFF_HEAP.set(bytes, 0);
   return OFF_HEAP.subarray(0, bytes.length);
 }
-function wipe(): void {
-  OFF_HEAP.fill(0);
+/** Zero what a call put in the buffer: its first `used` bytes, at least the 64 results are written to. */
+function wipe(used = 64): void {
+  OFF_HEAP.fill(0, 0, Math.max(used, 64));
 }
 
 function load(): AeadAddon | undefined {
@@ -181,15 +186,12 @@ export function nativeAeadKey(algorithm: AeadAlgorithm, raw: Uint8Array): AeadKe
 }
 
 const HMAC_ALG: Record<HashAlgorithm, number> = { 'SHA-256': 0, 'SHA-384': 1, 'SHA-512': 2 };
-/** Key and data of one HMAC at most (the key schedule's are a few dozen bytes; FFDHE-8192 secrets 1 KiB). */
-const HMAC_SCRATCH = 4096;
 
 /**
  * HMAC on the addon (native/tlsproxy_aead.c): ~0.7 µs against createHmac's
  * ~3.5 µs for the key schedule's sizes, and no Hmac object or Buffer per
- * call. Key and data are copied into one process-wide buffer off V8's heap
- * (a small typed array handed to native code is moved off the heap first,
- * which costs more than the HMAC), which is wiped after each call.
+ * call. Key and data are copied into the off-heap buffer (OFF_HEAP), which
+ * is wiped after each call.
  * undefined when the addon lacks it; the function returns undefined for
  * inputs larger than the buffer (the caller uses node:crypto then).
  */
@@ -197,17 +199,16 @@ export function nativeHmac(): ((algorithm: HashAlgorithm, key: Uint8Array, data:
   const n = nativeAead();
   const hmac = n?.hmac;
   if (!hmac) return undefined;
-  const scratch = new Uint8Array(new ArrayBuffer(HMAC_SCRATCH));
   return (algorithm, key, data) => {
     const used = key.length + data.length;
     const alg = HMAC_ALG[algorithm];
-    if (used > HMAC_SCRATCH || alg === undefined) return undefined;
-    scratch.set(key, 0);
-    scratch.set(data, key.length);
+    if (used > OFF_HEAP_SIZE || alg === undefined) return undefined;
+    OFF_HEAP.set(key, 0);
+    OFF_HEAP.set(data, key.length);
     try {
-      return scratch.slice(0, hmac(alg, key.length, data.length, scratch));
+      return OFF_HEAP.slice(0, hmac(alg, key.length, data.length, OFF_HEAP));
     } finally {
-      scratch.fill(0, 0, Math.max(used, 64));
+      wipe(used);
     }
   };
 }
