@@ -49,6 +49,16 @@ function script(value: string): string {
   return `${fns}\nlet sum = 0; for (let i = 0; i < 50; i++) sum += eval('f' + i)(1);\nmodule.exports = { value: ${JSON.stringify(value)}, sum, dir: __dirname, load: __tlsproxyImport };\n`;
 }
 
+/** Runs `fn` with a fresh scratch directory holding the script (scratch()), removed afterwards. */
+async function inScratch(fn: (s: { dir: string; file: string }) => void | Promise<void>): Promise<void> {
+  const s = scratch();
+  try {
+    await fn(s);
+  } finally {
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+}
+
 function scratch(value = 'one'): { dir: string; file: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'tlsproxy-cc-'));
   chmodSync(dir, 0o755);
@@ -57,9 +67,8 @@ function scratch(value = 'one'): { dir: string; file: string } {
   return { dir, file };
 }
 
-test('first run compiles, save() writes the cache, the next run uses it and runs the same code', () => {
-  const { dir, file } = scratch();
-  try {
+test('first run compiles, save() writes the cache, the next run uses it and runs the same code', async () => {
+  await inScratch(async ({ dir, file }) => {
     const a = runCached(file, { saveAfterMs: 60_000 });
     assert.is(a.exports.value, 'one');
     assert.is(a.exports.dir, dir);
@@ -76,27 +85,21 @@ test('first run compiles, save() writes the cache, the next run uses it and runs
     assert.is(b.exports.value, 'one');
     assert.is(b.exports.sum, 2450);
     assert.equal(fresh(file), { used: true, value: 'one' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
-test('the script changed with its length unchanged: the cache is not used (V8 alone would take it) and the new code runs', () => {
-  const { dir, file } = scratch('one');
-  try {
-    assert.equal(fresh(file, { save: true }), { used: false, value: 'one', saved: true });
-    assert.equal(fresh(file), { used: true, value: 'one' });
-    writeFileSync(file, script('two'));
-    assert.equal(fresh(file, { save: true }), { used: false, value: 'two', saved: true }, 'the new bytes run, and get their cache');
-    assert.equal(fresh(file), { used: true, value: 'two' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test('the script changed with its length unchanged: the cache is not used (V8 alone would take it) and the new code runs', async () => {
+  await inScratch(async ({ file }) => {
+      assert.equal(fresh(file, { save: true }), { used: false, value: 'one', saved: true });
+      assert.equal(fresh(file), { used: true, value: 'one' });
+      writeFileSync(file, script('two'));
+      assert.equal(fresh(file, { save: true }), { used: false, value: 'two', saved: true }, 'the new bytes run, and get their cache');
+      assert.equal(fresh(file), { used: true, value: 'two' });
+  });
 });
 
-test('a cache or a directory others may write, a symbolic link, a corrupt body: not used, the script still runs', () => {
-  const { dir, file } = scratch();
-  try {
+test('a cache or a directory others may write, a symbolic link, a corrupt body: not used, the script still runs', async () => {
+  await inScratch(async ({ dir, file }) => {
     runCached(file, { saveAfterMs: 60_000 }).state.save();
     const cache = cachePath(file);
     chmodSync(cache, 0o664);
@@ -127,15 +130,12 @@ test('a cache or a directory others may write, a symbolic link, a corrupt body: 
     assert.equal(fresh(file), { used: false, value: 'one' }, 'truncated');
     writeFileSync(cache, real, { mode: 0o644 });
     assert.equal(fresh(file), { used: true, value: 'one' }, 'whole again');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
-test('a cache owned by another user than the script is not used (root only: chown)', () => {
+test('a cache owned by another user than the script is not used (root only: chown)', async () => {
   if (process.getuid?.() !== 0) return;
-  const { dir, file } = scratch();
-  try {
+  await inScratch(async ({ file }) => {
     runCached(file, { saveAfterMs: 60_000 }).state.save();
     assert.equal(fresh(file), { used: true, value: 'one' });
     chownSync(cachePath(file), 65534, 65534);
@@ -144,51 +144,40 @@ test('a cache owned by another user than the script is not used (root only: chow
     chownSync(cachePath(file), 0, 0);
     chownSync(file, 65534, 65534);
     assert.equal(fresh(file, { save: true }), { used: false, value: 'one', saved: false });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
-test('off (TLSPROXY_CODE_CACHE=0 or enabled: false): no cache read or written', () => {
-  const { dir, file } = scratch();
-  try {
+test('off (TLSPROXY_CODE_CACHE=0 or enabled: false): no cache read or written', async () => {
+  await inScratch(async ({ file }) => {
     runCached(file, { saveAfterMs: 60_000 }).state.save();
     const r = runCached(file, { enabled: false });
     assert.is(r.state.used, false);
     assert.is(r.state.save(), false);
     assert.equal(fresh(file, { save: true, env: { TLSPROXY_CODE_CACHE: '0' } }), { used: false, value: 'one', saved: false });
     assert.equal(fresh(file), { used: true, value: 'one' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('without a cache, the timer writes one after saveAfterMs (and not at once)', async () => {
-  const { dir, file } = scratch();
-  try {
+  await inScratch(async ({ file }) => {
     runCached(file, { saveAfterMs: 30 });
     assert.is(existsSync(cachePath(file)), false);
     const until = Date.now() + 5000;
     while (!existsSync(cachePath(file)) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     assert.ok(existsSync(cachePath(file)));
     assert.equal(fresh(file), { used: true, value: 'one' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('the script imports ES modules through the loader (__tlsproxyImport), also when run from the cache', async () => {
-  const { dir, file } = scratch();
-  try {
+  await inScratch(async ({ dir, file }) => {
     writeFileSync(path.join(dir, 'esm.mjs'), 'export const answer = 42;\n');
     writeFileSync(file, `${script('one')}\nmodule.exports.answer = () => __tlsproxyImport(require('node:url').pathToFileURL(${JSON.stringify(path.join(dir, 'esm.mjs'))}).href).then((m) => m.answer);\n`);
     const a = runCached(file, { saveAfterMs: 60_000 });
     assert.is(await (a.exports.answer as () => Promise<number>)(), 42);
     a.state.save();
     assert.equal(fresh(file, { call: 'answer' }), { used: true, value: 'one', called: 42 });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test.run();
