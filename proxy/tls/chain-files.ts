@@ -168,12 +168,15 @@ type Certified = { key: CertifiedKey; loaded: LoadedCertificate; algorithm: KeyA
  * Key pairs already loaded and checked, per provider, by a digest of the
  * files' contents and names: services that share a certificate reuse its
  * parsed chain and imported key instead of parsing, importing and
- * test-signing again (start-up time, issue 9). Each configuration load
- * (start, reload) makes its own provider objects (supervisor/daemon.ts
- * loadServices), so this lives for one load: a reload reads and checks every
- * file again, and the keys of an old configuration go with its provider.
- * Only successes are kept; at most CERTIFIED_ENTRIES per provider. The key
- * is a SHA-256 digest, so no private key text is held here.
+ * test-signing again (start-up time, issue 9). There is one provider of
+ * each kind per process (settings.ts createProvider), so the start's check,
+ * the start and every reload share this: a reload reads every file again,
+ * and files whose names and contents are unchanged reuse their checked pair
+ * (nothing in the check depends on the time); changed ones are checked as
+ * new. Only successes are kept, at most CERTIFIED_ENTRIES per provider, the
+ * oldest dropped first: the key of a replaced certificate stays in memory
+ * until then. The map's key is a SHA-256 digest, so no private key text is
+ * held in it.
  */
 const CERTIFIED_ENTRIES = 32;
 const certifiedMemo = new WeakMap<CryptoProvider, Map<string, Certified>>();
