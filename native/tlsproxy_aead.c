@@ -104,6 +104,56 @@ static bool bytes(napi_env env, napi_value v, unsigned char **data, size_t *len)
   return true;
 }
 
+/* What every call would otherwise fetch again. OpenSSL 3.0 resolves an
+ * algorithm by name on each implicit fetch (EVP_aes_128_gcm() in a
+ * cipher init, EVP_PKEY_CTX_new_id, EVP_PKEY_new_raw_public_key), and
+ * that lookup walks its whole name table: in a profile of the daemon's
+ * handshakes it cost about as much as the X25519 derivation itself.
+ * Fetched once per N-API environment (a worker thread that loads the
+ * addon gets its own: the keygen and import contexts are not shared
+ * between threads), freed with it. */
+typedef struct {
+  EVP_CIPHER *cipher[3];      /* AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 */
+  EVP_PKEY_CTX *x25519_gen;   /* keygen_init done: EVP_PKEY_keygen may be called again and again */
+  EVP_PKEY_CTX *x25519_peer;  /* fromdata_init done: a peer's public key from its 32 bytes */
+} addon_state;
+
+static void state_free(napi_env env, void *data, void *hint) {
+  addon_state *st = data;
+  if (!st) return;
+  for (int i = 0; i < 3; i++) EVP_CIPHER_free(st->cipher[i]);
+  EVP_PKEY_CTX_free(st->x25519_gen);
+  EVP_PKEY_CTX_free(st->x25519_peer);
+  free(st);
+}
+
+/* This environment's state, made on first use; NULL when out of memory. A
+ * member OpenSSL could not provide stays NULL (that operation then fails). */
+static addon_state *state(napi_env env) {
+  void *data = NULL;
+  if (napi_get_instance_data(env, &data) == napi_ok && data) return data;
+  addon_state *st = calloc(1, sizeof *st);
+  if (!st) return NULL;
+  static const char *const ciphers[3] = {"AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305"};
+  for (int i = 0; i < 3; i++) st->cipher[i] = EVP_CIPHER_fetch(NULL, ciphers[i], NULL);
+  st->x25519_gen = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+  if (st->x25519_gen && EVP_PKEY_keygen_init(st->x25519_gen) != 1) {
+    EVP_PKEY_CTX_free(st->x25519_gen);
+    st->x25519_gen = NULL;
+  }
+  st->x25519_peer = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+  if (st->x25519_peer && EVP_PKEY_fromdata_init(st->x25519_peer) != 1) {
+    EVP_PKEY_CTX_free(st->x25519_peer);
+    st->x25519_peer = NULL;
+  }
+  ERR_clear_error();
+  if (napi_set_instance_data(env, st, state_free, NULL) != napi_ok) {
+    state_free(env, st, NULL);
+    return NULL;
+  }
+  return st;
+}
+
 static napi_value AeadCreate(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -114,8 +164,9 @@ static napi_value AeadCreate(napi_env env, napi_callback_info info) {
   size_t keylen;
   if (napi_get_value_int32(env, argv[0], &alg) != napi_ok || !bytes(env, argv[1], &key, &keylen) || napi_get_value_bool(env, argv[2], &enc) != napi_ok)
     return throw_msg(env, "aeadCreate: bad arguments");
-  const EVP_CIPHER *cipher = alg == 0 ? EVP_aes_128_gcm() : alg == 1 ? EVP_aes_256_gcm() : alg == 2 ? EVP_chacha20_poly1305() : NULL;
-  if (!cipher) return throw_msg(env, "aeadCreate: unknown algorithm");
+  addon_state *st = state(env);
+  const EVP_CIPHER *cipher = st && alg >= 0 && alg <= 2 ? st->cipher[alg] : NULL;
+  if (!cipher) return throw_msg(env, alg >= 0 && alg <= 2 ? "aeadCreate: OpenSSL lacks the cipher" : "aeadCreate: unknown algorithm");
   if ((int)keylen != EVP_CIPHER_key_length(cipher)) return throw_msg(env, "aeadCreate: wrong key length");
   aead_t *a = calloc(1, sizeof *a);
   if (!a) return throw_msg(env, "aeadCreate: out of memory");
@@ -230,10 +281,9 @@ static napi_value X25519Keygen(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !bytes(env, argv[0], &pub, &publen) || publen != 32)
     return throw_msg(env, "x25519Keygen: a 32-byte output");
   EVP_PKEY *pkey = NULL;
-  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+  addon_state *st = state(env);
   size_t len = 32;
-  bool ok = ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_keygen(ctx, &pkey) == 1 && EVP_PKEY_get_raw_public_key(pkey, pub, &len) == 1 && len == 32;
-  EVP_PKEY_CTX_free(ctx);
+  bool ok = st && st->x25519_gen && EVP_PKEY_keygen(st->x25519_gen, &pkey) == 1 && EVP_PKEY_get_raw_public_key(pkey, pub, &len) == 1 && len == 32;
   if (!ok) {
     EVP_PKEY_free(pkey);
     return throw_msg(env, "x25519Keygen: OpenSSL failed");
@@ -257,8 +307,12 @@ static napi_value X25519Derive(napi_env env, napi_callback_info info) {
       !bytes(env, argv[1], &peer, &peerlen) || !bytes(env, argv[2], &out, &outlen) || outlen != 32)
     return throw_msg(env, "x25519Derive: bad arguments");
   bool ok = false;
-  if (peerlen == 32) {
-    EVP_PKEY *peerkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, 32);
+  addon_state *st = state(env);
+  if (peerlen == 32 && st && st->x25519_peer) {
+    /* The peer's key as EVP_PKEY_new_raw_public_key makes it, from the context prepared once. */
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, peer, 32), OSSL_PARAM_construct_end()};
+    EVP_PKEY *peerkey = NULL;
+    if (EVP_PKEY_fromdata(st->x25519_peer, &peerkey, EVP_PKEY_PUBLIC_KEY, params) != 1) peerkey = NULL;
     EVP_PKEY_CTX *ctx = peerkey ? EVP_PKEY_CTX_new(priv, NULL) : NULL;
     size_t len = 32;
     ok = ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, peerkey) == 1 && EVP_PKEY_derive(ctx, out, &len) == 1 && len == 32;

@@ -171,6 +171,32 @@ test('native X25519: agrees with node:crypto, low-order and short peer keys refu
   assert.throws(() => share.deriveSecret(new Uint8Array(31)));
 });
 
+test('native X25519 and AEAD from contexts prepared once: every key pair is new, each cipher still known, an unknown one refused', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const a = nativeAead() as any;
+  const x = nativeX25519();
+  if (!a || !x) return;
+  // The keygen context is reused (tlsproxy_aead.c, addon_state): it must still draw a fresh private key each time.
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) seen.add(Buffer.from(x.keygen().publicKey).toString('hex'));
+  assert.is(seen.size, 200);
+  // The peer-key import context is reused too: two peers in a row, each secret the one node:crypto computes.
+  const ours = x.keygen();
+  const pub = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(ours.publicKey).toString('base64url') }, format: 'jwk' });
+  for (let i = 0; i < 2; i++) {
+    const theirs = generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } }) as unknown as { publicKey: Buffer; privateKey: import('node:crypto').KeyObject };
+    const mine = ours.derive(theirs.publicKey.subarray(theirs.publicKey.length - 32))!;
+    assert.ok(Buffer.from(mine).equals(diffieHellman({ privateKey: theirs.privateKey, publicKey: pub })));
+  }
+  // The ciphers fetched once: each algorithm takes its key length only; algorithm 3 does not exist.
+  for (const [alg, len] of [[0, 16], [1, 32], [2, 32]] as const) {
+    assert.ok(a.aeadCreate(alg, new Uint8Array(len), true));
+    assert.throws(() => a.aeadCreate(alg, new Uint8Array(len + 1), true), /wrong key length/);
+  }
+  assert.throws(() => a.aeadCreate(3, new Uint8Array(16), true), /unknown algorithm/);
+  assert.throws(() => a.aeadCreate(-1, new Uint8Array(16), true), /unknown algorithm/);
+});
+
 
 test('the addon refuses a handle of the wrong kind (type-tagged Externals): an AEAD context is no X25519 key, nor the reverse', () => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
