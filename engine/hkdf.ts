@@ -21,8 +21,7 @@ export function hkdfExpand(p: CryptoProvider, hash: HashAlgorithm, prk: Uint8Arr
     const input = new Uint8Array(info.length + 1);
     input.set(info, 0);
     input[info.length] = 1;
-    const t = p.hmac(hash, prk, input);
-    return t.length === length ? t : t.slice(0, length);
+    return firstBlock(p, hash, prk, input, length);
   }
   const out = new Uint8Array(length);
   let t: Uint8Array = new Uint8Array(0);
@@ -57,14 +56,29 @@ export function hkdfExpandLabel(
   const full = labelBytes(label);
   // opaque label<7..255>, opaque context<0..255>: the lengths fit one byte each.
   if (full.length > 255 || context.length > 255) throw new Error('HKDF-Expand-Label: label or context too long');
-  const info = new Uint8Array(4 + full.length + context.length);
+  const infoLength = 4 + full.length + context.length;
+  // Every TLS 1.3 use is one block: the HkdfLabel is written with T(1)'s counter byte after it,
+  // so HMAC gets it as is (hkdfExpand's one-block case without its copy of the info).
+  const oneBlock = length <= HASH_LENGTH[hash];
+  const info = new Uint8Array(oneBlock ? infoLength + 1 : infoLength);
   info[0] = length >> 8;
   info[1] = length & 0xff;
   info[2] = full.length;
   info.set(full, 3);
   info[3 + full.length] = context.length;
   info.set(context, 4 + full.length);
-  return hkdfExpand(p, hash, secret, info, length);
+  if (!oneBlock) return hkdfExpand(p, hash, secret, info, length);
+  info[infoLength] = 1;
+  return firstBlock(p, hash, secret, info, length);
+}
+
+/** T(1) = HMAC(PRK, info || 0x01) (`input` already ends with the 0x01), cut to `length`; the rest of T(1) is zeroed. */
+function firstBlock(p: CryptoProvider, hash: HashAlgorithm, prk: Uint8Array, input: Uint8Array, length: number): Uint8Array {
+  const t = p.hmac(hash, prk, input);
+  if (t.length === length) return t;
+  const out = t.slice(0, length);
+  t.fill(0);
+  return out;
 }
 
 /** "tls13 " + label, UTF-8, encoded once per label (the engine's labels are a fixed set; exporter labels are bounded out). */
