@@ -171,7 +171,7 @@ test('native X25519: agrees with node:crypto, low-order and short peer keys refu
   assert.throws(() => share.deriveSecret(new Uint8Array(31)));
 });
 
-test('native X25519 and AEAD from contexts prepared once: every key pair is new, each cipher still known, an unknown one refused', () => {
+test('native X25519 from contexts prepared once: every key pair is new, each AEAD cipher takes its key length, an unknown one refused', () => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const a = nativeAead() as any;
   const x = nativeX25519();
@@ -188,7 +188,7 @@ test('native X25519 and AEAD from contexts prepared once: every key pair is new,
     const mine = ours.derive(theirs.publicKey.subarray(theirs.publicKey.length - 32))!;
     assert.ok(Buffer.from(mine).equals(diffieHellman({ privateKey: theirs.privateKey, publicKey: pub })));
   }
-  // The ciphers fetched once: each algorithm takes its key length only; algorithm 3 does not exist.
+  // The ciphers: each algorithm takes its key length only; algorithm 3 does not exist.
   for (const [alg, len] of [[0, 16], [1, 32], [2, 32]] as const) {
     assert.ok(a.aeadCreate(alg, new Uint8Array(len), true));
     assert.throws(() => a.aeadCreate(alg, new Uint8Array(len + 1), true), /wrong key length/);
