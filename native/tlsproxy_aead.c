@@ -104,14 +104,15 @@ static bool bytes(napi_env env, napi_value v, unsigned char **data, size_t *len)
   return true;
 }
 
-/* What every call would otherwise fetch again. OpenSSL 3.0 resolves an
- * algorithm by name on each implicit fetch (EVP_PKEY_CTX_new_id,
- * EVP_PKEY_new_raw_public_key), and
- * that lookup walks its whole name table: in a profile of the daemon's
- * handshakes it cost about as much as the X25519 derivation itself.
- * Fetched once per N-API environment (a worker thread that loads the
- * addon gets its own: the keygen and import contexts are not shared
- * between threads), freed with it. */
+/* What every X25519 call would otherwise look up again. OpenSSL 3.0
+ * resolves an algorithm by name on each implicit fetch (EVP_PKEY_CTX_new_id,
+ * EVP_PKEY_new_raw_public_key), and that lookup walks its whole name table:
+ * in a profile of the daemon's handshakes it cost about as much as the
+ * X25519 derivation itself (bench/README.md, "Per handshake, by layer").
+ * Made once per N-API environment (a worker thread that loads the addon
+ * gets its own: these contexts are not shared between threads), freed with
+ * it. The derivation still makes a context per call (EVP_PKEY_CTX_new on
+ * the private key: OpenSSL has no way to reuse one for another key). */
 typedef struct {
   EVP_PKEY_CTX *x25519_gen;   /* keygen_init done: EVP_PKEY_keygen may be called again and again */
   EVP_PKEY_CTX *x25519_peer;  /* fromdata_init done: a peer's public key from its 32 bytes */
@@ -126,7 +127,7 @@ static void state_free(napi_env env, void *data, void *hint) {
 }
 
 /* This environment's state, made on first use; NULL when out of memory. A
- * member OpenSSL could not provide stays NULL (that operation then fails). */
+ * context OpenSSL could not make stays NULL (that operation then fails). */
 static addon_state *state(napi_env env) {
   void *data = NULL;
   if (napi_get_instance_data(env, &data) == napi_ok && data) return data;
