@@ -29,6 +29,7 @@ import { createNodeCryptoProvider } from '../providers/node.js';
 import { certifiedKeys, testPki } from '../test/helpers/pki.js';
 import { startEngineServer } from '../test/helpers/engine-server.js';
 import { TicketKeyRing } from '../engine/tickets.js';
+import { median } from './stats.js';
 
 const args = new Map(process.argv.slice(2).map((a) => (/^--([^=]+)(?:=(.*))?$/.exec(a) ?? [a, a, '']).slice(1) as [string, string]));
 const N = Number(args.get('n') ?? 2000);
@@ -114,7 +115,6 @@ async function handshakes(label: string, config: ServerConfig, hello: Uint8Array
     wallPer.push(((performance.now() - t0) * 1000) / perBatch);
     cpuPer.push((cpuUs() - c0) / perBatch);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const spread = BATCHES > 1 ? ` (${BATCHES} batches: CPU min ${Math.min(...cpuPer).toFixed(0)}, max ${Math.max(...cpuPer).toFixed(0)})` : '';
   const total = perBatch * BATCHES;
   console.log(

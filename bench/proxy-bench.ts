@@ -37,6 +37,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeTestPki } from '../proxy/cli/certs.js';
 import type { ProfileName } from './client.js';
 import { Rpc } from './ipc.js';
+import { median } from './stats.js';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const MiB = 1024 * 1024;
@@ -484,13 +485,6 @@ interface StartResult {
 }
 
 // ------------------------------------------------------------------ statistics and output
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  if (!n) return NaN;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
 
 function fmt(v: number): string {
   if (!Number.isFinite(v)) return '-';
