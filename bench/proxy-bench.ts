@@ -125,7 +125,11 @@ function forkChild(name: string, script: string, args: string[], opts: { probe?:
   let file = path.join(ROOT, script);
   if (opts.measured && compiled) {
     // The proxies under test run plain `node` on compiled JavaScript, as in production: no tsx.
-    execArgv = opts.probe ? ['--import', pathToFileURL(compiled.probe).href] : [];
+    // The probe is preloaded with --require, not --import: an --import makes Node load the entry
+    // point itself through its ES module loader, which runs the CommonJS lexer over our CommonJS
+    // launcher (bin/tlsproxy.js) first, something a production start never does (bench/README.md,
+    // "The probe's preload"). Neither proxy changes how it loads with --require.
+    execArgv = opts.probe ? ['--require', compiled.probe] : [];
     file = { 'bench/node-proxy.ts': compiled.nodeProxy, 'bench/tcp-relay.ts': compiled.tcpRelay, 'bin/tlsproxy.js': compiled.daemon }[script] ?? file;
   } else {
     execArgv = ['--import', 'tsx'];
@@ -140,7 +144,7 @@ function forkChild(name: string, script: string, args: string[], opts: { probe?:
 /**
  * Build dist/ (scripts/build.mjs, as npm ci does) and bundle the probe and
  * the node:tls proxy with esbuild, so that both proxies start the same way:
- * `node [--import probe.mjs] file.js`.
+ * `node [--require probe.cjs] file.js`.
  */
 async function prepareCompiled(tmp: string): Promise<typeof compiled> {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, encoding: 'utf8' });
@@ -150,13 +154,13 @@ async function prepareCompiled(tmp: string): Promise<typeof compiled> {
   const esbuild = await import('esbuild');
   const out = path.join(tmp, 'compiled');
   mkdirSync(out);
-  const bundle = async (entry: string, name: string) => {
+  const bundle = async (entry: string, name: string, format: 'esm' | 'cjs' = 'esm') => {
     const outfile = path.join(out, name);
-    await esbuild.build({ entryPoints: [path.join(ROOT, entry)], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'error' });
+    await esbuild.build({ entryPoints: [path.join(ROOT, entry)], bundle: true, platform: 'node', format, target: 'node20', outfile, logLevel: 'error' });
     return outfile;
   };
   return {
-    probe: await bundle('bench/probe.ts', 'probe.mjs'),
+    probe: await bundle('bench/probe.ts', 'probe.cjs', 'cjs'),
     nodeProxy: await bundle('bench/node-proxy.ts', 'node-proxy.mjs'),
     tcpRelay: await bundle('bench/tcp-relay.ts', 'tcp-relay.mjs'),
     daemon,
