@@ -14,6 +14,7 @@
  *   --webcrypto-mb=N    MiB per bulk run for tlsproxy(webcrypto) and (js)    BENCH_WEBCRYPTO_MB (64)
  *   --runs=N            measured runs per metric (median reported)           BENCH_RUNS (5)
  *   --hs-ms=N           duration of one handshake run                       BENCH_HS_MS (1000)
+ *   --hs-warmup-ms=N    duration of the warm-up before each handshake row   BENCH_HS_WARMUP_MS (3000)
  *   --providers=LIST    tlsproxy crypto providers: node,webcrypto,js        BENCH_PROVIDERS (node,webcrypto,js)
  *   --only=LIST         run only the metrics whose name contains one of these words
  *                       (e.g. --only=ChaCha,handshakes)                     BENCH_ONLY
@@ -51,6 +52,7 @@ interface Options {
   webcryptoMb: number;
   runs: number;
   hsMs: number;
+  hsWarmupMs: number;
   providers: ('node' | 'webcrypto' | 'js')[];
   only: string[];
   tls12: boolean;
@@ -99,6 +101,9 @@ function parseOptions(argv: string[]): Options {
     webcryptoMb: num('webcrypto-mb', 'BENCH_WEBCRYPTO_MB', quick ? 4 : 64, 1),
     runs: Math.round(num('runs', 'BENCH_RUNS', quick ? 1 : 5, 1)),
     hsMs: num('hs-ms', 'BENCH_HS_MS', quick ? 300 : 1000, 50),
+    // Long enough for the daemon's JavaScript to reach steady state (bench/README.md, "Warm-up"):
+    // a long-running daemon's figure, not its first thousand handshakes'.
+    hsWarmupMs: num('hs-warmup-ms', 'BENCH_HS_WARMUP_MS', quick ? 300 : 3000, 50),
     providers: providers as Options['providers'],
     only,
     tls12: !flags.has('no-tls12') && env.BENCH_TLS12 !== '0',
@@ -602,7 +607,7 @@ async function hybridHandshakes(tlsproxies: readonly Subject[], backend: Rpc, ca
     const rows: string[][] = [];
     for (const c of [1, 16]) {
       const runs = new Map<ProfileName, HandshakeResult[]>(profiles.map(([, p]) => [p, []]));
-      for (const [, p] of profiles) await bench.handshakes(s, p, c, Math.min(400, opts.hsMs)); // warm-up
+      for (const [, p] of profiles) await bench.handshakes(s, p, c, opts.hsWarmupMs); // warm-up
       for (let i = 0; i < opts.runs; i++) for (const [, p] of profiles) runs.get(p)!.push(await bench.handshakes(s, p, c, opts.hsMs));
       const med = (p: ProfileName, f: (r: HandshakeResult) => number) => median(runs.get(p)!.map(f));
       for (const [label, f] of [
@@ -640,7 +645,7 @@ async function floorTable(nodeTls: Subject, bench: Bench, opts: Options): Promis
   const rows: string[][] = [];
   try {
     for (const [label, profile, c, resume, target] of cases) {
-      for (const s of [relay, nodeTls]) await bench.handshakes(s, profile, c, Math.min(400, opts.hsMs), resume); // warm-up
+      for (const s of [relay, nodeTls]) await bench.handshakes(s, profile, c, opts.hsWarmupMs, resume); // warm-up
       const floor: number[] = [];
       const base: number[] = [];
       for (let i = 0; i < opts.runs; i++) {
@@ -671,7 +676,7 @@ async function main(): Promise<void> {
   );
   console.log(
     `bulk: ${opts.mb} MiB per run (tlsproxy(webcrypto), tlsproxy(js): ${opts.webcryptoMb} MiB) in ${CHUNK / 1024} KiB writes; ` +
-      `handshakes: ${opts.hsMs} ms per run; median of ${opts.runs} run(s) after one warm-up run each, subjects interleaved`,
+      `handshakes: ${opts.hsMs} ms per run; median of ${opts.runs} run(s) after a ${opts.hsWarmupMs} ms warm-up each, subjects interleaved`,
   );
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'tlsproxy-bench-'));
@@ -759,7 +764,7 @@ async function main(): Promise<void> {
         const tag = `hs-${cert.startsWith('RSA') ? 'rsa' : 'ecdsa'}-c${c}`;
         add<HandshakeResult>({
           key: `TLS 1.3 full handshakes ${cert} c=${c}`,
-          run: (s, w) => bench.handshakes(s, profile, c, w ? Math.min(400, opts.hsMs) : opts.hsMs),
+          run: (s, w) => bench.handshakes(s, profile, c, w ? opts.hsWarmupMs : opts.hsMs),
           rows: [
             {
               label: `full TLS 1.3 handshakes/s, ${cert}, x25519, concurrency ${c}`,
@@ -784,7 +789,7 @@ async function main(): Promise<void> {
     ] as const) {
       add<HandshakeResult>({
         key: `${what} handshakes`,
-        run: (s, w) => bench.handshakes(s, profile, 4, w ? Math.min(400, opts.hsMs) : opts.hsMs, mode),
+        run: (s, w) => bench.handshakes(s, profile, 4, w ? opts.hsWarmupMs : opts.hsMs, mode),
         rows: [
           { label: `${what} handshakes/s, concurrency 4`, value: (r) => r.rate, better: 'higher' },
           { label: '  server CPU per handshake, µs', value: (r) => r.cpuPerHsUs, better: 'lower', target: { op: '<=', value: 0.5, name: `${tag} µs` } },
