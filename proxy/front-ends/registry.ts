@@ -22,6 +22,7 @@ import type { ParameterSet } from '../config/main-cf.js';
 import { formatEndpoint } from '../base/endpoint.js';
 import { metrics } from '../base/metrics-hooks.js';
 import { memoryReducer } from '../base/memory-reducer.js';
+import { tuneTieringOnFirstSession } from '../base/v8-tiering.js';
 import { Logger, type LogSink } from '../log/log.js';
 import { PostscreenSession, type PostscreenService } from './postscreen/session.js';
 import { loadPostscreenSettings, type PostscreenSettings } from './postscreen/settings.js';
@@ -86,6 +87,7 @@ export interface FrontEndSession {
 /** Start the service's front end on an accepted connection. */
 export function startSession(socket: net.Socket, service: FrontEndService, onFinished: (session: FrontEndSession) => void): FrontEndSession {
   memoryReducer?.sessionStarted(); // base/memory-reducer.ts
+  tuneTieringOnFirstSession(); // base/v8-tiering.ts
   const timeout = service.frontEnd.upstreamTimeoutMs;
   if (timeout === undefined) return dispatch(socket, service, onFinished);
   return new UpstreamWait(socket, service, timeout, onFinished);

@@ -31,6 +31,7 @@ import { MasterArgsError, parseMasterArgs, type MasterArgs } from './args.js';
 import { DatagramLog, DEV_LOG, postlogSink, syslogFacility, syslogSink, teeSink } from '../log/sinks.js';
 import { LISTEN_FD, MasterStatus, parseGeneration, STATUS_FD } from './master-status.js';
 import { requireNative, type NativeAddon } from '../base/native.js';
+import { tuneTieringOnFirstSession } from '../base/v8-tiering.js';
 import { ENV_COMMAND, ENV_PARENT_PID, type WorkerMessage } from './process.js';
 import { RequesterSession } from './requester.js';
 import { EventServer, retirementSeconds } from './server.js';
@@ -247,6 +248,7 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
       retire: retirementSeconds(maxIdle, maxUse, a.retire),
       verbose,
       onAccept: (fd, closed) => {
+        tuneTieringOnFirstSession(); // base/v8-tiering.ts
         const s = new RequesterSession(fd, { native, logger, version: v.version, tls }, (x) => {
           sessions.delete(x);
           closed();

@@ -1,0 +1,61 @@
+/**
+ * V8's tier-up for a process that serves for hours.
+ *
+ * V8 optimises a function with TurboFan once it has used up its
+ * "interrupt budget" (66 KiB of executed bytecode by default on Node 20)
+ * a few times. A browser tab wants that high: most of its code runs a few
+ * times and compiling it would be wasted. A TLS terminator runs the same
+ * handshake and record code for every session, and most of its functions
+ * run once or a few times per session. With the default budget those stay
+ * in the interpreter or in baseline code for thousands of sessions, and
+ * some never get optimised. Measured on this machine kind, sequential full
+ * TLS 1.3 handshakes through one daemon, CPU per handshake over the first
+ * 4,500 / the next 4,500 sessions (three interleaved pairs): 1040-1116 /
+ * 829-933 µs with the default budget, 847-1051 / 744-847 µs with a quarter
+ * of it (bench/README.md, "Warm-up").
+ *
+ * So a process sets --interrupt-budget to a quarter of the default when
+ * its first session starts. Not during the start: the functions that ran
+ * most there would then all reach TurboFan at once, and that burst of
+ * compiling, right after the sockets listen, made the bench's start-up row
+ * 20-30 ms slower (the "listening" log line waited for it). A process that
+ * never serves keeps V8's default. V8 reads the flag whenever it resets a
+ * function's budget, so setting it at run time takes effect from then on
+ * (test/unit/v8-tiering.test.ts checks it); this is the one V8 flag the
+ * daemon sets itself. TLSPROXY_V8_TIERING=0 leaves V8's default (for A/B
+ * measurements). Deno and Bun: nothing (their own engines, or no such
+ * flag).
+ */
+import { setFlagsFromString } from 'node:v8';
+import { currentRuntime } from './runtime.js';
+
+/** Bytecode bytes per budget: a quarter of Node 20's default of 67,584. */
+export const SERVING_INTERRUPT_BUDGET = 16 * 1024;
+
+/**
+ * Set the serving budget in this process; returns the flag set, or undefined
+ * when it is left alone (not Node, or TLSPROXY_V8_TIERING=0).
+ */
+export function tuneTieringForServing(
+  set: (flags: string) => void = setFlagsFromString,
+  env: Record<string, string | undefined> = process.env,
+  runtime = currentRuntime().name,
+): string | undefined {
+  if (runtime !== 'node' || env.TLSPROXY_V8_TIERING === '0') return undefined;
+  const flag = `--interrupt-budget=${SERVING_INTERRUPT_BUDGET}`;
+  set(flag);
+  return flag;
+}
+
+/** A function that calls `fn` the first time it is called, and does nothing afterwards. */
+export function firstTimeOnly(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}
+
+/** A session starts in this process (front-ends/registry.ts, postfix/worker.ts): the first one tunes. */
+export const tuneTieringOnFirstSession: () => void = firstTimeOnly(() => tuneTieringForServing());
