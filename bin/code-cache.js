@@ -28,6 +28,8 @@ const path = require('node:path');
 const vm = require('node:vm');
 
 const MAGIC = 'tlsproxy-code-cache-1\n';
+/** The hook a run-time V8 flag change calls first (proxy/base/v8-tiering.ts BEFORE_FLAGS_CHANGE). */
+const BEFORE_FLAGS_CHANGE = Symbol.for('tlsproxy.beforeV8FlagsChange');
 /** MAGIC, the script's SHA-256 and the data's, in hex, each on its line. */
 const HEADER = MAGIC.length + 2 * (64 + 1);
 
@@ -128,10 +130,24 @@ function runCached(file, options = {}) {
   const state = { used, save: () => mayWrite && writeCache(file, digest, script) };
   if (!used && mayWrite) {
     // After the start, so the cache holds what a start compiles; a command that ends sooner writes none.
-    setTimeout(() => state.save(), options.saveAfterMs ?? 2000).unref();
+    let pending = true;
+    const saveOnce = () => {
+      if (!pending) return;
+      pending = false;
+      clearTimeout(timer);
+      if (globalThis[BEFORE_FLAGS_CHANGE] === saveOnce) delete globalThis[BEFORE_FLAGS_CHANGE];
+      state.save();
+    };
+    const timer = setTimeout(saveOnce, options.saveAfterMs ?? 2000);
+    timer.unref();
+    // V8 refuses a cache made under other flags than the reading process's (a hash of them), and
+    // a start runs with the default ones: a V8 flag the daemon sets at run time (its first session
+    // sets --interrupt-budget, proxy/base/v8-tiering.ts) calls this first, so the cache is written
+    // before the flags change, or not at all.
+    globalThis[BEFORE_FLAGS_CHANGE] = saveOnce;
   }
   script.runInThisContext()(mod.exports, createRequire(file), mod, file, path.dirname(file), (specifier) => import(specifier));
   return { exports: mod.exports, state };
 }
 
-module.exports = { runCached, cachePath };
+module.exports = { runCached, cachePath, BEFORE_FLAGS_CHANGE };

@@ -14,8 +14,9 @@
  * 829-933 µs with the default budget, 847-1051 / 744-847 µs with a quarter
  * of it (bench/README.md, "Warm-up").
  *
- * So a process sets --interrupt-budget to a quarter of the default when
- * its first session starts. Not during the start: the functions that ran
+ * So a serving process (the single process, a worker, a Postfix service
+ * worker: armTieringForServing()) sets --interrupt-budget to a quarter of
+ * the default when its first session starts. Not during the start: the functions that ran
  * most there would then all reach TurboFan at once, and that burst of
  * compiling, right after the sockets listen, made the bench's start-up row
  * 20-30 ms slower (the "listening" log line waited for it). A process that
@@ -25,6 +26,11 @@
  * daemon sets itself. TLSPROXY_V8_TIERING=0 leaves V8's default (for A/B
  * measurements). Deno and Bun: nothing (their own engines, or no such
  * flag).
+ *
+ * V8 refuses a code cache made under other flags than its own (its flag
+ * hash), and the next start runs with the default: bin/code-cache.js
+ * registers BEFORE_FLAGS_CHANGE while it still has a cache to write, and
+ * the flag is set only after that hook wrote it.
  */
 import { setFlagsFromString } from 'node:v8';
 import { currentRuntime } from './runtime.js';
@@ -32,30 +38,59 @@ import { currentRuntime } from './runtime.js';
 /** Bytecode bytes per budget: a quarter of Node 20's default of 67,584. */
 export const SERVING_INTERRUPT_BUDGET = 16 * 1024;
 
+/** bin/code-cache.js's hook (a global: the launcher is not part of the bundle): write a pending code cache now. */
+export const BEFORE_FLAGS_CHANGE = Symbol.for('tlsproxy.beforeV8FlagsChange');
+
+function runBeforeFlagsChange(): void {
+  const hook = (globalThis as Record<symbol, unknown>)[BEFORE_FLAGS_CHANGE];
+  if (typeof hook === 'function') hook();
+}
+
 /**
  * Set the serving budget in this process; returns the flag set, or undefined
- * when it is left alone (not Node, or TLSPROXY_V8_TIERING=0).
+ * when it is left alone (not Node, or TLSPROXY_V8_TIERING=0). `before` runs
+ * first (the code cache's hook).
  */
 export function tuneTieringForServing(
   set: (flags: string) => void = setFlagsFromString,
   env: Record<string, string | undefined> = process.env,
   runtime = currentRuntime().name,
+  before: () => void = runBeforeFlagsChange,
 ): string | undefined {
   if (runtime !== 'node' || env.TLSPROXY_V8_TIERING === '0') return undefined;
   const flag = `--interrupt-budget=${SERVING_INTERRUPT_BUDGET}`;
+  before();
   set(flag);
   return flag;
 }
 
-/** A function that calls `fn` the first time it is called, and does nothing afterwards. */
-export function firstTimeOnly(fn: () => void): () => void {
+/** A function that calls `fn` the first time it is called once armed, and does nothing otherwise. */
+export function firstSessionTuner(fn: () => void): { arm(): void; sessionStarted(): void } {
+  let armed = false;
   let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
+  return {
+    arm: () => {
+      armed = true;
+    },
+    sessionStarted: () => {
+      if (!armed || done) return;
+      done = true;
+      fn();
+    },
   };
 }
 
-/** A session starts in this process (front-ends/registry.ts, postfix/worker.ts): the first one tunes. */
-export const tuneTieringOnFirstSession: () => void = firstTimeOnly(() => tuneTieringForServing());
+const tuner = firstSessionTuner(() => tuneTieringForServing());
+
+/**
+ * This process serves (supervisor/run.ts, supervisor/worker.ts, postfix/worker.ts): its first
+ * session tunes. Other processes that start sessions (the tests) keep V8's default.
+ */
+export function armTieringForServing(): void {
+  tuner.arm();
+}
+
+/** A session starts in this process (front-ends/registry.ts, postfix/worker.ts). */
+export function tuneTieringOnFirstSession(): void {
+  tuner.sessionStarted();
+}

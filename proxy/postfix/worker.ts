@@ -31,7 +31,7 @@ import { MasterArgsError, parseMasterArgs, type MasterArgs } from './args.js';
 import { DatagramLog, DEV_LOG, postlogSink, syslogFacility, syslogSink, teeSink } from '../log/sinks.js';
 import { LISTEN_FD, MasterStatus, parseGeneration, STATUS_FD } from './master-status.js';
 import { requireNative, type NativeAddon } from '../base/native.js';
-import { tuneTieringOnFirstSession } from '../base/v8-tiering.js';
+import { armTieringForServing, tuneTieringOnFirstSession } from '../base/v8-tiering.js';
 import { ENV_COMMAND, ENV_PARENT_PID, type WorkerMessage } from './process.js';
 import { RequesterSession } from './requester.js';
 import { EventServer, retirementSeconds } from './server.js';
@@ -261,6 +261,7 @@ export async function runWorker(argv: readonly string[], env: NodeJS.ProcessEnv 
     });
     // The parent (the pid master knows) is gone: do as on reload.
     process.on('disconnect', () => loop.drain('parent process gone'));
+    armTieringForServing(); // base/v8-tiering.ts
     loop.start();
   } catch (e) {
     if (e instanceof Fatal || e instanceof ConfigError) fatal(e.message);

@@ -40,6 +40,7 @@ import { MetricsRecorder, parseListen } from './metrics.js';
 import type { MetricsAggregator, MetricsServer } from './prometheus.js';
 import { setMetricsObserver } from '../base/metrics-hooks.js';
 import { installMemoryReducer, setMemoryReducer } from '../base/memory-reducer.js';
+import { armTieringForServing } from '../base/v8-tiering.js';
 import { STATUS_SIGNAL, removeState, writeState } from './status.js';
 
 /** What runs: one Daemon in this process, or a WorkerPool of worker processes. */
@@ -96,6 +97,7 @@ class SingleProcess implements Running {
     const timeout = Math.min(...configuration.services.map((s) => s.params.getTime('tlsproxy_watchdog_timeout')));
     const watchdog = startThreadWatchdog(timeout, `${logger.hostname.split('.')[0] || logger.hostname} ${logger.tag}[${process.pid}]: `);
     installMemoryReducer()?.afterStart();
+    armTieringForServing(); // base/v8-tiering.ts
     return new SingleProcess(daemon, configuration, source, sink, logger, watchdog);
   }
 

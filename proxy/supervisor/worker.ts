@@ -33,6 +33,7 @@ import { IpcCounter, makeAdmission } from './limits.js';
 import { keysFromWire } from '../tls/ticket-keys.js';
 import { setMetricsObserver } from '../base/metrics-hooks.js';
 import { installMemoryReducer, memoryReducer } from '../base/memory-reducer.js';
+import { armTieringForServing } from '../base/v8-tiering.js';
 import { MetricsRecorder } from './metrics.js';
 
 let daemon: Daemon | undefined;
@@ -152,6 +153,7 @@ async function start(init: InitMessage): Promise<void> {
     startHeartbeats();
     send({ t: 'ready', listening: daemon.listening });
     memoryReducer?.afterStart();
+    armTieringForServing(); // base/v8-tiering.ts
     if (draining) {
       draining = false;
       await drain();

@@ -169,6 +169,33 @@ test('without a cache, the timer writes one after saveAfterMs (and not at once)'
   });
 });
 
+/** In a new process: runCached (no cache yet), then a V8 flag set at run time, the hook called first or not. */
+function flagChange(file: string, hookFirst: boolean): { hookGone: boolean } {
+  const code = `const { runCached, BEFORE_FLAGS_CHANGE } = require(${JSON.stringify(LOADER)});
+const r = runCached(${JSON.stringify(file)}, { saveAfterMs: 600000 });
+if (${hookFirst}) globalThis[BEFORE_FLAGS_CHANGE]();
+require('node:v8').setFlagsFromString('--interrupt-budget=16384');
+if (!${hookFirst}) r.state.save();
+process.stdout.write(JSON.stringify({ hookGone: globalThis[BEFORE_FLAGS_CHANGE] === undefined }));`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`the loader's process failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+test('a V8 flag set at run time (proxy/base/v8-tiering.ts): the hook writes the pending cache first, which a start with the default flags uses', async () => {
+  await inScratch(async ({ file }) => {
+    assert.equal(flagChange(file, true), { hookGone: true }, 'the hook ran once and unregistered itself');
+    assert.ok(existsSync(cachePath(file)));
+    assert.equal(fresh(file), { used: true, value: 'one' });
+  });
+  await inScratch(async ({ file }) => {
+    // Why the hook: a cache written after the change is refused by V8 in a default start.
+    flagChange(file, false);
+    assert.ok(existsSync(cachePath(file)));
+    assert.equal(fresh(file), { used: false, value: 'one' });
+  });
+});
+
 test('the script imports ES modules through the loader (__tlsproxyImport), also when run from the cache', async () => {
   await inScratch(async ({ dir, file }) => {
     writeFileSync(path.join(dir, 'esm.mjs'), 'export const answer = 42;\n');

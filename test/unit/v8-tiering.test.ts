@@ -6,11 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SERVING_INTERRUPT_BUDGET, firstTimeOnly, tuneTieringForServing } from '../../proxy/base/v8-tiering.js';
+import { SERVING_INTERRUPT_BUDGET, firstSessionTuner, tuneTieringForServing } from '../../proxy/base/v8-tiering.js';
 
 test("sets a quarter of V8's default interrupt budget on Node, nothing with TLSPROXY_V8_TIERING=0 or on Deno and Bun", () => {
   const set: string[] = [];
-  assert.is(tuneTieringForServing((f) => set.push(f), {}, 'node'), '--interrupt-budget=16384');
+  assert.is(tuneTieringForServing((f) => set.push(f), {}, 'node', () => undefined), '--interrupt-budget=16384');
   assert.equal(set, ['--interrupt-budget=16384']);
   assert.is(SERVING_INTERRUPT_BUDGET * 4, 65536);
   assert.is(tuneTieringForServing((f) => set.push(f), { TLSPROXY_V8_TIERING: '0' }, 'node'), undefined);
@@ -19,13 +19,23 @@ test("sets a quarter of V8's default interrupt budget on Node, nothing with TLSP
   assert.is(set.length, 1, 'nothing else was set');
 });
 
-test('the first session of a process sets it, later ones do not', () => {
-  const set: string[] = [];
-  const onSession = firstTimeOnly(() => tuneTieringForServing((f) => set.push(f), {}, 'node'));
-  onSession();
-  onSession();
-  onSession();
-  assert.equal(set, ['--interrupt-budget=16384']);
+test('once armed (a serving process), the first session sets it and later ones do not; unarmed, sessions change nothing', () => {
+  let calls = 0;
+  const t = firstSessionTuner(() => calls++);
+  t.sessionStarted();
+  assert.is(calls, 0, 'not a serving process yet');
+  t.arm();
+  t.sessionStarted();
+  t.sessionStarted();
+  assert.is(calls, 1);
+});
+
+test('the code cache hook runs before the flag is set', () => {
+  const order: string[] = [];
+  tuneTieringForServing((f) => order.push(`set ${f}`), {}, 'node', () => order.push('hook'));
+  assert.equal(order, ['hook', 'set --interrupt-budget=16384']);
+  tuneTieringForServing((f) => order.push(`set ${f}`), { TLSPROXY_V8_TIERING: '0' }, 'node', () => order.push('hook'));
+  assert.is(order.length, 2, 'switched off: no hook, no flag');
 });
 
 // A function with a short loop, called until V8 marks it for TurboFan (or has optimised it).
@@ -46,7 +56,7 @@ function callsUntilOptimised(flag: string): number {
 }
 
 test('set at run time, the budget takes effect: the same function reaches TurboFan in well under half the calls', () => {
-  const flag = tuneTieringForServing(() => undefined, {}, 'node')!;
+  const flag = tuneTieringForServing(() => undefined, {}, 'node', () => undefined)!;
   const tuned = callsUntilOptimised(flag);
   const stock = callsUntilOptimised('');
   assert.ok(stock < 200000, `never optimised with the default budget (${stock} calls)`);
