@@ -10,15 +10,16 @@
  * in the interpreter or in baseline code for thousands of sessions, and
  * some never get optimised. Measured on this machine kind, sequential full
  * TLS 1.3 handshakes through one daemon, CPU per handshake over the first
- * 4,500 / the next 4,500 sessions (three interleaved pairs): 1040-1116 /
- * 829-933 µs with the default budget, 847-1051 / 744-847 µs with a quarter
- * of it (bench/README.md, "Warm-up").
+ * 4,500 / the next 4,500 sessions, eight interleaved pairs: 1040-1285 /
+ * 829-1109 µs with the default budget, 847-1205 / 744-1038 µs with a
+ * quarter of it; lower in all 8 pairs over the first half, in 7 of 8 over
+ * the second (bench/README.md, "Warm-up").
  *
  * So a serving process (the single process, a worker, a Postfix service
  * worker: armTieringForServing()) sets --interrupt-budget to a quarter of
- * the default when its first session starts. Not during the start: the functions that ran
- * most there would then all reach TurboFan at once, and that burst of
- * compiling, right after the sockets listen, made the bench's start-up row
+ * the default when its first session starts. Not during the start: the
+ * functions that ran most there would then all reach TurboFan at once, and
+ * that burst of compiling, right after the sockets listen, made the bench's start-up row
  * 20-30 ms slower (the "listening" log line waited for it). A process that
  * never serves keeps V8's default. V8 reads the flag whenever it resets a
  * function's budget, so setting it at run time takes effect from then on
@@ -30,7 +31,8 @@
  * V8 refuses a code cache made under other flags than its own (its flag
  * hash), and the next start runs with the default: bin/code-cache.js
  * registers BEFORE_FLAGS_CHANGE while it still has a cache to write, and
- * the flag is set only after that hook wrote it.
+ * the flag is set only after that hook wrote it (on the first start after
+ * an install or a rebuild, the first session waits for that write).
  */
 import { setFlagsFromString } from 'node:v8';
 import { currentRuntime } from './runtime.js';
@@ -64,7 +66,7 @@ export function tuneTieringForServing(
   return flag;
 }
 
-/** A function that calls `fn` the first time it is called once armed, and does nothing otherwise. */
+/** `fn` on the first sessionStarted() after arm(); every other call does nothing. */
 export function firstSessionTuner(fn: () => void): { arm(): void; sessionStarted(): void } {
   let armed = false;
   let done = false;
