@@ -4,9 +4,10 @@
  * start, not on the command line).
  */
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SERVING_INTERRUPT_BUDGET, firstSessionTuner, tuneTieringForServing } from '../../proxy/base/v8-tiering.js';
+import { BEFORE_FLAGS_CHANGE, SERVING_INTERRUPT_BUDGET, firstSessionTuner, tuneTieringForServing } from '../../proxy/base/v8-tiering.js';
 
 test("sets a quarter of V8's default interrupt budget on Node, nothing with TLSPROXY_V8_TIERING=0 or on Deno and Bun", () => {
   const set: string[] = [];
@@ -28,6 +29,11 @@ test('once armed (a serving process), the first session sets it and later ones d
   t.sessionStarted();
   t.sessionStarted();
   assert.is(calls, 1);
+});
+
+test('the hook is looked up under the symbol bin/code-cache.js registers it with (two module systems, one Symbol.for key)', () => {
+  const { BEFORE_FLAGS_CHANGE: launchers } = createRequire(import.meta.url)('../../bin/code-cache.js') as { BEFORE_FLAGS_CHANGE: symbol };
+  assert.is(BEFORE_FLAGS_CHANGE, launchers);
 });
 
 test('the code cache hook runs before the flag is set', () => {
