@@ -11,6 +11,7 @@
  */
 
 import { fail } from './errors.js';
+import { shapeAnchors } from './common/shape-anchors.js';
 
 export class Reader {
   private pos: number;
@@ -188,6 +189,9 @@ export class Writer {
     return this.buf.slice(0, this.pos);
   }
 }
+
+// A writer that is never written to, so that V8 keeps its shape (common/shape-anchors.ts).
+shapeAnchors.writer = new Writer(1);
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
   let n = 0;

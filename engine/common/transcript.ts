@@ -8,12 +8,14 @@ import type { CryptoProvider, HashAlgorithm, HashContext } from '../crypto/provi
 import { HASH_LENGTH } from '../crypto/provider.js';
 import { HandshakeType } from '../constants.js';
 import { concat } from '../codec.js';
+import { shapeAnchors } from './shape-anchors.js';
 
 export class Transcript {
   private ctx: HashContext;
 
   constructor(private readonly provider: CryptoProvider, readonly hash: HashAlgorithm) {
     this.ctx = provider.hash(hash);
+    shapeAnchors.transcript = this; // handshake messages only: no secret (shape-anchors.ts)
   }
 
   private raw: Uint8Array[] | undefined;

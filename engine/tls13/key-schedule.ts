@@ -18,6 +18,7 @@
 import type { CryptoProvider, HashAlgorithm } from '../crypto/provider.js';
 import { AEAD_KEY_LENGTH, AEAD_NONCE_LENGTH, HASH_LENGTH } from '../crypto/provider.js';
 import { deriveSecret, hkdfExpandLabel, hkdfExtract } from '../hkdf.js';
+import { shapeAnchors } from '../common/shape-anchors.js';
 import type { Tls13Suite } from '../suites.js';
 
 export interface TrafficKeys {
@@ -119,6 +120,7 @@ export class KeySchedule {
   /** Forget the current stage secret (after the master secret's children were derived). */
   erase(): void {
     this.secret.fill(0);
+    shapeAnchors.schedule = this; // zeroed: the anchor holds no secret (common/shape-anchors.ts)
   }
 }
 
