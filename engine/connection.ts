@@ -47,6 +47,12 @@ const MAX_DATA_BATCH = 64 * 1024;
 /** Records decrypted concurrently with an asynchronous provider. */
 const PIPELINE_DEPTH = 8;
 
+/** The handshake state after forgetKeys(): nothing reaches it (receive() stops at a closed connection). */
+const FORGOTTEN: State = {
+  name: 'Forgotten',
+  handle: (m) => fail('UnexpectedHandshakeMessage', m.type, 'nothing: the connection is closed'),
+};
+
 export class ServerConnection {
   state: ConnectionState = 'handshake';
   info: HandshakeInfo | undefined;
@@ -718,6 +724,38 @@ export class ServerConnection {
     if (!this.emit) return;
     const phase = this.version === ProtocolVersion.TLS1_2 ? 'application' : n === 0 ? 'handshake' : n === 1 ? 'application' : 'key-update';
     this.emit({ kind: 'keys', direction, phase });
+  }
+
+  /**
+   * The owner is done with this connection (its transport is gone): once
+   * no handshake step is running, zero the traffic secrets and drop what
+   * holds keys or data: the record protection (its AEAD keys), the
+   * handshake state (an unfinished handshake's secrets), plaintext not yet
+   * delivered or sent. RFC 8446 §7.1: a secret "SHOULD be erased" once
+   * what derives from it is computed; here, also so that an object kept
+   * after its session (proxy/base/shape-anchors.ts) keeps no key. Nothing
+   * is read or written afterwards: the connection is closed (no event).
+   */
+  forgetKeys(): void {
+    this.whenIdle(() => {
+      const s = this.secrets;
+      if (s) {
+        s.clientTrafficSecret.fill(0);
+        s.serverTrafficSecret.fill(0);
+      }
+      this.secrets = undefined;
+      // The protection objects stay, emptied (they keep their shape for V8: proxy/base/shape-anchors.ts).
+      this.readProt?.forget();
+      this.writeProt?.forget();
+      this.hsState = FORGOTTEN;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.batch = [];
+      this.batchBytes = 0;
+      this.requeued = [];
+      this.flight = [];
+      if (this.state !== 'failed') this.state = 'closed';
+    });
   }
 
   private finish(): void {

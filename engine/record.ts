@@ -211,6 +211,12 @@ export interface InnerPlaintext {
 /** One direction's record protection: seal outgoing records, open incoming ones. */
 export interface RecordProtection {
   readonly sequence: number;
+  /**
+   * The connection is over (ServerConnection.forgetKeys): the IV zeroed,
+   * the key zeroed or dropped (forgetKey). Nothing is sealed or opened
+   * afterwards: every use throws.
+   */
+  forget(): void;
   seal(type: number, content: Uint8Array, padding?: number): MaybePromise<Uint8Array>;
   open(record: RawRecord): MaybePromise<InnerPlaintext | null>;
   /**
@@ -272,6 +278,37 @@ function syncKeyOf(key: MaybePromise<AeadKey>): AeadKey | undefined {
   return !isPromise(key) && key.synchronous ? key : undefined;
 }
 
+function forgotten(): never {
+  throw new Error('AEAD key used after its connection forgot it');
+}
+
+/** What a protection holds instead of a key it dropped (forgetKey): every use throws. */
+const FORGOTTEN_KEY: AeadKey = {
+  algorithm: 'AES-128-GCM',
+  synchronous: true,
+  seal: forgotten,
+  sealRecord: forgotten,
+  sealRecordInto: forgotten,
+  open: forgotten,
+  openInPlace: forgotten,
+  openInto: forgotten,
+};
+
+/**
+ * RecordProtection.forget(): the key zeroed and released by its provider
+ * (AeadKey.forget), or dropped when the provider cannot; a key still being
+ * imported (a promise) is forgotten once it arrives.
+ */
+function forgetKey(key: MaybePromise<AeadKey>): AeadKey {
+  if (isPromise(key)) {
+    key.then((k) => k.forget?.(), () => undefined);
+    return FORGOTTEN_KEY;
+  }
+  if (!key.forget) return FORGOTTEN_KEY;
+  key.forget();
+  return key;
+}
+
 /**
  * The synchronous path's nonce, AAD and header buffers: one set for the
  * whole process, not one per protection (a session holds two protections
@@ -320,6 +357,13 @@ export class Tls13Protection implements RecordProtection {
 
   get sequence(): number {
     return this.seq;
+  }
+
+  forget(): void {
+    this.iv.fill(0);
+    const key = forgetKey(this.key);
+    this.key = key;
+    if (this.sync) this.sync = key;
   }
 
   private nextSeq(): number {
@@ -478,6 +522,13 @@ export class Tls12Protection implements RecordProtection {
 
   get sequence(): number {
     return this.seq;
+  }
+
+  forget(): void {
+    this.iv.fill(0);
+    const key = forgetKey(this.key);
+    this.key = key;
+    if (this.sync) this.sync = key;
   }
 
   private nextSeq(): number {

@@ -94,6 +94,9 @@ export function nativeAead(): AeadAddon | undefined {
  * memory of bench/README.md; a closure-based key was ~8 functions and a
  * context per key).
  */
+/** NativeAeadKey.alg of a forgotten key: no context is made from it again. */
+const FORGOTTEN_ALG = -1;
+
 class NativeAeadKey implements AeadKey {
   readonly synchronous = true;
   // Contexts are made on first use: a record layer key seals or opens, rarely both.
@@ -105,13 +108,28 @@ class NativeAeadKey implements AeadKey {
   constructor(
     protected readonly n: AeadAddon,
     readonly algorithm: AeadAlgorithm,
-    private readonly alg: number,
+    /** The addon's algorithm number; FORGOTTEN_ALG after forget(). */
+    private alg: number,
     raw: Uint8Array,
   ) {
     this.key = new Uint8Array(raw);
   }
 
+  /**
+   * AeadKey.forget(): the key copy zeroed, the contexts let go (the addon's
+   * finaliser frees them, and OpenSSL cleanses a context's key when it is
+   * freed). A later call cannot make a context again from the zeroed copy:
+   * create() refuses.
+   */
+  forget(): void {
+    this.key.fill(0);
+    this.enc = undefined;
+    this.dec = undefined;
+    this.alg = FORGOTTEN_ALG;
+  }
+
   private create(encrypt: boolean): object {
+    if (this.alg === FORGOTTEN_ALG) throw new Error('AEAD key used after its connection forgot it');
     try {
       return this.n.aeadCreate(this.alg, offHeap(this.key), encrypt);
     } finally {

@@ -23,9 +23,9 @@
  *   messages, which are no secret (common/transcript.ts);
  * - KeySchedule: the last one erased, once its stage secret is zeroed
  *   (tls13/key-schedule.ts erase()).
- * Objects that refer to a connection (its traffic keys) are not anchored
- * here; the proxy anchors the last session's sockets, which hold none
- * (proxy/base/shape-anchors.ts).
+ * The connection's own objects are kept by the proxy with the last
+ * finished session (proxy/base/shape-anchors.ts), after
+ * ServerConnection.forgetKeys() zeroed or released every key they held.
  */
 export const shapeAnchors: { writer?: object; transcript?: object; schedule?: object } = {
   writer: undefined,

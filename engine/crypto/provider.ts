@@ -88,6 +88,12 @@ export interface AeadKey {
    * left in `out` (zeroed, or never written: the tag checked first).
    */
   openInto?(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array, out: Uint8Array, offset: number): boolean;
+  /**
+   * Optional: the owner is done with this key (its connection is over):
+   * zero and release the key material. Every later call throws. Keys
+   * without it are dropped by the record layer instead (record.ts).
+   */
+  forget?(): void;
 }
 
 /**

@@ -1,24 +1,25 @@
 /**
- * The last finished session's sockets, kept reachable until the next one
- * finishes, so that V8 keeps the optimised code of the accept, relay and
- * close paths (Node's net and stream code, and ours) through a quiet spell.
- * Why: engine/common/shape-anchors.ts, same mechanism; measured,
- * bench/README.md "Warm-up".
+ * The last finished session, kept reachable until the next one finishes,
+ * so that V8 keeps the optimised code of the session, relay and close
+ * paths (ours, and Node's net and stream code) through a quiet spell.
+ * Why: engine/common/shape-anchors.ts, the same mechanism; measured in
+ * bench/README.md, "Warm-up".
  *
- * Only closed net.Sockets are kept: they hold no key and no data (their
- * buffers were drained or dropped when they closed). The TLS stream and
- * the engine's connection are not kept: their record protection holds the
- * session's traffic keys, and those go with the session.
+ * What it holds: a session whose sockets are closed and whose TLS engine
+ * has forgotten its keys (ServerConnection.forgetKeys(), called when the
+ * TLS stream is destroyed, which every session waits for before it
+ * finishes): traffic secrets zeroed, no record protection, no handshake
+ * state, no undelivered plaintext. test/unit/shape-anchors.test.ts walks
+ * the kept objects for the session's keys.
  */
-const last: { client: object | undefined; backend: object | undefined } = { client: undefined, backend: undefined };
+let last: object | undefined;
 
-/** A session is over: keep its sockets (client side, backend side) instead of the previous session's. */
-export function anchorSessionShapes(client: object | undefined, backend: object | undefined): void {
-  last.client = client;
-  last.backend = backend;
+/** A session is over: keep it instead of the previous one. */
+export function anchorFinishedSession(session: object): void {
+  last = session;
 }
 
 /** What is kept (tests). */
-export function anchoredSessionShapes(): { client: object | undefined; backend: object | undefined } {
-  return { ...last };
+export function anchoredSession(): object | undefined {
+  return last;
 }

@@ -35,7 +35,7 @@ import { socketEndpoints, type ConnectionEndpoints, type ProxyProtocolVersion } 
 import { BackendRelay, sessionGuard } from './relay.js';
 import type { TlsServerStream } from '../tls/stream.js';
 import type { TlsHandOver, TlsService } from '../tls/service.js';
-import { anchorSessionShapes } from '../base/shape-anchors.js';
+import { anchorFinishedSession } from '../base/shape-anchors.js';
 
 /** What a session needs from its service. */
 export interface SessionService {
@@ -66,7 +66,7 @@ export class Session {
   private readonly guard: (fn: () => void) => void;
 
   constructor(
-    private readonly socket: net.Socket,
+    socket: net.Socket,
     private readonly service: SessionService,
     private readonly onFinished: (session: Session) => void,
     endpoints?: ConnectionEndpoints,
@@ -161,7 +161,7 @@ export class Session {
     if (this.finished || !this.tlsClosed || !this.relay.closed || this.connecting) return;
     this.finished = true;
     this.handOver!.release();
-    anchorSessionShapes(this.socket, this.relay.socket); // base/shape-anchors.ts
+    anchorFinishedSession(this); // base/shape-anchors.ts
     this.onFinished(this);
   }
 }

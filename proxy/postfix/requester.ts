@@ -35,7 +35,7 @@ import { summaryLine } from '../tls/summary.js';
 import type { TlsSettings } from '../tls/settings.js';
 import { AttrError, AttrListReader } from './attr.js';
 import type { NativeAddon, Poller } from '../base/native.js';
-import { anchorSessionShapes } from '../base/shape-anchors.js';
+import { anchorFinishedSession } from '../base/shape-anchors.js';
 import {
   atLeast,
   connectLine,
@@ -409,7 +409,7 @@ export class RequesterSession {
     const req = this.request;
     if (req && this.handshaking) this.ctx.logger.info(`TLS handshake failed for service=${req.serverId} peer=${req.endpoint}`);
     if (req) this.ctx.logger.info(`DISCONNECT ${req.endpoint}`);
-    anchorSessionShapes(this.handOver?.stream.socket, this.plain); // base/shape-anchors.ts
+    anchorFinishedSession(this); // base/shape-anchors.ts
     this.onDone(this);
   }
 

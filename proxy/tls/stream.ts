@@ -579,6 +579,8 @@ export class TlsServerStream extends Duplex {
     // Writers still waiting for the handshake are dropped with the stream.
     this.waitingForHandshake = [];
     if (!this.socketClosing) this.socket.destroy();
+    // Nothing more goes through the engine: its keys are zeroed and dropped (engine/connection.ts).
+    this.conn.forgetKeys();
     callback(error);
   }
 

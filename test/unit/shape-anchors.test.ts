@@ -13,9 +13,12 @@ import { Writer } from '../../engine/codec.js';
 import { shapeAnchors } from '../../engine/common/shape-anchors.js';
 import { Transcript } from '../../engine/common/transcript.js';
 import { KeySchedule } from '../../engine/tls13/key-schedule.js';
-import { anchoredSessionShapes } from '../../proxy/base/shape-anchors.js';
+import { hkdfExpandLabel } from '../../engine/hkdf.js';
+import { createNodeCryptoProvider } from '../../providers/node.js';
+import { anchoredSession } from '../../proxy/base/shape-anchors.js';
 import { startDemoBackend } from '../../proxy/cli/demo-backend.js';
-import { certMainCf, connectTls, startDaemon, tlsproxyService } from '../helpers/proxy.js';
+import tls from 'node:tls';
+import { certMainCf, connectTls, startDaemon, testPki, tlsproxyService } from '../helpers/proxy.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -68,17 +71,118 @@ test('the engine anchors: an unused Writer, the last Transcript, the last erased
     const secret = (shapeAnchors.schedule as unknown as { secret: Uint8Array }).secret;
     assert.ok(secret.length >= 32);
     assert.ok(secret.every((b) => b === 0), 'the anchored key schedule holds a zeroed secret');
-    // The proxy's anchors: that session's two sockets, closed, and nothing else.
-    const kept = anchoredSessionShapes();
-    assert.equal(Object.keys(kept).sort(), ['backend', 'client']);
-    const client = kept.client as { destroyed: boolean } | undefined;
-    const backend = kept.backend as { destroyed: boolean } | undefined;
-    assert.ok(client && client.destroyed, 'the client socket of the finished session');
-    assert.ok(backend && backend.destroyed, 'the backend socket of the finished session');
+    assert.ok(anchoredSession() !== undefined, 'the finished session is kept');
   } finally {
     await d.close();
     await demo.close();
   }
 });
 
+/** A TLS 1.3 client that collects the application traffic secrets from its key log (NSS lines), then lives until `QUIT`. */
+async function clientWithSecrets(port: number, ciphers?: string): Promise<{ socket: tls.TLSSocket; secrets: Uint8Array[]; text: () => string; closed: Promise<void> }> {
+  const pki = await testPki();
+  const secrets: Uint8Array[] = [];
+  let text = '';
+  const socket = tls.connect({ host: '127.0.0.1', port, ca: pki.caPem, servername: 'localhost', minVersion: 'TLSv1.3', ...(ciphers ? { ciphers } : {}) });
+  socket.on('keylog', (line: Buffer) => {
+    const [label, , hex] = line.toString('latin1').trim().split(' ');
+    if (label?.endsWith('TRAFFIC_SECRET_0') && !label.includes('HANDSHAKE')) secrets.push(new Uint8Array(Buffer.from(hex!, 'hex')));
+  });
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => (text += d));
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', () => resolve());
+    socket.once('error', reject);
+  });
+  return { socket, secrets, text: () => text, closed };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), what);
+}
+
+/** Every object reachable from `root` through data properties, array elements and Map/Set entries (no getters run). */
+function reachable(root: object): Set<object> {
+  const seen = new Set<object>();
+  const todo: unknown[] = [root];
+  while (todo.length) {
+    const o = todo.pop();
+    if ((typeof o !== 'object' && typeof o !== 'function') || o === null || seen.has(o)) continue;
+    seen.add(o);
+    if (ArrayBuffer.isView(o)) continue;
+    if (o instanceof Map) for (const [k, v] of o) todo.push(k, v);
+    if (o instanceof Set) for (const v of o) todo.push(v);
+    for (const key of Reflect.ownKeys(o)) {
+      const desc = Object.getOwnPropertyDescriptor(o, key);
+      if (desc && 'value' in desc) todo.push(desc.value);
+    }
+  }
+  return seen;
+}
+
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+test('the kept session holds none of its keys: traffic secrets, AEAD keys and IVs zeroed or gone, the engine closed', async () => {
+  const demo = await startDemoBackend();
+  const d = await startDaemon(await certMainCf(), tlsproxyService(demo.address));
+  try {
+    const c = await clientWithSecrets(d.port, 'TLS_AES_128_GCM_SHA256');
+    const secrets = c.secrets;
+    await until(() => c.text().includes('220 '), 'the greeting');
+    c.socket.write('hello\r\n');
+    await until(() => c.text().includes('250 '), 'the echo');
+    c.socket.end('QUIT\r\n');
+    await c.closed;
+    await d.log.waitFor(/^DISCONNECT/);
+    assert.is(secrets.length, 2, 'client and server application traffic secrets');
+    // §7.3: each direction's AEAD key and IV, from its traffic secret.
+    const p = createNodeCryptoProvider();
+    const derived = secrets.flatMap((s) => [hkdfExpandLabel(p, 'SHA-256', s, 'key', new Uint8Array(0), 16), hkdfExpandLabel(p, 'SHA-256', s, 'iv', new Uint8Array(0), 12)]);
+    const kept = anchoredSession() as { handOver?: { stream: { conn: Record<string, unknown> } } };
+    assert.ok(kept?.handOver, 'the kept object is the finished session');
+    const conn = kept.handOver!.stream.conn;
+    assert.is(conn.state, 'closed');
+    assert.is(conn.secrets, undefined);
+    assert.is((conn.hsState as { name: string }).name, 'Forgotten');
+    const arrays = [...reachable(kept)].filter((o): o is Uint8Array => o instanceof Uint8Array);
+    assert.ok(arrays.length > 10, `walked ${arrays.length} byte arrays`);
+    for (const needle of [...secrets, ...derived]) {
+      assert.not.ok(arrays.some((a) => contains(a, needle)), 'a key of the finished session is still reachable from the kept session');
+    }
+    // A forgotten protection refuses to work rather than seal under a zeroed key.
+    const prot = conn.writeProt as { seal(type: number, content: Uint8Array): unknown };
+    assert.throws(() => prot.seal(23, new Uint8Array(1)), /forgot/);
+  } finally {
+    await d.close();
+    await demo.close();
+  }
+});
+
+test('without forgetKeys the same walk finds the keys (the walk can see them)', async () => {
+  const demo = await startDemoBackend();
+  const d = await startDaemon(await certMainCf(), tlsproxyService(demo.address));
+  try {
+    const c = await clientWithSecrets(d.port);
+    const secrets = c.secrets;
+    await until(() => c.text().includes('220 '), 'the greeting');
+    // The live session: its engine still holds the traffic secrets.
+    const live = [...d.daemon['sessions' as keyof typeof d.daemon] as unknown as Set<object>][0]!;
+    const arrays = [...reachable(live)].filter((o): o is Uint8Array => o instanceof Uint8Array);
+    assert.is(secrets.length, 2);
+    assert.ok(secrets.every((s) => arrays.some((a) => contains(a, s))), 'the live session holds its traffic secrets');
+    c.socket.end('QUIT\r\n');
+    await c.closed;
+  } finally {
+    await d.close();
+    await demo.close();
+  }
+});
 test.run();

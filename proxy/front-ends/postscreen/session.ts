@@ -59,7 +59,7 @@ import { escapeBytes, socketEndpoints, type ConnectionEndpoints } from '../proxy
 import type { SessionService } from '../implicit-tls.js';
 import { BackendRelay, sessionGuard } from '../relay.js';
 import type { TlsHandOver } from '../../tls/service.js';
-import { anchorSessionShapes } from '../../base/shape-anchors.js';
+import { anchorFinishedSession } from '../../base/shape-anchors.js';
 import type { PostscreenSettings } from './settings.js';
 import { ReplyReader, commandArgs, commandVerb, formatReply, withoutStarttls } from './smtp.js';
 
@@ -412,7 +412,7 @@ export class PostscreenSession {
     this.clearTimer();
     this.service.logger.info(`DISCONNECT ${this.endpoint}`);
     this.handOver?.release();
-    anchorSessionShapes(this.socket, this.backend.socket); // base/shape-anchors.ts
+    anchorFinishedSession(this); // base/shape-anchors.ts
     this.onFinished(this);
   }
 
