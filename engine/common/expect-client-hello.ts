@@ -17,7 +17,7 @@ import type { ServerContext, State } from './state.js';
 export class ExpectClientHello implements State {
   readonly name = 'ExpectClientHello';
 
-  constructor(private readonly ctx: ServerContext) { (globalThis as any).__a4 = this; }
+  constructor(private readonly ctx: ServerContext) {}
 
   async handle(m: HandshakeMessage): Promise<State> {
     if (m.type !== HandshakeType.client_hello) fail('UnexpectedHandshakeMessage', m.type, 'ClientHello');

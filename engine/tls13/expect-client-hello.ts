@@ -216,7 +216,7 @@ class ServerFlight13 {
     private readonly suite: Tls13Suite,
     private readonly share: KeyShareEntry,
     private readonly retry: RetryState | undefined,
-  ) { (globalThis as any).__a3 = this; }
+  ) {}
 
   async run(): Promise<State> {
     this.pickServerName();
