@@ -729,8 +729,8 @@ export class ServerConnection {
   /**
    * The owner is done with this connection (its transport is gone): once
    * no handshake step is running, zero the traffic secrets and drop what
-   * holds keys or data: the record protection (its AEAD keys), the
-   * handshake state (an unfinished handshake's secrets), plaintext not yet
+   * holds keys or data: the record protection (its AEAD keys), the state
+   * of an unfinished handshake (its secrets), plaintext not yet
    * delivered or sent. RFC 8446 §7.1: a secret "SHOULD be erased" once
    * what derives from it is computed; here, also so that an object kept
    * after its session (proxy/base/shape-anchors.ts) keeps no key. Nothing
@@ -747,7 +747,8 @@ export class ServerConnection {
       // The protection objects stay, emptied (they keep their shape for V8: proxy/base/shape-anchors.ts).
       this.readProt?.forget();
       this.writeProt?.forget();
-      this.hsState = FORGOTTEN;
+      // A completed handshake's state (Connected) holds only the context; an unfinished one may hold its secrets.
+      if (this.info === undefined) this.hsState = FORGOTTEN;
       this.pending = [];
       this.pendingBytes = 0;
       this.batch = [];

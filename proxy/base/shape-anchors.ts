@@ -8,8 +8,8 @@
  * What it holds: a session whose sockets are closed and whose TLS engine
  * has forgotten its keys (ServerConnection.forgetKeys(), called when the
  * TLS stream is destroyed, which every session waits for before it
- * finishes): traffic secrets zeroed, no record protection, no handshake
- * state, no undelivered plaintext. test/unit/shape-anchors.test.ts walks
+ * finishes): traffic secrets zeroed, record keys emptied, no state of an
+ * unfinished handshake, no undelivered plaintext. test/unit/shape-anchors.test.ts walks
  * the kept objects for the session's keys.
  */
 let last: object | undefined;

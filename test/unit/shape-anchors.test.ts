@@ -11,7 +11,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Writer } from '../../engine/codec.js';
 import { shapeAnchors } from '../../engine/common/shape-anchors.js';
+import { ServerConnection } from '../../engine/connection.js';
 import { Transcript } from '../../engine/common/transcript.js';
+import { engineConfig } from '../helpers/engine-server.js';
 import { KeySchedule } from '../../engine/tls13/key-schedule.js';
 import { hkdfExpandLabel } from '../../engine/hkdf.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
@@ -151,7 +153,8 @@ test('the kept session holds none of its keys: traffic secrets, AEAD keys and IV
     const conn = kept.handOver!.stream.conn;
     assert.is(conn.state, 'closed');
     assert.is(conn.secrets, undefined);
-    assert.is((conn.hsState as { name: string }).name, 'Forgotten');
+    // The handshake completed: its last state holds only the context, and stays (an unfinished one is dropped).
+    assert.is((conn.hsState as { name: string }).name, 'Connected');
     const arrays = [...reachable(kept)].filter((o): o is Uint8Array => o instanceof Uint8Array);
     assert.ok(arrays.length > 10, `walked ${arrays.length} byte arrays`);
     for (const needle of [...secrets, ...derived]) {
@@ -185,4 +188,16 @@ test('without forgetKeys the same walk finds the keys (the walk can see them)', 
     await demo.close();
   }
 });
+test('forgetKeys() on a connection whose handshake never completed drops its handshake state and closes it', async () => {
+  const config = await engineConfig({ provider: 'node', certs: ['p256'] });
+  const events = { write: () => undefined, handshake: () => undefined, data: () => undefined, peerClosed: () => undefined, failed: () => undefined };
+  const conn = new ServerConnection(config, events);
+  const view = conn as unknown as { hsState: { name: string } };
+  assert.is(view.hsState.name, 'ExpectClientHello');
+  conn.forgetKeys();
+  assert.is(view.hsState.name, 'Forgotten');
+  assert.is(conn.state, 'closed');
+  assert.not.ok(conn.writable);
+});
+
 test.run();
