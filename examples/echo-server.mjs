@@ -26,4 +26,5 @@ net.createServer((socket) => {
   socket.on('data', (bytes) => tls.receive(bytes));
   socket.on('end', () => tls.whenIdle(() => tls.close(() => socket.end())));
   socket.on('error', () => socket.destroy());
+  socket.on('close', () => tls.forgetKeys()); // zero the session's keys now, not at GC
 }).listen(Number(port), '127.0.0.1', () => console.log(`listening on 127.0.0.1:${port}`));
