@@ -188,6 +188,28 @@ test('without forgetKeys the same walk finds the keys (the walk can see them)', 
     await demo.close();
   }
 });
+test('TLS 1.2: the kept session\'s record protections are emptied too (IVs zeroed, keys refuse to work)', async () => {
+  const demo = await startDemoBackend();
+  const d = await startDaemon(await certMainCf(), tlsproxyService(demo.address));
+  try {
+    const c = await connectTls(d.port, { maxVersion: 'TLSv1.2' });
+    await c.waitFor('220 ');
+    c.socket.end('QUIT\r\n');
+    await c.closed;
+    await d.log.waitFor(/^DISCONNECT/);
+    const conn = (anchoredSession() as { handOver: { stream: { conn: Record<string, unknown> } } }).handOver.stream.conn;
+    assert.is(conn.version, 0x0303);
+    for (const side of ['readProt', 'writeProt']) {
+      const prot = conn[side] as { iv: Uint8Array; seal(type: number, content: Uint8Array): unknown };
+      assert.ok(prot.iv.length > 0 && prot.iv.every((b) => b === 0), `${side}: IV zeroed`);
+      assert.throws(() => prot.seal(23, new Uint8Array(1)), /forgot/);
+    }
+  } finally {
+    await d.close();
+    await demo.close();
+  }
+});
+
 test('forgetKeys() on a connection whose handshake never completed drops its handshake state and closes it', async () => {
   const config = await engineConfig({ provider: 'node', certs: ['p256'] });
   const events = { write: () => undefined, handshake: () => undefined, data: () => undefined, peerClosed: () => undefined, failed: () => undefined };
