@@ -87,6 +87,9 @@ export function nativeAead(): AeadAddon | undefined {
   return addon;
 }
 
+/** NativeAeadKey.alg of a forgotten key: no context is made from it again. */
+const FORGOTTEN_ALG = -1;
+
 /**
  * An AeadKey on the addon's contexts. A class rather than an object of
  * closures: a session holds two record keys for its whole life, and
@@ -94,9 +97,6 @@ export function nativeAead(): AeadAddon | undefined {
  * memory of bench/README.md; a closure-based key was ~8 functions and a
  * context per key).
  */
-/** NativeAeadKey.alg of a forgotten key: no context is made from it again. */
-const FORGOTTEN_ALG = -1;
-
 class NativeAeadKey implements AeadKey {
   readonly synchronous = true;
   // Contexts are made on first use: a record layer key seals or opens, rarely both.
