@@ -297,14 +297,11 @@ const FORGOTTEN_KEY: AeadKey = {
 /**
  * RecordProtection.forget(): the key zeroed and released by its provider
  * (AeadKey.forget), or dropped when the provider cannot; a key still being
- * imported (a promise) is forgotten once it arrives.
+ * imported (a promise) is forgotten when it arrives (the constructor's
+ * then(), which would otherwise put it back).
  */
 function forgetKey(key: MaybePromise<AeadKey>): AeadKey {
-  if (isPromise(key)) {
-    key.then((k) => k.forget?.(), () => undefined);
-    return FORGOTTEN_KEY;
-  }
-  if (!key.forget) return FORGOTTEN_KEY;
+  if (isPromise(key) || !key.forget) return FORGOTTEN_KEY;
   key.forget();
   return key;
 }
@@ -340,7 +337,7 @@ export class Tls13Protection implements RecordProtection {
     if (iv.length !== 12) throw new Error('TLS 1.3 AEAD: wrong IV length');
     this.key = provider.aeadKey(suite.aead, key);
     this.sync = syncKeyOf(this.key);
-    if (isPromise(this.key)) this.key.then((k) => (this.key = k), () => undefined);
+    if (isPromise(this.key)) this.key.then((k) => (this.key = this.key === FORGOTTEN_KEY ? forgetKey(k) : k), () => undefined);
   }
 
   get opensInPlace(): boolean {
@@ -492,7 +489,7 @@ export class Tls12Protection implements RecordProtection {
   constructor(provider: CryptoProvider, aead: AeadAlgorithm, key: Uint8Array, private readonly iv: Uint8Array) {
     this.key = provider.aeadKey(aead, key);
     this.sync = syncKeyOf(this.key);
-    if (isPromise(this.key)) this.key.then((k) => (this.key = k), () => undefined);
+    if (isPromise(this.key)) this.key.then((k) => (this.key = this.key === FORGOTTEN_KEY ? forgetKey(k) : k), () => undefined);
     this.explicitNonce = aead !== 'CHACHA20-POLY1305';
     if (iv.length !== (this.explicitNonce ? 4 : 12)) throw new Error('TLS 1.2 AEAD: wrong IV length');
   }

@@ -12,6 +12,9 @@ import * as assert from 'uvu/assert';
 import { Writer } from '../../engine/codec.js';
 import { shapeAnchors } from '../../engine/common/shape-anchors.js';
 import { ServerConnection } from '../../engine/connection.js';
+import type { AeadKey, CryptoProvider } from '../../engine/crypto/provider.js';
+import { Tls13Protection } from '../../engine/record.js';
+import { tls13Suite } from '../../engine/suites.js';
 import { Transcript } from '../../engine/common/transcript.js';
 import { engineConfig } from '../helpers/engine-server.js';
 import { KeySchedule } from '../../engine/tls13/key-schedule.js';
@@ -208,6 +211,30 @@ test('TLS 1.2: the kept session\'s record protections are emptied too (IVs zeroe
     await d.close();
     await demo.close();
   }
+});
+
+/** A protection whose key is still being imported when it forgets; `key` then arrives. */
+async function forgetBeforeArrival(key: AeadKey): Promise<{ kept: unknown; iv: Uint8Array }> {
+  let arrive!: (k: AeadKey) => void;
+  const provider = { aeadKey: () => new Promise<AeadKey>((r) => (arrive = r)) } as unknown as CryptoProvider;
+  const prot = new Tls13Protection(provider, tls13Suite('TLS_AES_128_GCM_SHA256')!, new Uint8Array(16), new Uint8Array(12).fill(7));
+  prot.forget();
+  arrive(key);
+  await new Promise((r) => setTimeout(r, 0));
+  const view = prot as unknown as { key: unknown; iv: Uint8Array };
+  return { kept: view.key, iv: view.iv };
+}
+
+test('a record key still being imported when its protection forgets it is not put back (a provider without forget) or is told to forget', async () => {
+  // A provider without AeadKey.forget (webcrypto's keys): the key must not come back into the protection.
+  const plain: AeadKey = { algorithm: 'AES-128-GCM', seal: () => new Uint8Array(0), open: () => null };
+  const a = await forgetBeforeArrival(plain);
+  assert.ok(a.kept !== plain, 'the key that arrived after forget() was put back into the protection');
+  assert.ok(a.iv.every((b) => b === 0));
+  // With forget(): the key is told to forget once.
+  let forgot = 0;
+  await forgetBeforeArrival({ ...plain, forget: () => void forgot++ });
+  assert.is(forgot, 1);
 });
 
 test('forgetKeys() on a connection whose handshake never completed drops its handshake state and closes it', async () => {
