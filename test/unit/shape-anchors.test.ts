@@ -23,7 +23,7 @@ import { createNodeCryptoProvider } from '../../providers/node.js';
 import { anchoredSession } from '../../proxy/base/shape-anchors.js';
 import { startDemoBackend } from '../../proxy/cli/demo-backend.js';
 import tls from 'node:tls';
-import { certMainCf, connectTls, startDaemon, testPki, tlsproxyService } from '../helpers/proxy.js';
+import { certMainCf, connectTls, startDaemon, testPki, tlsproxyService, type RunningDaemon } from '../helpers/proxy.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -60,27 +60,39 @@ test('V8 keeps the optimised code of a Writer user through full collections at i
   assert.equal(optimisedAcrossCollections('drop'), { before: true, after: false });
 });
 
-test('the engine anchors: an unused Writer, the last Transcript, the last erased KeySchedule with its secret zeroed', async () => {
-  assert.ok(shapeAnchors.writer instanceof Writer);
-  assert.is((shapeAnchors.writer as Writer).length, 0);
+/** The daemon in this process, one implicit-TLS service in front of the demo backend, for `fn`. */
+async function withDaemon(fn: (d: RunningDaemon) => Promise<void>): Promise<void> {
   const demo = await startDemoBackend();
   const d = await startDaemon(await certMainCf(), tlsproxyService(demo.address));
   try {
-    const c = await connectTls(d.port, { minVersion: 'TLSv1.3' });
-    await c.waitFor('220 ');
-    c.socket.end('QUIT\r\n');
-    await c.closed;
-    await d.log.waitFor(/^DISCONNECT/);
+    await fn(d);
+  } finally {
+    await d.close();
+    await demo.close();
+  }
+}
+
+/** One session through `d`: the greeting, QUIT, and the daemon's DISCONNECT line. */
+async function oneSession(d: RunningDaemon, options: tls.ConnectionOptions): Promise<void> {
+  const c = await connectTls(d.port, options);
+  await c.waitFor('220 ');
+  c.socket.end('QUIT\r\n');
+  await c.closed;
+  await d.log.waitFor(/^DISCONNECT/);
+}
+
+test('the engine anchors: an unused Writer, the last Transcript, the last erased KeySchedule with its secret zeroed', async () => {
+  assert.ok(shapeAnchors.writer instanceof Writer);
+  assert.is((shapeAnchors.writer as Writer).length, 0);
+  await withDaemon(async (d) => {
+    await oneSession(d, { minVersion: 'TLSv1.3' });
     assert.ok(shapeAnchors.transcript instanceof Transcript);
     assert.ok(shapeAnchors.schedule instanceof KeySchedule);
     const secret = (shapeAnchors.schedule as unknown as { secret: Uint8Array }).secret;
     assert.ok(secret.length >= 32);
     assert.ok(secret.every((b) => b === 0), 'the anchored key schedule holds a zeroed secret');
     assert.ok(anchoredSession() !== undefined, 'the finished session is kept');
-  } finally {
-    await d.close();
-    await demo.close();
-  }
+  });
 });
 
 /** A TLS 1.3 client that collects the application traffic secrets from its key log (NSS lines), then lives until `QUIT`. */
@@ -136,9 +148,7 @@ function contains(hay: Uint8Array, needle: Uint8Array): boolean {
 }
 
 test('the kept session holds none of its keys: traffic secrets, AEAD keys and IVs zeroed or gone, the engine closed', async () => {
-  const demo = await startDemoBackend();
-  const d = await startDaemon(await certMainCf(), tlsproxyService(demo.address));
-  try {
+  await withDaemon(async (d) => {
     const c = await clientWithSecrets(d.port, 'TLS_AES_128_GCM_SHA256');
     const secrets = c.secrets;
     await until(() => c.text().includes('220 '), 'the greeting');
@@ -166,16 +176,11 @@ test('the kept session holds none of its keys: traffic secrets, AEAD keys and IV
     // A forgotten protection refuses to work rather than seal under a zeroed key.
     const prot = conn.writeProt as { seal(type: number, content: Uint8Array): unknown };
     assert.throws(() => prot.seal(23, new Uint8Array(1)), /forgot/);
-  } finally {
-    await d.close();
-    await demo.close();
-  }
+  });
 });
 
 test('without forgetKeys the same walk finds the keys (the walk can see them)', async () => {
-  const demo = await startDemoBackend();
-  const d = await startDaemon(await certMainCf(), tlsproxyService(demo.address));
-  try {
+  await withDaemon(async (d) => {
     const c = await clientWithSecrets(d.port);
     const secrets = c.secrets;
     await until(() => c.text().includes('220 '), 'the greeting');
@@ -186,20 +191,12 @@ test('without forgetKeys the same walk finds the keys (the walk can see them)', 
     assert.ok(secrets.every((s) => arrays.some((a) => contains(a, s))), 'the live session holds its traffic secrets');
     c.socket.end('QUIT\r\n');
     await c.closed;
-  } finally {
-    await d.close();
-    await demo.close();
-  }
+  });
 });
+
 test('TLS 1.2: the kept session\'s record protections are emptied too (IVs zeroed, keys refuse to work)', async () => {
-  const demo = await startDemoBackend();
-  const d = await startDaemon(await certMainCf(), tlsproxyService(demo.address));
-  try {
-    const c = await connectTls(d.port, { maxVersion: 'TLSv1.2' });
-    await c.waitFor('220 ');
-    c.socket.end('QUIT\r\n');
-    await c.closed;
-    await d.log.waitFor(/^DISCONNECT/);
+  await withDaemon(async (d) => {
+    await oneSession(d, { maxVersion: 'TLSv1.2' });
     const conn = (anchoredSession() as { handOver: { stream: { conn: Record<string, unknown> } } }).handOver.stream.conn;
     assert.is(conn.version, 0x0303);
     for (const side of ['readProt', 'writeProt']) {
@@ -207,10 +204,7 @@ test('TLS 1.2: the kept session\'s record protections are emptied too (IVs zeroe
       assert.ok(prot.iv.length > 0 && prot.iv.every((b) => b === 0), `${side}: IV zeroed`);
       assert.throws(() => prot.seal(23, new Uint8Array(1)), /forgot/);
     }
-  } finally {
-    await d.close();
-    await demo.close();
-  }
+  });
 });
 
 /** A protection whose key is still being imported when it forgets; `key` then arrives. */
