@@ -5,7 +5,8 @@
  * node:crypto Cipheriv (context, key schedule, Buffers) per record.
  *
  * The same addon does X25519 (nativeX25519): the private key stays in an
- * OpenSSL EVP_PKEY, the peer's key is imported raw.
+ * OpenSSL EVP_PKEY, the peer's key is imported raw; and HMAC (nativeHmac)
+ * and the transcript's running hashes (nativeHash).
  *
  * Optional: where the addon is missing (not built, or an older build
  * without the AEAD functions) or TLSPROXY_NATIVE_AEAD=0 is set, the node
@@ -17,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AEAD_KEY_LENGTH, AEAD_TAG_LENGTH, type AeadAlgorithm, type AeadKey, type HashAlgorithm } from '../engine/crypto/provider.js';
+import { AEAD_KEY_LENGTH, AEAD_TAG_LENGTH, type AeadAlgorithm, type AeadKey, type HashAlgorithm, type HashContext } from '../engine/crypto/provider.js';
 
 interface AeadAddon {
   x25519Keygen?(publicOut: Uint8Array): object;
@@ -29,6 +30,12 @@ interface AeadAddon {
   aeadOpenInto?(ctx: object, nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, out: Uint8Array, offset: number): boolean;
   /** Newer builds only: HMAC of scratch[keyLen..keyLen+dataLen) keyed by scratch[0..keyLen), written over scratch[0..]; its length. */
   hmac?(alg: number, keyLen: number, dataLen: number, scratch: Uint8Array): number;
+  /** Newer builds only: running hashes (the transcript). */
+  hashCreate?(alg: number): object;
+  hashUpdate?(h: object, data: Uint8Array): void;
+  /** The hash of everything so far into out[0..], h going on; its length. */
+  hashDigest?(h: object, out: Uint8Array): number;
+  hashClone?(h: object): object;
 }
 
 const ALG: Record<AeadAlgorithm, number> = { 'AES-128-GCM': 0, 'AES-256-GCM': 1, 'CHACHA20-POLY1305': 2 };
@@ -228,6 +235,46 @@ export function nativeHmac(): ((algorithm: HashAlgorithm, key: Uint8Array, data:
     } finally {
       wipe(used);
     }
+  };
+}
+
+/**
+ * A running hash on the addon (the handshake transcript): an OpenSSL digest
+ * context each, read without ending it at one native call per reading,
+ * where node:crypto's Hash needs copy() and digest() (a JS object, a context
+ * and a Buffer each time). Inputs of 64 bytes or less, which may live on
+ * V8's heap, cross through the off-heap buffer; results come back through
+ * it. undefined when the addon lacks it.
+ */
+export function nativeHash(): ((algorithm: HashAlgorithm) => HashContext) | undefined {
+  const n = nativeAead();
+  if (!n?.hashCreate || !n.hashUpdate || !n.hashDigest || !n.hashClone) return undefined;
+  const { hashCreate, hashUpdate, hashDigest, hashClone } = n as Required<AeadAddon>;
+  class NativeHashContext implements HashContext {
+    constructor(private readonly h: object) {}
+    update(data: Uint8Array): void {
+      if (data.length > 64) return hashUpdate(this.h, data);
+      try {
+        hashUpdate(this.h, offHeap(data));
+      } finally {
+        wipe();
+      }
+    }
+    digest(): Uint8Array {
+      try {
+        return OFF_HEAP.slice(0, hashDigest(this.h, OFF_HEAP.subarray(0, 64)));
+      } finally {
+        wipe();
+      }
+    }
+    clone(): HashContext {
+      return new NativeHashContext(hashClone(this.h));
+    }
+  }
+  return (algorithm) => {
+    const alg = HMAC_ALG[algorithm];
+    if (alg === undefined) throw new Error(`node crypto: unsupported hash ${String(algorithm)}`);
+    return new NativeHashContext(hashCreate(alg));
   };
 }
 

@@ -45,7 +45,7 @@ import {
   type SigningKey,
 } from '../engine/crypto/provider.js';
 import { FFDHE_GROUPS } from '../engine/ffdhe.js';
-import { nativeAeadKey, nativeHmac, nativeX25519 } from './native-aead.js';
+import { nativeAeadKey, nativeHash, nativeHmac, nativeX25519 } from './native-aead.js';
 
 /** A plain Uint8Array over the same memory as `b` (no copy). */
 function u8(b: Uint8Array): Uint8Array {
@@ -531,15 +531,16 @@ export function createNodeCryptoProvider(): CryptoProvider {
     }
     return ctx.share();
   }
-  // HMAC on the addon where it is built (native-aead.ts nativeHmac), node:crypto otherwise.
+  // HMAC and running hashes on the addon where it is built (native-aead.ts nativeHmac, nativeHash), node:crypto otherwise.
   const nativeMac = nativeHmac();
+  const nativeHashContext = nativeHash();
 
   return {
     name: 'node',
     groups: [0x001d, 0x0017, 0x0018],
 
     hash(algorithm) {
-      return new NodeHashContext(createHash(nodeHashName(algorithm)));
+      return nativeHashContext ? nativeHashContext(algorithm) : new NodeHashContext(createHash(nodeHashName(algorithm)));
     },
 
     hmac(algorithm, key, data) {

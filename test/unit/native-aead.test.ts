@@ -3,16 +3,17 @@
  * against node:crypto's Cipheriv: same bytes for every suite and both TLS
  * versions, in-place opening of owned records, tampering refused, and the
  * connection's join of in-place plaintexts (one data event per socket read).
- * The addon's HMAC against createHmac and RFC 4231.
+ * The addon's HMAC against createHmac and RFC 4231, its running hashes
+ * against createHash.
  */
 
-import { createCipheriv, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AeadAlgorithm, HashAlgorithm } from '../../engine/crypto/provider.js';
 import { RecordReader, Tls12Protection, Tls13Protection } from '../../engine/record.js';
 import { TLS13_SUITES } from '../../engine/suites.js';
-import { nativeAead, nativeAeadKey, nativeHmac, nativeX25519 } from '../../providers/native-aead.js';
+import { nativeAead, nativeAeadKey, nativeHash, nativeHmac, nativeX25519 } from '../../providers/native-aead.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
 
 const available = nativeAead() !== undefined;
@@ -214,7 +215,7 @@ test('the addon refuses a handle of the wrong kind (type-tagged Externals): an A
   assert.is(a.x25519Derive(x, pub, new Uint8Array(32)), true);
 });
 
-test('native HMAC: RFC 4231 test case 1, equal to createHmac for keys and data around the block sizes, node:crypto past its buffer', () => {
+test('native HMAC: RFC 4231 test cases 1 and 6, equal to createHmac for keys and data around the block sizes, node:crypto past its buffer', () => {
   if (!available) return;
   const mac = nativeHmac();
   assert.ok(mac, 'this build of the addon has hmac()');
@@ -227,6 +228,15 @@ test('native HMAC: RFC 4231 test case 1, equal to createHmac for keys and data a
   assert.is(
     hex(mac('SHA-512', key, data)),
     '87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854',
+  );
+  // RFC 4231 §4.7 (test case 6): a 131-byte key, longer than every block, is hashed first (RFC 2104 §2).
+  const long = new Uint8Array(131).fill(0xaa);
+  const tc6 = new TextEncoder().encode('Test Using Larger Than Block-Size Key - Hash Key First');
+  assert.is(hex(mac('SHA-256', long, tc6)), '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54');
+  assert.is(hex(mac('SHA-384', long, tc6)), '4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f3cd11f05033ac4c60c2ef6ab4030fe8296248df163f44952');
+  assert.is(
+    hex(mac('SHA-512', long, tc6)),
+    '80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598',
   );
   const NODE = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' } as const;
   for (const h of Object.keys(NODE) as HashAlgorithm[]) {
@@ -246,6 +256,50 @@ test('native HMAC: RFC 4231 test case 1, equal to createHmac for keys and data a
   const scratch = new Uint8Array(new ArrayBuffer(128));
   assert.throws(() => nativeAead()!.hmac!(0, 100, 100, scratch), /outside the scratch buffer/);
   assert.throws(() => nativeAead()!.hmac!(7, 1, 1, scratch), /unknown hash/);
+});
+
+test('native running hash: equal to createHash read at every step, clones independent, the node provider uses it', () => {
+  if (!available) return;
+  const make = nativeHash();
+  assert.ok(make, 'this build of the addon has the hash functions');
+  const NODE = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' } as const;
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  for (const h of Object.keys(NODE) as HashAlgorithm[]) {
+    // FIPS 180-2's "abc", then messages of the sizes that cross the off-heap buffer or not (64) and a block.
+    const abc = make(h);
+    abc.update(new TextEncoder().encode('abc'));
+    assert.is(hex(abc.digest()), createHash(NODE[h]).update('abc').digest('hex'));
+    const ours = make(h);
+    const ref = createHash(NODE[h]);
+    assert.is(hex(ours.digest()), ref.copy().digest('hex'), `${h} empty`);
+    for (const len of [0, 1, 63, 64, 65, 127, 128, 129, 5000]) {
+      const m = randomBytes(len);
+      // A view into a larger buffer, as handshake messages are.
+      const view = new Uint8Array(len + 7);
+      view.set(m, 3);
+      ours.update(view.subarray(3, 3 + len));
+      ref.update(m);
+      assert.is(hex(ours.digest()), ref.copy().digest('hex'), `${h} after ${len}`);
+      // Reading twice changes nothing.
+      assert.is(hex(ours.digest()), ref.copy().digest('hex'), `${h} read again after ${len}`);
+    }
+    const fork = ours.clone();
+    const refFork = ref.copy();
+    fork.update(Uint8Array.of(1, 2, 3));
+    refFork.update(Uint8Array.of(1, 2, 3));
+    assert.is(hex(fork.digest()), refFork.digest('hex'), `${h} clone`);
+    assert.is(hex(ours.digest()), ref.digest('hex'), `${h} the original is untouched by its clone`);
+  }
+  // The provider's hash() is this one where the addon has it.
+  const p = createNodeCryptoProvider().hash('SHA-384');
+  p.update(Uint8Array.of(9));
+  assert.is(hex(p.digest()), createHash('sha384').update(Uint8Array.of(9)).digest('hex'));
+  // Handles are typed: an AEAD context is not a hash, a short output is refused.
+  const a = nativeAead()!;
+  const aead = a.aeadCreate(0, new Uint8Array(16), true);
+  assert.throws(() => a.hashUpdate!(aead, new Uint8Array(1)), /hashUpdate: bad arguments/);
+  assert.throws(() => a.hashDigest!(a.hashCreate!(2), new Uint8Array(new ArrayBuffer(128)).subarray(0, 32)), /output too short/);
+  assert.throws(() => a.hashCreate!(3), /unknown hash/);
 });
 
 test.run();
