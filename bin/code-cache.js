@@ -30,8 +30,26 @@ const vm = require('node:vm');
 const MAGIC = 'tlsproxy-code-cache-1\n';
 /** The hook a run-time V8 flag change calls first (proxy/base/v8-tiering.ts BEFORE_FLAGS_CHANGE). */
 const BEFORE_FLAGS_CHANGE = Symbol.for('tlsproxy.beforeV8FlagsChange');
+/** Set by the launcher while it keeps TurboFan off (bin/tlsproxy.js, proxy/base/v8-tiering.ts TURBOFAN_DEFERRED). */
+const TURBOFAN_DEFERRED = Symbol.for('tlsproxy.turbofanDeferred');
 /** MAGIC, the script's SHA-256 and the data's, in hex, each on its line. */
 const HEADER = MAGIC.length + 2 * (64 + 1);
+
+/**
+ * `make()` under V8's default flags, which the next start reads the cache with: the launcher turns
+ * TurboFan off after the start's code is compiled (bin/tlsproxy.js deferTurbofan), and a cache
+ * carries a hash of the flags it was made under (V8 refuses it under others).
+ */
+function underDefaultFlags(make) {
+  if (globalThis[TURBOFAN_DEFERRED] !== true) return make();
+  const { setFlagsFromString } = require('node:v8');
+  setFlagsFromString('--turbofan');
+  try {
+    return make();
+  } finally {
+    setFlagsFromString('--no-turbofan');
+  }
+}
 
 function sha256(bytes) {
   return createHash('sha256').update(bytes).digest('hex');
@@ -76,7 +94,7 @@ function writeCache(file, digest, script) {
   const at = cachePath(file);
   const tmp = `${at}.${process.pid}.tmp`;
   try {
-    const data = script.createCachedData();
+    const data = underDefaultFlags(() => script.createCachedData());
     const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
     try {
       fs.writeSync(fd, `${MAGIC}${digest}\n${sha256(data)}\n`);
@@ -141,9 +159,10 @@ function runCached(file, options = {}) {
     const timer = setTimeout(saveOnce, options.saveAfterMs ?? 2000);
     timer.unref();
     // V8 refuses a cache made under other flags than the reading process's (a hash of them), and
-    // a start runs with the default ones: a V8 flag the daemon sets at run time (its first session
-    // sets --interrupt-budget, proxy/base/v8-tiering.ts) calls this first, so the cache is written
-    // before the flags change, or not at all.
+    // a start compiles the script with the default ones (the launcher turns TurboFan off after
+    // that, and writeCache() undoes it while it writes): a V8 flag the daemon sets at run time (its
+    // first session sets --interrupt-budget, proxy/base/v8-tiering.ts) calls this first, so the
+    // cache is written before the flags change, or not at all.
     globalThis[BEFORE_FLAGS_CHANGE] = saveOnce;
   }
   script.runInThisContext()(mod.exports, createRequire(file), mod, file, path.dirname(file), (specifier) => import(specifier));

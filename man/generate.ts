@@ -31,7 +31,8 @@ const ENVIRONMENT: readonly [name: string, text: string][] = [
   ['TLSPROXY_SHARED_READS=0', "Node's own socket reads (a new buffer each) instead of reads of up to 256 KiB into one buffer per process once a session relays."],
   ['TLSPROXY_NATIVE_AEAD=0', "the node provider without the native addon's AEAD and X25519: node:crypto only."],
   ['TLSPROXY_MEMORY_REDUCER=0', "no memory pressure signal to V8 after a burst of sessions or once the daemon serves."],
-  ['TLSPROXY_V8_TIERING=0', "keep V8's default interrupt budget in a serving process instead of a quarter of it from its first session on (the per-session code reaches V8's optimising compiler sooner)."],
+  ['TLSPROXY_V8_TIERING=0', "keep V8's defaults: its optimising compiler from the start (instead of from the first session: a start optimises nothing worth its ~5 MiB of compiler code), and its default interrupt budget in a serving process instead of a quarter of it from its first session on (the per-session code reaches the optimising compiler sooner)."],
+  ['NODE_OPTIONS', "read by Node; bin/tlsproxy.js also looks for --jitless, --[no-]turbofan and --[no-]opt in it (and on node's command line), and then leaves the optimising compiler as Node was told."],
   ['TLSPROXY_FROM_SOURCES=1', 'run the TypeScript sources through tsx instead of the compiled dist/ (development and tests).'],
   ['TLSPROXY_CODE_CACHE=0', "Node: compile the daemon's bundle (dist/run/main.cjs) at every start instead of using V8's code cache kept beside it (written by the first start, by the user the bundle belongs to; used only while the bundle, the cache and their directory belong to that user and nobody else may write them)."],
 ];

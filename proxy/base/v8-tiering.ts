@@ -28,9 +28,26 @@
  * measurements). Deno and Bun: nothing (their own engines, or no such
  * flag).
  *
+ * TurboFan after the start. The launcher (bin/tlsproxy.js) turns Node's
+ * optimising compiler off (--no-turbofan) once the bundle's top level has
+ * run, and the first session turns it back on with the budget above. A
+ * start runs nothing worth optimising (the five functions that got hot
+ * enough were asn1js' type checks, the cipher-string matcher, the PEM
+ * decoder and node:path's normalizeString), and the first function
+ * optimised pages in TurboFan's own code, ~5 MiB of the node binary: 55.2
+ * -> 50.0 MiB once listening (bench/README.md, "TurboFan after the start"),
+ * for a daemon that may wait a long time for its first session. A
+ * process that never serves (the supervisor of worker processes, `check`)
+ * stays without it: its work is a few calls per event. Functions that ran
+ * in the start stay in baseline code until then, and V8 reads the flag at
+ * each tier-up decision (test/unit/v8-tiering.test.ts checks both ways).
+ *
  * V8 refuses a code cache made under other flags than its own (its flag
- * hash), and the next start runs with the default: bin/code-cache.js
- * registers BEFORE_FLAGS_CHANGE while it still has a cache to write, and
+ * hash), Node's own for its built-in modules included (set before the
+ * bundle's top level loads node:net, node:crypto and the rest, the flag cost
+ * a start ~10 ms of compiling them from source), and the next start
+ * compiles with the default flags: bin/code-cache.js writes its cache with
+ * TurboFan's flag put back for the moment, and registers BEFORE_FLAGS_CHANGE while it still has a cache to write, and
  * the flag is set only after that hook wrote it (on the first start after
  * an install or a rebuild, the first session waits for that write).
  */
@@ -42,6 +59,9 @@ export const SERVING_INTERRUPT_BUDGET = 16 * 1024;
 
 /** bin/code-cache.js's hook (a global: the launcher is not part of the bundle): write a pending code cache now. */
 export const BEFORE_FLAGS_CHANGE = Symbol.for('tlsproxy.beforeV8FlagsChange');
+
+/** Set (true) by bin/tlsproxy.js when it started this process with --no-turbofan. */
+export const TURBOFAN_DEFERRED = Symbol.for('tlsproxy.turbofanDeferred');
 
 function runBeforeFlagsChange(): void {
   const hook = (globalThis as Record<symbol, unknown>)[BEFORE_FLAGS_CHANGE];
@@ -60,9 +80,12 @@ export function tuneTieringForServing(
   before: () => void = runBeforeFlagsChange,
 ): string | undefined {
   if (runtime !== 'node' || env.TLSPROXY_V8_TIERING === '0') return undefined;
-  const flag = `--interrupt-budget=${SERVING_INTERRUPT_BUDGET}`;
+  const launcher = globalThis as Record<symbol, unknown>;
+  // Only what the launcher turned off is turned back on (a node --jitless or --no-turbofan of the operator's stays).
+  const flag = `--interrupt-budget=${SERVING_INTERRUPT_BUDGET}${launcher[TURBOFAN_DEFERRED] === true ? ' --turbofan' : ''}`;
   before();
   set(flag);
+  launcher[TURBOFAN_DEFERRED] = false;
   return flag;
 }
 

@@ -29,7 +29,7 @@ const LOADER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..
  * runCached(file) in a new process: whether the cache was used, the script's value, save() when
  * asked, and what its export `call` resolves to when named.
  */
-function fresh(file: string, opts: { save?: boolean; call?: string; env?: NodeJS.ProcessEnv } = {}): { used: boolean; value: unknown; saved?: boolean; called?: unknown } {
+function fresh(file: string, opts: { save?: boolean; call?: string; env?: NodeJS.ProcessEnv; execArgv?: string[] } = {}): { used: boolean; value: unknown; saved?: boolean; called?: unknown } {
   const code = `const r = require(${JSON.stringify(LOADER)}).runCached(${JSON.stringify(file)}, { saveAfterMs: 600000 });
 const out = { used: r.state.used, value: r.exports.value };
 if (${!!opts.save}) out.saved = r.state.save();
@@ -38,7 +38,7 @@ Promise.resolve(call && r.exports[call]()).then((v) => {
   if (call) out.called = v;
   process.stdout.write(JSON.stringify(out));
 });`;
-  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env: { ...process.env, ...opts.env } });
+  const r = spawnSync(process.execPath, [...(opts.execArgv ?? []), '-e', code], { encoding: 'utf8', env: { ...process.env, ...opts.env } });
   if (r.status !== 0) throw new Error(`the loader's process failed (${r.status ?? r.signal}): ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -193,6 +193,31 @@ test('a V8 flag set at run time (proxy/base/v8-tiering.ts): the hook writes the 
     flagChange(file, false);
     assert.ok(existsSync(cachePath(file)));
     assert.equal(fresh(file), { used: false, value: 'one' });
+  });
+});
+
+test("TurboFan off after the start (bin/tlsproxy.js deferTurbofan): the cache is still written under the default flags, and stays off", async () => {
+  const write = (file: string, marker: boolean) => {
+    const code = `const r = require(${JSON.stringify(LOADER)}).runCached(${JSON.stringify(file)}, { saveAfterMs: 600000 });
+require('node:v8').setFlagsFromString('--no-turbofan');
+if (${marker}) globalThis[Symbol.for('tlsproxy.turbofanDeferred')] = true;
+const saved = r.state.save();
+function work(a) { let s = 0; for (let i = 0; i < 16; i++) s = (s + a * i) ^ (s >>> 3); return s; }
+for (let n = 0; n < 300000; n++) work(n);
+process.stdout.write(JSON.stringify({ saved, turbofanned: (%GetOptimizationStatus(work) & (1 << 6)) !== 0 }));`;
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', code], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`the loader's process failed (${r.status ?? r.signal}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as { saved: boolean; turbofanned: boolean };
+  };
+  await inScratch(async ({ file }) => {
+    assert.equal(write(file, true), { saved: true, turbofanned: false }, 'written, and TurboFan still off afterwards');
+    // (--allow-natives-syntax, which the writer needs to look at TurboFan, is a flag too.)
+    assert.equal(fresh(file, { execArgv: ['--allow-natives-syntax'] }), { used: true, value: 'one' }, 'a start (default flags while it compiles) takes it');
+  });
+  await inScratch(async ({ file }) => {
+    // Why: written under --no-turbofan as it is, the next start refuses it.
+    write(file, false);
+    assert.equal(fresh(file, { execArgv: ['--allow-natives-syntax'] }), { used: false, value: 'one' });
   });
 });
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BEFORE_FLAGS_CHANGE, SERVING_INTERRUPT_BUDGET, firstSessionTuner, tuneTieringForServing } from '../../proxy/base/v8-tiering.js';
+import { BEFORE_FLAGS_CHANGE, SERVING_INTERRUPT_BUDGET, TURBOFAN_DEFERRED, firstSessionTuner, tuneTieringForServing } from '../../proxy/base/v8-tiering.js';
 
 test("sets a quarter of V8's default interrupt budget on Node, nothing with TLSPROXY_V8_TIERING=0 or on Deno and Bun", () => {
   const set: string[] = [];
@@ -67,6 +67,51 @@ test('set at run time, the budget takes effect: the same function reaches TurboF
   const stock = callsUntilOptimised('');
   assert.ok(stock < 200000, `never optimised with the default budget (${stock} calls)`);
   assert.ok(tuned > 0 && tuned * 2 < stock, `${tuned} calls with ${flag} against ${stock} with the default`);
+});
+
+test('TurboFan after the start: the launcher turns it off, the first session turns it back on with the budget, and each takes effect', () => {
+  // The launcher's marker set (as bin/tlsproxy.js does): the serving flags turn TurboFan back on, once.
+  const g = globalThis as Record<symbol, unknown>;
+  const was = g[TURBOFAN_DEFERRED];
+  g[TURBOFAN_DEFERRED] = true;
+  let flags: string | undefined;
+  try {
+    flags = tuneTieringForServing(() => undefined, {}, 'node', () => undefined);
+    assert.is(flags, `--interrupt-budget=${SERVING_INTERRUPT_BUDGET} --turbofan`);
+    assert.is(g[TURBOFAN_DEFERRED], false);
+    assert.is(tuneTieringForServing(() => undefined, {}, 'node', () => undefined), `--interrupt-budget=${SERVING_INTERRUPT_BUDGET}`, 'not twice');
+  } finally {
+    g[TURBOFAN_DEFERRED] = was;
+  }
+  // A child runs the real launcher (`tlsproxy --help`); where the launcher would exit, it runs a hot
+  // function before and after those flags instead.
+  const child = `
+    const exit = process.exit.bind(process);
+    process.exit = () => setImmediate(() => {
+      const deferred = globalThis[Symbol.for('tlsproxy.turbofanDeferred')] === true;
+      const TURBOFANNED = 1 << 6;
+      function work(a) { let s = 0; for (let i = 0; i < 16; i++) s = (s + a * i) ^ (s >>> 3); return s; }
+      const hot = () => { for (let n = 0; n < 300000; n++) work(n); return (%GetOptimizationStatus(work) & TURBOFANNED) !== 0; };
+      const before = hot();
+      require('node:v8').setFlagsFromString(${JSON.stringify(flags)});
+      const after = hot();
+      process.stdout.write('\\n' + JSON.stringify({ deferred, before, after }) + '\\n');
+      exit(0);
+    });
+    process.argv = [process.argv[0], 'tlsproxy', '--help'];
+    require(${JSON.stringify(new URL('../../bin/tlsproxy.js', import.meta.url).pathname)});
+  `;
+  const run = (execArgv: string[], env: Record<string, string> = {}) => {
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', ...execArgv, '-e', child], { encoding: 'utf8', env: { ...process.env, ...env } });
+    assert.is(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { deferred: boolean; before: boolean; after: boolean };
+  };
+  assert.equal(run([]), { deferred: true, before: false, after: true }, 'off until the flags, on after');
+  // Without the launcher's say: optimised from the start.
+  assert.equal(run([], { TLSPROXY_V8_TIERING: '0' }), { deferred: false, before: true, after: true }, 'TLSPROXY_V8_TIERING=0');
+  // An operator's own optimiser flag is left alone.
+  assert.is(run(['--no-opt']).deferred, false, 'node --no-opt');
+  assert.is(run(['--turbofan']).deferred, false, 'node --turbofan');
 });
 
 test.run();
