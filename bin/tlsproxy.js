@@ -42,49 +42,36 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
   }
 }
 
-const onNode = typeof globalThis.Deno === 'undefined' && !process.versions.bun;
-
-// No optimising compiler until the process serves (proxy/base/v8-tiering.ts turns it back on at
-// the first session): a start runs nothing worth optimising, and the first function V8 optimises
-// pages in TurboFan's own code, ~4.7 MiB of the node binary, in a daemon that may then wait for
-// hours. Set once the bundle's top level has run: V8 refuses a code cache made under other flags,
-// Node's own for its built-in modules included, so the modules a start loads are compiled from
-// those caches first; code-cache.js writes ours under the default flags. Left alone with
-// TLSPROXY_V8_TIERING=0 and when Node was started with its own say on the optimiser (--jitless,
-// --[no-]turbofan, --[no-]opt).
-const TURBOFAN_DEFERRED = Symbol.for('tlsproxy.turbofanDeferred');
-const optimiserFlag = (a) => /^--(jitless|(no-)?turbofan|(no-)?opt)(=|$)/.test(a);
-function deferTurbofan() {
-  if (!onNode || process.env.TLSPROXY_V8_TIERING === '0') return;
-  if ([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some(optimiserFlag)) return;
-  require('node:v8').setFlagsFromString('--no-turbofan');
-  globalThis[TURBOFAN_DEFERRED] = true;
-}
-
 const root = path.dirname(__dirname);
 const bundled = path.join(root, 'dist/run/main.js');
 const compiled = existsSync(bundled) ? bundled : path.join(root, 'dist/proxy/cli/main.js');
 // On Node, the same bundle as one CommonJS script through V8's code cache (code-cache.js, kept
 // beside it under the rules written there); Deno and Bun run the ES modules.
 const script = path.join(root, 'dist/run/main.cjs');
+const onNode = typeof globalThis.Deno === 'undefined' && !process.versions.bun;
 const fromSources = !!process.env.TLSPROXY_FROM_SOURCES && process.env.TLSPROXY_FROM_SOURCES !== '0';
 
 (async () => {
   let main;
+  let deferTurbofanUntilServing;
   if (!fromSources && onNode && existsSync(script)) {
-    ({ main } = require('./code-cache.js').runCached(script).exports);
+    ({ main, deferTurbofanUntilServing } = require('./code-cache.js').runCached(script).exports);
     setTimeout(() => warnIfStale(script).catch(() => undefined), 50).unref();
   } else if (!fromSources && existsSync(compiled)) {
     // Not Node 22's module.enableCompileCache(): its cache is in the system's temporary directory,
     // where another user could leave code for this (root) process to run (code-cache.js).
-    ({ main } = await import(pathToFileURL(compiled).href));
+    ({ main, deferTurbofanUntilServing } = await import(pathToFileURL(compiled).href));
     setTimeout(() => warnIfStale(compiled).catch(() => undefined), 50).unref();
   } else {
     const { register } = await import('tsx/esm/api');
     register();
-    ({ main } = await import(pathToFileURL(path.join(root, 'proxy/cli/main.ts')).href));
+    ({ main, deferTurbofanUntilServing } = await import(pathToFileURL(path.join(root, 'proxy/cli/main.ts')).href));
   }
-  deferTurbofan();
+  // No optimising compiler until the process serves (proxy/base/v8-tiering.ts, "TurboFan after the
+  // start"), from here and not before: V8 refuses a code cache made under other flags, Node's own
+  // for its built-in modules included, so the modules the bundle's top level loaded came from
+  // those caches (code-cache.js writes ours under the default flags).
+  deferTurbofanUntilServing?.();
   process.exit(await main(process.argv.slice(2)));
 })().catch((e) => {
   // As an uncaught error in an ES module entry point: the stack, exit status 1.

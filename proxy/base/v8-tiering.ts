@@ -30,7 +30,8 @@
  *
  * TurboFan after the start. The launcher (bin/tlsproxy.js) turns Node's
  * optimising compiler off (--no-turbofan) once the bundle's top level has
- * run, and the first session turns it back on with the budget above. A
+ * run, as does a worker process's entry module (supervisor/worker.ts), and
+ * the first session turns it back on with the budget above. A
  * start runs nothing worth optimising (the five functions that got hot
  * enough were asn1js' type checks, the cipher-string matcher, the PEM
  * decoder and node:path's normalizeString), and the first function
@@ -60,8 +61,29 @@ export const SERVING_INTERRUPT_BUDGET = 16 * 1024;
 /** bin/code-cache.js's hook (a global: the launcher is not part of the bundle): write a pending code cache now. */
 export const BEFORE_FLAGS_CHANGE = Symbol.for('tlsproxy.beforeV8FlagsChange');
 
-/** Set (true) by bin/tlsproxy.js when it started this process with --no-turbofan. */
+/** true while this process runs with TurboFan off until its first session (bin/code-cache.js reads it too). */
 export const TURBOFAN_DEFERRED = Symbol.for('tlsproxy.turbofanDeferred');
+
+/** A node option that says how to optimise: the operator's, left as it is. */
+const OPTIMISER_FLAG = /^--(jitless|(no-)?turbofan|(no-)?opt)(=|$)/;
+
+/**
+ * TurboFan off until the first session (above, "TurboFan after the start"): called by the launcher
+ * once the bundle's top level has run (bin/tlsproxy.js) and by a worker process's entry module;
+ * true when it was turned off. Not on Deno or Bun, with TLSPROXY_V8_TIERING=0, or when node's
+ * command line or NODE_OPTIONS has --jitless, --[no-]turbofan or --[no-]opt.
+ */
+export function deferTurbofanUntilServing(
+  set: (flags: string) => void = setFlagsFromString,
+  env: Record<string, string | undefined> = process.env,
+  runtime = currentRuntime().name,
+  nodeArgs: readonly string[] = [...process.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)],
+): boolean {
+  if (runtime !== 'node' || env.TLSPROXY_V8_TIERING === '0' || nodeArgs.some((a) => OPTIMISER_FLAG.test(a))) return false;
+  set('--no-turbofan');
+  (globalThis as Record<symbol, unknown>)[TURBOFAN_DEFERRED] = true;
+  return true;
+}
 
 function runBeforeFlagsChange(): void {
   const hook = (globalThis as Record<symbol, unknown>)[BEFORE_FLAGS_CHANGE];

@@ -38,6 +38,9 @@ import { openLogTarget, type LogTarget } from '../log/target.js';
 import { reloadCommand, runDaemon, stopCommand } from '../supervisor/run.js';
 import { statusCommand } from '../supervisor/status.js';
 
+// For bin/tlsproxy.js, which calls it once this bundle's top level has run.
+export { deferTurbofanUntilServing } from '../base/v8-tiering.js';
+
 export const USAGE = `Usage:
   tlsproxy start [-c CONFIG_DIR] [-o name=value]...
       Run the TLS proxy in the foreground until SIGINT or SIGTERM.

@@ -33,7 +33,7 @@ import { IpcCounter, makeAdmission } from './limits.js';
 import { keysFromWire } from '../tls/ticket-keys.js';
 import { setMetricsObserver } from '../base/metrics-hooks.js';
 import { installMemoryReducer, memoryReducer } from '../base/memory-reducer.js';
-import { armTieringForServing } from '../base/v8-tiering.js';
+import { armTieringForServing, deferTurbofanUntilServing } from '../base/v8-tiering.js';
 import { MetricsRecorder } from './metrics.js';
 
 let daemon: Daemon | undefined;
@@ -193,6 +193,8 @@ process.on('message', (raw: unknown) => {
 });
 
 process.on('disconnect', () => void stop(0));
+// TurboFan from the first session on (base/v8-tiering.ts), now that the modules are loaded.
+deferTurbofanUntilServing();
 send({ t: 'hello' });
 process.on('SIGTERM', () => void stop(0));
 process.on('SIGINT', () => undefined);

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BEFORE_FLAGS_CHANGE, SERVING_INTERRUPT_BUDGET, TURBOFAN_DEFERRED, firstSessionTuner, tuneTieringForServing } from '../../proxy/base/v8-tiering.js';
+import { BEFORE_FLAGS_CHANGE, SERVING_INTERRUPT_BUDGET, TURBOFAN_DEFERRED, deferTurbofanUntilServing, firstSessionTuner, tuneTieringForServing } from '../../proxy/base/v8-tiering.js';
 
 test("sets a quarter of V8's default interrupt budget on Node, nothing with TLSPROXY_V8_TIERING=0 or on Deno and Bun", () => {
   const set: string[] = [];
@@ -67,6 +67,31 @@ test('set at run time, the budget takes effect: the same function reaches TurboF
   const stock = callsUntilOptimised('');
   assert.ok(stock < 200000, `never optimised with the default budget (${stock} calls)`);
   assert.ok(tuned > 0 && tuned * 2 < stock, `${tuned} calls with ${flag} against ${stock} with the default`);
+});
+
+test("deferTurbofanUntilServing: --no-turbofan on Node, and the marker; nothing on Deno or Bun, with TLSPROXY_V8_TIERING=0 or an optimiser option of the operator's", () => {
+  const g = globalThis as Record<symbol, unknown>;
+  const was = g[TURBOFAN_DEFERRED];
+  try {
+    const set: string[] = [];
+    g[TURBOFAN_DEFERRED] = undefined;
+    assert.is(deferTurbofanUntilServing((f) => set.push(f), {}, 'node', ['--max-old-space-size=512', '--allow-natives-syntax']), true);
+    assert.equal(set, ['--no-turbofan']);
+    assert.is(g[TURBOFAN_DEFERRED], true);
+    g[TURBOFAN_DEFERRED] = undefined;
+    for (const args of [['--jitless'], ['--no-opt'], ['--opt'], ['--turbofan'], ['--no-turbofan'], ['--turbofan=true']]) {
+      assert.is(deferTurbofanUntilServing((f) => set.push(f), {}, 'node', args), false, args.join(' '));
+    }
+    assert.is(deferTurbofanUntilServing((f) => set.push(f), { TLSPROXY_V8_TIERING: '0' }, 'node', []), false);
+    assert.is(deferTurbofanUntilServing((f) => set.push(f), {}, 'deno', []), false);
+    assert.is(deferTurbofanUntilServing((f) => set.push(f), {}, 'bun', []), false);
+    // NODE_OPTIONS counts by default (its words with the command line's).
+    assert.is(deferTurbofanUntilServing((f) => set.push(f), { NODE_OPTIONS: '--max-old-space-size=64 --jitless' }, 'node'), false);
+    assert.is(set.length, 1, 'nothing else was set');
+    assert.is(g[TURBOFAN_DEFERRED], undefined);
+  } finally {
+    g[TURBOFAN_DEFERRED] = was;
+  }
 });
 
 test('TurboFan after the start: the launcher turns it off, the first session turns it back on with the budget, and each takes effect', () => {
