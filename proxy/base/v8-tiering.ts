@@ -38,8 +38,9 @@
  * optimised pages in TurboFan's own code, ~5 MiB of the node binary: 55.2
  * -> 50.0 MiB once listening (bench/README.md, "TurboFan after the start"),
  * for a daemon that may wait a long time for its first session. A
- * process that never serves (the supervisor of worker processes, `check`)
- * stays without it: its work is a few calls per event. Functions that ran
+ * start that is still running after LONG_START_MS gets it back then (a
+ * large tls_server_sni_maps), and so does a process that never serves (the
+ * supervisor of worker processes, `check`). Functions that ran
  * in the start stay in baseline code until then, and V8 reads the flag at
  * each tier-up decision (test/unit/v8-tiering.test.ts checks both ways).
  *
@@ -78,12 +79,29 @@ export function deferTurbofanUntilServing(
   env: Record<string, string | undefined> = process.env,
   runtime = currentRuntime().name,
   nodeArgs: readonly string[] = [...process.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)],
+  longStartMs = LONG_START_MS,
 ): boolean {
   if (runtime !== 'node' || env.TLSPROXY_V8_TIERING === '0' || nodeArgs.some((a) => OPTIMISER_FLAG.test(a))) return false;
   set('--no-turbofan');
-  (globalThis as Record<symbol, unknown>)[TURBOFAN_DEFERRED] = true;
+  const launcher = globalThis as Record<symbol, unknown>;
+  launcher[TURBOFAN_DEFERRED] = true;
+  // A long start (thousands of certificates in tls_server_sni_maps: decoding 2,000 takes 214 ms
+  // without TurboFan, 48 with it) gets the optimiser back; armTieringForServing() (the process
+  // listens) stops the timer.
+  clearTimeout(longStart);
+  longStart = setTimeout(() => {
+    longStart = undefined;
+    if (launcher[TURBOFAN_DEFERRED] !== true) return;
+    set('--turbofan');
+    launcher[TURBOFAN_DEFERRED] = false;
+  }, longStartMs);
+  longStart.unref?.();
   return true;
 }
+
+/** How long a start may run without TurboFan (from the bundle's top level; a start here listens after ~60-90 ms). */
+export const LONG_START_MS = 500;
+let longStart: ReturnType<typeof setTimeout> | undefined;
 
 function runBeforeFlagsChange(): void {
   const hook = (globalThis as Record<symbol, unknown>)[BEFORE_FLAGS_CHANGE];
@@ -134,6 +152,8 @@ const tuner = firstSessionTuner(() => tuneTieringForServing());
  * session tunes. Other processes that start sessions (the tests) keep V8's default.
  */
 export function armTieringForServing(): void {
+  clearTimeout(longStart);
+  longStart = undefined;
   tuner.arm();
 }
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BEFORE_FLAGS_CHANGE, SERVING_INTERRUPT_BUDGET, TURBOFAN_DEFERRED, deferTurbofanUntilServing, firstSessionTuner, tuneTieringForServing } from '../../proxy/base/v8-tiering.js';
+import { BEFORE_FLAGS_CHANGE, SERVING_INTERRUPT_BUDGET, TURBOFAN_DEFERRED, armTieringForServing, deferTurbofanUntilServing, firstSessionTuner, tuneTieringForServing } from '../../proxy/base/v8-tiering.js';
 
 test("sets a quarter of V8's default interrupt budget on Node, nothing with TLSPROXY_V8_TIERING=0 or on Deno and Bun", () => {
   const set: string[] = [];
@@ -89,6 +89,28 @@ test("deferTurbofanUntilServing: --no-turbofan on Node, and the marker; nothing 
     assert.is(deferTurbofanUntilServing((f) => set.push(f), { NODE_OPTIONS: '--max-old-space-size=64 --jitless' }, 'node'), false);
     assert.is(set.length, 1, 'nothing else was set');
     assert.is(g[TURBOFAN_DEFERRED], undefined);
+  } finally {
+    armTieringForServing(); // stops the long-start timer of the first call
+    g[TURBOFAN_DEFERRED] = was;
+  }
+});
+
+test('a start still running after the long-start time gets TurboFan back; one that listens first (armTieringForServing) keeps it off', async () => {
+  const g = globalThis as Record<symbol, unknown>;
+  const was = g[TURBOFAN_DEFERRED];
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    const long: string[] = [];
+    assert.is(deferTurbofanUntilServing((f) => long.push(f), {}, 'node', [], 20), true);
+    await sleep(80);
+    assert.equal(long, ['--no-turbofan', '--turbofan']);
+    assert.is(g[TURBOFAN_DEFERRED], false, 'nothing left for the first session to turn on');
+    const short: string[] = [];
+    deferTurbofanUntilServing((f) => short.push(f), {}, 'node', [], 20);
+    armTieringForServing(); // the process listens
+    await sleep(80);
+    assert.equal(short, ['--no-turbofan']);
+    assert.is(g[TURBOFAN_DEFERRED], true, 'still off: the first session turns it on');
   } finally {
     g[TURBOFAN_DEFERRED] = was;
   }
