@@ -37,8 +37,9 @@ const HEADER = MAGIC.length + 2 * (64 + 1);
 
 /**
  * `make()` under V8's default flags, which the next start reads the cache with: the launcher turns
- * TurboFan off after the start's code is compiled (bin/tlsproxy.js deferTurbofan), and a cache
- * carries a hash of the flags it was made under (V8 refuses it under others).
+ * TurboFan off after the start's code is compiled (deferTurbofanUntilServing, proxy/base/v8-tiering.ts),
+ * and a cache carries a hash of the flags it was made under (V8 refuses it under others; a flag
+ * set back to its default gives the default hash again).
  */
 function underDefaultFlags(make) {
   if (globalThis[TURBOFAN_DEFERRED] !== true) return make();

@@ -30,28 +30,31 @@
  *
  * TurboFan after the start. The launcher (bin/tlsproxy.js) turns Node's
  * optimising compiler off (--no-turbofan) once the bundle's top level has
- * run, as does a worker process's entry module (supervisor/worker.ts), and
- * the first session turns it back on with the budget above. A
- * start runs nothing worth optimising (the five functions that got hot
- * enough were asn1js' type checks, the cipher-string matcher, the PEM
- * decoder and node:path's normalizeString), and the first function
+ * run, as does a worker process once its modules are loaded
+ * (supervisor/worker.ts), and the first session turns it back on with the
+ * budget above. A start runs nothing worth optimising (the five functions
+ * that got hot enough were asn1js' type checks, the cipher-string matcher,
+ * the PEM decoder and node:path's normalizeString), and the first function
  * optimised pages in TurboFan's own code, ~5 MiB of the node binary: 55.2
  * -> 50.0 MiB once listening (bench/README.md, "TurboFan after the start"),
- * for a daemon that may wait a long time for its first session. A
- * start that is still running after LONG_START_MS gets it back then (a
- * large tls_server_sni_maps), and so does a process that never serves (the
- * supervisor of worker processes, `check`). Functions that ran
- * in the start stay in baseline code until then, and V8 reads the flag at
- * each tier-up decision (test/unit/v8-tiering.test.ts checks both ways).
+ * for a daemon that may wait a long time for its first session. A start
+ * still running after LONG_START_MS gets it back then (a large
+ * tls_server_sni_maps), and so does a process that never serves (the
+ * supervisor of worker processes, `check`) once it has run that long.
+ * Functions that ran in the start stay in baseline code until then, and V8
+ * reads the flag at each tier-up decision (test/unit/v8-tiering.test.ts
+ * checks both ways).
  *
  * V8 refuses a code cache made under other flags than its own (its flag
- * hash), Node's own for its built-in modules included (set before the
+ * hash), Node's own for its built-in modules included: set before the
  * bundle's top level loads node:net, node:crypto and the rest, the flag cost
- * a start ~10 ms of compiling them from source), and the next start
- * compiles with the default flags: bin/code-cache.js writes its cache with
- * TurboFan's flag put back for the moment, and registers BEFORE_FLAGS_CHANGE while it still has a cache to write, and
- * the flag is set only after that hook wrote it (on the first start after
- * an install or a rebuild, the first session waits for that write).
+ * a start ~10 ms of compiling them from source. The next start compiles
+ * with the default flags, so bin/code-cache.js writes its cache with
+ * TurboFan's flag put back for the moment (the long-start timer's flag puts
+ * the defaults back for good); and it registers BEFORE_FLAGS_CHANGE while it
+ * still has a cache to write, and the serving budget is set only after that
+ * hook wrote it (on the first start after an install or a rebuild, the first
+ * session waits for that write).
  */
 import { setFlagsFromString } from 'node:v8';
 import { currentRuntime } from './runtime.js';
