@@ -465,28 +465,28 @@ static napi_value HashCreate(napi_env env, napi_callback_info info) {
   return wrap_md_ctx(env, c, "hashCreate: napi_create_external");
 }
 
-static napi_value HashUpdate(napi_env env, napi_callback_info info) {
+/* The (running hash, bytes) arguments of hashUpdate and hashDigest; false when they are not that. */
+static bool hash_and_bytes(napi_env env, napi_callback_info info, EVP_MD_CTX **c, unsigned char **data, size_t *len) {
   size_t argc = 2;
   napi_value argv[2];
+  return napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 2 && (*c = tagged_external(env, argv[0], &HASH_TAG)) &&
+         bytes(env, argv[1], data, len);
+}
+
+static napi_value HashUpdate(napi_env env, napi_callback_info info) {
   EVP_MD_CTX *c = NULL;
   unsigned char *data;
   size_t len;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || !(c = tagged_external(env, argv[0], &HASH_TAG)) ||
-      !bytes(env, argv[1], &data, &len))
-    return throw_msg(env, "hashUpdate: bad arguments");
+  if (!hash_and_bytes(env, info, &c, &data, &len)) return throw_msg(env, "hashUpdate: bad arguments");
   if (EVP_DigestUpdate(c, data, len) != 1) return throw_msg(env, "hashUpdate: OpenSSL failed");
   return NULL;
 }
 
 static napi_value HashDigest(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
   EVP_MD_CTX *c = NULL;
   unsigned char *out;
   size_t outlen;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || !(c = tagged_external(env, argv[0], &HASH_TAG)) ||
-      !bytes(env, argv[1], &out, &outlen))
-    return throw_msg(env, "hashDigest: bad arguments");
+  if (!hash_and_bytes(env, info, &c, &out, &outlen)) return throw_msg(env, "hashDigest: bad arguments");
   const EVP_MD *md = EVP_MD_CTX_get0_md(c);
   if (!md || outlen < (size_t)EVP_MD_get_size(md)) return throw_msg(env, "hashDigest: output too short");
   addon_state *st = state(env);
