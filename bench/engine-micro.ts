@@ -2,7 +2,7 @@
  * In-process engine micro-benchmark: the server side of the work only, no
  * sockets, no client in the measured loop (bench/README.md, "Engine budget").
  *
- *   node --import tsx bench/engine-micro.ts [--n=2000] [--batches=1] [--profile=FILE] [--provider=node|js]
+ *   node --import tsx bench/engine-micro.ts [--n=2000] [--batches=1] [--profile=FILE] [--heap-profile=FILE] [--provider=node|js]
  *
  * - handshake: a ClientHello captured once from a node:tls client is fed to
  *   a fresh ServerConnection N times; the time is the server's whole first
@@ -185,6 +185,16 @@ async function main(): Promise<void> {
     session.connect();
     await new Promise((r) => session!.post('Profiler.enable', () => session!.post('Profiler.setSamplingInterval', { interval: 100 }, () => session!.post('Profiler.start', r))));
   }
+  // --heap-profile=FILE: where the bytes are allocated (every allocation sampled about every
+  // 4 KiB, the ones already collected included), for DevTools' Memory tab or bench/heap-summary.ts.
+  if (args.has('heap-profile')) {
+    if (!session) {
+      session = new Session();
+      session.connect();
+    }
+    const s = session;
+    await new Promise((r) => s.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }, r));
+  }
   for (const kind of args.has('records') ? [] : args.has('p256') ? (['p256'] as const) : (['p256', 'rsa'] as const)) {
     const certificates = await certifiedKeys(provider, [kind]);
     const config: ServerConfig = {
@@ -205,10 +215,15 @@ async function main(): Promise<void> {
     }
   }
   if (!args.has('no-records')) records();
-  if (session) {
+  if (session && args.has('profile')) {
     const s = session;
     const prof = await new Promise<unknown>((r) => s.post('Profiler.stop', (_e, res) => r((res as { profile: unknown }).profile)));
     writeFileSync(args.get('profile')!, JSON.stringify(prof));
+  }
+  if (session && args.has('heap-profile')) {
+    const s = session;
+    const prof = await new Promise<unknown>((r) => s.post('HeapProfiler.stopSampling', (_e, res) => r((res as { profile: unknown }).profile)));
+    writeFileSync(args.get('heap-profile')!, JSON.stringify(prof));
   }
   process.exit(0);
 }

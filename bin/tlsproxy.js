@@ -18,9 +18,11 @@
 // only a CommonJS entry can still size the pool (below).
 //
 // A checkout whose sources changed after the last build would silently run
-// the old code: once started, a TypeScript source newer than the compiled
-// entry point gets one warning on stderr (off the start path; an installed
-// package's files all carry npm's one timestamp and never warn).
+// the old code: a TypeScript source newer than the compiled entry point gets
+// one warning on stderr, looked for a second after the start (a start takes
+// 100-200 ms: the walk over the sources stays off its path). An installed
+// package (a path under node_modules/) is not looked at: its files all carry
+// npm's one timestamp and would never warn.
 'use strict';
 const { existsSync } = require('node:fs');
 const os = require('node:os');
@@ -56,12 +58,12 @@ const fromSources = !!process.env.TLSPROXY_FROM_SOURCES && process.env.TLSPROXY_
   let deferTurbofanUntilServing;
   if (!fromSources && onNode && existsSync(script)) {
     ({ main, deferTurbofanUntilServing } = require('./code-cache.js').runCached(script).exports);
-    setTimeout(() => warnIfStale(script).catch(() => undefined), 50).unref();
+    checkLater(script);
   } else if (!fromSources && existsSync(compiled)) {
     // Not Node 22's module.enableCompileCache(): its cache is in the system's temporary directory,
     // where another user could leave code for this (root) process to run (code-cache.js).
     ({ main, deferTurbofanUntilServing } = await import(pathToFileURL(compiled).href));
-    setTimeout(() => warnIfStale(compiled).catch(() => undefined), 50).unref();
+    checkLater(compiled);
   } else {
     const { register } = await import('tsx/esm/api');
     register();
@@ -78,6 +80,12 @@ const fromSources = !!process.env.TLSPROXY_FROM_SOURCES && process.env.TLSPROXY_
   process.stderr.write(`${e && e.stack ? e.stack : String(e)}\n`);
   process.exit(1);
 });
+
+/** In a checkout, warnIfStale() a second after the start (a shorter command ends before: no look). */
+function checkLater(compiled) {
+  if (root.split(path.sep).includes('node_modules')) return;
+  setTimeout(() => warnIfStale(compiled).catch(() => undefined), 1000).unref();
+}
 
 /** The first .ts file under the source directories newer than `compiled`, if any: say so once. */
 async function warnIfStale(compiled) {

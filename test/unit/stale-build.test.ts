@@ -14,15 +14,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** How long the stub daemons run: past the launcher's look at the sources, 1 s after the start. */
+const STUB_MS = 1400;
 
-function tree(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tlsproxy-stale-'));
+function tree(parent = mkdtempSync(path.join(tmpdir(), 'tlsproxy-stale-'))): string {
+  const dir = parent;
   mkdirSync(path.join(dir, 'bin'));
   mkdirSync(path.join(dir, 'dist/run'), { recursive: true });
   mkdirSync(path.join(dir, 'engine/tls13'), { recursive: true });
   copyFileSync(path.join(root, 'bin/tlsproxy.js'), path.join(dir, 'bin/tlsproxy.js'));
-  // The stub "daemon" stays up long enough for the check to run, like `start`.
-  writeFileSync(path.join(dir, 'dist/run/main.js'), 'export async function main() { await new Promise((r) => setTimeout(r, 400)); return 0; }\n');
+  // The stub "daemon" stays up long enough for the check (a second after the start) to run, like `start`.
+  writeFileSync(path.join(dir, 'dist/run/main.js'), `export async function main() { await new Promise((r) => setTimeout(r, ${STUB_MS})); return 0; }\n`);
   writeFileSync(path.join(dir, 'engine/tls13/server.ts'), '// source\n');
   writeFileSync(path.join(dir, 'engine/types.d.ts'), '// declarations are not sources\n');
   return dir;
@@ -68,7 +70,7 @@ test('the CommonJS bundle (dist/run/main.cjs, run through bin/code-cache.js on N
   const dir = tree();
   try {
     copyFileSync(path.join(root, 'bin/code-cache.js'), path.join(dir, 'bin/code-cache.js'));
-    writeFileSync(path.join(dir, 'dist/run/main.cjs'), 'module.exports = { main: async () => { await new Promise((r) => setTimeout(r, 400)); return 0; } };\n');
+    writeFileSync(path.join(dir, 'dist/run/main.cjs'), `module.exports = { main: async () => { await new Promise((r) => setTimeout(r, ${STUB_MS})); return 0; } };\n`);
     const old = new Date(Date.now() - 60_000);
     utimesSync(path.join(dir, 'dist/run/main.cjs'), old, old);
     const r = run(dir);
@@ -76,6 +78,22 @@ test('the CommonJS bundle (dist/run/main.cjs, run through bin/code-cache.js on N
     assert.match(r.stderr, /tlsproxy: warning: engine\/tls13\/server\.ts is newer than the compiled dist\/run\/main\.cjs: this runs the previous build \(npm run build\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an installed package (under node_modules/): its sources are not looked at, newer or not', () => {
+  const top = mkdtempSync(path.join(tmpdir(), 'tlsproxy-stale-'));
+  const dir = path.join(top, 'node_modules', 'tlsproxy');
+  mkdirSync(dir, { recursive: true });
+  tree(dir);
+  try {
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path.join(dir, 'dist/run/main.js'), old, old);
+    const r = run(dir);
+    assert.is(r.status, 0);
+    assert.is(r.stderr, '');
+  } finally {
+    rmSync(top, { recursive: true, force: true });
   }
 });
 
