@@ -217,6 +217,13 @@ static napi_value AeadSeal(napi_env env, napi_callback_info info) {
     return throw_msg(env, "aeadSeal: output too small");
   int n = 0;
   unsigned char *o = out + off;
+  /* As aeadOpen: the content sealed exactly in place or apart (EVP does not handle a partial
+   * overlap), and the trailer, read after the content's ciphertext is written, apart from what is
+   * written or exactly where its own ciphertext goes. A caller's mistake throws instead of sending
+   * a record sealed from bytes it had already overwritten. */
+  unsigned char *end = o + clen + tlen + TAG_LEN;
+  if ((clen && content != o && content < end && o < content + clen) || (tlen && trailer != o + clen && trailer < end && o < trailer + tlen))
+    return throw_msg(env, "aeadSeal: output overlaps the input");
   if (EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, nonce, 1) != 1 || (aadlen && EVP_CipherUpdate(a->ctx, NULL, &n, aad, (int)aadlen) != 1) ||
       (clen && EVP_CipherUpdate(a->ctx, o, &n, content, (int)clen) != 1))
     return throw_msg(env, "aeadSeal: OpenSSL failed");

@@ -85,6 +85,32 @@ test('native openInto: an output that partly overlaps the input is refused', () 
   assert.throws(() => k.openInto!(nonce, new Uint8Array(0), both.subarray(100, 100 + sealed.length), both, 50), /overlaps/);
 });
 
+test('native sealRecordInto: sealed in place or apart alike; a partly overlapping content or trailer is refused', () => {
+  const k = nativeAeadKey('AES-128-GCM', randomBytes(16));
+  if (!k?.sealRecordInto) return;
+  const nonce = randomBytes(12);
+  const aad = randomBytes(5);
+  const content = randomBytes(1000);
+  const trailer = Uint8Array.of(23);
+  const apart = new Uint8Array(1200);
+  k.sealRecordInto(nonce, aad, aad, content, trailer, apart, 100);
+  const want = Buffer.from(apart.subarray(100, 100 + 5 + 1000 + 1 + 16)).toString('hex');
+  // Exactly in place: the content already where its ciphertext goes, the trailer right after it.
+  const inPlace = new Uint8Array(1200);
+  inPlace.set(content, 105);
+  inPlace.set(trailer, 1105);
+  k.sealRecordInto(nonce, aad, aad, inPlace.subarray(105, 1105), inPlace.subarray(1105, 1106), inPlace, 100);
+  assert.is(Buffer.from(inPlace.subarray(100, 1122)).toString('hex'), want);
+  // Shifted by a byte: the content would be read after part of it was overwritten.
+  const shifted = new Uint8Array(1200);
+  shifted.set(content, 106);
+  assert.throws(() => k.sealRecordInto!(nonce, aad, aad, shifted.subarray(106, 1106), trailer, shifted, 100), /overlaps/);
+  // A trailer inside the content's ciphertext (or the tag) is refused too.
+  const clash = new Uint8Array(1200);
+  assert.throws(() => k.sealRecordInto!(nonce, aad, aad, content, clash.subarray(500, 501), clash, 100), /overlaps/);
+  assert.throws(() => k.sealRecordInto!(nonce, aad, aad, content, clash.subarray(1110, 1111), clash, 100), /overlaps/);
+});
+
 test('RecordReader: lent records are marked borrowed; the partial rest is copied by ownBorrowed()', () => {
   const suite = TLS13_SUITES.get(0x1301)!;
   const provider = { aeadKey: (alg: AeadAlgorithm, key: Uint8Array) => nativeAeadKey(alg, key)! } as never;
