@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     await new Promise((r) => session!.post('Profiler.enable', () => session!.post('Profiler.setSamplingInterval', { interval: 100 }, () => session!.post('Profiler.start', r))));
   }
   // --heap-profile=FILE: where the bytes are allocated (every allocation sampled about every
-  // 4 KiB, the ones already collected included), for DevTools' Memory tab or bench/heap-summary.ts.
+  // 4 KiB, the ones already collected included), for DevTools' Memory tab.
   if (args.has('heap-profile')) {
     if (!session) {
       session = new Session();

@@ -17,8 +17,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** How long the stub daemons run: past the launcher's look at the sources, 1 s after the start. */
 const STUB_MS = 1400;
 
-function tree(parent = mkdtempSync(path.join(tmpdir(), 'tlsproxy-stale-'))): string {
-  const dir = parent;
+function tree(dir = mkdtempSync(path.join(tmpdir(), 'tlsproxy-stale-'))): string {
   mkdirSync(path.join(dir, 'bin'));
   mkdirSync(path.join(dir, 'dist/run'), { recursive: true });
   mkdirSync(path.join(dir, 'engine/tls13'), { recursive: true });
