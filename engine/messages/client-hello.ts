@@ -192,9 +192,28 @@ export function parseClientHello(body: Uint8Array, maxExtensions: number): Clien
     compressionMethods,
     extensions,
     hasExtensionsBlock,
+    // Every optional field is here from the start, so that each ClientHello
+    // has this literal's shape whatever the client sent and in whatever
+    // order: one map, held by the literal's boilerplate, for every code path
+    // that reads a hello (common/shape-anchors.ts).
+    serverName: undefined,
+    invalidServerName: undefined,
+    supportedVersions: undefined,
+    supportedGroups: undefined,
+    signatureAlgorithms: undefined,
+    signatureAlgorithmsCert: undefined,
+    keyShares: undefined,
+    pskModes: undefined,
+    alpn: undefined,
+    cookie: undefined,
     earlyData: false,
+    preSharedKey: undefined,
+    renegotiationInfo: undefined,
     extendedMasterSecret: false,
+    sessionTicket: undefined,
+    ecPointFormats: undefined,
     postHandshakeAuth: false,
+    recordSizeLimit: undefined,
   };
 
   extensions.forEach((ext, index) => {

@@ -9,6 +9,7 @@ import { HandshakeType } from '../constants.js';
 import { fail } from '../errors.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import type { ServerContext, State } from '../common/state.js';
+import { INERT, keepStandIn } from '../common/shape-anchors.js';
 
 export class Tls12Connected implements State {
   readonly name = 'Tls12Connected';
@@ -23,3 +24,4 @@ export class Tls12Connected implements State {
     return fail('HandshakeMessageAfterHandshake', m.type);
   }
 }
+keepStandIn(new Tls12Connected(INERT)); // its shape outlives its instances (common/shape-anchors.ts)

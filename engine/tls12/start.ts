@@ -32,6 +32,7 @@ import { clientSchemes } from '../client-auth.js';
 import { encodeCertificateRequest12 } from '../messages/certificate-request.js';
 import { chooseTls12, type Tls12Choice } from './negotiate.js';
 import { findTls12Session, resumeTls12 } from './resume.js';
+import { INERT, keepStandIn } from '../common/shape-anchors.js';
 
 /** RFC 8446 §4.1.3: the last 8 bytes of ServerHello.random when a TLS 1.3 server negotiates TLS 1.2. */
 export const DOWNGRADE_TLS12 = fromHex('444f574e47524401');
@@ -256,6 +257,7 @@ class ServerFlight12 {
     return ctx.config.clientAuth ? new ExpectClientCertificate12(ctx, pending) : new ExpectClientKeyExchange(ctx, pending);
   }
 }
+keepStandIn(new ServerFlight12(INERT, INERT, INERT, INERT)); // its shape outlives its instances (common/shape-anchors.ts)
 
 /** For tests: the server's RFC 5746 renegotiation_info answer. */
 export function emptyRenegotiationInfo(): Uint8Array {

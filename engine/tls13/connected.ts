@@ -10,6 +10,7 @@ import { fail } from '../errors.js';
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { parseKeyUpdate } from '../messages/key-update.js';
 import type { ServerContext, State } from '../common/state.js';
+import { INERT, keepStandIn } from '../common/shape-anchors.js';
 
 export class Connected implements State {
   readonly name = 'Connected';
@@ -24,3 +25,4 @@ export class Connected implements State {
     return fail('HandshakeMessageAfterHandshake', m.type);
   }
 }
+keepStandIn(new Connected(INERT)); // its shape outlives its instances (common/shape-anchors.ts)

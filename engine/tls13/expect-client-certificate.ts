@@ -13,6 +13,7 @@ import { CLIENT_CV_CONTEXT, parseCertificateVerify, signedContent } from '../mes
 import type { HandshakeMessage } from '../messages/handshake.js';
 import { type AwaitingFinished, ExpectFinished } from './expect-finished.js';
 import type { ServerContext, State } from '../common/state.js';
+import { INERT, keepStandIn } from '../common/shape-anchors.js';
 
 export class ExpectClientCertificate implements State {
   readonly name = 'ExpectClientCertificate';
@@ -48,6 +49,7 @@ export class ExpectClientCertificate implements State {
     return new ExpectClientCertificateVerify(this.ctx, this.s, verdict);
   }
 }
+keepStandIn(new ExpectClientCertificate(INERT, INERT)); // its shape outlives its instances (common/shape-anchors.ts)
 
 class ExpectClientCertificateVerify implements State {
   readonly name = 'ExpectClientCertificateVerify';
@@ -64,3 +66,4 @@ class ExpectClientCertificateVerify implements State {
     return new ExpectFinished(this.ctx, { ...this.s, info: { ...this.s.info, clientCertificate } });
   }
 }
+keepStandIn(new ExpectClientCertificateVerify(INERT, INERT, INERT)); // its shape outlives its instances (common/shape-anchors.ts)

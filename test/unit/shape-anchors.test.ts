@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Writer } from '../../engine/codec.js';
-import { shapeAnchors } from '../../engine/common/shape-anchors.js';
+import { INERT, shapeAnchors } from '../../engine/common/shape-anchors.js';
 import { ServerConnection } from '../../engine/connection.js';
 import type { AeadKey, CryptoProvider } from '../../engine/crypto/provider.js';
 import { Tls13Protection } from '../../engine/record.js';
@@ -58,6 +58,85 @@ function optimisedAcrossCollections(mode: 'keep' | 'drop'): { before: boolean; a
 test('V8 keeps the optimised code of a Writer user through full collections at idle while the anchor lives, and drops it without', () => {
   assert.equal(optimisedAcrossCollections('keep'), { before: true, after: true });
   assert.equal(optimisedAcrossCollections('drop'), { before: true, after: false });
+});
+
+// The same question for the handshake states, which keep stand-ins (common/shape-anchors.ts keepStandIn):
+// a function optimised on ExpectFinished objects, every real one dropped, full collections.
+const STATES_CHILD = `
+(async () => {
+  const url = (p) => ${JSON.stringify(pathToFileURL(ROOT).href)} + '/' + p;
+  const { ExpectFinished } = await import(url('engine/tls13/expect-finished.ts'));
+  const { ExpectClientHello } = await import(url('engine/common/expect-client-hello.ts'));
+  const { shapeAnchors } = await import(url('engine/common/shape-anchors.ts'));
+  const TURBOFANNED = 1 << 6;
+  // A context and an awaiting-Finished state stand-in for the real ones: only their being objects matters to the shape.
+  const real = () => new ExpectFinished({ config: {} }, { schedule: {} });
+  const sameMap = %HaveSameMap(real(), shapeAnchors.standIns.find((o) => o instanceof ExpectFinished))
+    && %HaveSameMap(new ExpectClientHello({ config: {} }), shapeAnchors.standIns.find((o) => o instanceof ExpectClientHello));
+  function use(st) { return st.name.length + (st.s ? 1 : 0); }
+  %PrepareFunctionForOptimization(use);
+  for (let i = 0; i < 20; i++) use(real());
+  %OptimizeFunctionOnNextCall(use);
+  use(real());
+  const before = (%GetOptimizationStatus(use) & TURBOFANNED) !== 0;
+  if (process.argv[1] === 'drop') shapeAnchors.standIns.length = 0;
+  await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 6; i++) gc();
+  const after = (%GetOptimizationStatus(use) & TURBOFANNED) !== 0;
+  process.stdout.write(JSON.stringify({ sameMap, before, after }));
+})();
+`;
+
+test('handshake states: a stand-in shares its map with real states, and keeps code optimised on them through full collections at idle', () => {
+  const run = (mode: 'keep' | 'drop') => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--allow-natives-syntax', '--expose-gc', '-e', STATES_CHILD, mode], { encoding: 'utf8', cwd: ROOT });
+    assert.is(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { sameMap: boolean; before: boolean; after: boolean };
+  };
+  assert.equal(run('keep'), { sameMap: true, before: true, after: true });
+  assert.equal(run('drop'), { sameMap: true, before: true, after: false });
+});
+
+test('every handshake state class, both server flights and Reader keep a stand-in built from INERT arguments', async () => {
+  const names = new Set(shapeAnchors.standIns.map((o) => o.constructor.name));
+  // Loading the engine entry point loads every state module.
+  await import('../../engine/index.js');
+  const all = new Set(shapeAnchors.standIns.map((o) => o.constructor.name));
+  for (const n of ['ExpectClientHello', 'ExpectClientHello2', 'ServerFlight13', 'ExpectClientCertificate', 'ExpectClientCertificateVerify', 'ExpectFinished', 'Connected',
+    'ServerFlight12', 'ExpectClientCertificate12', 'ExpectCertificateVerify12', 'ExpectClientKeyExchange', 'ExpectChangeCipherSpec', 'ExpectFinished12', 'Tls12Connected',
+    'ResumedExpectChangeCipherSpec', 'ResumedExpectFinished', 'Reader']) {
+    assert.ok(all.has(n), `a stand-in for ${n}`);
+  }
+  assert.ok(names.size <= all.size);
+  // A stand-in refers to nothing but INERT (and what its own field initialisers made: empty lists, false).
+  for (const o of shapeAnchors.standIns) {
+    for (const v of Object.values(o)) {
+      const ok = v === INERT || v === false || v === undefined || typeof v === 'string' || (Array.isArray(v) && v.length === 0) || (v instanceof Uint8Array && v.length === 0) || v === 0;
+      assert.ok(ok, `${o.constructor.name} holds only INERT values`);
+    }
+  }
+});
+
+// One map for every ClientHello, whatever extensions the client sent and in which order
+// (messages/client-hello.ts): code that reads a hello is specialised on a map the literal's
+// boilerplate keeps, not on a transition only live hellos hold.
+const HELLO_CHILD = `
+(async () => {
+  const url = (p) => ${JSON.stringify(pathToFileURL(ROOT).href)} + '/' + p;
+  const { parseClientHello } = await import(url('engine/messages/client-hello.ts'));
+  const { clientHello, tls12Hello } = await import(url('test/helpers/client-hello.ts'));
+  const body = (m) => m.subarray(4);
+  const a = parseClientHello(body(clientHello()), 64);
+  const b = parseClientHello(body(tls12Hello({ extra: [[0, Uint8Array.of(0, 12, 0, 0, 9, 0x6c, 0x6f, 0x63, 0x61, 0x6c, 0x68, 0x6f, 0x73, 0x74)]] })), 64);
+  const c = parseClientHello(body(clientHello({ extensions: [] })), 64);
+  process.stdout.write(JSON.stringify({ ab: %HaveSameMap(a, b), ac: %HaveSameMap(a, c), sni: b.serverName }));
+})();
+`;
+
+test('every parsed ClientHello has one map, whatever its extensions and their order', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--allow-natives-syntax', '-e', HELLO_CHILD], { encoding: 'utf8', cwd: ROOT });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), { ab: true, ac: true, sni: 'localhost' });
 });
 
 /** The daemon in this process, one implicit-TLS service in front of the demo backend, for `fn`. */
