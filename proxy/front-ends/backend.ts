@@ -8,6 +8,7 @@
 
 import net from 'node:net';
 import { ConfigError } from '../config/errors.js';
+import { anchorConnectRequest } from '../base/shape-anchors.js';
 
 export type BackendAddress =
   | { readonly kind: 'inet'; readonly host: string; readonly port: number; readonly text: string }
@@ -61,6 +62,7 @@ export function connectBackend(backend: BackendAddress, timeoutMs: number): Prom
       reject(e);
     }, timeoutMs);
     socket.once('connect', () => {
+      anchorConnectRequest(); // base/shape-anchors.ts
       clearTimeout(timer);
       socket.removeListener('error', onError);
       resolve(socket);

@@ -91,6 +91,12 @@ test('client limits: exceptions (addresses, networks, IPv6 in brackets), bad val
   assert.ok(isExempt(l, '::1'));
   assert.not.ok(isExempt(l, '198.51.100.8'));
   assert.not.ok(isExempt(l, 'unknown'));
+  // Answers are remembered per address (a native SocketAddress per check otherwise), at most 1024 of them.
+  assert.is(l.exemptMemo.get('192.0.2.200'), true);
+  assert.is(l.exemptMemo.get('198.51.100.8'), false);
+  for (let i = 0; i < 1100; i++) isExempt(l, `10.${i >> 8}.${i & 255}.1`);
+  assert.ok(l.exemptMemo.size <= 1024, `memo bounded: ${l.exemptMemo.size}`);
+  assert.ok(isExempt(l, '192.0.2.200') && !isExempt(l, '198.51.100.8'), 'the same answers after the memo was emptied');
   const d = clientLimits(params());
   assert.is(d.clientLimit, 50);
   assert.ok(isExempt(d, '127.0.0.1') && isExempt(d, '::1'), 'loopback by default');

@@ -20,7 +20,7 @@ import { engineConfig } from '../helpers/engine-server.js';
 import { KeySchedule } from '../../engine/tls13/key-schedule.js';
 import { hkdfExpandLabel } from '../../engine/hkdf.js';
 import { createNodeCryptoProvider } from '../../providers/node.js';
-import { anchoredSession } from '../../proxy/base/shape-anchors.js';
+import { anchoredSession, nodeShapeAnchors } from '../../proxy/base/shape-anchors.js';
 import { startDemoBackend } from '../../proxy/cli/demo-backend.js';
 import tls from 'node:tls';
 import { certMainCf, connectTls, startDaemon, testPki, tlsproxyService, type RunningDaemon } from '../helpers/proxy.js';
@@ -139,6 +139,39 @@ test('every parsed ClientHello has one map, whatever its extensions and their or
   assert.equal(JSON.parse(r.stdout), { ab: true, ac: true, sni: 'localhost' });
 });
 
+// Node's short-lived objects (proxy/base/shape-anchors.ts): code optimised on once() wrappers and on
+// nextTick entries keeps its code through full collections while the anchors live.
+const NODE_CHILD = `
+(async () => {
+  const { nodeShapeAnchors } = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'proxy/base/shape-anchors.ts')).href)});
+  const { EventEmitter } = await import('node:events');
+  await new Promise((r) => setTimeout(r, 10)); // the tick anchor is taken on the next tick
+  const TURBOFANNED = 1 << 6;
+  const noop = () => {};
+  function use() { const e = new EventEmitter(); e.once('x', noop); e.emit('x'); process.nextTick(noop); }
+  %PrepareFunctionForOptimization(use);
+  for (let i = 0; i < 20; i++) use();
+  %OptimizeFunctionOnNextCall(use);
+  use();
+  const before = (%GetOptimizationStatus(use) & TURBOFANNED) !== 0;
+  if (process.argv[1] === 'drop') { const a = nodeShapeAnchors(); a.once.removeAllListeners(); a.tick = undefined; }
+  await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 6; i++) gc();
+  const after = (%GetOptimizationStatus(use) & TURBOFANNED) !== 0;
+  process.stdout.write(JSON.stringify({ before, after }));
+})();
+`;
+
+test("Node's once() wrappers and nextTick entries: code optimised on them survives full collections at idle while the anchors live", () => {
+  const run = (mode: 'keep' | 'drop') => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--allow-natives-syntax', '--expose-gc', '-e', NODE_CHILD, mode], { encoding: 'utf8', cwd: ROOT });
+    assert.is(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { before: boolean; after: boolean };
+  };
+  assert.equal(run('keep'), { before: true, after: true });
+  assert.equal(run('drop'), { before: true, after: false });
+});
+
 /** The daemon in this process, one implicit-TLS service in front of the demo backend, for `fn`. */
 async function withDaemon(fn: (d: RunningDaemon) => Promise<void>): Promise<void> {
   const demo = await startDemoBackend();
@@ -171,6 +204,14 @@ test('the engine anchors: an unused Writer, the last Transcript, the last erased
     assert.ok(secret.length >= 32);
     assert.ok(secret.every((b) => b === 0), 'the anchored key schedule holds a zeroed secret');
     assert.ok(anchoredSession() !== undefined, 'the finished session is kept');
+    // Node's objects: a nextTick entry, a once() listener that never fires, net's normalised
+    // arguments, and the backend's completed connect request (its address and port, no data).
+    const n = nodeShapeAnchors();
+    assert.ok(n.tick && typeof n.tick === 'object');
+    assert.is(n.once.listenerCount('never'), 1);
+    assert.ok(Array.isArray(n.normalizedArgs));
+    assert.is(n.connectRequest?.constructor.name, 'TCPConnectWrap');
+    assert.equal(Object.keys(n.connectRequest!).sort(), ['address', 'addressType', 'localAddress', 'localPort', 'oncomplete', 'port']);
   });
 });
 
