@@ -160,6 +160,11 @@ test('loadMainCf reads DIR/main.cf; a missing file is an error', () => {
 test('log lines in Postfix maillog_file format', () => {
   const when = new Date(2024, 2, 5, 9, 7, 3);
   assert.is(formatTimestamp(when), 'Mar 05 09:07:03');
+  // One second's text is reused within that second, and only within it.
+  assert.is(formatTimestamp(new Date(when.getTime() + 900)), 'Mar 05 09:07:03');
+  assert.is(formatTimestamp(new Date(when.getTime() + 1000)), 'Mar 05 09:07:04');
+  assert.is(formatTimestamp(when), 'Mar 05 09:07:03');
+  assert.is(formatLogLine(when, 'other.example.org', 't', 1, 'info', 'x'), 'Mar 05 09:07:03 other t[1]: x');
   assert.is(formatLogLine(when, 'mx.example.org', 'postfix/tlsproxy', 42, 'info', 'CONNECT from [192.0.2.7]:41862'), 'Mar 05 09:07:03 mx postfix/tlsproxy[42]: CONNECT from [192.0.2.7]:41862');
   assert.is(formatLogLine(when, 'mx', 'postfix/tlsproxy', 42, 'warning', 'x'), 'Mar 05 09:07:03 mx postfix/tlsproxy[42]: warning: x');
   assert.is(formatLogLine(when, 'mx', 'p/t', 1, 'fatal', 'y'.repeat(3000)).length, 'Mar 05 09:07:03 mx p/t[1]: fatal: '.length + 2000);
