@@ -40,6 +40,10 @@ let last: object | undefined;
  *   (front-ends/backend.ts).
  * Not kept: a socket write request (WriteWrap), which Node makes only
  * inside its write path and which holds the written bytes.
+ * The functions below refer to `nodeAnchors`, which keeps it in the
+ * module's context: a module-level object that no function refers to is
+ * garbage once the module has run, anchors and all (a first trial, an
+ * emitter in such a constant, kept nothing).
  */
 const nodeAnchors: { tick?: object; once: EventEmitter; normalizedArgs?: unknown; connectRequest?: object } = {
   tick: undefined,
