@@ -11,7 +11,7 @@
  */
 
 import { fail } from './errors.js';
-import { keepStandIn, shapeAnchors } from './common/shape-anchors.js';
+import { keepStandIn } from './common/shape-anchors.js';
 
 export class Reader {
   private pos: number;
@@ -191,7 +191,7 @@ export class Writer {
 }
 
 // A writer that is never written to and a reader of nothing, so that V8 keeps their shapes (common/shape-anchors.ts).
-shapeAnchors.writer = new Writer(1);
+keepStandIn(new Writer(1));
 keepStandIn(new Reader(new Uint8Array(0)));
 
 export function concat(...parts: Uint8Array[]): Uint8Array {

@@ -18,19 +18,18 @@
  *
  * So each class below puts an instance here, and the anchor keeps its maps
  * alive. An anchor never holds a secret:
- * - Writer: a one-byte writer made once, never written to (codec.ts);
  * - Transcript: the last one made; it holds a running hash of handshake
  *   messages, which are no secret (common/transcript.ts);
  * - KeySchedule: the last one erased, once its stage secret is zeroed
  *   (tls13/key-schedule.ts erase());
- * - each handshake state class, both server flights and Reader: a
- *   stand-in built with INERT arguments (keepStandIn below).
+ * - each handshake state class, both server flights, Reader and Writer: a
+ *   stand-in built with INERT arguments, or a one-byte Writer never
+ *   written to (keepStandIn below).
  * The connection's own objects are kept by the proxy with the last
  * finished session (proxy/base/shape-anchors.ts), after
  * ServerConnection.forgetKeys() zeroed or released every key they held.
  */
-export const shapeAnchors: { writer?: object; transcript?: object; schedule?: object; standIns: object[] } = {
-  writer: undefined,
+export const shapeAnchors: { transcript?: object; schedule?: object; standIns: object[] } = {
   transcript: undefined,
   schedule: undefined,
   standIns: [],
@@ -46,7 +45,8 @@ export const INERT = Object.freeze({}) as never;
 /**
  * A short-lived class keeps its stand-in here: one instance built with
  * INERT arguments when its module loads (so before any real one). Used for
- * the handshake states, the server flights (ServerFlight12/13) and Reader.
+ * the handshake states, the server flights (ServerFlight12/13), Reader and
+ * Writer.
  *
  * Why stand-ins: the state a connection leaves is garbage at once, and the
  * maps of its fields ('name', 'ctx', 's': V8 adds each by a transition that
