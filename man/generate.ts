@@ -20,7 +20,7 @@ import { USAGE } from '../proxy/cli/main.js';
 import { PARAMETERS, type ParameterDefinition } from '../proxy/config/params.js';
 
 /** The page's date: when its sources last changed in a way that matters (update with the version). */
-const PAGE_DATE = '2026-12-07';
+const PAGE_DATE = '2026-12-08';
 const version = (JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
 
 export const MAN_PAGE = fileURLToPath(new URL('./tlsproxy.8', import.meta.url));
@@ -30,6 +30,7 @@ const ENVIRONMENT: readonly [name: string, text: string][] = [
   ['UV_THREADPOOL_SIZE', "libuv's thread pool (the webcrypto provider's crypto jobs, name lookups of a backend, asynchronous file access); when unset, bin/tlsproxy.js sets it to the CPUs available, at least 2 and at most 4, before the pool starts."],
   ['TLSPROXY_SHARED_READS=0', "Node's own socket reads (a new buffer each) instead of reads of up to 256 KiB into one buffer per process once a session relays."],
   ['TLSPROXY_NATIVE_AEAD=0', "the node provider without the native addon's AEAD and X25519: node:crypto only."],
+  ['TLSPROXY_MLKEM_WASM=0', "the node provider's ML-KEM-768 encapsulation (X25519MLKEM768, SecP256r1MLKEM768) in JavaScript (@noble/post-quantum) instead of liboqs on WebAssembly (@oqs/liboqs-js, loaded at the first post-quantum handshake)."],
   ['TLSPROXY_MEMORY_REDUCER=0', "no memory pressure signal to V8 after a burst of sessions or once the daemon serves."],
   ['TLSPROXY_V8_TIERING=0', "keep V8's defaults: its optimising compiler from the start (instead of from the first session: a start optimises nothing worth its ~5 MiB of compiler code), and its default interrupt budget in a serving process instead of a quarter of it from its first session on (the per-session code reaches the optimising compiler sooner)."],
   ['NODE_OPTIONS', "read by Node; bin/tlsproxy.js also looks for --jitless, --[no-]turbofan and --[no-]opt in it (and on node's command line), and then leaves the optimising compiler as Node was told."],

@@ -9,6 +9,7 @@
  */
 
 import { mlKem768 } from '../engine/crypto/mlkem.js';
+import { wasmBackedMlKem768 } from './mlkem-wasm.js';
 import {
   constants,
   createCipheriv,
@@ -516,6 +517,9 @@ function pooledRandom(length: number): Uint8Array {
   return out;
 }
 
+/** One for every node provider: the WebAssembly module behind it is loaded once per process. */
+const nodeMlKem768 = wasmBackedMlKem768(mlKem768);
+
 export function createNodeCryptoProvider(): CryptoProvider {
   /** DhContext per (p, g); a configuration has one or two parameter sets. */
   const dhContexts = new Map<string, DhContext>();
@@ -558,8 +562,10 @@ export function createNodeCryptoProvider(): CryptoProvider {
     },
 
     dhKeyShare,
-    // FIPS 203 ML-KEM-768 for X25519MLKEM768 / SecP256r1MLKEM768 (pure JS, shared by every provider).
-    mlKem768,
+    // FIPS 203 ML-KEM-768 for X25519MLKEM768 / SecP256r1MLKEM768: liboqs on WebAssembly once loaded,
+    // noble's JavaScript (shared by every provider) before that and for what a server does not do
+    // (providers/mlkem-wasm.ts).
+    mlKem768: nodeMlKem768,
     importSigningKey,
     verify,
 

@@ -173,15 +173,17 @@ writeFileSync(path.join(dist, 'run', 'meta.json'), JSON.stringify(run.metafile, 
 // compile cache for ES modules; bench/README.md "Start-up"). esbuild splits chunks only for ES
 // modules, so every module a start may load is in this one file; those loaded on demand (the
 // webcrypto and js providers, the Postfix service mode, metrics) stay lazily initialised inside it.
-// Three parts are left out and loaded at run time instead: prom-client (CommonJS, from
-// node_modules), @peculiar/webcrypto (its ES module build, from node_modules) and the CLI's
-// certificate commands with pkijs (an ES-module-only package: the per-file dist/proxy/cli/certs.js).
-// The two ES modules loaded at run time go through the loader's import() (bin/code-cache.js; an
+// Four parts are left out and loaded at run time instead: prom-client (CommonJS, from
+// node_modules), @peculiar/webcrypto (its ES module build, from node_modules), the CLI's
+// certificate commands with pkijs (an ES-module-only package: the per-file dist/proxy/cli/certs.js)
+// and liboqs' ML-KEM-768 module (providers/mlkem-wasm.ts, from node_modules/@oqs/liboqs-js).
+// The ES modules loaded at run time go through the loader's import() (bin/code-cache.js; an
 // import() compiled by vm.Script from a code cache has no module loader on Node 20).
 const cjsOwnUrl = perFileUrl('per-file-url-cjs', '__tlsproxyBundleUrl', (src) =>
   src
     .replaceAll("import('./certs.js')", "__tlsproxyLoad(new URL('../proxy/cli/certs.js', __tlsproxyBundleUrl).href)")
-    .replaceAll("import('@peculiar/webcrypto')", "__tlsproxyLoad('@peculiar/webcrypto')"),
+    .replaceAll("import('@peculiar/webcrypto')", "__tlsproxyLoad('@peculiar/webcrypto')")
+    .replaceAll('import(wasmModuleUrl)', '__tlsproxyLoad(wasmModuleUrl)'),
 );
 const cjs = await esbuild.build({
   entryPoints: { main: path.join(root, 'proxy/cli/main.ts') },

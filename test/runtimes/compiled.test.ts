@@ -14,9 +14,10 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { certMainCf, echoBackend, tempDir, writeConfig, type TestBackend } from '../helpers/proxy.js';
+import { certMainCf, echoBackend, tempDir, testPki, writeConfig, type TestBackend } from '../helpers/proxy.js';
 import { DaemonProc, sClient, served, stopAllDaemons } from '../helpers/daemon-proc.js';
 import { compiledEnv, ensureBuilt, root } from '../helpers/build.js';
+import { node24, node24Connect } from '../helpers/node24.js';
 
 let backend: TestBackend;
 
@@ -96,6 +97,24 @@ test('the CLI bundle writes its code cache once started, and the next start runs
   await new Promise((r) => setTimeout(r, 2500));
   assert.is(statSync(cache).mtimeMs, written, 'a start that used the cache writes none');
   assert.is(await second.stop(), 0);
+});
+
+test('the CLI bundle loads the ML-KEM-768 WebAssembly module at its first post-quantum handshake (Node 24 client) and says so once', async () => {
+  const bin = node24();
+  if (!bin) return;
+  const conf = writeConfig(await certMainCf(), `127.0.0.1:0 inet n - n - 1 tlsproxy -o tlsproxy_backend=${backend.address}`);
+  const d = await DaemonProc.start(conf, [], 30_000, { env: compiledEnv() });
+  const ca = (await testPki()).caPem;
+  for (let i = 0; i < 3; i++) {
+    const r = await node24Connect(bin, d.port, { ecdhCurve: 'X25519MLKEM768:X25519', ca, minVersion: 'TLSv1.3' });
+    assert.is(r.error, undefined, r.error);
+  }
+  await d.waitFor(/ML-KEM-768 encapsulation \(X25519MLKEM768, SecP256r1MLKEM768\): liboqs on WebAssembly \(@oqs\/liboqs-js\)/);
+  const r = await node24Connect(bin, d.port, { ecdhCurve: 'X25519MLKEM768', ca, minVersion: 'TLSv1.3' });
+  assert.is(r.error, undefined, r.error);
+  assert.is(await d.stop(), 0);
+  assert.is(d.texts().filter((t) => /ML-KEM-768/.test(t)).length, 1, d.texts().join('\n'));
+  assert.is(d.junk.length, 0, d.junk.join('\n'));
 });
 
 test.run();
