@@ -85,7 +85,13 @@ export async function resumeTls12(
   const suite = TLS12_SUITES.get(r.session.cipherSuite)!;
   const transcript = new Transcript(ctx.provider, suite.hash);
   transcript.add(m.raw);
-  const newTicket = ctx.config.tickets !== undefined && hello.sessionTicket !== undefined;
+  // RFC 5077 §3.3 lets a server renew the ticket it resumed; we do not, as Postfix does not (its
+  // ticket callback accepts a ticket as "decryptable and re-usable"): the client keeps using its
+  // ticket until the key that sealed it stops decrypting. A session resumed by ID gets a ticket
+  // when the client asks for one (an empty session_ticket extension, §3.2), as with OpenSSL.
+  // Either way the session keeps the time of its full handshake, so resumption never extends the
+  // life of what that handshake authenticated (deliberate: docs/deliberate-differences.md).
+  const newTicket = ctx.config.tickets !== undefined && hello.sessionTicket !== undefined && r.via === 'session-id';
   const exts: Extension[] = [...baseExtensions];
   if (newTicket) exts.push({ type: ExtensionType.session_ticket, data: new Uint8Array(0) });
   const sh = encodeServerHello({
@@ -101,7 +107,7 @@ export async function resumeTls12(
   const master = r.session.secret;
   ctx.keylog('CLIENT_RANDOM', hello.random, master);
   if (r.via === 'session-id') ctx.noteCachedSession(hello.sessionId);
-  if (newTicket) await issueTls12Ticket(ctx, transcript, { ...r.session, createdAt: (ctx.config.now ?? Date.now)() });
+  if (newTicket) await issueTls12Ticket(ctx, transcript, r.session);
 
   const ivLength = suite.aead === 'CHACHA20-POLY1305' ? 12 : 4;
   const keyLength = suite.aead === 'AES-128-GCM' ? 16 : 32;

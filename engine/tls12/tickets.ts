@@ -23,7 +23,10 @@ export async function issueTls12Ticket(ctx: ServerContext, transcript: Transcrip
     ticket = new Uint8Array(0);
   }
   if (ticket.length) ctx.event({ kind: 'ticket', issued: true });
-  const nst = encodeNewSessionTicket12(tickets.lifetime, ticket);
+  // The hint is what is left of the session's life: all of it after a full handshake, less after a
+  // resumption by ID (the session keeps its first handshake's time, resume.ts).
+  const age = Math.max(0, Math.floor(((ctx.config.now ?? Date.now)() - session.createdAt) / 1000));
+  const nst = encodeNewSessionTicket12(Math.max(0, tickets.lifetime - age), ticket);
   transcript.add(nst);
   ctx.sendHandshake(nst);
 }
