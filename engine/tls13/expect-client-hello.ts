@@ -419,6 +419,7 @@ class ServerFlight13 {
       clientTrafficSecret,
       serverTrafficSecret,
       info,
+      resumedSessionEnds: psk ? psk.session.createdAt + psk.session.lifetime * 1000 : undefined,
     };
   }
 }

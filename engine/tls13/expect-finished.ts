@@ -40,6 +40,13 @@ export interface AwaitingFinished {
   readonly clientTrafficSecret: Uint8Array;
   readonly serverTrafficSecret: Uint8Array;
   readonly info: HandshakeInfo;
+  /**
+   * A PSK resumption: when the resumed session ends (ms). The tickets it gets end no later, so a
+   * chain of resumptions never outlives the first ticket of the full handshake that authenticated
+   * it (§4.6.1: "It is RECOMMENDED that implementations place limits on the total lifetime of such
+   * keying material"). Undefined after a full handshake.
+   */
+  readonly resumedSessionEnds: number | undefined;
   /** Set when the ticket went out with the server flight (sendEarlyTicket): what the client Finished must be, and the outcome to report once it is. */
   readonly early?: { readonly expected: Uint8Array; readonly ticket: TicketOutcome | undefined };
 }
@@ -105,7 +112,12 @@ async function issueTicket(ctx: ServerContext, s: AwaitingFinished, resumptionMa
   // §4.2.9: "Servers SHOULD NOT send NewSessionTicket with tickets that are not compatible with the advertised modes."
   if (!tickets) return undefined;
   if (!s.info.ticketsUsable) return { kind: 'ticket', issued: false, reason: 'the client does not offer psk_dhe_ke' };
-  const lifetime = Math.min(tickets.lifetime, MAX_TICKET_LIFETIME);
+  let lifetime = Math.min(tickets.lifetime, MAX_TICKET_LIFETIME);
+  if (s.resumedSessionEnds !== undefined) {
+    lifetime = Math.min(lifetime, Math.floor((s.resumedSessionEnds - (ctx.config.now ?? Date.now)()) / 1000));
+    // A session at the end of its life gets no ticket (a lifetime of 0 means "discard at once").
+    if (lifetime < 1) return { kind: 'ticket', issued: false, reason: 'the resumed session has reached the end of its lifetime' };
+  }
   const nonce = new Uint8Array(1);
   const { blob, ageAdd } = ticketSession(
     ctx, s.schedule, s.suite, resumptionMasterSecret, nonce, lifetime, s.info.serverName, s.info.alpn,

@@ -151,6 +151,52 @@ test('TLS 1.2 ticket resumption renews no ticket (as Postfix), and the session e
   assert.not.ok(late.reused, 'a full handshake once the session has lived its lifetime');
 });
 
+test('TLS 1.3: a ticket issued on a PSK resumption ends when the resumed session does (RFC 8446 §4.6.1 total lifetime)', async () => {
+  let clock = Date.UTC(2026, 0, 1);
+  const now = () => clock;
+  const tickets = new TicketKeyRing(provider('node'), { now });
+  // The clock jumps here but not in the client: the age check is widened so that it does not decide.
+  const srv = await server('node', { config: { tickets, now, limits: { ticketAgeWindow: 24 * 3600_000 } } });
+  const connect13 = (session?: Buffer) =>
+    new Promise<{ reused: boolean; sessions: Buffer[] }>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: srv.port, minVersion: 'TLSv1.3', ca: pki.caPem, servername: 'localhost', session });
+      sockets.add(s);
+      const sessions: Buffer[] = [];
+      const timer = setTimeout(() => reject(new Error('timeout')), 5000);
+      s.on('session', (t: Buffer) => sessions.push(t));
+      s.once('secureConnect', () => s.write('x'));
+      s.once('data', () => {
+        const reused = s.isSessionReused();
+        setTimeout(() => {
+          s.end();
+          s.once('close', () => {
+            clearTimeout(timer);
+            resolve({ reused, sessions });
+          });
+        }, 50);
+      });
+      s.once('error', reject);
+    });
+  const first = await connect13();
+  assert.not.ok(first.reused);
+  assert.is(first.sessions.length, 1);
+  clock += (tickets.lifetime - 60) * 1000;
+  const again = await connect13(first.sessions[0]);
+  assert.ok(again.reused, 'resumed within the lifetime');
+  assert.is(again.sessions.length, 1, 'a new ticket for the resumed session');
+  clock += 120 * 1000;
+  const late = await connect13(again.sessions[0]);
+  assert.not.ok(late.reused, 'the ticket of the resumption ended with the session it resumed');
+  // A resumption just before the end gets no ticket at all.
+  const fresh = await connect13();
+  clock += (tickets.lifetime - 0.5) * 1000;
+  const last = await connect13(fresh.sessions[0]);
+  assert.ok(last.reused);
+  assert.is(last.sessions.length, 0);
+  const done = await srv.allDone(5);
+  assert.equal(done[4]!.events.filter((e) => e.kind === 'ticket'), [{ kind: 'ticket', issued: false, reason: 'the resumed session has reached the end of its lifetime' }]);
+});
+
 test('gnutls-cli --resume resumes', async () => {
   const srv = await server();
   const p = new Proc('gnutls-cli', ['-p', String(srv.port), '127.0.0.1', '--x509cafile', pki.caPath, '--sni-hostname', 'localhost', '--verify-hostname', 'localhost', '--priority', 'NORMAL:-VERS-ALL:+VERS-TLS1.3', '--resume']);
