@@ -124,7 +124,7 @@ const children: ChildProcess[] = [];
 /** Set in main(): compiled JavaScript for the measured processes (see prepareCompiled). */
 let compiled: { probe: string; nodeProxy: string; tcpRelay: string; daemon: string } | undefined;
 
-function forkChild(name: string, script: string, args: string[], opts: { probe?: boolean; logFd?: number; measured?: boolean } = {}): Rpc {
+function forkChild(name: string, script: string, args: string[], opts: { probe?: boolean; logFd?: number; measured?: boolean; execPath?: string } = {}): Rpc {
   const out = opts.logFd ?? 'inherit';
   let execArgv: string[];
   let file = path.join(ROOT, script);
@@ -141,7 +141,7 @@ function forkChild(name: string, script: string, args: string[], opts: { probe?:
     if (opts.probe) execArgv.push('--import', pathToFileURL(path.join(ROOT, 'bench/probe.ts')).href);
     if (script === 'bin/tlsproxy.js') file = path.join(ROOT, 'proxy/cli/main.ts');
   }
-  const child = fork(file, args, { cwd: ROOT, execArgv, stdio: ['ignore', out, out, 'ipc'], env: { ...process.env, TLSPROXY_FROM_SOURCES: compiled ? '0' : '1' } });
+  const child = fork(file, args, { cwd: ROOT, execArgv, execPath: opts.execPath, stdio: ['ignore', out, out, 'ipc'], env: { ...process.env, TLSPROXY_FROM_SOURCES: compiled ? '0' : '1' } });
   children.push(child);
   return new Rpc(name, child);
 }
@@ -227,10 +227,11 @@ interface Subject {
   readonly startMs: number;
 }
 
-async function startNodeTlsProxy(pki: string, backendPort: number, bulkBytes: number): Promise<Subject> {
+/** The node:tls proxy, under this Node or (`execPath`, `label`) another one, e.g. Node 24 for X25519MLKEM768. */
+async function startNodeTlsProxy(pki: string, backendPort: number, bulkBytes: number, execPath?: string, label = 'node:tls'): Promise<Subject> {
   const t0 = performance.now();
   const rpc = forkChild(
-    'node:tls proxy',
+    `${label} proxy`,
     'bench/node-proxy.ts',
     [
       path.join(pki, 'server-ecdsa-p256.pem'),
@@ -239,10 +240,10 @@ async function startNodeTlsProxy(pki: string, backendPort: number, bulkBytes: nu
       path.join(pki, 'server-rsa-2048.pem'),
       path.join(pki, 'server-rsa-2048-key.pem'),
     ],
-    { probe: true, measured: true },
+    { probe: true, measured: true, execPath },
   );
   const { port, sessionIdPort } = await rpc.waitEvent<{ port: number; sessionIdPort: number }>('listening', 30_000);
-  return { label: 'node:tls', kind: 'node:tls', rpc, port, sessionIdPort, bulkBytes, startMs: performance.now() - t0 };
+  return { label, kind: 'node:tls', rpc, port, sessionIdPort, bulkBytes, startMs: performance.now() - t0 };
 }
 
 function freePort(): Promise<number> {
@@ -588,7 +589,8 @@ const NODE24 = path.join(ROOT, '.cache/node24/node_modules/.bin/node');
  * node_modules as .ci/run does. Concurrency 1 (the cost of one handshake)
  * and 16 (throughput). BENCH_MLKEM=0 skips it.
  */
-async function hybridHandshakes(tlsproxies: readonly Subject[], backend: Rpc, caFile: string, opts: Options): Promise<void> {
+async function hybridHandshakes(tlsproxies: readonly Subject[], backend: Rpc, pki: string, backendPort: number, opts: Options): Promise<void> {
+  const caFile = path.join(pki, 'ca.pem');
   if (process.env.BENCH_MLKEM === '0') return;
   if (!existsSync(NODE24)) {
     console.log('\nX25519MLKEM768 handshakes: skipped (no Node 24: npm install --prefix .cache/node24 --no-save node@24)');
@@ -603,7 +605,16 @@ async function hybridHandshakes(tlsproxies: readonly Subject[], backend: Rpc, ca
     ['x25519', 'tls13-aes128'],
     ['X25519MLKEM768', 'tls13-x25519mlkem768'],
   ];
-  for (const s of tlsproxies) {
+  // The same node:tls proxy under Node 24, whose OpenSSL 3.5 does X25519MLKEM768 itself: the
+  // side-by-side for the hybrid that the system Node cannot give.
+  let nodeTls24: Subject | undefined;
+  try {
+    nodeTls24 = await startNodeTlsProxy(pki, backendPort, 0, NODE24, 'node:tls (Node 24)');
+  } catch (e) {
+    console.log(`\nnode:tls under Node 24: not started (${(e as Error).message})`);
+  }
+  const hybridCpu = new Map<string, Map<number, number>>();
+  for (const s of nodeTls24 ? [nodeTls24, ...tlsproxies] : tlsproxies) {
     const rows: string[][] = [];
     for (const c of [1, 16]) {
       const runs = new Map<ProfileName, HandshakeResult[]>(profiles.map(([, p]) => [p, []]));
@@ -618,8 +629,22 @@ async function hybridHandshakes(tlsproxies: readonly Subject[], backend: Rpc, ca
         const b = med('tls13-x25519mlkem768', f);
         rows.push([label, fmt(a), fmt(b), fmt(b / a)]);
       }
+      if (!hybridCpu.has(s.label)) hybridCpu.set(s.label, new Map());
+      hybridCpu.get(s.label)!.set(c, med('tls13-x25519mlkem768', (r) => r.cpuPerHsUs));
     }
     printTable(`${s.label}: full TLS 1.3 handshakes, X25519MLKEM768 vs x25519 (Node 24 / OpenSSL 3.5 client; ratio = X25519MLKEM768 / x25519)`, ['metric', 'x25519', 'X25519MLKEM768', 'ratio'], rows);
+  }
+  if (nodeTls24) {
+    const base = hybridCpu.get(nodeTls24.label)!;
+    for (const s of tlsproxies) {
+      const ours = hybridCpu.get(s.label)!;
+      printTable(
+        `${s.label} against node:tls under Node 24 (OpenSSL 3.5): server CPU per full X25519MLKEM768 handshake, µs (ratio = ${s.label} / node:tls; no target)`,
+        ['concurrency', s.label, 'node:tls (Node 24)', 'ratio'],
+        [1, 16].map((c) => [String(c), fmt(ours.get(c)!), fmt(base.get(c)!), fmt(ours.get(c)! / base.get(c)!)]),
+      );
+    }
+    nodeTls24.rpc.child.kill('SIGTERM');
   }
 }
 
@@ -916,7 +941,7 @@ async function main(): Promise<void> {
     ratioSummary = `${verdicts.length - missed.length} of ${verdicts.length} targets met`;
     if (opts.check && missed.length) checkFailed = true;
 
-    await hybridHandshakes(subjects.slice(1), backend, path.join(pki, 'ca.pem'), opts);
+    await hybridHandshakes(subjects.slice(1), backend, pki, backendPort, opts);
     // BENCH_FLOOR=0 skips it; with --only, it runs when "floor" or "handshakes" is asked for.
     if (process.env.BENCH_FLOOR !== '0' && !opts.quick && (!opts.only.length || opts.only.some((w) => 'floor handshakes'.includes(w)))) await floorTable(base, bench, opts);
 
