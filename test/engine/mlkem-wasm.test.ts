@@ -95,6 +95,31 @@ test('TLSPROXY_MLKEM_WASM=0 keeps noble; a process that never encapsulates never
   assert.is(on.after.implementation, 'wasm');
 });
 
+test('a module that fails its self-test is not used: noble encapsulates, and the reporter hears why once', () => {
+  // The self-test decapsulates with the fallback: one that answers wrongly makes the test fail.
+  const script = `
+    import { mlKem768 } from './engine/crypto/mlkem.ts';
+    import { mlKemImplementation, reportMlKemTo, wasmBackedMlKem768 } from './providers/mlkem-wasm.ts';
+    const heard = [];
+    reportMlKemTo((inUse, detail) => heard.push([inUse, detail]));
+    const liar = { ...mlKem768, decapsulate: (ct, dk) => new Uint8Array(32) };
+    const k = wasmBackedMlKem768(liar);
+    const ready = await k.ready();
+    const { encapsulationKey, decapsulationKey } = mlKem768.keygen();
+    const r = k.encapsulate(encapsulationKey);
+    const same = Buffer.from(mlKem768.decapsulate(r.ciphertext, decapsulationKey)).equals(Buffer.from(r.sharedSecret));
+    console.log(JSON.stringify({ ready, same, heard, after: mlKemImplementation() }));
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.is(out.ready, false);
+  assert.ok(out.same, 'the encapsulation is still right (noble)');
+  assert.equal(out.heard, [[false, '@oqs/liboqs-js: self-test failed: its encapsulation does not decapsulate to the same secret']]);
+  assert.is(out.after.implementation, 'noble');
+  assert.is(out.after.wasmEncapsulations, 0);
+});
+
 test('the node provider uses it: a Node 24 (OpenSSL 3.5) X25519MLKEM768 handshake is served by the module', async () => {
   const bin = node24();
   if (!bin) return;
