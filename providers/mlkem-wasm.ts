@@ -25,8 +25,10 @@
  *   - The randomness is the module's: emscripten's getentropy, which on Node
  *     is node:crypto's randomFillSync and elsewhere crypto.getRandomValues.
  *   - The shared secret is copied out of the module's memory and its slot
- *     there zeroed after every call. The inputs and the ciphertext are
- *     public.
+ *     there zeroed after every call; the inputs and the ciphertext are
+ *     public. What liboqs keeps on its own stack inside that memory (the
+ *     random coins of the encapsulation) is liboqs' to clear, as noble's
+ *     intermediate arrays are the garbage collector's.
  *   - The package declares Node >= 22; only its emscripten module is used
  *     here, which the tests run on the Node 20 this daemon supports.
  *   - TLSPROXY_MLKEM_WASM=0 keeps noble (A/B benches; an escape hatch).

@@ -101,11 +101,13 @@ export async function loadServices(configuration: Configuration, options: LoadOp
   if (options.logWarnings) for (const w of configuration.warnings) logger.warning(w);
   // The node provider's ML-KEM-768 module loads at the first post-quantum handshake: one line says how it went
   // (to the logger of the load that serves, not of a check whose lines are discarded).
-  if (options.logWarnings) reportMlKemTo((inUse, detail) =>
-    inUse
-      ? logger.info(`ML-KEM-768 encapsulation (X25519MLKEM768, SecP256r1MLKEM768): ${detail}`)
-      : logger.warning(`ML-KEM-768 on WebAssembly unavailable (${detail}): encapsulating in JavaScript (@noble/post-quantum), about 0.5 ms of CPU more per post-quantum handshake`),
-  );
+  if (options.logWarnings) {
+    reportMlKemTo((inUse, detail) =>
+      inUse
+        ? logger.info(`ML-KEM-768 encapsulation (X25519MLKEM768, SecP256r1MLKEM768): ${detail}`)
+        : logger.warning(`ML-KEM-768 on WebAssembly unavailable (${detail}): encapsulating in JavaScript (@noble/post-quantum), about 0.5 ms of CPU more per post-quantum handshake`),
+    );
+  }
   const providers = new Map<string, CryptoProvider>();
   const services: RunningService[] = [];
   for (const definition of configuration.services) {
