@@ -78,6 +78,25 @@ test('at most one reduction per minIntervalMs', async () => {
   r.stop();
 });
 
+test('a burst too soon after a reduction gets its own once the interval has passed, with no session after it', async () => {
+  let calls = 0;
+  // The real clock: the re-armed check is a timer.
+  const r = new MemoryReducer((on) => on && calls++, 20, 2, 5, 400);
+  r.sessionStarted();
+  r.sessionStarted();
+  await sleep(50);
+  assert.is(calls, 1);
+  r.sessionStarted();
+  r.sessionStarted();
+  await sleep(50);
+  assert.is(calls, 1, 'not yet: 100 ms after the last one');
+  await sleep(450);
+  assert.is(calls, 2, 'once the interval has passed, the process still quiet');
+  await sleep(100);
+  assert.is(calls, 2, 'and only once');
+  r.stop();
+});
+
 test('stop() cancels a pending reduction', async () => {
   let calls = 0;
   const r = new MemoryReducer((on) => on && calls++, 30, 1, 30, 0);
