@@ -116,7 +116,12 @@ export interface TicketProtector {
 
 /** True while `s` may still be resumed at time `now` (ms). */
 export function sessionFresh(s: SessionState, now: number): boolean {
-  return now >= s.createdAt - 1000 && now - s.createdAt <= s.lifetime * 1000;
+  return now >= s.createdAt - 1000 && now <= sessionEnds(s);
+}
+
+/** When `s` may no longer be resumed (ms since the epoch). */
+export function sessionEnds(s: SessionState): number {
+  return s.createdAt + s.lifetime * 1000;
 }
 
 /** An in-process, bounded session cache (for a single process, and for tests). */

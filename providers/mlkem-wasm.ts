@@ -42,12 +42,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { mlKem768KeyIsValid } from '../engine/crypto/mlkem-key.js';
+import { constantTimeEqual } from '../engine/codec.js';
+import { assertMlKem768Key, ML_KEM_768_CT_LENGTH as CT_LENGTH, ML_KEM_768_EK_LENGTH as EK_LENGTH, ML_KEM_768_SS_LENGTH as SS_LENGTH, mlKem768KeyIsValid } from '../engine/crypto/mlkem-key.js';
 import type { Kem } from '../engine/crypto/provider.js';
 
-const EK_LENGTH = 1184;
-const CT_LENGTH = 1088;
-const SS_LENGTH = 32;
 /** What the package ships the ML-KEM-768 module as. */
 const PACKAGE = '@oqs/liboqs-js';
 const MODULE_FILE = 'dist/ml-kem-768.min.js';
@@ -158,11 +156,10 @@ async function load(selfTest: Kem): Promise<OqsMlKem768> {
   const { encapsulationKey, decapsulationKey } = await selfTest.keygen();
   const { ciphertext, sharedSecret } = kem.encapsulate(encapsulationKey);
   const back = await selfTest.decapsulate(ciphertext, decapsulationKey);
-  let diff = back.length ^ sharedSecret.length;
-  for (let i = 0; i < Math.min(back.length, sharedSecret.length); i++) diff |= back[i]! ^ sharedSecret[i]!;
+  const same = constantTimeEqual(back, sharedSecret);
   sharedSecret.fill(0);
   back.fill(0);
-  if (diff !== 0) throw new Error('self-test failed: its encapsulation does not decapsulate to the same secret');
+  if (!same) throw new Error('self-test failed: its encapsulation does not decapsulate to the same secret');
   return kem;
 }
 
@@ -208,7 +205,7 @@ export function wasmBackedMlKem768(fallback: Kem): Kem & { ready(): Promise<bool
         return fallback.encapsulate(ek, m);
       }
       // FIPS 203 §7.2 type and modulus checks, ours, before the module sees the key.
-      if (!mlKem768KeyIsValid(ek)) throw new Error('ML-KEM-768: invalid encapsulation key (FIPS 203 §7.2 type or modulus check)');
+      assertMlKem768Key(ek);
       try {
         const r = state.kem.encapsulate(ek);
         wasmEncapsulations++;

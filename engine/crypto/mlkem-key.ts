@@ -2,12 +2,16 @@
  * FIPS 203 §7.2 input checking of an ML-KEM-768 encapsulation key, on its
  * own (no ML-KEM implementation needed): the engine checks every hybrid key
  * share with it (tls13/key-exchange.ts), and engine/crypto/mlkem.ts before
- * it encapsulates. Pure: no imports.
+ * it encapsulates (and providers/mlkem-wasm.ts). Pure: no imports.
  */
 
 /** FIPS 203 §8 Table 3, ML-KEM-768: k = 3. */
 const K = 3;
-const EK_LENGTH = 384 * K + 32; // 1184
+/** FIPS 203 §8 Table 3, ML-KEM-768: encapsulation key, ciphertext and shared secret lengths. */
+export const ML_KEM_768_EK_LENGTH = 384 * K + 32; // 1184
+export const ML_KEM_768_CT_LENGTH = 1088;
+export const ML_KEM_768_SS_LENGTH = 32;
+const EK_LENGTH = ML_KEM_768_EK_LENGTH;
 const Q = 3329;
 
 /**
@@ -28,3 +32,7 @@ export function mlKem768KeyIsValid(ek: Uint8Array): boolean {
   return true;
 }
 
+/** The same check before an encapsulation, whichever implementation does it: throws for a key that fails. */
+export function assertMlKem768Key(ek: Uint8Array): void {
+  if (!mlKem768KeyIsValid(ek)) throw new Error('ML-KEM-768: invalid encapsulation key (FIPS 203 §7.2 type or modulus check)');
+}

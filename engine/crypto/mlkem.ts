@@ -13,11 +13,11 @@
  */
 
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { mlKem768KeyIsValid } from './mlkem-key.js';
+import { assertMlKem768Key, ML_KEM_768_CT_LENGTH, ML_KEM_768_EK_LENGTH, ML_KEM_768_SS_LENGTH, mlKem768KeyIsValid } from './mlkem-key.js';
 import type { Kem } from './provider.js';
 
-const EK_LENGTH = 1184;
-const CT_LENGTH = 1088;
+const EK_LENGTH = ML_KEM_768_EK_LENGTH;
+const CT_LENGTH = ML_KEM_768_CT_LENGTH;
 
 export { mlKem768KeyIsValid };
 
@@ -25,11 +25,11 @@ export const mlKem768: Kem = {
   name: 'ML-KEM-768',
   encapsulationKeyLength: EK_LENGTH,
   ciphertextLength: CT_LENGTH,
-  sharedSecretLength: 32,
+  sharedSecretLength: ML_KEM_768_SS_LENGTH,
   checkEncapsulationKey: mlKem768KeyIsValid,
   encapsulate(ek, m) {
     // Our own check first, so an invalid key is refused whatever the library version does.
-    if (!mlKem768KeyIsValid(ek)) throw new Error('ML-KEM-768: invalid encapsulation key (FIPS 203 §7.2 type or modulus check)');
+    assertMlKem768Key(ek);
     const { cipherText, sharedSecret } = ml_kem768.encapsulate(ek, m);
     return { ciphertext: cipherText, sharedSecret: Uint8Array.from(sharedSecret) };
   },

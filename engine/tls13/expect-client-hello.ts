@@ -23,6 +23,7 @@ import { constantTimeEqual } from '../codec.js';
 import { ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode, RecordLimits, groupName } from '../constants.js';
 import { isPromise } from '../crypto/provider.js';
 import { failure, fail } from '../errors.js';
+import { sessionEnds } from '../session.js';
 import type { HandshakeInfo } from '../events.js';
 import { encodeCertificate } from '../messages/certificate.js';
 import { CertificateType, certificateTypeName, chooseCertificateTypes } from '../common/certificate-types.js';
@@ -419,7 +420,7 @@ class ServerFlight13 {
       clientTrafficSecret,
       serverTrafficSecret,
       info,
-      resumedSessionEnds: psk ? psk.session.createdAt + psk.session.lifetime * 1000 : undefined,
+      resumedSessionEnds: psk ? sessionEnds(psk.session) : undefined,
     };
   }
 }

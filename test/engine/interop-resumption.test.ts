@@ -78,24 +78,10 @@ for (const providerName of ['node', 'webcrypto'] as ProviderName[]) {
 
 test('node:tls: session from the first connection is reused by the second', async () => {
   const srv = await server();
-  const connect = (session?: Buffer) =>
-    new Promise<{ reused: boolean; session?: Buffer }>((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port: srv.port, minVersion: 'TLSv1.3', ca: pki.caPem, servername: 'localhost', session });
-      sockets.add(s);
-      let ticket: Buffer | undefined;
-      const timer = setTimeout(() => reject(new Error('timeout')), 5000);
-      s.on('session', (t: Buffer) => (ticket = t));
-      s.once('secureConnect', () => s.write('x'));
-      s.once('data', () => {
-        const reused = s.isSessionReused();
-        s.end();
-        s.once('close', () => {
-          clearTimeout(timer);
-          resolve({ reused, session: ticket });
-        });
-      });
-      s.once('error', reject);
-    });
+  const connect = async (session?: Buffer) => {
+    const r = await connectAt(srv.port, 'TLSv1.3', session);
+    return { reused: r.reused, session: r.sessions.at(-1) };
+  };
   const a = await connect();
   assert.ok(a.session, 'a ticket arrived');
   assert.not.ok(a.reused);

@@ -10,6 +10,12 @@ import * as assert from 'uvu/assert';
 import { MemoryReducer, loadMemoryPressure } from '../../proxy/base/memory-reducer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Two sessions, then `ms` without one. */
+async function burst(r: MemoryReducer, ms = 50): Promise<void> {
+  r.sessionStarted();
+  r.sessionStarted();
+  await sleep(ms);
+}
 
 test('one reduction after a burst of at least minSessions followed by quietMs without a session, relieved reliefMs later', async () => {
   let calls = 0;
@@ -62,18 +68,13 @@ test('at most one reduction per minIntervalMs', async () => {
   let calls = 0;
   let t = 0;
   const r = new MemoryReducer((on) => on && calls++, 20, 2, 5, 1000, () => t);
-  const burst = async () => {
-    r.sessionStarted();
-    r.sessionStarted();
-    await sleep(50);
-  };
-  await burst();
+  await burst(r);
   assert.is(calls, 1);
   t = 999;
-  await burst();
+  await burst(r);
   assert.is(calls, 1, 'too soon after the last one');
   t = 1000;
-  await burst();
+  await burst(r);
   assert.is(calls, 2, 'the interval has passed');
   r.stop();
 });
@@ -82,13 +83,9 @@ test('a burst too soon after a reduction gets its own once the interval has pass
   let calls = 0;
   // The real clock: the re-armed check is a timer.
   const r = new MemoryReducer((on) => on && calls++, 20, 2, 5, 400);
-  r.sessionStarted();
-  r.sessionStarted();
-  await sleep(50);
+  await burst(r);
   assert.is(calls, 1);
-  r.sessionStarted();
-  r.sessionStarted();
-  await sleep(50);
+  await burst(r);
   assert.is(calls, 1, 'not yet: 100 ms after the last one');
   await sleep(450);
   assert.is(calls, 2, 'once the interval has passed, the process still quiet');
